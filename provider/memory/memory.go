@@ -1,0 +1,443 @@
+// Package memory is a complete in-memory driver. It implements provider.Storage
+// and every optional interface it can honour for real: multipart uploads (with
+// S3's part rules), presigned URLs (it is its own http.Handler), buckets,
+// server-side copy and MD5/SHA-256 checksums. Examples and engine tests use it
+// where a network server would only add noise.
+package memory
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// Options configure a memory Storage.
+type Options struct {
+	// Limits are the multipart rules enforced on CompleteMultipart; the zero
+	// value means S3's (5 MiB minimum part, 10,000 parts).
+	Limits provider.PartLimits
+	// BaseURL is where the Storage is served as an http.Handler; presigned
+	// URLs point there. Without it PresignURL returns ErrUnsupported.
+	BaseURL string
+}
+
+// Storage is an in-memory provider.Storage. It is safe for concurrent use.
+type Storage struct {
+	mu      sync.RWMutex
+	opts    Options
+	secret  []byte
+	buckets map[string]*bucket
+	uploads map[string]*upload
+	closed  bool
+}
+
+type bucket struct {
+	created time.Time
+	objects map[string]*object
+}
+
+type object struct {
+	data        []byte
+	modTime     time.Time
+	contentType string
+	md5, sha256 string
+}
+
+type upload struct {
+	provider.Upload
+	opts    provider.WriteOptions
+	created time.Time
+	parts   map[int][]byte
+}
+
+var (
+	_ provider.Storage           = (*Storage)(nil)
+	_ provider.MultipartUploader = (*Storage)(nil)
+	_ provider.Presigner         = (*Storage)(nil)
+	_ provider.BucketManager     = (*Storage)(nil)
+	_ provider.Copier            = (*Storage)(nil)
+	_ provider.Hasher            = (*Storage)(nil)
+)
+
+// DefaultLimits are S3's multipart rules.
+var DefaultLimits = provider.PartLimits{
+	MinPartSize:  5 << 20,
+	MaxPartSize:  5 << 30,
+	MaxParts:     10000,
+	MaxSinglePut: 5 << 30,
+}
+
+// New returns an empty Storage.
+func New(opts Options) *Storage {
+	if opts.Limits == (provider.PartLimits{}) {
+		opts.Limits = DefaultLimits
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	return &Storage{
+		opts:    opts,
+		secret:  secret,
+		buckets: map[string]*bucket{},
+		uploads: map[string]*upload{},
+	}
+}
+
+// SetBaseURL sets where the Storage is served, for presigned URLs. Tests call
+// it after starting an httptest.Server with the Storage as handler.
+func (s *Storage) SetBaseURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.BaseURL = strings.TrimSuffix(u, "/")
+}
+
+func (s *Storage) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+func (s *Storage) Hashes() []provider.Hash {
+	return []provider.Hash{provider.HashMD5, provider.HashSHA256}
+}
+
+func (s *Storage) PartLimits() provider.PartLimits { return s.opts.Limits }
+
+// CreateBucket makes a bucket. The region is ignored.
+func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
+	if err := provider.CheckBucket(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.buckets[name]; ok {
+		return fmt.Errorf("%w: bucket %q", provider.ErrExists, name)
+	}
+	s.buckets[name] = &bucket{created: time.Now().UTC(), objects: map[string]*object{}}
+	return nil
+}
+
+func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	if err := provider.CheckBucket(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.buckets[name]
+	if !ok {
+		return fmt.Errorf("%w: bucket %q", provider.ErrNotFound, name)
+	}
+	if len(b.objects) > 0 {
+		return fmt.Errorf("%w: bucket %q is not empty", provider.ErrInvalid, name)
+	}
+	delete(s.buckets, name)
+	return nil
+}
+
+func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]provider.Bucket, 0, len(s.buckets))
+	for _, name := range slices.Sorted(maps.Keys(s.buckets)) {
+		out = append(out, provider.Bucket{Name: name, Created: s.buckets[name].created})
+	}
+	return out, nil
+}
+
+// bucketLocked returns the bucket or ErrNotFound; s.mu must be held.
+func (s *Storage) bucketLocked(name string) (*bucket, error) {
+	b, ok := s.buckets[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: bucket %q", provider.ErrNotFound, name)
+	}
+	return b, nil
+}
+
+// Listing tokens say what the last entry was: "k" + key for an object, "f" +
+// prefix for a folder, so that resuming after a folder skips everything in it.
+func (s *Storage) ListObjects(ctx context.Context, bucketName string, opts provider.ListOptions) (provider.Page, error) {
+	if err := provider.CheckBucket(bucketName); err != nil {
+		return provider.Page{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return provider.Page{}, err
+	}
+	max := opts.MaxKeys
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	var afterKey, afterFolder string
+	if opts.Token != "" {
+		switch opts.Token[0] {
+		case 'k':
+			afterKey = opts.Token[1:]
+		case 'f':
+			afterFolder = opts.Token[1:]
+			afterKey = afterFolder
+		default:
+			return provider.Page{}, fmt.Errorf("%w: bad continuation token", provider.ErrInvalid)
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b, err := s.bucketLocked(bucketName)
+	if err != nil {
+		return provider.Page{}, err
+	}
+	keys := make([]string, 0, len(b.objects))
+	for k := range b.objects {
+		if strings.HasPrefix(k, opts.Prefix) && k > afterKey {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var page provider.Page
+	last := ""
+	for _, k := range keys {
+		if afterFolder != "" && strings.HasPrefix(k, afterFolder) {
+			continue
+		}
+		if k == opts.Prefix && opts.Delimiter != "" && strings.HasSuffix(k, opts.Delimiter) {
+			continue // the folder marker of the folder being listed
+		}
+		if len(page.Objects) == max {
+			page.NextToken = last
+			break
+		}
+		rest := k[len(opts.Prefix):]
+		if opts.Delimiter != "" {
+			if i := strings.Index(rest, opts.Delimiter); i >= 0 {
+				folder := opts.Prefix + rest[:i+len(opts.Delimiter)]
+				page.Objects = append(page.Objects, provider.Object{Key: folder, IsFolder: true})
+				last = "f" + folder
+				afterFolder = folder
+				continue
+			}
+		}
+		page.Objects = append(page.Objects, b.objects[k].info(k))
+		last = "k" + k
+	}
+	return page, nil
+}
+
+func (o *object) info(key string) provider.Object {
+	return provider.Object{
+		Key:         key,
+		Size:        int64(len(o.data)),
+		ModTime:     o.modTime,
+		ETag:        `"` + o.md5 + `"`,
+		ContentType: o.contentType,
+		Checksums:   provider.Checksums{MD5: o.md5, SHA256: o.sha256},
+		IsFolder:    strings.HasSuffix(key, "/"),
+	}
+}
+
+func (s *Storage) lookup(bucketName, key string) (*object, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b, err := s.bucketLocked(bucketName)
+	if err != nil {
+		return nil, err
+	}
+	o, ok := b.objects[key]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s/%s", provider.ErrNotFound, bucketName, key)
+	}
+	return o, nil
+}
+
+func (s *Storage) Stat(ctx context.Context, bucketName, key string) (provider.Object, error) {
+	if err := provider.CheckKey(bucketName, key); err != nil {
+		return provider.Object{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return provider.Object{}, err
+	}
+	o, err := s.lookup(bucketName, key)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	return o.info(key), nil
+}
+
+func (s *Storage) NewRangeReader(ctx context.Context, bucketName, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := provider.CheckKey(bucketName, key); err != nil {
+		return nil, err
+	}
+	if err := provider.CheckRange(offset, length); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o, err := s.lookup(bucketName, key)
+	if err != nil {
+		return nil, err
+	}
+	size := int64(len(o.data))
+	if offset > size || (offset == size && size > 0) {
+		return nil, fmt.Errorf("%w: range offset %d beyond size %d", provider.ErrInvalid, offset, size)
+	}
+	end := size
+	if length >= 0 && offset+length < size {
+		end = offset + length
+	}
+	// Objects are immutable once stored (writes replace the *object), so the
+	// slice can be read without the lock.
+	return &ctxReader{ctx: ctx, r: bytes.NewReader(o.data[offset:end])}, nil
+}
+
+// ctxReader stops a read once ctx is done, like a network body would.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (c *ctxReader) Close() error { return nil }
+
+// readAll reads r while honouring ctx, so a cancelled write stops promptly
+// even when r never returns EOF.
+func readAll(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if size > 0 {
+		buf.Grow(int(size))
+	}
+	chunk := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := r.Read(chunk)
+		buf.Write(chunk[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if size >= 0 && int64(buf.Len()) != size {
+		return nil, fmt.Errorf("%w: read %d bytes, expected %d", provider.ErrInvalid, buf.Len(), size)
+	}
+	return buf.Bytes(), nil
+}
+
+func newObject(data []byte, contentType string) *object {
+	m := md5.Sum(data)
+	h := sha256.Sum256(data)
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	return &object{
+		data:        data,
+		modTime:     time.Now().UTC(),
+		contentType: contentType,
+		md5:         hex.EncodeToString(m[:]),
+		sha256:      hex.EncodeToString(h[:]),
+	}
+}
+
+func (s *Storage) put(bucketName, key string, o *object) (provider.Object, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucketLocked(bucketName)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	b.objects[key] = o
+	return o.info(key), nil
+}
+
+func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.CheckWrite(bucketName, key, r, size); err != nil {
+		return provider.Object{}, err
+	}
+	// Fail fast on a missing bucket before reading the body.
+	s.mu.RLock()
+	_, err := s.bucketLocked(bucketName)
+	s.mu.RUnlock()
+	if err != nil {
+		return provider.Object{}, err
+	}
+	data, err := readAll(ctx, r, size)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	return s.put(bucketName, key, newObject(data, opts.ContentType))
+}
+
+func (s *Storage) Delete(ctx context.Context, bucketName, key string) error {
+	if err := provider.CheckKey(bucketName, key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.bucketLocked(bucketName)
+	if err != nil {
+		return err
+	}
+	delete(b.objects, key)
+	return nil
+}
+
+func (s *Storage) CreateFolder(ctx context.Context, bucketName, key string) error {
+	key, err := provider.CheckFolder(bucketName, key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err = s.put(bucketName, key, newObject(nil, "application/x-directory"))
+	return err
+}
+
+func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
+	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
+		return provider.Object{}, err
+	}
+	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
+		return provider.Object{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return provider.Object{}, err
+	}
+	o, err := s.lookup(srcBucket, srcKey)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	cp := *o
+	cp.modTime = time.Now().UTC()
+	return s.put(dstBucket, dstKey, &cp)
+}

@@ -1,0 +1,272 @@
+// Package provider is the driver contract of amove-go: the cloud types, the
+// configuration a driver opens with, the object and bucket types, the required
+// Storage interface and the optional capability interfaces, the driver
+// registry and the sentinel errors.
+//
+// The shape follows database/sql/driver and gocloud.dev's blob/driver: a small
+// required interface, optional capabilities discovered with a type assertion,
+// and portable helpers (Walk, ListBucketsWithRegion, the Check functions) that
+// every driver shares.
+package provider
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Config is everything a driver needs to open a connection to one account.
+// Field names follow the CloudAccount fields of the Amove API.
+type Config struct {
+	CloudType CloudType
+	// AccessKey and SecretKey are the provider's key pair (S3 access key id and
+	// secret, Azure account name and key, GCS HMAC keys...).
+	AccessKey string
+	SecretKey string
+	Region    string
+	// Endpoint overrides the provider's API endpoint (MinIO, Azurite, an R2
+	// account endpoint, a Wasabi region host...).
+	Endpoint string
+	// ServiceURL is the provider's service URL where it differs from the API
+	// endpoint (Azure blob service URL, Fastr server URL).
+	ServiceURL string
+	// CredentialsData holds structured credentials: a GCS service-account
+	// JSON, an OAuth token, an access grant.
+	CredentialsData string
+	// HTTPClient is used for every request when set; drivers fall back to a
+	// client with sane timeouts otherwise.
+	HTTPClient *http.Client
+	// Logger receives driver diagnostics. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// LogValue keeps secrets out of structured logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("cloudType", c.CloudType.String()),
+		slog.String("accessKey", Mask(c.AccessKey)),
+		slog.String("secretKey", Mask(c.SecretKey)),
+		slog.String("region", c.Region),
+		slog.String("endpoint", c.Endpoint),
+		slog.String("serviceUrl", c.ServiceURL),
+		slog.String("credentialsData", Mask(c.CredentialsData)),
+	)
+}
+
+// String masks secrets so a Config printed with %v never leaks them.
+func (c Config) String() string { return c.LogValue().String() }
+
+// GoString masks secrets for %#v as well.
+func (c Config) GoString() string { return "provider.Config" + c.String() }
+
+// Mask hides a secret, keeping at most its last four characters (none when
+// the secret is shorter than 12, so short secrets are not half revealed).
+func Mask(s string) string {
+	switch {
+	case s == "":
+		return ""
+	case len(s) < 12:
+		return "****"
+	default:
+		return "****" + s[len(s)-4:]
+	}
+}
+
+// Bucket is a top-level container: an S3 bucket, an Azure container, a GCS
+// bucket, a drive root.
+type Bucket struct {
+	Name    string
+	ID      string // provider id where it differs from Name
+	Region  string // filled when the driver knows it or on request
+	Created time.Time
+}
+
+// Checksums holds the digests a provider reports or a writer computed, as
+// lowercase hex. Empty fields are unknown.
+type Checksums struct {
+	MD5    string
+	SHA1   string
+	SHA256 string
+	CRC32C string
+	CRC64  string
+}
+
+// IsZero reports whether no checksum is known.
+func (c Checksums) IsZero() bool { return c == Checksums{} }
+
+// Object is a file, or a folder when IsFolder is set. Folder keys end in "/".
+type Object struct {
+	Key         string
+	ID          string // provider id (Drive file id, Box id...); empty when the key is the id
+	Size        int64
+	ModTime     time.Time
+	ETag        string
+	ContentType string
+	Checksums   Checksums
+	IsFolder    bool
+}
+
+// ListOptions selects one page of a listing.
+type ListOptions struct {
+	Prefix string
+	// Delimiter groups keys into folders (usually "/"); empty lists flat.
+	Delimiter string
+	// Token continues a previous listing; empty starts at the beginning.
+	Token string
+	// MaxKeys bounds the page size; zero means the driver's default (1,000
+	// for S3). Drivers may return fewer.
+	MaxKeys int
+}
+
+// Page is one page of a listing. Folders come first as Objects with IsFolder
+// set. NextToken is empty on the last page.
+type Page struct {
+	Objects   []Object
+	NextToken string
+}
+
+// WriteOptions tune a write.
+type WriteOptions struct {
+	ContentType string
+	Metadata    map[string]string
+	// PartSize and Concurrency tune multipart writes; zero picks defaults.
+	PartSize    int64
+	Concurrency int
+}
+
+// Storage is what every driver implements. Methods must honour ctx
+// cancellation and return errors that match the package sentinels.
+type Storage interface {
+	// ListBuckets returns every bucket the credentials can see.
+	ListBuckets(ctx context.Context) ([]Bucket, error)
+	// ListObjects returns one page. A missing bucket is ErrNotFound.
+	ListObjects(ctx context.Context, bucket string, opts ListOptions) (Page, error)
+	// Stat returns the object's attributes; ErrNotFound when it is missing.
+	Stat(ctx context.Context, bucket, key string) (Object, error)
+	// NewRangeReader reads length bytes from offset; length < 0 reads to the
+	// end. The caller closes the reader.
+	NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error)
+	// Write stores r under key. size is the exact length, or -1 when unknown.
+	// When ctx is cancelled or r fails, no complete object is left behind.
+	Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts WriteOptions) (Object, error)
+	// Delete removes the object. Deleting a missing key is not an error
+	// (S3 semantics); a missing bucket is ErrNotFound.
+	Delete(ctx context.Context, bucket, key string) error
+	// CreateFolder makes an empty folder marker; key ends in "/".
+	CreateFolder(ctx context.Context, bucket, key string) error
+	// Close releases the driver's resources.
+	Close() error
+}
+
+// Upload identifies a multipart upload in progress.
+type Upload struct {
+	Bucket string
+	Key    string
+	ID     string
+}
+
+// Part is one uploaded part of a multipart upload.
+type Part struct {
+	Number int // 1-based
+	Size   int64
+	ETag   string
+	// Checksum is the part checksum the provider verified, hex, if any.
+	Checksum string
+}
+
+// PartLimits describe how a provider wants large objects split.
+type PartLimits struct {
+	MinPartSize int64 // every part but the last is at least this big
+	MaxPartSize int64
+	MaxParts    int
+	// PartMultiple, when set, requires every part but the last to be a
+	// multiple of it (GCS: 256 KiB).
+	PartMultiple int64
+	// EqualParts requires every part but the last to have the same size and
+	// the last to be no larger (Cloudflare R2).
+	EqualParts bool
+	// MaxSinglePut is the largest object a single request may write.
+	MaxSinglePut int64
+}
+
+// MultipartUploader is implemented by drivers that can write an object in
+// independently uploaded parts, so the transfer engine can run parts
+// concurrently and resume a half-written object.
+type MultipartUploader interface {
+	PartLimits() PartLimits
+	CreateMultipart(ctx context.Context, bucket, key string, opts WriteOptions) (Upload, error)
+	// UploadPart sends size bytes from r as part number n. r is seekable so
+	// the driver can checksum and retry it.
+	UploadPart(ctx context.Context, u Upload, n int, r io.ReadSeeker, size int64) (Part, error)
+	// CompleteMultipart assembles the parts, in ascending number order.
+	CompleteMultipart(ctx context.Context, u Upload, parts []Part) (Object, error)
+	// AbortMultipart discards the upload and its parts.
+	AbortMultipart(ctx context.Context, u Upload) error
+	// ListParts reports the parts the provider holds for u.
+	ListParts(ctx context.Context, u Upload) ([]Part, error)
+	// ListUploads reports unfinished uploads under prefix.
+	ListUploads(ctx context.Context, bucket, prefix string) ([]Upload, error)
+}
+
+// PresignOptions tune a presigned URL.
+type PresignOptions struct {
+	// Method is http.MethodGet or http.MethodPut.
+	Method string
+	// Expiry is how long the URL stays valid; zero means 1 hour.
+	Expiry time.Duration
+	// ContentType is what a PUT must send, or what a GET answers with.
+	ContentType string
+	// ForceDownload makes a GET answer with Content-Disposition: attachment.
+	ForceDownload bool
+	// FileName names the download when ForceDownload is set; defaults to the
+	// key's last element.
+	FileName string
+}
+
+// Presigner is implemented by drivers that can hand out URLs a plain HTTP
+// client can use without credentials.
+type Presigner interface {
+	PresignURL(ctx context.Context, bucket, key string, opts PresignOptions) (string, error)
+}
+
+// BucketManager is implemented by drivers that can create and delete buckets.
+type BucketManager interface {
+	// CreateBucket makes a bucket; region may be empty for the default.
+	// An existing bucket is ErrExists.
+	CreateBucket(ctx context.Context, name, region string) error
+	// DeleteBucket removes an empty bucket.
+	DeleteBucket(ctx context.Context, name string) error
+}
+
+// Copier is implemented by drivers that copy objects inside the provider
+// without moving bytes through the client.
+type Copier interface {
+	Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (Object, error)
+}
+
+// Regioner is implemented by drivers whose buckets live in regions.
+type Regioner interface {
+	BucketRegion(ctx context.Context, bucket string) (string, error)
+}
+
+// Hash names a checksum algorithm.
+type Hash string
+
+// Hashes a provider can report.
+const (
+	HashMD5    Hash = "md5"
+	HashSHA1   Hash = "sha1"
+	HashSHA256 Hash = "sha256"
+	HashCRC32C Hash = "crc32c"
+	HashCRC64  Hash = "crc64"
+)
+
+// Hasher is implemented by drivers that report checksums in Object.Checksums.
+// Hashes lists the algorithms that are filled for objects written in a single
+// request; multipart objects may carry fewer (an S3 multipart ETag is not an
+// MD5).
+type Hasher interface {
+	Hashes() []Hash
+}
