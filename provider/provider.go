@@ -206,7 +206,8 @@ type MultipartUploader interface {
 	AbortMultipart(ctx context.Context, u Upload) error
 	// ListParts reports the parts the provider holds for u.
 	ListParts(ctx context.Context, u Upload) ([]Part, error)
-	// ListUploads reports unfinished uploads under prefix.
+	// ListUploads reports unfinished uploads under prefix. Portable callers
+	// pass a whole key: some servers (MinIO) match only exact object names.
 	ListUploads(ctx context.Context, bucket, prefix string) ([]Upload, error)
 }
 

@@ -1,0 +1,110 @@
+package s3
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+
+	"github.com/amove/amove-go/provider"
+)
+
+var codeKinds = map[string]error{
+	"NoSuchKey":                 provider.ErrNotFound,
+	"NoSuchBucket":              provider.ErrNotFound,
+	"NoSuchUpload":              provider.ErrNotFound,
+	"NotFound":                  provider.ErrNotFound,
+	"AccessDenied":              provider.ErrPermission,
+	"AllAccessDisabled":         provider.ErrPermission,
+	"AccountProblem":            provider.ErrPermission,
+	"InvalidAccessKeyId":        provider.ErrUnauthenticated,
+	"SignatureDoesNotMatch":     provider.ErrUnauthenticated,
+	"ExpiredToken":              provider.ErrUnauthenticated,
+	"InvalidToken":              provider.ErrUnauthenticated,
+	"TokenRefreshRequired":      provider.ErrUnauthenticated,
+	"BucketAlreadyOwnedByYou":   provider.ErrExists,
+	"BucketAlreadyExists":       provider.ErrExists,
+	"InvalidRange":              provider.ErrInvalid,
+	"InvalidArgument":           provider.ErrInvalid,
+	"InvalidBucketName":         provider.ErrInvalid,
+	"KeyTooLongError":           provider.ErrInvalid,
+	"EntityTooSmall":            provider.ErrInvalid,
+	"EntityTooLarge":            provider.ErrInvalid,
+	"InvalidPart":               provider.ErrInvalid,
+	"InvalidPartOrder":          provider.ErrInvalid,
+	"BucketNotEmpty":            provider.ErrInvalid,
+	"BadDigest":                 provider.ErrInvalid,
+	"InvalidDigest":             provider.ErrInvalid,
+	"XAmzContentSHA256Mismatch": provider.ErrInvalid,
+}
+
+var rateLimitCodes = map[string]bool{
+	"SlowDown":                 true,
+	"Throttling":               true,
+	"ThrottlingException":      true,
+	"TooManyRequests":          true,
+	"RequestLimitExceeded":     true,
+	"ServiceUnavailable":       true,
+	"RequestThrottled":         true,
+	"TooManyRequestsException": true,
+}
+
+// mapError marks an SDK error with the matching provider sentinel; what is
+// names the bucket/key for the message. Context errors pass through so
+// errors.Is(err, context.Canceled) keeps working.
+func mapError(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var status int
+	var header http.Header
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		status = re.HTTPStatusCode()
+		header = re.Response.Header
+	}
+	var code string
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	if rateLimitCodes[code] || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		return &provider.RateLimitError{RetryAfter: parseRetryAfter(header), Err: errors.Join(errors.New(what), err)}
+	}
+	if kind, ok := codeKinds[code]; ok {
+		return provider.Wrap(kind, err, what)
+	}
+	switch status {
+	case http.StatusNotFound:
+		return provider.Wrap(provider.ErrNotFound, err, what)
+	case http.StatusForbidden:
+		return provider.Wrap(provider.ErrPermission, err, what)
+	case http.StatusUnauthorized:
+		return provider.Wrap(provider.ErrUnauthenticated, err, what)
+	case http.StatusConflict:
+		return provider.Wrap(provider.ErrExists, err, what)
+	case http.StatusRequestedRangeNotSatisfiable, http.StatusBadRequest:
+		return provider.Wrap(provider.ErrInvalid, err, what)
+	}
+	return err
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date.
+func parseRetryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,328 @@
+// Package s3 is the driver for Amazon S3 and the S3-compatible providers:
+// AWS (1), Wasabi (2), S3Generic (8, MinIO, Ceph...) and Cloudflare R2 (64).
+// It is built on aws-sdk-go-v2's service/s3; what differs between the
+// providers lives in one quirks table (quirks.go).
+package s3
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/amove/amove-go/provider"
+)
+
+func init() {
+	for t := range quirkTable {
+		provider.Register(t, func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+			return Open(ctx, cfg)
+		})
+	}
+}
+
+// Storage is an S3 bucket store for one account.
+type Storage struct {
+	client  *s3.Client
+	presign *s3.PresignClient
+	q       quirks
+	region  string
+	log     *slog.Logger
+	// copyCutoff is the size above which Copy switches from CopyObject to
+	// UploadPartCopy (S3 refuses CopyObject above 5 GiB). A field so tests
+	// can exercise the multipart path with small objects.
+	copyCutoff int64
+}
+
+var (
+	_ provider.Storage           = (*Storage)(nil)
+	_ provider.MultipartUploader = (*Storage)(nil)
+	_ provider.Presigner         = (*Storage)(nil)
+	_ provider.BucketManager     = (*Storage)(nil)
+	_ provider.Copier            = (*Storage)(nil)
+	_ provider.Regioner          = (*Storage)(nil)
+	_ provider.Hasher            = (*Storage)(nil)
+)
+
+// defaultHTTPClient keeps many idle connections per host: the transfer
+// engine runs dozens of requests to the same endpoint at once, and redialing
+// (and TLS handshakes) would dominate small-object transfers.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+		WriteBufferSize:       256 << 10,
+		ReadBufferSize:        256 << 10,
+	}}
+}
+
+// Open returns a driver for cfg. cfg.CloudType must be AWS, Wasabi,
+// S3Generic or Cloudflare.
+func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
+	q, ok := quirkTable[cfg.CloudType]
+	if !ok {
+		return nil, fmt.Errorf("%w: the s3 driver does not serve %s", provider.ErrInvalid, cfg.CloudType)
+	}
+	if cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, fmt.Errorf("%w: %s needs an access key and a secret key", provider.ErrInvalid, cfg.CloudType)
+	}
+	region, endpoint, err := q.resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	httpClient := cfg.HTTPClient
+	if httpClient == nil {
+		httpClient = defaultHTTPClient()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	opts := s3.Options{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		HTTPClient:   httpClient,
+		UsePathStyle: q.pathStyle,
+		Retryer:      retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3 }),
+	}
+	if endpoint != "" {
+		opts.BaseEndpoint = aws.String(endpoint)
+	}
+	if !q.sdkChecksums {
+		opts.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		opts.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}
+	client := s3.New(opts)
+	return &Storage{
+		client:     client,
+		presign:    s3.NewPresignClient(client),
+		q:          q,
+		region:     region,
+		log:        log,
+		copyCutoff: 5 << 30,
+	}, nil
+}
+
+// Client returns the underlying SDK client, an escape hatch for what the
+// driver does not cover.
+func (s *Storage) Client() *s3.Client { return s.client }
+
+func (s *Storage) Close() error { return nil }
+
+func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
+
+// Hashes: a single-part ETag is the object's MD5 (Stat fills it; multipart
+// ETags are not MD5s and are left out).
+func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
+
+func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
+	var out []provider.Bucket
+	p := s3.NewListBucketsPaginator(s.client, &s3.ListBucketsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, mapError(err, "list buckets")
+		}
+		for _, b := range page.Buckets {
+			out = append(out, provider.Bucket{
+				Name:    aws.ToString(b.Name),
+				Region:  aws.ToString(b.BucketRegion),
+				Created: aws.ToTime(b.CreationDate),
+			})
+		}
+	}
+	return out, nil
+}
+
+func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, error) {
+	if err := provider.CheckBucket(bucket); err != nil {
+		return "", err
+	}
+	out, err := s.client.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		return "", mapError(err, bucket)
+	}
+	// An empty LocationConstraint is AWS's way of saying us-east-1.
+	if out.LocationConstraint == "" {
+		return "us-east-1", nil
+	}
+	return string(out.LocationConstraint), nil
+}
+
+func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
+	if err := provider.CheckBucket(name); err != nil {
+		return err
+	}
+	in := &s3.CreateBucketInput{Bucket: aws.String(name)}
+	if region == "" {
+		region = s.region
+	}
+	if region != "" && region != "us-east-1" && region != "auto" {
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
+			LocationConstraint: types.BucketLocationConstraint(region),
+		}
+	}
+	_, err := s.client.CreateBucket(ctx, in, func(o *s3.Options) {
+		if region != "" {
+			o.Region = region
+		}
+	})
+	return mapError(err, name)
+}
+
+func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	if err := provider.CheckBucket(name); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)})
+	return mapError(err, name)
+}
+
+func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	if err := provider.CheckBucket(bucket); err != nil {
+		return provider.Page{}, err
+	}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
+	if opts.Prefix != "" {
+		in.Prefix = aws.String(opts.Prefix)
+	}
+	if opts.Delimiter != "" {
+		in.Delimiter = aws.String(opts.Delimiter)
+	}
+	if opts.Token != "" {
+		in.ContinuationToken = aws.String(opts.Token)
+	}
+	if opts.MaxKeys > 0 {
+		in.MaxKeys = aws.Int32(int32(min(opts.MaxKeys, 1000)))
+	}
+	out, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return provider.Page{}, mapError(err, bucket)
+	}
+	page := provider.Page{Objects: make([]provider.Object, 0, len(out.Contents)+len(out.CommonPrefixes))}
+	// Merge folders and objects into one key-ordered list, as S3 counts them.
+	cps, objs := out.CommonPrefixes, out.Contents
+	for len(cps) > 0 || len(objs) > 0 {
+		if len(objs) == 0 || (len(cps) > 0 && aws.ToString(cps[0].Prefix) < aws.ToString(objs[0].Key)) {
+			page.Objects = append(page.Objects, provider.Object{Key: aws.ToString(cps[0].Prefix), IsFolder: true})
+			cps = cps[1:]
+			continue
+		}
+		o := objs[0]
+		objs = objs[1:]
+		key := aws.ToString(o.Key)
+		if opts.Delimiter != "" && key == opts.Prefix && strings.HasSuffix(key, opts.Delimiter) {
+			continue // the marker of the folder being listed
+		}
+		page.Objects = append(page.Objects, objectFrom(key, aws.ToInt64(o.Size), aws.ToTime(o.LastModified), aws.ToString(o.ETag), ""))
+	}
+	if aws.ToBool(out.IsTruncated) {
+		page.NextToken = aws.ToString(out.NextContinuationToken)
+	}
+	return page, nil
+}
+
+func objectFrom(key string, size int64, mod time.Time, etag, contentType string) provider.Object {
+	o := provider.Object{
+		Key:         key,
+		Size:        size,
+		ModTime:     mod,
+		ETag:        etag,
+		ContentType: contentType,
+		IsFolder:    strings.HasSuffix(key, "/"),
+	}
+	// A plain (non-multipart) ETag is the hex MD5 of the content.
+	if e := strings.Trim(etag, `"`); len(e) == 32 && !strings.Contains(e, "-") {
+		o.Checksums.MD5 = strings.ToLower(e)
+	}
+	return o
+}
+
+func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return provider.Object{}, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return provider.Object{}, mapError(err, bucket+"/"+key)
+	}
+	return objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType)), nil
+}
+
+func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return nil, err
+	}
+	if err := provider.CheckRange(offset, length); err != nil {
+		return nil, err
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	switch {
+	case length == 0:
+		// S3 has no way to ask for zero bytes; check the object exists.
+		if _, err := s.Stat(ctx, bucket, key); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(strings.NewReader("")), nil
+	case offset == 0 && length < 0:
+		// No Range header: a range on an empty object is a 416.
+	case length < 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	default:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, mapError(err, bucket+"/"+key)
+	}
+	return out.Body, nil
+}
+
+func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return mapError(err, bucket+"/"+key)
+}
+
+func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
+	key, err := provider.CheckFolder(bucket, key)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(bucket),
+		Key:           aws.String(key),
+		Body:          strings.NewReader(""),
+		ContentLength: aws.Int64(0),
+		ContentType:   aws.String("application/x-directory"),
+	})
+	return mapError(err, bucket+"/"+key)
+}
+
+// copySource is the x-amz-copy-source value: bucket/key, URL-encoded.
+func copySource(bucket, key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return url.PathEscape(bucket) + "/" + strings.Join(parts, "/")
+}

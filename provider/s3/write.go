@@ -1,0 +1,218 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/amove/amove-go/provider"
+)
+
+const (
+	defaultPartSize    = 16 << 20
+	defaultConcurrency = 4
+	// abortTimeout bounds the clean-up of a failed multipart write, which
+	// runs after the caller's context is already done.
+	abortTimeout = 30 * time.Second
+)
+
+// partSize picks the part size for an object of size bytes (-1: unknown):
+// the requested size, raised to the provider's minimum and to what keeps
+// the object within MaxParts, rounded up to a whole MiB.
+func partSize(lim provider.PartLimits, requested, size int64) int64 {
+	ps := requested
+	if ps <= 0 {
+		ps = defaultPartSize
+	}
+	ps = max(ps, lim.MinPartSize)
+	if size > 0 && lim.MaxParts > 0 {
+		need := (size + int64(lim.MaxParts) - 1) / int64(lim.MaxParts)
+		ps = max(ps, need)
+	}
+	const mib = 1 << 20
+	ps = (ps + mib - 1) / mib * mib
+	return min(ps, lim.MaxPartSize)
+}
+
+// Write stores r. Objects that fit in one part go up in a single PUT; larger
+// ones, and streams of unknown size that turn out larger, go up as a
+// multipart upload with Concurrency parts in flight. A failed or cancelled
+// multipart write is aborted, so no object and no orphaned parts remain.
+//
+// Integrity: every request is signed with SigV4 over the SHA-256 of its
+// body, so the server rejects a body that changed on the way.
+func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
+		return provider.Object{}, err
+	}
+	if size > s.q.limits.MaxPartSize*int64(s.q.limits.MaxParts) {
+		return provider.Object{}, fmt.Errorf("%w: %d bytes exceed the provider's largest object", provider.ErrInvalid, size)
+	}
+	ps := partSize(s.q.limits, opts.PartSize, size)
+	if size >= 0 && size <= ps {
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return provider.Object{}, fmt.Errorf("reading %s/%s: %w", bucket, key, err)
+		}
+		if err := expectEOF(r, size); err != nil {
+			return provider.Object{}, err
+		}
+		return s.putSingle(ctx, bucket, key, buf, opts)
+	}
+	// Read the first part before starting an upload, so a small stream of
+	// unknown size costs one request, not three.
+	first := make([]byte, ps)
+	n, err := io.ReadFull(r, first)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		if size >= 0 && int64(n) != size {
+			return provider.Object{}, fmt.Errorf("%w: reader gave %d bytes, expected %d", provider.ErrInvalid, n, size)
+		}
+		return s.putSingle(ctx, bucket, key, first[:n], opts)
+	case err != nil:
+		return provider.Object{}, fmt.Errorf("reading %s/%s: %w", bucket, key, err)
+	}
+	return s.writeMultipart(ctx, bucket, key, first, r, size, ps, opts)
+}
+
+// expectEOF checks that r holds nothing beyond the size the caller promised.
+func expectEOF(r io.Reader, size int64) error {
+	var one [1]byte
+	n, err := r.Read(one[:])
+	if n > 0 {
+		return fmt.Errorf("%w: reader holds more than the %d bytes announced", provider.ErrInvalid, size)
+	}
+	if err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte, opts provider.WriteOptions) (provider.Object, error) {
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		Metadata:      opts.Metadata,
+	}
+	if opts.ContentType != "" {
+		in.ContentType = aws.String(opts.ContentType)
+	}
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		return provider.Object{}, mapError(err, bucket+"/"+key)
+	}
+	return objectFrom(key, int64(len(data)), time.Now().UTC(), aws.ToString(out.ETag), opts.ContentType), nil
+}
+
+func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first []byte, r io.Reader, size, ps int64, opts provider.WriteOptions) (obj provider.Object, err error) {
+	u, err := s.CreateMultipart(ctx, bucket, key, opts)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	defer func() {
+		if err != nil {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+			defer cancel()
+			if aerr := s.AbortMultipart(actx, u); aerr != nil {
+				s.log.Warn("s3: aborting multipart upload failed", "bucket", bucket, "key", key, "uploadId", u.ID, "err", aerr)
+			}
+		}
+	}()
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = defaultConcurrency
+	}
+	// conc+1 buffers: conc parts in flight while the next one is read.
+	pool := make(chan []byte, conc+1)
+	pool <- first
+	for range conc {
+		pool <- nil // allocated on first use
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	var parts []provider.Part
+	var total int64
+	partCh := make(chan provider.Part, 16)
+	collected := make(chan struct{})
+	go func() {
+		for p := range partCh {
+			parts = append(parts, p)
+		}
+		close(collected)
+	}()
+	haveFirst := true
+	for n := 1; ; n++ {
+		if n > s.q.limits.MaxParts {
+			err = fmt.Errorf("%w: stream exceeds %d parts of %d bytes", provider.ErrInvalid, s.q.limits.MaxParts, ps)
+			break
+		}
+		var buf []byte
+		select {
+		case buf = <-pool:
+		case <-gctx.Done():
+		}
+		if gctx.Err() != nil {
+			break
+		}
+		if buf == nil {
+			buf = make([]byte, ps)
+		}
+		var nread int
+		var rerr error
+		if haveFirst {
+			nread, haveFirst = len(buf), false
+		} else {
+			nread, rerr = io.ReadFull(r, buf)
+		}
+		if nread == 0 && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			err = fmt.Errorf("reading %s/%s: %w", bucket, key, rerr)
+			break
+		}
+		total += int64(nread)
+		g.Go(func() error {
+			defer func() { pool <- buf }()
+			p, err := s.UploadPart(gctx, u, n, bytes.NewReader(buf[:nread]), int64(nread))
+			if err != nil {
+				return err
+			}
+			partCh <- p
+			return nil
+		})
+		if rerr != nil { // short read: that was the last part
+			break
+		}
+	}
+	werr := g.Wait()
+	close(partCh)
+	<-collected
+	switch {
+	case err != nil:
+		return provider.Object{}, err
+	case werr != nil:
+		return provider.Object{}, werr
+	case ctx.Err() != nil:
+		return provider.Object{}, ctx.Err()
+	case size >= 0 && total != size:
+		return provider.Object{}, fmt.Errorf("%w: reader gave %d bytes, expected %d", provider.ErrInvalid, total, size)
+	}
+	o, err := s.CompleteMultipart(ctx, u, parts)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	o.Size = total
+	o.ContentType = opts.ContentType
+	return o, nil
+}
+
+var errNoParts = errors.New("no parts")
