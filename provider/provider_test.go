@@ -1,0 +1,192 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/memory"
+)
+
+func TestCloudTypeValues(t *testing.T) {
+	// The wire values of the Amove API; they must never change.
+	want := map[string]int{
+		"AWS": 1, "Wasabi": 2, "Azure": 4, "S3Generic": 8, "Google": 16, "Frame": 32, "Cloudflare": 64,
+		"Dropbox": 128, "Box": 256, "OneDrive": 512, "GoogleDrive": 1024, "LocalHttp": 2048,
+		"FastrServer": 4096, "Atomosphere": 8192,
+	}
+	all := provider.CloudTypes()
+	if len(all) != len(want) {
+		t.Fatalf("%d cloud types, want %d", len(all), len(want))
+	}
+	for _, ct := range all {
+		if want[ct.String()] != int(ct) {
+			t.Errorf("%s = %d, want %d", ct, int(ct), want[ct.String()])
+		}
+		for _, s := range []string{ct.String(), strings.ToLower(ct.String()), fmt.Sprint(int(ct))} {
+			got, err := provider.ParseCloudType(s)
+			if err != nil || got != ct {
+				t.Errorf("ParseCloudType(%q) = %v, %v", s, got, err)
+			}
+		}
+		b, err := ct.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back provider.CloudType
+		if err := back.UnmarshalText(b); err != nil || back != ct {
+			t.Errorf("text round trip of %s gave %v, %v", ct, back, err)
+		}
+	}
+	for _, bad := range []string{"", "3", "0", "-1", "S4", "16384", "aws2"} {
+		if _, err := provider.ParseCloudType(bad); !errors.Is(err, provider.ErrInvalid) {
+			t.Errorf("ParseCloudType(%q): %v, want ErrInvalid", bad, err)
+		}
+	}
+	if s := provider.CloudType(3).String(); s != "CloudType(3)" {
+		t.Errorf("String of unknown = %q", s)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	ctx := context.Background()
+	if _, err := provider.Open(ctx, provider.Config{CloudType: 5}); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("Open unknown type: %v", err)
+	}
+	// Atomosphere has no driver in this test binary.
+	if _, err := provider.Open(ctx, provider.Config{CloudType: provider.Atomosphere}); !errors.Is(err, provider.ErrUnsupported) {
+		t.Errorf("Open unregistered type: %v", err)
+	}
+	opened := 0
+	provider.Register(provider.FastrServer, func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+		opened++
+		return memory.New(memory.Options{}), nil
+	})
+	if !provider.Registered(provider.FastrServer) {
+		t.Error("Registered = false after Register")
+	}
+	if _, err := provider.Open(ctx, provider.Config{CloudType: provider.FastrServer}); err != nil || opened != 1 {
+		t.Errorf("Open registered: %v, opened %d", err, opened)
+	}
+	for name, f := range map[string]func(){
+		"twice": func() {
+			provider.Register(provider.FastrServer, func(context.Context, provider.Config) (provider.Storage, error) { return nil, nil })
+		},
+		"unknown": func() {
+			provider.Register(3, func(context.Context, provider.Config) (provider.Storage, error) { return nil, nil })
+		},
+		"nil": func() { provider.Register(provider.Box, nil) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Register %s did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestConfigHidesSecrets(t *testing.T) {
+	cfg := provider.Config{CloudType: provider.AWS, AccessKey: "AKIAEXAMPLEACCESSKEY", SecretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET", CredentialsData: `{"refresh_token":"1//0gSECRETREFRESH"}`}
+	var logged strings.Builder
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("open", "cfg", cfg)
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), logged.String()} {
+		for _, secret := range []string{"wJalrXUtnFEMI", "AKIAEXAMPLE", "0gSECRETREFRESH"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("secret %q printed: %s", secret, out)
+			}
+		}
+	}
+	if got := provider.Mask("wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET"); got != "****CRET" {
+		t.Errorf("Mask = %q", got)
+	}
+	if got := provider.Mask("short"); got != "****" {
+		t.Errorf("Mask short = %q", got)
+	}
+}
+
+func TestRateLimitError(t *testing.T) {
+	inner := errors.New("SlowDown")
+	err := fmt.Errorf("put: %w", &provider.RateLimitError{RetryAfter: 3 * time.Second, Err: inner})
+	if !errors.Is(err, provider.ErrRateLimited) || !errors.Is(err, inner) {
+		t.Errorf("errors.Is fails on %v", err)
+	}
+	if d, ok := provider.RetryAfter(err); !ok || d != 3*time.Second {
+		t.Errorf("RetryAfter = %v, %v", d, ok)
+	}
+	if _, ok := provider.RetryAfter(inner); ok {
+		t.Error("RetryAfter of a plain error")
+	}
+	w := provider.Wrap(provider.ErrNotFound, inner, "b/k")
+	if !errors.Is(w, provider.ErrNotFound) || !errors.Is(w, inner) || !strings.Contains(w.Error(), "b/k") {
+		t.Errorf("Wrap = %v", w)
+	}
+	if provider.Wrap(provider.ErrNotFound, nil, "x") != nil {
+		t.Error("Wrap(nil) != nil")
+	}
+}
+
+// pager is a Storage whose listing returns fixed pages, to test Walk alone.
+type pager struct {
+	provider.Storage
+	pages []provider.Page
+	calls int
+}
+
+func (p *pager) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	i := 0
+	if opts.Token != "" {
+		fmt.Sscan(opts.Token, &i)
+	}
+	p.calls++
+	if i >= len(p.pages) {
+		return provider.Page{}, errors.New("bad token")
+	}
+	return p.pages[i], nil
+}
+
+func TestWalk(t *testing.T) {
+	p := &pager{pages: []provider.Page{
+		{Objects: []provider.Object{{Key: "a"}, {Key: "b"}}, NextToken: "1"},
+		{Objects: []provider.Object{{Key: "c"}}, NextToken: "2"},
+		{Objects: []provider.Object{{Key: "d"}}},
+	}}
+	var keys []string
+	for o, err := range provider.Walk(context.Background(), p, "b", provider.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, o.Key)
+	}
+	if strings.Join(keys, "") != "abcd" || p.calls != 3 {
+		t.Errorf("Walk gave %v in %d calls", keys, p.calls)
+	}
+	// Stopping early fetches no more pages.
+	p.calls = 0
+	for range provider.Walk(context.Background(), p, "b", provider.ListOptions{}) {
+		break
+	}
+	if p.calls != 1 {
+		t.Errorf("early stop made %d calls", p.calls)
+	}
+	// A repeated token is an error, not an endless loop.
+	loop := &pager{pages: []provider.Page{{Objects: []provider.Object{{Key: "a"}}, NextToken: "0"}}}
+	var last error
+	n := 0
+	for _, err := range provider.Walk(context.Background(), loop, "b", provider.ListOptions{Token: "0"}) {
+		last = err
+		if n++; n > 10 {
+			break
+		}
+	}
+	if !errors.Is(last, provider.ErrInvalid) {
+		t.Errorf("repeated token: %v", last)
+	}
+}
