@@ -271,3 +271,29 @@ const (
 type Hasher interface {
 	Hashes() []Hash
 }
+
+// PartSize picks the part size for an object of size bytes (-1: unknown):
+// the requested size (defaultSize when zero), raised to the provider's
+// minimum and to what keeps the object within MaxParts, rounded up to a
+// whole MiB and to PartMultiple, capped at MaxPartSize. Parts of one upload
+// all get this size except the last, which satisfies EqualParts too.
+func (lim PartLimits) PartSize(requested, defaultSize, size int64) int64 {
+	ps := requested
+	if ps <= 0 {
+		ps = defaultSize
+	}
+	ps = max(ps, lim.MinPartSize, 1)
+	if size > 0 && lim.MaxParts > 0 {
+		need := (size + int64(lim.MaxParts) - 1) / int64(lim.MaxParts)
+		ps = max(ps, need)
+	}
+	const mib = 1 << 20
+	ps = (ps + mib - 1) / mib * mib
+	if lim.PartMultiple > 0 && ps%lim.PartMultiple != 0 {
+		ps += lim.PartMultiple - ps%lim.PartMultiple
+	}
+	if lim.MaxPartSize > 0 {
+		ps = min(ps, lim.MaxPartSize)
+	}
+	return ps
+}

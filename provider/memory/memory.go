@@ -53,6 +53,9 @@ type object struct {
 	modTime     time.Time
 	contentType string
 	md5, sha256 string
+	// etag differs from md5 for multipart objects, as on S3:
+	// hex(md5(part md5s...)) + "-" + part count.
+	etag string
 }
 
 type upload struct {
@@ -246,7 +249,7 @@ func (o *object) info(key string) provider.Object {
 		Key:         key,
 		Size:        int64(len(o.data)),
 		ModTime:     o.modTime,
-		ETag:        `"` + o.md5 + `"`,
+		ETag:        `"` + o.etag + `"`,
 		ContentType: o.contentType,
 		Checksums:   provider.Checksums{MD5: o.md5, SHA256: o.sha256},
 		IsFolder:    strings.HasSuffix(key, "/"),
@@ -324,30 +327,33 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 func (c *ctxReader) Close() error { return nil }
 
 // readAll reads r while honouring ctx, so a cancelled write stops promptly
-// even when r never returns EOF.
+// even when r never returns EOF. It collects fixed chunks and joins them at
+// the end: growing one buffer would copy ever larger slices and could stall
+// a cancellation for seconds.
 func readAll(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
-	var buf bytes.Buffer
-	if size > 0 {
-		buf.Grow(int(size))
-	}
-	chunk := make([]byte, 256<<10)
+	var chunks [][]byte
+	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n, err := r.Read(chunk)
-		buf.Write(chunk[:n])
-		if err == io.EOF {
+		chunk := make([]byte, 256<<10)
+		n, err := io.ReadFull(r, chunk)
+		if n > 0 {
+			chunks = append(chunks, chunk[:n])
+			total += n
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	if size >= 0 && int64(buf.Len()) != size {
-		return nil, fmt.Errorf("%w: read %d bytes, expected %d", provider.ErrInvalid, buf.Len(), size)
+	if size >= 0 && int64(total) != size {
+		return nil, fmt.Errorf("%w: read %d bytes, expected %d", provider.ErrInvalid, total, size)
 	}
-	return buf.Bytes(), nil
+	return bytes.Join(chunks, nil), nil
 }
 
 func newObject(data []byte, contentType string) *object {
@@ -361,6 +367,7 @@ func newObject(data []byte, contentType string) *object {
 		modTime:     time.Now().UTC(),
 		contentType: contentType,
 		md5:         hex.EncodeToString(m[:]),
+		etag:        hex.EncodeToString(m[:]),
 		sha256:      hex.EncodeToString(h[:]),
 	}
 }

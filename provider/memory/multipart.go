@@ -144,6 +144,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	lim := s.opts.Limits
 	var buf bytes.Buffer
 	var first int64
+	etag := md5.New()
 	for i, p := range parts {
 		data, ok := up.parts[p.Number]
 		if !ok || partInfo(p.Number, data).ETag != p.ETag {
@@ -172,8 +173,12 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 			return provider.Object{}, fmt.Errorf("%w: part %d is not a multiple of %d", provider.ErrInvalid, p.Number, lim.PartMultiple)
 		}
 		buf.Write(data)
+		m := md5.Sum(data)
+		etag.Write(m[:])
 	}
 	delete(s.uploads, u.ID)
 	s.mu.Unlock()
-	return s.put(u.Bucket, u.Key, newObject(buf.Bytes(), up.opts.ContentType))
+	o := newObject(buf.Bytes(), up.opts.ContentType)
+	o.etag = fmt.Sprintf("%x-%d", etag.Sum(nil), len(parts))
+	return s.put(u.Bucket, u.Key, o)
 }

@@ -109,7 +109,7 @@ func (s *Storage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ct = v
 		}
 		w.Header().Set("Content-Type", ct)
-		w.Header().Set("ETag", `"`+o.md5+`"`)
+		w.Header().Set("ETag", `"`+o.etag+`"`)
 		if d := q.Get("X-Disposition"); d != "" {
 			w.Header().Set("Content-Disposition", d)
 		}

@@ -536,7 +536,12 @@ func (s *suite) testDelete(t *testing.T) {
 // stops when the context does.
 type endless struct{ r io.Reader }
 
-func (e endless) Read(p []byte) (int, error) { return e.r.Read(p) }
+func (e endless) Read(p []byte) (int, error) {
+	// About 256 MB/s at most, like a fast network source; an unthrottled
+	// generator would only measure how fast the driver can buffer.
+	time.Sleep(time.Millisecond)
+	return e.r.Read(p[:min(len(p), 256<<10)])
+}
 
 func (s *suite) testCancelWrite(t *testing.T) {
 	key := prefix(t) + "cancelled"

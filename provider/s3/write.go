@@ -23,22 +23,9 @@ const (
 	abortTimeout = 30 * time.Second
 )
 
-// partSize picks the part size for an object of size bytes (-1: unknown):
-// the requested size, raised to the provider's minimum and to what keeps
-// the object within MaxParts, rounded up to a whole MiB.
+// partSize picks the part size for an object of size bytes (-1: unknown).
 func partSize(lim provider.PartLimits, requested, size int64) int64 {
-	ps := requested
-	if ps <= 0 {
-		ps = defaultPartSize
-	}
-	ps = max(ps, lim.MinPartSize)
-	if size > 0 && lim.MaxParts > 0 {
-		need := (size + int64(lim.MaxParts) - 1) / int64(lim.MaxParts)
-		ps = max(ps, need)
-	}
-	const mib = 1 << 20
-	ps = (ps + mib - 1) / mib * mib
-	return min(ps, lim.MaxPartSize)
+	return lim.PartSize(requested, defaultPartSize, size)
 }
 
 // Write stores r. Objects that fit in one part go up in a single PUT; larger
@@ -56,6 +43,11 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 		return provider.Object{}, fmt.Errorf("%w: %d bytes exceed the provider's largest object", provider.ErrInvalid, size)
 	}
 	ps := partSize(s.q.limits, opts.PartSize, size)
+	if br, ok := r.(*bytes.Reader); ok && size >= 0 && size <= ps && int64(br.Len()) == size {
+		// The caller already holds the bytes (the transfer engine's pooled
+		// buffers): send them without another copy.
+		return s.put(ctx, bucket, key, br, size, opts)
+	}
 	if size >= 0 && size <= ps {
 		buf := make([]byte, size)
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -96,11 +88,15 @@ func expectEOF(r io.Reader, size int64) error {
 }
 
 func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte, opts provider.WriteOptions) (provider.Object, error) {
+	return s.put(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+}
+
+func (s *Storage) put(ctx context.Context, bucket, key string, body io.ReadSeeker, size int64, opts provider.WriteOptions) (provider.Object, error) {
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(bucket),
 		Key:           aws.String(key),
-		Body:          bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))),
+		Body:          body,
+		ContentLength: aws.Int64(size),
 		Metadata:      opts.Metadata,
 	}
 	if opts.ContentType != "" {
@@ -110,7 +106,7 @@ func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
 	}
-	return objectFrom(key, int64(len(data)), time.Now().UTC(), aws.ToString(out.ETag), opts.ContentType), nil
+	return objectFrom(key, size, time.Now().UTC(), aws.ToString(out.ETag), opts.ContentType), nil
 }
 
 func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first []byte, r io.Reader, size, ps int64, opts provider.WriteOptions) (obj provider.Object, err error) {

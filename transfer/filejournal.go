@@ -1,0 +1,234 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+)
+
+// FileJournal keeps each job in a directory as two files: <id>.json, the
+// plan and state, replaced atomically (write, fsync, rename), and <id>.log,
+// an append-only list of item updates and finished parts, one JSON line each.
+// Appends are not fsynced: a killed process loses nothing the kernel has, and
+// an OS crash can only lose the newest lines, which costs re-sending those
+// parts, never correctness.
+type FileJournal struct {
+	dir  string
+	mu   sync.Mutex
+	logs map[string]*os.File
+}
+
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// NewFileJournal uses (and creates, mode 0700) dir.
+func NewFileJournal(dir string) (*FileJournal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &FileJournal{dir: dir, logs: map[string]*os.File{}}, nil
+}
+
+type logLine struct {
+	Index  int         `json:"i"`
+	Part   *PartRecord `json:"p,omitempty"`
+	Update *ItemUpdate `json:"u,omitempty"`
+}
+
+func (j *FileJournal) path(id, ext string) (string, error) {
+	// Ids become file names: refuse anything that could escape the directory.
+	if !jobIDPattern.MatchString(id) {
+		return "", fmt.Errorf("%w: bad job id %q", ErrUnknownJob, id)
+	}
+	return filepath.Join(j.dir, id+ext), nil
+}
+
+func (j *FileJournal) Put(ctx context.Context, rec *JobRecord) error {
+	p, err := j.path(rec.ID, ".json")
+	if err != nil {
+		return err
+	}
+	c := rec.clone()
+	for i := range c.Items {
+		c.Items[i].Parts = nil // parts live in the log
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if old, err := j.readPlan(rec.ID); err == nil && len(old.Items) == len(c.Items) {
+		// Keep item progress written by the log out of the plan's way: the
+		// log is replayed over the plan on Get, so the plan may keep its
+		// original items.
+		c.Items = old.Items
+		if b, err = json.Marshal(c); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.CreateTemp(j.dir, rec.ID+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+func (j *FileJournal) readPlan(id string) (*JobRecord, error) {
+	p, err := j.path(id, ".json")
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec JobRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("transfer: journal %s: %w", p, err)
+	}
+	return &rec, nil
+}
+
+func (j *FileJournal) append(id string, line logLine) error {
+	b, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f := j.logs[id]
+	if f == nil {
+		p, err := j.path(id, ".log")
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(j.dir, id+".json")); err != nil {
+			return fmt.Errorf("%w: %s", ErrUnknownJob, id)
+		}
+		f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		j.logs[id] = f
+	}
+	_, err = f.Write(b)
+	return err
+}
+
+func (j *FileJournal) UpdateItem(ctx context.Context, id string, index int, u ItemUpdate) error {
+	return j.append(id, logLine{Index: index, Update: &u})
+}
+
+func (j *FileJournal) AddPart(ctx context.Context, id string, index int, p PartRecord) error {
+	return j.append(id, logLine{Index: index, Part: &p})
+}
+
+func (j *FileJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	rec, err := j.readPlan(id)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := j.path(id, ".log")
+	b, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line logLine
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			break // a torn last line from a crash mid-write: ignore it
+		}
+		switch {
+		case line.Update != nil:
+			err = rec.apply(line.Index, *line.Update)
+		case line.Part != nil:
+			err = rec.mergePart(line.Index, *line.Part)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+func (j *FileJournal) List(ctx context.Context) ([]*JobRecord, error) {
+	matches, err := filepath.Glob(filepath.Join(j.dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(matches)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []*JobRecord
+	for _, m := range matches {
+		id := filepath.Base(m)
+		id = id[:len(id)-len(".json")]
+		rec, err := j.readPlan(id)
+		if err != nil {
+			continue
+		}
+		rec.Items = nil
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+func (j *FileJournal) Delete(ctx context.Context, id string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if f := j.logs[id]; f != nil {
+		f.Close()
+		delete(j.logs, id)
+	}
+	for _, ext := range []string{".json", ".log"} {
+		p, err := j.path(id, ext)
+		if err != nil {
+			return err
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the open log files.
+func (j *FileJournal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var errs []error
+	for id, f := range j.logs {
+		errs = append(errs, f.Close())
+		delete(j.logs, id)
+	}
+	return errors.Join(errs...)
+}

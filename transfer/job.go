@@ -1,0 +1,117 @@
+// Package transfer is the job engine of amove-go: it plans uploads,
+// downloads and cloud-to-cloud copies as items split into parts, runs the
+// parts of every job on one bounded worker pool, records each finished part
+// in a Journal so a paused or crashed transfer continues where it stopped,
+// verifies checksums end to end, and reports progress as events.
+//
+// It imports only provider: accounts are resolved to drivers through
+// Options.Open, and persistence goes through the Journal interface, which
+// the amove store implements.
+package transfer
+
+import (
+	"errors"
+	"time"
+)
+
+// Kind is what a job does.
+type Kind string
+
+// Job kinds.
+const (
+	Upload   Kind = "upload"   // local file or tree -> account/bucket/prefix
+	Download Kind = "download" // object or prefix -> local file or directory
+	Copy     Kind = "copy"     // account/bucket/key or prefix -> another account
+)
+
+// State is where a job is in its life.
+type State string
+
+// Job states.
+const (
+	Pending   State = "pending"
+	Running   State = "running"
+	Paused    State = "paused"
+	Completed State = "completed"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+)
+
+// Final reports whether no more work will happen in state s.
+func (s State) Final() bool { return s == Completed || s == Failed || s == Cancelled }
+
+// Location is a place in cloud storage: an account (resolved through
+// Options.Open), a bucket, and a key (one object) or a prefix (a tree, when
+// it is empty or ends in "/").
+type Location struct {
+	Account string `json:"account"`
+	Bucket  string `json:"bucket"`
+	Key     string `json:"key"`
+}
+
+// Request starts a job.
+type Request struct {
+	Kind Kind
+	// LocalPath is the upload source (a file or a directory) or the download
+	// destination (a file, or a directory when it exists or ends in a path
+	// separator).
+	LocalPath string
+	// Source is the download or copy source.
+	Source Location
+	// Dest is the upload or copy destination. A Key ending in "/" (or empty)
+	// is a prefix the source names are appended to.
+	Dest Location
+	// PartSize overrides the engine's part size (still raised to what the
+	// destination's limits require).
+	PartSize int64
+	// Concurrency bounds this job's parts in flight (the engine's global
+	// bound still applies). Zero means the engine's default.
+	Concurrency int
+	// BytesPerSecond caps this job's bandwidth; zero means no cap.
+	BytesPerSecond int64
+}
+
+// Status is a snapshot of a job.
+type Status struct {
+	ID          string    `json:"id"`
+	Kind        Kind      `json:"kind"`
+	State       State     `json:"state"`
+	Error       string    `json:"error,omitempty"`
+	BytesDone   int64     `json:"bytesDone"`
+	BytesTotal  int64     `json:"bytesTotal"`
+	FilesDone   int       `json:"filesDone"`
+	FilesTotal  int       `json:"filesTotal"`
+	FilesFailed int       `json:"filesFailed"`
+	// BytesPerSecond is the recent transfer rate.
+	BytesPerSecond float64 `json:"bytesPerSecond"`
+	// ETA is the estimated time left at the recent rate; zero when unknown.
+	ETA time.Duration `json:"eta"`
+	// ChecksumVerified is true when every item's whole-object checksum was
+	// compared end to end and matched.
+	ChecksumVerified bool      `json:"checksumVerified"`
+	Created          time.Time `json:"created"`
+	Updated          time.Time `json:"updated"`
+}
+
+// EventType says what an Event reports.
+type EventType string
+
+// Event types.
+const (
+	EventProgress EventType = "progress" // at most ~10 a second per job
+	EventState    EventType = "state"    // every state change
+)
+
+// Event is what subscribers receive.
+type Event struct {
+	Type   EventType `json:"type"`
+	Status Status    `json:"status"`
+}
+
+// Errors of the engine.
+var (
+	ErrUnknownJob       = errors.New("transfer: unknown job")
+	ErrBadState         = errors.New("transfer: operation not allowed in this state")
+	ErrChecksumMismatch = errors.New("transfer: checksum mismatch")
+	ErrClosed           = errors.New("transfer: engine closed")
+)
