@@ -1,0 +1,5 @@
+package transfer_test
+
+import "sync/atomic"
+
+type atomicInt = atomic.Int64

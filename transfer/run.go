@@ -1,0 +1,303 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// job is a running or resumable transfer. rec is the authority on the plan;
+// counters are atomics so parts update them without the lock.
+type job struct {
+	e   *Engine
+	mu  sync.Mutex
+	rec *JobRecord
+	// state and err mirror rec.State/rec.Error under mu.
+	state  State
+	err    string
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	bytesDone   atomic.Int64
+	bytesTotal  int64
+	filesDone   atomic.Int64
+	filesFailed atomic.Int64
+	rate        float64 // bytes/s, smoothed; under mu
+	limiter     *rate.Limiter
+
+	src, dst provider.Storage // opened per run
+}
+
+func newJob(e *Engine, rec *JobRecord) *job {
+	j := &job{e: e, rec: rec, state: rec.State, err: rec.Error, done: closedChan()}
+	for _, it := range rec.Items {
+		j.bytesTotal += it.Size
+		switch {
+		case it.Done:
+			j.filesDone.Add(1)
+			j.bytesDone.Add(it.Size)
+		case it.Failed != "":
+			j.filesFailed.Add(1)
+		default:
+			for _, p := range it.Parts {
+				j.bytesDone.Add(p.Size)
+			}
+		}
+	}
+	if bps := rec.Options.BytesPerSecond; bps > 0 {
+		j.limiter = rate.NewLimiter(rate.Limit(bps), int(min(max(bps/10, 64<<10), 16<<20)))
+	}
+	return j
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+func (j *job) status() Status {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	st := Status{
+		ID:             j.rec.ID,
+		Kind:           j.rec.Kind,
+		State:          j.state,
+		Error:          j.err,
+		BytesDone:      j.bytesDone.Load(),
+		BytesTotal:     j.bytesTotal,
+		FilesDone:      int(j.filesDone.Load()),
+		FilesTotal:     len(j.rec.Items),
+		FilesFailed:    int(j.filesFailed.Load()),
+		BytesPerSecond: j.rate,
+		Created:        j.rec.Created,
+		Updated:        j.rec.Updated,
+	}
+	if j.rate > 0 && st.BytesTotal > st.BytesDone && j.state == Running {
+		st.ETA = time.Duration(float64(st.BytesTotal-st.BytesDone) / j.rate * float64(time.Second))
+	}
+	verified := len(j.rec.Items) > 0
+	for _, it := range j.rec.Items {
+		verified = verified && it.Verified
+	}
+	st.ChecksumVerified = verified
+	return st
+}
+
+// setState records a state change in the journal and tells subscribers.
+func (j *job) setState(ctx context.Context, s State, errMsg string) {
+	j.mu.Lock()
+	j.state, j.err = s, errMsg
+	j.rec.State, j.rec.Error = s, errMsg
+	j.rec.Updated = time.Now().UTC()
+	rec := j.rec.clone()
+	j.mu.Unlock()
+	if err := j.e.journal.Put(context.WithoutCancel(ctx), rec); err != nil {
+		j.e.log.Error("transfer: journal", "job", rec.ID, "err", err)
+	}
+	j.e.emit(Event{Type: EventState, Status: j.status()})
+}
+
+// progressLoop emits progress events at most every ProgressInterval while
+// the job runs, and keeps the smoothed rate.
+func (j *job) progressLoop(ctx context.Context) {
+	t := time.NewTicker(j.e.opts.ProgressInterval)
+	defer t.Stop()
+	last, lastAt := j.bytesDone.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			done := j.bytesDone.Load()
+			if done == last {
+				continue
+			}
+			inst := float64(done-last) / now.Sub(lastAt).Seconds()
+			j.mu.Lock()
+			if j.rate == 0 {
+				j.rate = inst
+			} else {
+				j.rate = 0.7*j.rate + 0.3*inst
+			}
+			j.mu.Unlock()
+			last, lastAt = done, now
+			j.e.emit(Event{Type: EventProgress, Status: j.status()})
+		}
+	}
+}
+
+func (j *job) run(ctx context.Context) {
+	j.setState(ctx, Running, "")
+	pctx, stopProgress := context.WithCancel(ctx)
+	go j.progressLoop(pctx)
+	err := j.execute(ctx)
+	stopProgress()
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errPause), errors.Is(cause, errClose):
+		state := Paused
+		if errors.Is(cause, errClose) {
+			// Leave the journal saying running: a new engine's Restore
+			// continues the job on its own.
+			state = Running
+		}
+		j.setState(ctx, state, "")
+	case errors.Is(cause, errCancel):
+		j.cleanup(context.WithoutCancel(ctx))
+		j.setState(ctx, Cancelled, "")
+	case err != nil:
+		j.setState(ctx, Failed, err.Error())
+	default:
+		j.setState(ctx, Completed, "")
+	}
+	j.mu.Lock()
+	j.rate = 0
+	j.mu.Unlock()
+}
+
+// execute opens the storages and runs every unfinished item, parts of all
+// items sharing the job's and the engine's concurrency bounds.
+func (j *job) execute(ctx context.Context) error {
+	e := j.e
+	rec := j.rec
+	var err error
+	switch rec.Kind {
+	case Upload:
+		j.dst, err = e.open(ctx, rec.Dest.Account)
+	case Download:
+		j.src, err = e.open(ctx, rec.Source.Account)
+	case Copy:
+		if j.src, err = e.open(ctx, rec.Source.Account); err == nil {
+			j.dst, err = e.open(ctx, rec.Dest.Account)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	conc := rec.Options.Concurrency
+	if conc <= 0 {
+		conc = e.opts.Concurrency
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(i int, err error) {
+		if gctx.Err() != nil && ctx.Err() != nil {
+			return // paused or cancelled: not the item's fault
+		}
+		errOnce.Do(func() { firstErr = fmt.Errorf("%s: %w", rec.Items[i].Src, err) })
+		j.markItem(ctx, i, ItemUpdate{Failed: err.Error()})
+	}
+	for i := range rec.Items {
+		if gctx.Err() != nil {
+			break
+		}
+		j.mu.Lock()
+		it := rec.Items[i]
+		j.mu.Unlock()
+		if it.Done || it.Failed != "" && it.Dst == "" {
+			continue // done, or refused at plan time (unsafe key)
+		}
+		if it.Failed != "" {
+			// A failed item gets another chance on resume.
+			j.filesFailed.Add(-1)
+			j.markItem(ctx, i, ItemUpdate{UploadID: it.UploadID})
+		}
+		if err := j.startItem(gctx, g, i, fail); err != nil {
+			fail(i, err)
+		}
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n := j.filesFailed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d items failed; first: %w", n, len(rec.Items), firstErr)
+	}
+	return nil
+}
+
+// markItem applies u to item i in memory and in the journal.
+func (j *job) markItem(ctx context.Context, i int, u ItemUpdate) {
+	j.mu.Lock()
+	wasFailed := j.rec.Items[i].Failed != ""
+	_ = j.rec.apply(i, u)
+	j.mu.Unlock()
+	if u.Done {
+		j.filesDone.Add(1)
+	}
+	if u.Failed != "" && !wasFailed {
+		j.filesFailed.Add(1)
+	}
+	if err := j.e.journal.UpdateItem(context.WithoutCancel(ctx), j.rec.ID, i, u); err != nil {
+		j.e.log.Error("transfer: journal", "job", j.rec.ID, "err", err)
+	}
+}
+
+func (j *job) addPart(ctx context.Context, i int, p PartRecord) {
+	j.mu.Lock()
+	_ = j.rec.mergePart(i, p)
+	j.mu.Unlock()
+	if err := j.e.journal.AddPart(context.WithoutCancel(ctx), j.rec.ID, i, p); err != nil {
+		j.e.log.Error("transfer: journal", "job", j.rec.ID, "err", err)
+	}
+}
+
+// slot takes one place in the engine-wide pool for the duration of f.
+func (j *job) slot(ctx context.Context, f func() error) error {
+	if err := j.e.sem.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer j.e.sem.Release(1)
+	return f()
+}
+
+// cleanup aborts unfinished multipart uploads and removes partial files of a
+// cancelled job.
+func (j *job) cleanup(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rec := j.rec
+	if rec.Kind == Download {
+		for _, it := range rec.Items {
+			if !it.Done && it.Dst != "" {
+				_ = os.Remove(partialPath(it.Dst, rec.ID))
+			}
+		}
+		return
+	}
+	dst := j.dst
+	if dst == nil {
+		var err error
+		if dst, err = j.e.open(ctx, rec.Dest.Account); err != nil {
+			j.e.log.Warn("transfer: cancel clean-up", "job", rec.ID, "err", err)
+			return
+		}
+	}
+	mu, ok := dst.(provider.MultipartUploader)
+	if !ok {
+		return
+	}
+	for i, it := range rec.Items {
+		if it.Done || it.UploadID == "" {
+			continue
+		}
+		u := provider.Upload{Bucket: rec.Dest.Bucket, Key: it.Dst, ID: it.UploadID}
+		if err := mu.AbortMultipart(ctx, u); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			j.e.log.Warn("transfer: abort multipart upload", "job", rec.ID, "key", it.Dst, "err", err)
+			continue
+		}
+		j.markItem(ctx, i, ItemUpdate{})
+	}
+}
