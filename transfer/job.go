@@ -73,15 +73,15 @@ type Request struct {
 
 // Status is a snapshot of a job.
 type Status struct {
-	ID          string    `json:"id"`
-	Kind        Kind      `json:"kind"`
-	State       State     `json:"state"`
-	Error       string    `json:"error,omitempty"`
-	BytesDone   int64     `json:"bytesDone"`
-	BytesTotal  int64     `json:"bytesTotal"`
-	FilesDone   int       `json:"filesDone"`
-	FilesTotal  int       `json:"filesTotal"`
-	FilesFailed int       `json:"filesFailed"`
+	ID          string `json:"id"`
+	Kind        Kind   `json:"kind"`
+	State       State  `json:"state"`
+	Error       string `json:"error,omitempty"`
+	BytesDone   int64  `json:"bytesDone"`
+	BytesTotal  int64  `json:"bytesTotal"`
+	FilesDone   int    `json:"filesDone"`
+	FilesTotal  int    `json:"filesTotal"`
+	FilesFailed int    `json:"filesFailed"`
 	// BytesPerSecond is the recent transfer rate.
 	BytesPerSecond float64 `json:"bytesPerSecond"`
 	// ETA is the estimated time left at the recent rate; zero when unknown.
