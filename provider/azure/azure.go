@@ -25,6 +25,9 @@ import (
 	"github.com/amove/amove-go/provider"
 )
 
+// readRetries is how often a download resumes after a broken connection.
+const readRetries = 3
+
 func init() {
 	provider.Register(provider.Azure, Open)
 }
@@ -227,7 +230,9 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	if err != nil {
 		return nil, mapErr(err, bucket+"/"+key)
 	}
-	return resp.Body, nil
+	// A dropped connection resumes where it stopped, pinned to the ETag so
+	// a blob replaced meanwhile fails instead of mixing two versions.
+	return resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: readRetries}), nil
 }
 
 // Delete removes the blob and its snapshots. A missing blob is not an error;
