@@ -6,6 +6,25 @@
 // Import it for its side effect of registering provider.Azure:
 //
 //	import _ "github.com/amove/amove-go/provider/azure"
+//
+// Where Azure differs from the contract's S3-shaped model:
+//
+//   - A multipart upload is a random token encoded in the block ids it
+//     stages; Azure stores nothing else. ListUploads finds blobs that have
+//     only uncommitted blocks (blocks staged over an existing committed blob
+//     are invisible to it), and the WriteOptions of an upload are kept in
+//     this process only, so an upload completed by another process gets the
+//     default content type and no metadata.
+//   - Azure cannot drop uncommitted blocks. AbortMultipart, and a failed
+//     Write, discard them by committing and deleting an empty blob, but only
+//     when no blob exists under the key and no other upload has blocks there;
+//     otherwise the blocks expire after seven days. With blob versioning or
+//     soft delete on, that empty blob leaves a version behind.
+//   - CompleteMultipart, like any Put Block List, discards the uncommitted
+//     blocks of other uploads to the same key.
+//   - MinPartSize is the driver's 1 MiB, not a service rule; see minPartSize.
+//   - A presigned PUT URL needs the request header "x-ms-blob-type: BlockBlob".
+//   - DeleteBucket refuses a container that still lists objects.
 package azure
 
 import (

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -104,7 +105,7 @@ func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte
 		Size:        int64(len(data)),
 		ContentType: ct,
 		Checksums:   provider.Checksums{MD5: hexMD5(sum[:])},
-		IsFolder:    len(key) > 0 && key[len(key)-1] == '/',
+		IsFolder:    strings.HasSuffix(key, "/"),
 	}
 	if resp.ETag != nil {
 		o.ETag = string(*resp.ETag)
@@ -238,7 +239,12 @@ func (s *Storage) commit(ctx context.Context, bucket, key string, ids []string, 
 	if err != nil {
 		return provider.Object{}, mapErr(ctxErr(ctx, err), bucket+"/"+key)
 	}
-	o := provider.Object{Key: key, ContentType: ct, Checksums: provider.Checksums{MD5: hexMD5(sum)}}
+	o := provider.Object{
+		Key:         key,
+		ContentType: ct,
+		Checksums:   provider.Checksums{MD5: hexMD5(sum)},
+		IsFolder:    strings.HasSuffix(key, "/"),
+	}
 	if resp.ETag != nil {
 		o.ETag = string(*resp.ETag)
 	}
