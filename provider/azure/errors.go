@@ -1,0 +1,108 @@
+package azure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// mapErr marks an SDK error with the provider sentinel it stands for, keeping
+// the *azcore.ResponseError reachable through errors.As. what names the
+// resource ("container/blob") for the message. Errors that are not service
+// answers (context, network) come back with the context message only.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		if what == "" {
+			return err
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	code := bloberror.Code(re.ErrorCode)
+	status := re.StatusCode
+	switch {
+	case status == http.StatusNotFound,
+		code == bloberror.ContainerNotFound, code == bloberror.BlobNotFound, code == bloberror.ResourceNotFound:
+		return provider.Wrap(provider.ErrNotFound, err, what)
+	case strings.HasSuffix(string(code), "AlreadyExists"),
+		status == http.StatusConflict && code == "":
+		return provider.Wrap(provider.ErrExists, err, what)
+	case code == bloberror.AuthenticationFailed, status == http.StatusUnauthorized,
+		code == bloberror.InvalidAuthenticationInfo, code == bloberror.NoAuthenticationInformation:
+		return provider.Wrap(provider.ErrUnauthenticated, err, what)
+	case status == http.StatusForbidden:
+		return provider.Wrap(provider.ErrPermission, err, what)
+	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable,
+		code == bloberror.ServerBusy, code == bloberror.OperationTimedOut:
+		if what != "" {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		return &provider.RateLimitError{RetryAfter: retryAfter(re.RawResponse), Err: err}
+	case status == http.StatusBadRequest, status == http.StatusRequestedRangeNotSatisfiable,
+		status == http.StatusLengthRequired, status == http.StatusRequestEntityTooLarge:
+		// Azure answers 400 for malformed names, block lists and checksums:
+		// all things the caller sent.
+		return provider.Wrap(provider.ErrInvalid, err, what)
+	}
+	if what == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// retryAfter reads how long the service asked us to wait: Retry-After in
+// seconds or as an HTTP date, or the millisecond headers Azure also uses.
+// Zero when the response says nothing.
+func retryAfter(resp *http.Response) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	for _, h := range []string{"x-ms-retry-after-ms", "retry-after-ms"} {
+		if v := resp.Header.Get(h); v != "" {
+			if ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && ms > 0 {
+				return time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs > 0 {
+			return time.Duration(secs) * time.Second
+		}
+		return 0
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func isBlobNotFound(err error) bool {
+	return bloberror.HasCode(err, bloberror.BlobNotFound)
+}
+
+// ctxErr prefers the context's own error once it is done, so a cancelled
+// operation reports context.Canceled rather than whatever the transport saw.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
