@@ -66,9 +66,6 @@ func TestConformance(t *testing.T) {
 // limitations are the suite checks that cannot pass against Azure as
 // written, with why.
 var limitations = map[string]string{
-	"PresignSignature": "the suite tampers with a presigned URL by editing \"Signature=\", which an Azure SAS URL " +
-		"does not contain (its signature is the \"sig\" parameter), so the tampered URL would be the original; " +
-		"TestPresignTampered checks that a SAS with an altered sig is refused",
 	"PresignPutHeader": "Azure Put Blob requires the header \"x-ms-blob-type: BlockBlob\" and a SAS cannot waive it; " +
 		"the suite's plain PUT sends only Content-Type, which Azurite 3.35 answers with 400 Bad Request and an " +
 		"empty body (TestPresignTampered asserts this), so the harness client adds the header to PUT requests, " +
