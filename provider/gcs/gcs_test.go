@@ -69,7 +69,6 @@ func TestConformance(t *testing.T) {
 		Bucket:  bucket,
 		Limitations: map[string]string{
 			"PresignSignature":   "fake-gcs-server does not verify V4 signatures",
-			"PresignDisposition": "fake-gcs-server ignores response-content-disposition on downloads",
 		},
 	})
 }
