@@ -68,7 +68,7 @@ func TestConformance(t *testing.T) {
 		Storage: st,
 		Bucket:  bucket,
 		Limitations: map[string]string{
-			"PresignSignature":   "fake-gcs-server does not verify V4 signatures",
+			"PresignSignature": "fake-gcs-server does not verify V4 signatures",
 		},
 	})
 }
