@@ -44,15 +44,33 @@ func TestS3Config(t *testing.T) {
 	}
 }
 
-func TestOpenHMACWithoutS3Driver(t *testing.T) {
+// TestOpenHMAC checks both routes of HMAC keys: ErrUnsupported without an
+// S3 driver, and delegation to it (with S3Config) once one is registered.
+func TestOpenHMAC(t *testing.T) {
 	if provider.Registered(provider.S3Generic) {
-		t.Skip("an S3 driver is linked in; Open delegates to it")
+		t.Skip("a real S3 driver is linked into this test binary")
 	}
-	_, err := Open(context.Background(), provider.Config{CloudType: provider.Google, AccessKey: "GOOG1", SecretKey: "secret"})
+	ctx := context.Background()
+	cfg := provider.Config{CloudType: provider.Google, AccessKey: "GOOG1", SecretKey: "secret"}
+	_, err := Open(ctx, cfg)
 	if !errors.Is(err, provider.ErrUnsupported) || !strings.Contains(err.Error(), HMACEndpoint) {
 		t.Errorf("Open with HMAC keys = %v, want ErrUnsupported naming %s", err, HMACEndpoint)
 	}
+
+	var got provider.Config
+	provider.Register(provider.S3Generic, func(_ context.Context, c provider.Config) (provider.Storage, error) {
+		got = c
+		return nil, errDelegated
+	})
+	if _, err := provider.Open(ctx, cfg); !errors.Is(err, errDelegated) {
+		t.Fatalf("Open with HMAC keys and an S3 driver = %v, want the S3 driver's answer", err)
+	}
+	if got != S3Config(cfg) {
+		t.Errorf("S3 driver opened with %#v, want %#v", got, S3Config(cfg))
+	}
 }
+
+var errDelegated = errors.New("delegated")
 
 func TestParseSettings(t *testing.T) {
 	ctx := context.Background()

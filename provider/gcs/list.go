@@ -103,6 +103,11 @@ func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.
 		if err != nil {
 			return provider.Page{}, err
 		}
+		if more && len(entries) == 0 {
+			// fetch always returns a new entry when more follows; a server
+			// that breaks that would otherwise spin here.
+			return provider.Page{}, fmt.Errorf("gcs: listing %s made no progress", bucket)
+		}
 		for _, e := range entries {
 			skip := (hideStaging && strings.HasPrefix(e.name, uploadsRoot)) ||
 				// the marker of the folder being listed
