@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -202,3 +203,21 @@ func TestWriteSizeMismatch(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, fmt.Errorf("reader broke") }
+
+// TestRangeBeyondEnd: an offset past the end is ErrInvalid, as in the
+// memory driver, not a silent empty read.
+func TestRangeBeyondEnd(t *testing.T) {
+	st, bucket := openEmulator(t)
+	ctx := context.Background()
+	if _, err := st.Write(ctx, bucket, "ten", strings.NewReader("0123456789"), 10, provider.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := st.NewRangeReader(ctx, bucket, "ten", 20, 5)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	if !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("read past the end: %v, want ErrInvalid", err)
+	}
+}
