@@ -1,0 +1,74 @@
+package gcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// mapErr marks err with the provider sentinel that matches it, keeping the
+// original error reachable with errors.As. what names the resource
+// ("bucket/key") for the message.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	// Cancellation is the caller's doing: keep it as it is so errors.Is(err,
+	// context.Canceled) holds.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
+		return provider.Wrap(provider.ErrNotFound, err, what)
+	}
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		return withContext(err, what)
+	}
+	switch gerr.Code {
+	case http.StatusNotFound:
+		return provider.Wrap(provider.ErrNotFound, err, what)
+	case http.StatusConflict:
+		return provider.Wrap(provider.ErrExists, err, what)
+	case http.StatusForbidden:
+		return provider.Wrap(provider.ErrPermission, err, what)
+	case http.StatusUnauthorized:
+		return provider.Wrap(provider.ErrUnauthenticated, err, what)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return &provider.RateLimitError{RetryAfter: retryAfter(gerr.Header, time.Now()), Err: withContext(err, what)}
+	case http.StatusBadRequest, http.StatusRequestedRangeNotSatisfiable:
+		return provider.Wrap(provider.ErrInvalid, err, what)
+	}
+	return withContext(err, what)
+}
+
+func withContext(err error, what string) error {
+	if what == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date.
+// Cloud Storage rarely sends one, but proxies in front of it do.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,237 @@
+package gcs
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/amove/amove-go/provider"
+)
+
+const (
+	// chunkMultiple is the granularity of resumable upload chunks.
+	chunkMultiple = 256 << 10
+	// defaultChunk is the client library's default: big enough for few
+	// round trips, small enough to buffer per concurrent write.
+	defaultChunk = 16 << 20
+	// maxChunk bounds the per-write buffer a caller's PartSize can ask for.
+	maxChunk = 256 << 20
+)
+
+// objectFrom converts the client's attributes.
+func objectFrom(a *storage.ObjectAttrs) provider.Object {
+	o := provider.Object{
+		Key:         a.Name,
+		Size:        a.Size,
+		ModTime:     a.Updated,
+		ETag:        a.Etag,
+		ContentType: a.ContentType,
+		IsFolder:    strings.HasSuffix(a.Name, "/"),
+	}
+	if len(a.MD5) > 0 {
+		o.Checksums.MD5 = hex.EncodeToString(a.MD5)
+	}
+	// The client reports CRC32C as a number; zero is both "unknown" and a
+	// real checksum, and only the empty object has it, so keep it there.
+	if a.CRC32C != 0 || a.Size == 0 {
+		o.Checksums.CRC32C = hex.EncodeToString(binary.BigEndian.AppendUint32(nil, a.CRC32C))
+	}
+	return o
+}
+
+func (s *Storage) object(bucket, key string) *storage.ObjectHandle {
+	return s.client.Bucket(bucket).Object(key)
+}
+
+// Stat returns the object's attributes.
+func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return provider.Object{}, err
+	}
+	a, err := s.object(bucket, key).Attrs(ctx)
+	if err != nil {
+		return provider.Object{}, mapErr(err, bucket+"/"+key)
+	}
+	return objectFrom(a), nil
+}
+
+// NewRangeReader reads length bytes from offset (to the end when length < 0).
+func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return nil, err
+	}
+	if err := provider.CheckRange(offset, length); err != nil {
+		return nil, err
+	}
+	if length < 0 {
+		length = -1 // the client's "to the end"
+	}
+	r, err := s.object(bucket, key).NewRangeReader(ctx, offset, length)
+	if err != nil {
+		return nil, mapErr(err, bucket+"/"+key)
+	}
+	return &reader{r: r, what: bucket + "/" + key}, nil
+}
+
+// reader maps errors that surface mid-body.
+type reader struct {
+	r    *storage.Reader
+	what string
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = mapErr(err, r.what)
+	}
+	return n, err
+}
+
+func (r *reader) Close() error { return r.r.Close() }
+
+// chunkSize turns a requested part size into a resumable chunk size: a
+// multiple of 256 KiB, at most maxChunk.
+func chunkSize(partSize int64) int {
+	if partSize <= 0 {
+		return defaultChunk
+	}
+	partSize = min(partSize, maxChunk)
+	if rem := partSize % chunkMultiple; rem != 0 {
+		partSize += chunkMultiple - rem
+	}
+	return int(partSize)
+}
+
+// Write uploads r as key: in one request when it fits in a chunk, otherwise
+// as a resumable upload, which Cloud Storage only commits when the final
+// chunk arrives. A failing reader or a cancelled ctx cancels the upload
+// before that, so nothing is left behind.
+func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
+		return provider.Object{}, err
+	}
+	a, err := s.write(ctx, s.object(bucket, key), r, size, opts)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	return objectFrom(a), nil
+}
+
+func (s *Storage) write(ctx context.Context, obj *storage.ObjectHandle, r io.Reader, size int64, opts provider.WriteOptions) (*storage.ObjectAttrs, error) {
+	return s.writeOpts(ctx, obj, r, size, opts, nil)
+}
+
+// writeOpts is write with a hook to set more Writer fields.
+func (s *Storage) writeOpts(ctx context.Context, obj *storage.ObjectHandle, r io.Reader, size int64, opts provider.WriteOptions, tweak func(*storage.Writer)) (*storage.ObjectAttrs, error) {
+	what := obj.BucketName() + "/" + obj.ObjectName()
+	// The writer aborts the upload when its context ends: the only way to
+	// abandon it without committing what was written.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := obj.NewWriter(wctx)
+	w.ContentType = opts.ContentType
+	w.Metadata = opts.Metadata
+	w.ChunkSize = chunkSize(opts.PartSize)
+	if size >= 0 && size < int64(w.ChunkSize) {
+		// A known small object goes in one request; the buffer need not be
+		// bigger than the object.
+		w.ChunkSize = chunkSize(max(size, 1))
+	}
+	if tweak != nil {
+		tweak(w)
+	}
+
+	cr := &countingReader{ctx: ctx, r: r}
+	_, err := io.Copy(w, cr)
+	if err == nil && size >= 0 && cr.n != size {
+		err = fmt.Errorf("%w: read %d bytes, expected %d", provider.ErrInvalid, cr.n, size)
+	}
+	if err != nil {
+		cancel()
+		_ = w.Close()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if cr.err != nil {
+			return nil, cr.err // the caller's reader failed: return its error
+		}
+		return nil, mapErr(err, what)
+	}
+	if err := w.Close(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, mapErr(err, what)
+	}
+	return w.Attrs(), nil
+}
+
+// countingReader counts bytes, stops once ctx is done (a reader that never
+// blocks would otherwise keep io.Copy busy), and remembers the reader's own
+// error apart from the writer's.
+type countingReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
+}
+
+// Delete removes the object. A missing object is not an error; a missing
+// bucket is, which costs one bucket lookup when the object is missing.
+func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return err
+	}
+	err := s.object(bucket, key).Delete(ctx)
+	if !errors.Is(err, storage.ErrObjectNotExist) {
+		return mapErr(err, bucket+"/"+key)
+	}
+	if _, err := s.client.Bucket(bucket).Attrs(ctx); err != nil {
+		return mapErr(err, bucket)
+	}
+	return nil
+}
+
+// CreateFolder writes an empty marker object whose key ends in "/".
+func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
+	key, err := provider.CheckFolder(bucket, key)
+	if err != nil {
+		return err
+	}
+	_, err = s.write(ctx, s.object(bucket, key), strings.NewReader(""), 0, provider.WriteOptions{ContentType: "application/x-directory"})
+	return err
+}
+
+// Copy copies inside Cloud Storage (rewrite), looping over rewrite tokens
+// for large or cross-location copies.
+func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
+	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
+		return provider.Object{}, err
+	}
+	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
+		return provider.Object{}, err
+	}
+	a, err := s.object(dstBucket, dstKey).CopierFrom(s.object(srcBucket, srcKey)).Run(ctx)
+	if err != nil {
+		return provider.Object{}, mapErr(err, srcBucket+"/"+srcKey+" -> "+dstBucket+"/"+dstKey)
+	}
+	return objectFrom(a), nil
+}
