@@ -120,8 +120,8 @@ type ListOptions struct {
 	MaxKeys int
 }
 
-// Page is one page of a listing. Folders come first as Objects with IsFolder
-// set. NextToken is empty on the last page.
+// Page is one page of a listing: folders (IsFolder set) and objects merged in
+// key order. NextToken is empty on the last page.
 type Page struct {
 	Objects   []Object
 	NextToken string
@@ -150,6 +150,8 @@ type Storage interface {
 	NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error)
 	// Write stores r under key. size is the exact length, or -1 when unknown.
 	// When ctx is cancelled or r fails, no complete object is left behind.
+	// A driver cannot interrupt a Read that blocks forever; readers from the
+	// network should honour ctx themselves.
 	Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts WriteOptions) (Object, error)
 	// Delete removes the object. Deleting a missing key is not an error
 	// (S3 semantics); a missing bucket is ErrNotFound.
