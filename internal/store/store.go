@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/amove/amove-go/provider"
@@ -42,6 +43,35 @@ const (
 	RoleCreativeUser  Role = 32
 	RoleStandardUser  Role = 64
 )
+
+var roleNames = map[Role]string{
+	RoleProviderAdmin: "ProviderAdmin",
+	RoleAccountAdmin:  "AccountAdmin",
+	RoleAccountUser:   "AccountUser",
+	RoleDesktopAdmin:  "DesktopAdmin",
+	RoleCreativeUser:  "DesktopCreativeUser",
+	RoleStandardUser:  "DesktopStandardUser",
+}
+
+// Valid reports whether r is one of the six roles.
+func (r Role) Valid() bool {
+	_, ok := roleNames[r]
+	return ok
+}
+
+// IsAdmin reports whether r is one of the admin roles of the Amove API:
+// ProviderAdmin, AccountAdmin and DesktopAdmin.
+func (r Role) IsAdmin() bool {
+	return r == RoleProviderAdmin || r == RoleAccountAdmin || r == RoleDesktopAdmin
+}
+
+// String returns the UserType name of the Amove API.
+func (r Role) String() string {
+	if s, ok := roleNames[r]; ok {
+		return s
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
 
 // Tenant is an Amove account: the unit of sharing and isolation.
 type Tenant struct {
