@@ -297,7 +297,6 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
-
 // TestSecretsAtRest reads the raw rows (and, for SQLite, the raw database
 // and WAL bytes) and finds no secret in clear.
 func TestSecretsAtRest(t *testing.T) {
