@@ -53,22 +53,28 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// Pragmas are per connection, so they go in the DSN. synchronous=NORMAL
+	// is safe in WAL mode: a crash loses no committed transaction, only a
+	// power cut may lose the last few.
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	rq := url.Values{"_pragma": append([]string{"query_only(1)"}, q["_pragma"]...)}
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// fails half-way when it upgrades from read to write.
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
 
-	w, err := sql.Open("sqlite", dsn)
+	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn)
+	// The read pool is opened after the writer has switched the file to
+	// WAL (in migrate, below, before any read); query_only guards against
+	// a write slipping onto it.
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)

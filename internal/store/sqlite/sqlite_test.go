@@ -5,12 +5,16 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/internal/store/sqlite"
 	"github.com/amove/amove-go/internal/store/storetest"
+	"github.com/amove/amove-go/provider"
 )
 
 func TestSuite(t *testing.T) {
@@ -65,5 +69,58 @@ func TestReopen(t *testing.T) {
 	var versions int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_version`).Scan(&versions); err != nil || versions != 1 {
 		t.Errorf("schema_version rows = %d, %v; want 1", versions, err)
+	}
+}
+
+// TestTwoStoresOneFile stands for two agents sharing one database file: each
+// has its own writer connection, so here SQLite's lock and busy_timeout
+// (not the Go pool) keep 50 concurrent writers from failing.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "amove.db")
+	var stores [2]*sqlite.Store
+	for i := range stores {
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	tn := store.Tenant{ID: uuid.NewString(), Name: "t", Created: time.Now()}
+	u := store.User{ID: uuid.NewString(), TenantID: tn.ID, Username: "a", Role: store.RoleDesktopAdmin, Active: true, Created: time.Now()}
+	if err := stores[0].CreateTenant(ctx, tn, u); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := stores[i%2]
+			a := store.Account{ID: uuid.NewString(), TenantID: tn.ID, UserID: u.ID, CloudType: provider.AWS,
+				Name: "a", Active: true, Created: time.Now(), Updated: time.Now()}
+			if err := s.InsertAccount(ctx, a); err != nil {
+				errs <- err
+				return
+			}
+			if err := s.SetShared(ctx, tn.ID, u.ID, a.ID, true, time.Now()); err != nil {
+				errs <- err
+				return
+			}
+			if err := stores[(i+1)%2].DeleteAccount(ctx, tn.ID, u.ID, a.ID, time.Now()); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	list, err := stores[1].ListAccounts(ctx, store.AccountQuery{TenantID: tn.ID, UserID: u.ID})
+	if err != nil || len(list) != 0 {
+		t.Errorf("%d accounts left, %v", len(list), err)
 	}
 }
