@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/internal/store/sqlite"
 )
 
 // TestNewDefaults opens the default store and key file under the user's
@@ -108,5 +109,30 @@ func TestWrongKey(t *testing.T) {
 	_, err = keep(c.GetAccount(ctx, u.Principal(), a.ID))
 	if err == nil || !strings.Contains(err.Error(), "cannot decrypt") || errors.Is(err, amove.ErrValidation) {
 		t.Errorf("GetAccount with the wrong key = %v, want an internal decrypt error", err)
+	}
+}
+
+// TestGivenStore: a Store passed in Options is used as is and left open.
+func TestGivenStore(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "given.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := amove.New(ctx, amove.Options{Store: s, SecretKey: make([]byte, 32), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, u, err := c.CreateTenant(ctx, "t", amove.NewUser{Username: "given", Role: amove.RoleDesktopAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var su amove.StoredUser
+	if su, err = s.GetUser(ctx, u.ID); err != nil || su.Username != "given" {
+		t.Errorf("store after Client.Close: %+v, %v", su, err)
 	}
 }
