@@ -203,6 +203,7 @@ func (c *Client) checkCredentials(ctx context.Context, cfg provider.Config) erro
 		_, err = st.ListBuckets(ctx)
 		st.Close()
 	}
+	err = redact(err, cfg.AccessKey, cfg.SecretKey, cfg.CredentialsData)
 	switch {
 	case err == nil:
 		return nil
@@ -221,10 +222,11 @@ func (c *Client) account(ctx context.Context, p Principal, id string) (store.Acc
 	if err := p.check(); err != nil {
 		return store.Account{}, err
 	}
-	if uuid.Validate(id) != nil {
+	canon, ok := canonicalID(id)
+	if !ok {
 		return store.Account{}, invalid("cloud account id %q is not a uuid", truncate(id, 40))
 	}
-	a, err := c.store.GetAccount(ctx, p.TenantID, id)
+	a, err := c.store.GetAccount(ctx, p.TenantID, canon)
 	if err != nil {
 		return store.Account{}, storeErr(err, "cloud account")
 	}
@@ -233,6 +235,17 @@ func (c *Client) account(ctx context.Context, p Principal, id string) (store.Acc
 		return store.Account{}, notFound("cloud account")
 	}
 	return a, nil
+}
+
+// canonicalID accepts a uuid in any form uuid.Parse knows and returns its
+// lower-case hyphenated form, the only one stored, so SQLite (text) and
+// PostgreSQL (uuid) match the same ids.
+func canonicalID(s string) (string, bool) {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
 }
 
 func truncate(s string, n int) string {
@@ -274,21 +287,22 @@ func (c *Client) ListAccounts(ctx context.Context, p Principal) ([]CloudAccount,
 
 // ownerOnly loads an account for a change only its owner may make: ACCESS
 // when the caller sees it but does not own it.
-func (c *Client) ownerOnly(ctx context.Context, p Principal, id, what string) error {
+func (c *Client) ownerOnly(ctx context.Context, p Principal, id, what string) (string, error) {
 	a, err := c.account(ctx, p, id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if a.UserID != p.UserID {
-		return &Error{Code: CodeAccess, Message: "only the owner may " + what}
+		return "", &Error{Code: CodeAccess, Message: "only the owner may " + what}
 	}
-	return nil
+	return a.ID, nil
 }
 
 // SetShared shares or unshares an account within the tenant (manage_share).
 // Only the owner may.
 func (c *Client) SetShared(ctx context.Context, p Principal, id string, shared bool) error {
-	if err := c.ownerOnly(ctx, p, id, "change sharing"); err != nil {
+	id, err := c.ownerOnly(ctx, p, id, "change sharing")
+	if err != nil {
 		return err
 	}
 	// The store re-checks ownership in the same statement, so a concurrent
@@ -303,7 +317,8 @@ func (c *Client) SetShared(ctx context.Context, p Principal, id string, shared b
 // DeleteAccount soft-deletes an account: it disappears from Get and List and
 // its row is kept. Only the owner may.
 func (c *Client) DeleteAccount(ctx context.Context, p Principal, id string) error {
-	if err := c.ownerOnly(ctx, p, id, "delete the account"); err != nil {
+	id, err := c.ownerOnly(ctx, p, id, "delete the account")
+	if err != nil {
 		return err
 	}
 	if err := c.store.DeleteAccount(ctx, p.TenantID, p.UserID, id, c.now().UTC()); err != nil {

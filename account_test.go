@@ -175,6 +175,13 @@ func TestAccountLifecycle(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("GetAccount = %+v, %v", got, err)
 		}
+		// Other spellings of the same uuid find the same account on both
+		// stores.
+		for _, id := range []string{strings.ToUpper(a.ID), "{" + a.ID + "}", "urn:uuid:" + a.ID} {
+			if got, err := keep(e.c.GetAccount(ctx, p, id)); err != nil || got.ID != a.ID {
+				t.Errorf("GetAccount(%s) = %+v, %v", id, got, err)
+			}
+		}
 		e.insert(e.admin, "archive", true)
 		list, err := keep(e.c.ListAccounts(ctx, p))
 		if err != nil || len(list) != 2 || list[0].Name != "archive" || list[1].Name != "studio" {

@@ -3,6 +3,7 @@ package amove
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
@@ -130,4 +131,32 @@ func providerErr(err error, op string) error {
 		return &Error{Code: CodeDefault, Message: op, Err: err}
 	}
 	return fmt.Errorf("amove: %s: %w", op, err)
+}
+
+// redacted is an error whose message has secrets masked. errors.Is and
+// errors.As still reach the original error.
+type redacted struct {
+	err error
+	msg string
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
+
+// redact masks the given secrets in err's message: a provider may echo a key
+// back in its error text, and the Client never returns a secret in clear.
+func redact(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range secrets {
+		if len(s) >= 4 { // masking shorter strings would garble the message
+			msg = strings.ReplaceAll(msg, s, provider.Mask(s))
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redacted{err: err, msg: msg}
 }

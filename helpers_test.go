@@ -166,7 +166,8 @@ func newFakeCloud(t *testing.T) *fakeCloud {
 
 func (f *fakeCloud) open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 	if cfg.AccessKey != goodAccessKey || cfg.SecretKey != goodSecretKey {
-		return nil, fmt.Errorf("%w: InvalidAccessKeyId", provider.ErrUnauthenticated)
+		// Echo the keys, as careless providers do: the Client must mask them.
+		return nil, fmt.Errorf("%w: SignatureDoesNotMatch for %s/%s", provider.ErrUnauthenticated, cfg.AccessKey, cfg.SecretKey)
 	}
 	return nopClose{f.mem}, nil
 }

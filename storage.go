@@ -25,10 +25,10 @@ func (c *Client) withStorage(ctx context.Context, p Principal, id string, fn fun
 	st, err := c.open(ctx, provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
 		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log})
 	if err != nil {
-		return providerErr(err, "open "+a.CloudType.String()+" account")
+		return providerErr(redact(err, ak, sk, cd), "open "+a.CloudType.String()+" account")
 	}
 	defer st.Close()
-	return fn(st)
+	return redact(fn(st), ak, sk, cd)
 }
 
 // ListBuckets lists the buckets of an account.

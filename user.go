@@ -42,8 +42,12 @@ type Principal struct {
 	Role     Role
 }
 
+// check rejects a principal that cannot be one. Ids must be canonical: the
+// Client only ever hands out canonical ones.
 func (p Principal) check() error {
-	if uuid.Validate(p.UserID) != nil || uuid.Validate(p.TenantID) != nil || !p.Role.Valid() {
+	u, uok := canonicalID(p.UserID)
+	t, tok := canonicalID(p.TenantID)
+	if !uok || !tok || u != p.UserID || t != p.TenantID || !p.Role.Valid() {
 		return &Error{Code: CodeAuth, Message: "no valid principal"}
 	}
 	return nil
@@ -217,7 +221,8 @@ func (c *Client) Login(ctx context.Context, username, password string) (Token, e
 // IssueToken issues a token for a user without a password, for the
 // `amove token` command. Like CreateTenant it is an operator action.
 func (c *Client) IssueToken(ctx context.Context, userID string) (Token, error) {
-	if uuid.Validate(userID) != nil {
+	userID, ok := canonicalID(userID)
+	if !ok {
 		return Token{}, invalid("user id is not a uuid")
 	}
 	u, err := c.store.GetUser(ctx, userID)
@@ -246,7 +251,7 @@ func (c *Client) Authenticate(ctx context.Context, token string) (Principal, err
 	if err != nil {
 		return Principal{}, err
 	}
-	if uuid.Validate(p.UserID) != nil {
+	if id, ok := canonicalID(p.UserID); !ok || id != p.UserID {
 		return Principal{}, &Error{Code: CodeToken, Message: "token names no valid user"}
 	}
 	u, err := c.store.GetUser(ctx, p.UserID)
