@@ -44,8 +44,9 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and applies pending
-// migrations. The directory is created with mode 0700 because the file holds
-// sealed credentials and password hashes.
+// migrations. The directory is created with mode 0700 and a new file with
+// 0600 because the file holds sealed credentials and password hashes; the
+// mode of an existing file is left to its owner.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
@@ -53,6 +54,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// Create the file private before SQLite does: SQLite gives the -wal and
+	// -shm files the database file's mode, and they hold the same data.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	f.Close()
 	// Pragmas are per connection, so they go in the DSN. synchronous=NORMAL
 	// is safe in WAL mode: a crash loses no committed transaction, only a
 	// power cut may lose the last few.
@@ -84,10 +92,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return s, nil
 }
