@@ -1,0 +1,161 @@
+// Package amove is the amove-go SDK: a Client that keeps users and cloud
+// accounts in a Store (SQLite embedded, PostgreSQL shared), encrypts their
+// credentials at rest, authenticates users, and runs storage operations on an
+// account through the provider drivers.
+//
+// Every method takes the context first and the Principal (the authenticated
+// caller) second; visibility and ownership are checked against it.
+package amove
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/amove/amove-go/internal/secret"
+	"github.com/amove/amove-go/internal/store/postgres"
+	"github.com/amove/amove-go/internal/store/sqlite"
+	"github.com/amove/amove-go/provider"
+)
+
+// Options configure a Client. The zero value opens the SQLite store and the
+// key file under the user's configuration directory.
+type Options struct {
+	// DSN selects the store: "sqlite:<path>" or "postgres://..." (also
+	// "postgresql://"). Empty means sqlite:<configdir>/amove/amove.db.
+	// Ignored when Store is set.
+	DSN string
+	// Store is used as is when set; the Client does not close it.
+	Store Store
+	// SecretKey is the 32-byte AES-256 key that seals credentials. When nil
+	// the key is read from KeyFile, which is created on first run.
+	SecretKey []byte
+	// KeyFile defaults to <configdir>/amove/secret.key (mode 0600).
+	KeyFile string
+	// Logger receives diagnostics; never secrets. Nil means slog.Default().
+	Logger *slog.Logger
+	// OpenStorage opens a driver for an account; nil means provider.Open.
+	// Tests and embedders use it to supply drivers directly.
+	OpenStorage func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
+	// Authenticator issues and verifies tokens; nil means HS256 JWTs signed
+	// with a key derived from the secret key, valid for TokenTTL.
+	Authenticator Authenticator
+	// TokenTTL is the lifetime of tokens the default Authenticator issues;
+	// zero means 12 hours.
+	TokenTTL time.Duration
+	// ValidateTimeout bounds the credential check on InsertAccount; zero
+	// means 15 seconds.
+	ValidateTimeout time.Duration
+}
+
+// Client is safe for concurrent use.
+type Client struct {
+	store           Store
+	ownStore        bool
+	box             *secret.Box
+	log             *slog.Logger
+	open            func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
+	auth            Authenticator
+	validateTimeout time.Duration
+	now             func() time.Time
+}
+
+// New opens the store and the key and returns a Client. Close releases them.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	c := &Client{
+		log:             opts.Logger,
+		open:            opts.OpenStorage,
+		validateTimeout: opts.ValidateTimeout,
+		now:             time.Now,
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.open == nil {
+		c.open = provider.Open
+	}
+	if c.validateTimeout <= 0 {
+		c.validateTimeout = 15 * time.Second
+	}
+
+	key := opts.SecretKey
+	if key == nil {
+		path := opts.KeyFile
+		if path == "" {
+			dir, err := configDir()
+			if err != nil {
+				return nil, err
+			}
+			path = filepath.Join(dir, "secret.key")
+		}
+		k, err := secret.LoadOrCreateKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("amove: %w", err)
+		}
+		key = k
+	}
+	box, err := secret.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("amove: %w", err)
+	}
+	c.box = box
+
+	c.auth = opts.Authenticator
+	if c.auth == nil {
+		jwtKey, err := box.DeriveKey("jwt-hs256")
+		if err != nil {
+			return nil, err
+		}
+		c.auth = NewJWTAuthenticator(jwtKey, opts.TokenTTL)
+	}
+
+	if opts.Store != nil {
+		c.store = opts.Store
+		return c, nil
+	}
+	s, err := OpenStore(ctx, opts.DSN)
+	if err != nil {
+		return nil, err
+	}
+	c.store, c.ownStore = s, true
+	return c, nil
+}
+
+// OpenStore opens the store a DSN names (see Options.DSN).
+func OpenStore(ctx context.Context, dsn string) (Store, error) {
+	switch {
+	case dsn == "":
+		dir, err := configDir()
+		if err != nil {
+			return nil, err
+		}
+		return sqlite.Open(ctx, filepath.Join(dir, "amove.db"))
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return postgres.Open(ctx, dsn)
+	}
+	// Never echo the DSN: it may carry a database password.
+	return nil, errors.New("amove: unsupported store DSN: want sqlite:<path> or postgres://...")
+}
+
+func configDir() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("amove: no configuration directory (set Options.DSN and Options.KeyFile): %w", err)
+	}
+	return filepath.Join(dir, "amove"), nil
+}
+
+// Close closes the store when the Client opened it.
+func (c *Client) Close() error {
+	if c.ownStore {
+		return c.store.Close()
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+// Package store holds the persistence contract of amove-go: the record types
+// and the Store interface that the SQLite and PostgreSQL implementations
+// satisfy and that package amove re-exports as aliases.
+//
+// It is a leaf package (it imports only provider) so that amove can open the
+// implementations by DSN without an import cycle.
+//
+// A Store holds secrets only in sealed form: Account.AccessKey, SecretKey and
+// CredentialsData are ciphertext produced by the caller. The store never sees
+// the key.
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// Sentinel errors every Store returns; package amove maps them onto its own
+// error model.
+var (
+	// ErrNotFound: no such row, or the row is outside the caller's tenant,
+	// belongs to another owner (for owner-only updates) or is soft-deleted.
+	ErrNotFound = errors.New("store: not found")
+	// ErrDuplicate: a unique field (id, username) is already taken.
+	ErrDuplicate = errors.New("store: duplicate")
+)
+
+// Role is a user's UserType, with the Amove API's flag values.
+type Role int
+
+// The roles of the Amove API. ProviderAdmin, AccountAdmin and AccountUser
+// values are inferred from the flag pattern (amove-api-notes.md section 4);
+// the desktop values are documented.
+const (
+	RoleProviderAdmin Role = 1
+	RoleAccountAdmin  Role = 2
+	RoleAccountUser   Role = 4
+	RoleDesktopAdmin  Role = 16
+	RoleCreativeUser  Role = 32
+	RoleStandardUser  Role = 64
+)
+
+var roleNames = map[Role]string{
+	RoleProviderAdmin: "ProviderAdmin",
+	RoleAccountAdmin:  "AccountAdmin",
+	RoleAccountUser:   "AccountUser",
+	RoleDesktopAdmin:  "DesktopAdmin",
+	RoleCreativeUser:  "DesktopCreativeUser",
+	RoleStandardUser:  "DesktopStandardUser",
+}
+
+// Valid reports whether r is one of the six roles.
+func (r Role) Valid() bool {
+	_, ok := roleNames[r]
+	return ok
+}
+
+// IsAdmin reports whether r is one of the admin roles of the Amove API:
+// ProviderAdmin, AccountAdmin and DesktopAdmin.
+func (r Role) IsAdmin() bool {
+	return r == RoleProviderAdmin || r == RoleAccountAdmin || r == RoleDesktopAdmin
+}
+
+// String returns the UserType name of the Amove API.
+func (r Role) String() string {
+	if s, ok := roleNames[r]; ok {
+		return s
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Tenant is an Amove account: the unit of sharing and isolation.
+type Tenant struct {
+	ID      string
+	Name    string
+	Created time.Time
+}
+
+// User belongs to exactly one tenant.
+type User struct {
+	ID       string
+	TenantID string
+	// Username is unique across the store, stored lower-case.
+	Username string
+	Email    string
+	Role     Role
+	// PasswordHash is a bcrypt hash; empty means the user cannot log in
+	// with a password (token-only users).
+	PasswordHash string
+	Active       bool
+	Created      time.Time
+}
+
+// Account is a stored cloud account. AccessKey, SecretKey and
+// CredentialsData are sealed by the caller; the store keeps them opaque.
+type Account struct {
+	ID              string
+	TenantID        string
+	UserID          string
+	CloudType       provider.CloudType
+	Name            string
+	Region          string
+	Endpoint        string
+	ServiceURL      string
+	AccessKey       string
+	SecretKey       string
+	CredentialsData string
+	Shared          bool
+	Active          bool
+	InternalStorage bool
+	StorageTier     int
+	Created         time.Time
+	Updated         time.Time
+}
+
+// AccountQuery selects the live (not deleted, active) accounts of one tenant
+// that a user may see: their own, plus the tenant's shared accounts when
+// IncludeShared is set.
+type AccountQuery struct {
+	TenantID      string
+	UserID        string
+	IncludeShared bool
+}
+
+// Store persists tenants, users and cloud accounts. Implementations are safe
+// for concurrent use by many goroutines (and, for shared stores, by several
+// processes).
+type Store interface {
+	// CreateTenant stores a tenant and its first user in one transaction.
+	CreateTenant(ctx context.Context, t Tenant, owner User) error
+	// CreateUser stores a user of an existing tenant. A taken username or id
+	// is ErrDuplicate; an unknown tenant is ErrNotFound.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+
+	// InsertAccount stores a new account. A taken id is ErrDuplicate; an
+	// unknown tenant or user is ErrNotFound.
+	InsertAccount(ctx context.Context, a Account) error
+	// GetAccount returns a live account of the tenant; anything else
+	// (another tenant's, deleted, missing) is ErrNotFound.
+	GetAccount(ctx context.Context, tenantID, id string) (Account, error)
+	// ListAccounts returns the matching live, active accounts ordered by
+	// name, then id.
+	ListAccounts(ctx context.Context, q AccountQuery) ([]Account, error)
+	// SetShared changes the shared flag of a live account owned by ownerID
+	// in tenantID, atomically; no such account is ErrNotFound.
+	SetShared(ctx context.Context, tenantID, ownerID, id string, shared bool, at time.Time) error
+	// DeleteAccount soft-deletes a live account owned by ownerID: the row
+	// stays with its deletion time. No such account is ErrNotFound.
+	DeleteAccount(ctx context.Context, tenantID, ownerID, id string, at time.Time) error
+
+	Close() error
+}

@@ -1,0 +1,25 @@
+package amove
+
+import "github.com/amove/amove-go/internal/store"
+
+// Store persists tenants, users and cloud accounts. The SQLite and
+// PostgreSQL stores are opened by Options.DSN; a custom implementation can be
+// passed as Options.Store, naming only the aliases below. Sealed fields hold
+// ciphertext: the Client encrypts before it stores and decrypts after it
+// loads, so a Store never sees a secret or the key.
+type Store = store.Store
+
+// Record types of the Store interface.
+type (
+	StoredTenant  = store.Tenant
+	StoredUser    = store.User
+	StoredAccount = store.Account
+	AccountQuery  = store.AccountQuery
+)
+
+// Store sentinels a custom Store returns so the Client maps them onto
+// ErrNotFound and the DUPLICATE code.
+var (
+	ErrStoreNotFound  = store.ErrNotFound
+	ErrStoreDuplicate = store.ErrDuplicate
+)
