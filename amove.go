@@ -141,7 +141,7 @@ func OpenStore(ctx context.Context, dsn string) (Store, error) {
 		return postgres.Open(ctx, dsn)
 	}
 	// Never echo the DSN: it may carry a database password.
-	return nil, errors.New("amove: unsupported store DSN: want sqlite:<path> or postgres://...")
+	return nil, errors.New("amove: unsupported store DSN: want sqlite:<path> or postgres://<...>")
 }
 
 func configDir() (string, error) {

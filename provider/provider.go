@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Config is everything a driver needs to open a connection to one account.
@@ -38,6 +40,12 @@ type Config struct {
 	// HTTPClient is used for every request when set; drivers fall back to a
 	// client with sane timeouts otherwise.
 	HTTPClient *http.Client
+	// TokenSource authorizes OAuth providers (Dropbox, Box, OneDrive, Google
+	// Drive). The amove client builds it from CredentialsData with the oauth
+	// package, so a refreshed token is written back to the store; drivers
+	// only wrap their HTTP transport with it (oauth2.Transport) and never
+	// refresh or persist tokens themselves.
+	TokenSource oauth2.TokenSource
 	// Logger receives driver diagnostics. Nil means slog.Default().
 	Logger *slog.Logger
 }
