@@ -69,11 +69,15 @@ type Request struct {
 	Concurrency int
 	// BytesPerSecond caps this job's bandwidth; zero means no cap.
 	BytesPerSecond int64
+	// Owner is an opaque label the caller uses to tell whose job it is (the
+	// amove client stores the tenant and user). The engine only keeps it.
+	Owner string
 }
 
 // Status is a snapshot of a job.
 type Status struct {
 	ID          string `json:"id"`
+	Owner       string `json:"owner,omitempty"`
 	Kind        Kind   `json:"kind"`
 	State       State  `json:"state"`
 	Error       string `json:"error,omitempty"`
@@ -88,9 +92,14 @@ type Status struct {
 	ETA time.Duration `json:"eta"`
 	// ChecksumVerified is true when every item's whole-object checksum was
 	// compared end to end and matched.
-	ChecksumVerified bool      `json:"checksumVerified"`
-	Created          time.Time `json:"created"`
-	Updated          time.Time `json:"updated"`
+	ChecksumVerified bool `json:"checksumVerified"`
+	// LocalPath, Source and Dest are the job as planned: for uploads
+	// LocalPath is the source, for downloads the destination.
+	LocalPath string    `json:"localPath,omitempty"`
+	Source    Location  `json:"source"`
+	Dest      Location  `json:"dest"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
 }
 
 // EventType says what an Event reports.

@@ -35,6 +35,7 @@ type Journal interface {
 // JobRecord is the persisted form of a job.
 type JobRecord struct {
 	ID        string       `json:"id"`
+	Owner     string       `json:"owner,omitempty"`
 	Kind      Kind         `json:"kind"`
 	State     State        `json:"state"`
 	Error     string       `json:"error,omitempty"`

@@ -23,6 +23,7 @@ func (e *Engine) plan(ctx context.Context, req Request) (*JobRecord, error) {
 	now := time.Now().UTC()
 	rec := &JobRecord{
 		ID:        newID(),
+		Owner:     req.Owner,
 		Kind:      req.Kind,
 		State:     Pending,
 		LocalPath: req.LocalPath,

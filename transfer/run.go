@@ -70,6 +70,10 @@ func (j *job) status() Status {
 	defer j.mu.Unlock()
 	st := Status{
 		ID:             j.rec.ID,
+		Owner:          j.rec.Owner,
+		LocalPath:      j.rec.LocalPath,
+		Source:         j.rec.Source,
+		Dest:           j.rec.Dest,
 		Kind:           j.rec.Kind,
 		State:          j.state,
 		Error:          j.err,
