@@ -21,6 +21,7 @@ import (
 	"github.com/amove/amove-go/internal/store/postgres"
 	"github.com/amove/amove-go/internal/store/sqlite"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/transfer"
 )
 
 // Options configure a Client. The zero value opens the SQLite store and the
@@ -51,6 +52,8 @@ type Options struct {
 	// ValidateTimeout bounds the credential check on InsertAccount; zero
 	// means 15 seconds.
 	ValidateTimeout time.Duration
+	// Transfers configure the transfer engine.
+	Transfers TransferOptions
 }
 
 // Client is safe for concurrent use.
@@ -63,6 +66,7 @@ type Client struct {
 	auth            Authenticator
 	validateTimeout time.Duration
 	now             func() time.Time
+	engine          *transfer.Engine
 }
 
 // New opens the store and the key and returns a Client. Close releases them.
@@ -116,13 +120,17 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 
 	if opts.Store != nil {
 		c.store = opts.Store
-		return c, nil
+	} else {
+		s, err := OpenStore(ctx, opts.DSN)
+		if err != nil {
+			return nil, err
+		}
+		c.store, c.ownStore = s, true
 	}
-	s, err := OpenStore(ctx, opts.DSN)
-	if err != nil {
-		return nil, err
+	if err := c.startEngine(ctx, opts.Transfers); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("amove: restoring transfers: %w", err)
 	}
-	c.store, c.ownStore = s, true
 	return c, nil
 }
 
@@ -154,6 +162,11 @@ func configDir() (string, error) {
 
 // Close closes the store when the Client opened it.
 func (c *Client) Close() error {
+	// Running transfers stop first and stay "running" in the journal, so the
+	// next Client on the same store continues them.
+	if c.engine != nil {
+		c.engine.Close()
+	}
 	if c.ownStore {
 		return c.store.Close()
 	}

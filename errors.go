@@ -39,6 +39,7 @@ const (
 	CodeAccess       Code = "ACCESS"
 	CodeNotFound     Code = "NOT_FOUND"
 	CodeDuplicate    Code = "DUPLICATE"
+	CodeTransfer     Code = "TRANSFER"
 )
 
 // Error is an application error: a code, a message safe to show the caller

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
 )
 
@@ -18,17 +19,27 @@ func (c *Client) withStorage(ctx context.Context, p Principal, id string, fn fun
 	if err != nil {
 		return err
 	}
-	ak, sk, cd, err := c.secrets(a)
+	st, clean, err := c.openStored(ctx, a)
 	if err != nil {
 		return err
+	}
+	defer st.Close()
+	return clean(fn(st))
+}
+
+// openStored opens the driver of a stored account. clean masks the
+// account's secrets in any error the driver returns.
+func (c *Client) openStored(ctx context.Context, a store.Account) (provider.Storage, func(error) error, error) {
+	ak, sk, cd, err := c.secrets(a)
+	if err != nil {
+		return nil, nil, err
 	}
 	st, err := c.open(ctx, provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
 		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log})
 	if err != nil {
-		return providerErr(redact(err, ak, sk, cd), "open "+a.CloudType.String()+" account")
+		return nil, nil, providerErr(redact(err, ak, sk, cd), "open "+a.CloudType.String()+" account")
 	}
-	defer st.Close()
-	return redact(fn(st), ak, sk, cd)
+	return st, func(err error) error { return redact(err, ak, sk, cd) }, nil
 }
 
 // ListBuckets lists the buckets of an account.

@@ -1,0 +1,229 @@
+package amove
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/transfer"
+)
+
+// TransferOptions configure the Client's transfer engine.
+type TransferOptions struct {
+	// Journal persists transfers. Nil means the store's journal when the
+	// store has one (a transfer then survives an agent restart), otherwise
+	// an in-memory journal.
+	Journal transfer.Journal
+	// Concurrency and PartSize tune the engine (see transfer.Options).
+	Concurrency int
+	PartSize    int64
+}
+
+// journaled is implemented by stores that persist transfers.
+type journaled interface {
+	Journal() transfer.Journal
+}
+
+// startEngine creates the transfer engine and restarts the journal's
+// unfinished transfers.
+func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
+	j := opts.Journal
+	if j == nil {
+		if js, ok := c.store.(journaled); ok {
+			j = js.Journal()
+		} else {
+			j = transfer.NewMemJournal()
+		}
+	}
+	c.engine = transfer.New(transfer.Options{
+		Open:        c.openRef,
+		Journal:     j,
+		Concurrency: opts.Concurrency,
+		PartSize:    opts.PartSize,
+		Logger:      c.log,
+	})
+	return c.engine.Restore(ctx)
+}
+
+// An account reference, as the engine keeps it, names the tenant and the
+// account so a restarted agent can reopen it. It never holds credentials.
+func accountRef(tenantID, accountID string) string { return tenantID + "/" + accountID }
+
+func (c *Client) openRef(ctx context.Context, ref string) (provider.Storage, error) {
+	tenantID, id, ok := strings.Cut(ref, "/")
+	if !ok {
+		return nil, fmt.Errorf("amove: bad account reference %q", ref)
+	}
+	a, err := c.store.GetAccount(ctx, tenantID, id)
+	if err != nil {
+		return nil, storeErr(err, "cloud account")
+	}
+	st, _, err := c.openStored(ctx, a)
+	return st, err
+}
+
+func owner(p Principal) string { return p.TenantID + "/" + p.UserID }
+
+// Transfers returns the engine, for progress subscriptions (Subscribe).
+// Start and control transfers through the Client methods, which check who
+// may do what.
+func (c *Client) Transfers() *transfer.Engine { return c.engine }
+
+// UploadRequest uploads a local file or directory tree.
+type UploadRequest struct {
+	AccountID string
+	Bucket    string
+	// Key is the object key, or a prefix ending in "/" (or empty) that the
+	// file names are appended to.
+	Key       string
+	LocalPath string
+}
+
+// DownloadRequest downloads an object, or every object under a prefix
+// ending in "/", into LocalPath.
+type DownloadRequest struct {
+	AccountID string
+	Bucket    string
+	Key       string
+	LocalPath string
+}
+
+// CopyRequest copies objects between two accounts the caller sees, or
+// inside one (server-side when the provider allows it).
+type CopyRequest struct {
+	SourceAccountID, SourceBucket, SourceKey string
+	DestAccountID, DestBucket, DestKey       string
+}
+
+// ref checks that p sees account id and returns its engine reference.
+func (c *Client) ref(ctx context.Context, p Principal, id string) (string, error) {
+	a, err := c.account(ctx, p, id)
+	if err != nil {
+		return "", err
+	}
+	return accountRef(a.TenantID, a.ID), nil
+}
+
+func (c *Client) start(ctx context.Context, req transfer.Request) (string, error) {
+	id, err := c.engine.Start(ctx, req)
+	if err != nil {
+		return "", transferErr(err, "start "+string(req.Kind))
+	}
+	return id, nil
+}
+
+// Upload starts a background upload and returns its transfer id.
+func (c *Client) Upload(ctx context.Context, p Principal, r UploadRequest) (string, error) {
+	ref, err := c.ref(ctx, p, r.AccountID)
+	if err != nil {
+		return "", err
+	}
+	return c.start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: r.LocalPath, Owner: owner(p),
+		Dest: transfer.Location{Account: ref, Bucket: r.Bucket, Key: r.Key}})
+}
+
+// Download starts a background download and returns its transfer id.
+func (c *Client) Download(ctx context.Context, p Principal, r DownloadRequest) (string, error) {
+	ref, err := c.ref(ctx, p, r.AccountID)
+	if err != nil {
+		return "", err
+	}
+	return c.start(ctx, transfer.Request{Kind: transfer.Download, LocalPath: r.LocalPath, Owner: owner(p),
+		Source: transfer.Location{Account: ref, Bucket: r.Bucket, Key: r.Key}})
+}
+
+// Copy starts a background copy and returns its transfer id.
+func (c *Client) Copy(ctx context.Context, p Principal, r CopyRequest) (string, error) {
+	src, err := c.ref(ctx, p, r.SourceAccountID)
+	if err != nil {
+		return "", err
+	}
+	dst, err := c.ref(ctx, p, r.DestAccountID)
+	if err != nil {
+		return "", err
+	}
+	return c.start(ctx, transfer.Request{Kind: transfer.Copy, Owner: owner(p),
+		Source: transfer.Location{Account: src, Bucket: r.SourceBucket, Key: r.SourceKey},
+		Dest:   transfer.Location{Account: dst, Bucket: r.DestBucket, Key: r.DestKey}})
+}
+
+// sees reports whether p may see and control the transfer: its owner, or an
+// admin of the same tenant.
+func sees(p Principal, st transfer.Status) bool {
+	if st.Owner == owner(p) {
+		return true
+	}
+	return p.Role.IsAdmin() && strings.HasPrefix(st.Owner, p.TenantID+"/")
+}
+
+// TransferStatus returns a transfer the caller may see; any other id is
+// NOT_FOUND.
+func (c *Client) TransferStatus(ctx context.Context, p Principal, id string) (transfer.Status, error) {
+	if err := p.check(); err != nil {
+		return transfer.Status{}, err
+	}
+	st, err := c.engine.Status(id)
+	if err != nil || !sees(p, st) {
+		return transfer.Status{}, notFound("transfer")
+	}
+	return st, nil
+}
+
+// ListTransfers returns the transfers the caller may see, oldest first.
+func (c *Client) ListTransfers(ctx context.Context, p Principal) ([]transfer.Status, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	all := c.engine.List()
+	return slices.DeleteFunc(all, func(st transfer.Status) bool { return !sees(p, st) }), nil
+}
+
+// PauseTransfer pauses a running transfer; anything else is an error with
+// code TRANSFER (errors.Is transfer.ErrBadState).
+func (c *Client) PauseTransfer(ctx context.Context, p Principal, id string) error {
+	if _, err := c.TransferStatus(ctx, p, id); err != nil {
+		return err
+	}
+	return transferErr(c.engine.Pause(ctx, id), "pause transfer")
+}
+
+// ResumeTransfer continues a paused (or failed) transfer.
+func (c *Client) ResumeTransfer(ctx context.Context, p Principal, id string) error {
+	if _, err := c.TransferStatus(ctx, p, id); err != nil {
+		return err
+	}
+	return transferErr(c.engine.Resume(ctx, id), "resume transfer")
+}
+
+// CancelTransfer stops a transfer for good and cleans up after it.
+func (c *Client) CancelTransfer(ctx context.Context, p Principal, id string) error {
+	if _, err := c.TransferStatus(ctx, p, id); err != nil {
+		return err
+	}
+	return transferErr(c.engine.Cancel(ctx, id), "cancel transfer")
+}
+
+// CanSee reports whether p may see the transfer described by st, for
+// filtering engine events.
+func (c *Client) CanSee(p Principal, st transfer.Status) bool { return p.check() == nil && sees(p, st) }
+
+// transferErr maps engine errors onto the error model.
+func transferErr(err error, op string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, transfer.ErrUnknownJob):
+		return &Error{Code: CodeNotFound, Message: "transfer not found", Err: err}
+	case errors.Is(err, transfer.ErrBadState):
+		return &Error{Code: CodeTransfer, Message: op + ": " + err.Error(), Err: err}
+	case errors.Is(err, provider.ErrInvalid):
+		return &Error{Code: CodeDefault, Message: op + ": " + err.Error(), Err: err}
+	}
+	if pe := providerErr(err, op); pe != err {
+		return pe
+	}
+	return &Error{Code: CodeTransfer, Message: op + " failed", Err: err}
+}

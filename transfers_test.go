@@ -1,0 +1,100 @@
+package amove_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/transfer"
+)
+
+// TestTransfers uploads and downloads through the Client and checks who may
+// see and control a transfer.
+func TestTransfers(t *testing.T) {
+	run(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		owner := e.newUser(e.admin, amove.RoleCreativeUser)
+		a := e.insert(owner, "media", false)
+		p := owner.Principal()
+
+		data := make([]byte, 3<<20+5)
+		_, _ = rand.Read(data)
+		src := filepath.Join(t.TempDir(), "take 1.mov")
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		id, err := keep(e.c.Upload(ctx, p, amove.UploadRequest{AccountID: a.ID, Bucket: "media", Key: "in/", LocalPath: src}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := waitTransfer(t, e.c, p, id)
+		if st.State != transfer.Completed || st.BytesDone != int64(len(data)) || !st.ChecksumVerified {
+			t.Fatalf("upload %+v", st)
+		}
+
+		dir := t.TempDir()
+		id, err = keep(e.c.Download(ctx, p, amove.DownloadRequest{AccountID: a.ID, Bucket: "media", Key: "in/take 1.mov", LocalPath: dir}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := waitTransfer(t, e.c, p, id); st.State != transfer.Completed {
+			t.Fatalf("download %+v", st)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, "take 1.mov"))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("downloaded file differs (%v)", err)
+		}
+
+		// Others: a standard user of the tenant sees nothing; the admin sees
+		// the transfer; another tenant's admin does not.
+		std := e.newUser(e.admin, amove.RoleStandardUser).Principal()
+		if _, err := keep(e.c.TransferStatus(ctx, std, id)); !errors.Is(err, amove.ErrNotFound) {
+			t.Errorf("standard user sees another's transfer: %v", err)
+		}
+		if err := keepErr(e.c.CancelTransfer(ctx, std, id)); !errors.Is(err, amove.ErrNotFound) {
+			t.Errorf("standard user cancels another's transfer: %v", err)
+		}
+		if _, err := keep(e.c.TransferStatus(ctx, e.admin.Principal(), id)); err != nil {
+			t.Errorf("admin cannot see a tenant transfer: %v", err)
+		}
+		_, other := e.newTenant("other")
+		if list, _ := keep(e.c.ListTransfers(ctx, other.Principal())); len(list) != 0 {
+			t.Errorf("another tenant lists %d transfers", len(list))
+		}
+		if list, _ := keep(e.c.ListTransfers(ctx, p)); len(list) != 2 {
+			t.Errorf("owner lists %d transfers, want 2", len(list))
+		}
+		// A finished transfer cannot be paused: TRANSFER code.
+		if err := keepErr(e.c.PauseTransfer(ctx, p, id)); amove.ErrorCode(err) != amove.CodeTransfer {
+			t.Errorf("pause of a completed transfer: %v", err)
+		}
+		// Starting on an account the caller cannot see.
+		if _, err := keep(e.c.Upload(ctx, std, amove.UploadRequest{AccountID: a.ID, Bucket: "media", LocalPath: src})); !errors.Is(err, amove.ErrNotFound) {
+			t.Errorf("upload to an invisible account: %v", err)
+		}
+		if _, err := keep(e.c.Upload(ctx, p, amove.UploadRequest{AccountID: a.ID, Bucket: "media", LocalPath: "/no/such/file"})); !errors.Is(err, amove.ErrValidation) {
+			t.Errorf("upload of a missing file: %v", err)
+		}
+	})
+}
+
+func waitTransfer(t *testing.T, c *amove.Client, p amove.Principal, id string) transfer.Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := c.Transfers().Wait(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TransferStatus(ctx, p, id); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
