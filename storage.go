@@ -98,3 +98,41 @@ func (c *Client) CreateFolder(ctx context.Context, p Principal, accountID, bucke
 		return providerErr(st.CreateFolder(ctx, bucket, key), "create folder "+bucket+"/"+key)
 	})
 }
+
+// ListBucketsWithRegion lists the buckets of an account with each bucket's
+// region (one lookup per bucket on providers that need it).
+func (c *Client) ListBucketsWithRegion(ctx context.Context, p Principal, accountID string) ([]provider.Bucket, error) {
+	var out []provider.Bucket
+	err := c.withStorage(ctx, p, accountID, func(st provider.Storage) error {
+		var err error
+		out, err = provider.ListBucketsWithRegion(ctx, st)
+		return providerErr(err, "list buckets")
+	})
+	return out, err
+}
+
+// ProbeBuckets lists the buckets reachable with credentials that are not
+// stored: the agent's list_buckets accepts a full CloudAccount without a
+// token, to try credentials before inserting them. Nothing is stored.
+func (c *Client) ProbeBuckets(ctx context.Context, n NewAccount, withRegion bool) ([]provider.Bucket, error) {
+	if n.Name == "" {
+		n.Name = "probe"
+	}
+	if err := n.validate(); err != nil {
+		return nil, err
+	}
+	cfg := n.config()
+	cfg.Logger = c.log
+	st, err := c.open(ctx, cfg)
+	if err != nil {
+		return nil, providerErr(redact(err, n.AccessKey, n.SecretKey, n.CredentialsData), "open "+n.CloudType.String()+" account")
+	}
+	defer st.Close()
+	var out []provider.Bucket
+	if withRegion {
+		out, err = provider.ListBucketsWithRegion(ctx, st)
+	} else {
+		out, err = st.ListBuckets(ctx)
+	}
+	return out, redact(providerErr(err, "list buckets"), n.AccessKey, n.SecretKey, n.CredentialsData)
+}

@@ -269,3 +269,13 @@ func (c *Client) Authenticate(ctx context.Context, token string) (Principal, err
 	}
 	return userOut(u).Principal(), nil
 }
+
+// LookupUser returns a user by username. Like CreateTenant and IssueToken it
+// is an operator action (the agent's command line), not for HTTP callers.
+func (c *Client) LookupUser(ctx context.Context, username string) (User, error) {
+	u, err := c.store.GetUserByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
+	if err != nil {
+		return User{}, storeErr(err, "user")
+	}
+	return userOut(u), nil
+}

@@ -225,7 +225,9 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 	j.mu.Lock()
 	state, cancel, done := j.state, j.cancel, j.done
 	j.mu.Unlock()
-	if state.Final() {
+	// A failed job may still hold multipart uploads and partial files:
+	// cancelling it cleans them up.
+	if state == Completed || state == Cancelled {
 		return fmt.Errorf("%w: job %s is %s", ErrBadState, id, state)
 	}
 	if state == Running || state == Pending {

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/amove/amove-go"
+	_ "github.com/amove/amove-go/provider/all"
+)
+
+// settings are what every command reads: flags win over AMOVE_* variables,
+// which win over the config file.
+type settings struct {
+	Addr           string       `json:"addr"`
+	DSN            string       `json:"dsn"`
+	KeyFile        string       `json:"keyFile"`
+	Roots          []string     `json:"roots"`
+	TempDir        string       `json:"tempDir"`
+	AllowedOrigins []string     `json:"allowedOrigins"`
+	SMTP           smtpSettings `json:"smtp"`
+	User           string       `json:"user"`
+
+	config string
+	roots  stringList
+}
+
+type smtpSettings struct {
+	Addr     string `json:"addr"`
+	From     string `json:"from"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// flags registers the common flags on fs.
+func (s *settings) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.DSN, "dsn", "", "store: sqlite:PATH or postgres://... (env AMOVE_DSN)")
+	fs.StringVar(&s.KeyFile, "key-file", "", "secret key file, created with mode 0600 (env AMOVE_KEY_FILE)")
+	fs.StringVar(&s.config, "config", "", "JSON config file (env AMOVE_CONFIG)")
+	fs.StringVar(&s.User, "user", "", "act as this user (default admin; env AMOVE_USER)")
+}
+
+// load fills what the flags left empty from the environment and the file.
+func (s *settings) load() error {
+	env := func(dst *string, name string) {
+		if *dst == "" {
+			*dst = os.Getenv(name)
+		}
+	}
+	env(&s.config, "AMOVE_CONFIG")
+	env(&s.DSN, "AMOVE_DSN")
+	env(&s.KeyFile, "AMOVE_KEY_FILE")
+	env(&s.Addr, "AMOVE_ADDR")
+	env(&s.User, "AMOVE_USER")
+	if s.config == "" {
+		if dir, err := os.UserConfigDir(); err == nil {
+			s.config = filepath.Join(dir, "amove", "config.json")
+		}
+	}
+	if s.config != "" {
+		b, err := os.ReadFile(s.config)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			var file settings
+			if err := json.Unmarshal(b, &file); err != nil {
+				return fmt.Errorf("config %s: %w", s.config, err)
+			}
+			fill(&s.Addr, file.Addr)
+			fill(&s.DSN, file.DSN)
+			fill(&s.KeyFile, file.KeyFile)
+			fill(&s.TempDir, file.TempDir)
+			fill(&s.User, file.User)
+			if s.SMTP == (smtpSettings{}) {
+				s.SMTP = file.SMTP
+			}
+			if len(s.AllowedOrigins) == 0 {
+				s.AllowedOrigins = file.AllowedOrigins
+			}
+			if len(s.roots) == 0 {
+				s.roots = file.Roots
+			}
+		}
+	}
+	s.Roots = s.roots
+	if s.Addr == "" {
+		s.Addr = "127.0.0.1:29123"
+	}
+	if s.User == "" {
+		s.User = "admin"
+	}
+	return nil
+}
+
+func fill(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+// open returns a client on the configured store.
+func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, error) {
+	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log})
+}
+
+// localAdmin returns the user the agent and CLI act for, creating the local
+// tenant and its admin on first start. The generated password is printed
+// once and kept in a 0600 file next to the key, for /authentication/login.
+func (s *settings) localAdmin(ctx context.Context, c *amove.Client) (amove.User, error) {
+	u, err := c.LookupUser(ctx, s.User)
+	if err == nil {
+		return u, nil
+	}
+	if !errors.Is(err, amove.ErrNotFound) || s.User != "admin" {
+		return amove.User{}, err
+	}
+	pw := make([]byte, 18)
+	_, _ = rand.Read(pw)
+	password := base64.RawURLEncoding.EncodeToString(pw)
+	_, u, err = c.CreateTenant(ctx, "local", amove.NewUser{Username: "admin", Password: password, Role: amove.RoleDesktopAdmin})
+	if err != nil {
+		return amove.User{}, err
+	}
+	path := s.passwordFile()
+	if path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+			_ = os.WriteFile(path, []byte(password+"\n"), 0o600)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "created the local user \"admin\"; its password is in %s\n", path)
+	return u, nil
+}
+
+func (s *settings) passwordFile() string {
+	if s.KeyFile != "" {
+		return filepath.Join(filepath.Dir(s.KeyFile), "admin-password")
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "amove", "admin-password")
+}

@@ -1,0 +1,83 @@
+// Command amove is the amove-go agent and CLI.
+//
+//	amove serve                      run the agent on 127.0.0.1:29123
+//	amove token create [-user NAME]  print a token for the HTTP API
+//	amove accounts list|add          manage cloud accounts
+//	amove ls ACCOUNT[:BUCKET[/PREFIX]]
+//	amove cp SRC DST                 upload (local -> ACCOUNT:BUCKET/KEY) or download
+//	amove transfers                  list transfers
+//
+// Every command reads the same settings: flags, then AMOVE_* environment
+// variables, then the config file (-config, default <configdir>/amove/config.json).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "amove:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: amove <command> [flags]
+
+commands:
+  serve                      run the agent (HTTP API + /notification) on 127.0.0.1:29123
+  token create [-user NAME]  print a token for the HTTP API (default user: admin)
+  accounts list              list cloud accounts
+  accounts add -type T -name N [-access K -secret S -endpoint URL -region R -service-url URL]
+  ls ACCOUNT[:BUCKET[/PREFIX]]
+  cp SRC DST                 upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
+  transfers                  list transfers
+
+common flags (also AMOVE_DSN, AMOVE_KEY_FILE, AMOVE_CONFIG):
+  -dsn sqlite:PATH|postgres://...   store (default sqlite under the config dir)
+  -key-file PATH                    secret key file (default <configdir>/amove/secret.key)
+  -config PATH                      JSON config file with the same settings
+`
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:])
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			return errUsage
+		}
+		return cmdToken(ctx, args[2:])
+	case "accounts":
+		if len(args) < 2 {
+			return errUsage
+		}
+		return cmdAccounts(ctx, args[1], args[2:])
+	case "ls":
+		return cmdLs(ctx, args[1:])
+	case "cp":
+		return cmdCp(ctx, args[1:])
+	case "transfers":
+		return cmdTransfers(ctx, args[1:])
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	return errUsage
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/amove/amove-go/httpapi"
+)
+
+func cmdServe(ctx context.Context, args []string) error {
+	var s settings
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	s.flags(fs)
+	fs.StringVar(&s.Addr, "addr", "", "listen address (default 127.0.0.1:29123; env AMOVE_ADDR)")
+	fs.Var(&s.roots, "root", "local folder uploads and downloads may use (repeatable; default: your home directory)")
+	fs.StringVar(&s.TempDir, "temp-dir", "", "where form uploads are staged (default: the OS temp dir)")
+	fs.StringVar(&s.SMTP.Addr, "smtp", "", "SMTP server host:port for send_download_url")
+	fs.StringVar(&s.SMTP.From, "smtp-from", "amove@localhost", "sender address of mails")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if err := s.load(); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c, err := s.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	admin, err := s.localAdmin(ctx, c)
+	if err != nil {
+		return err
+	}
+	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithSignedInUser(admin.Principal()),
+		httpapi.WithAllowedOrigins(s.AllowedOrigins...)}
+	if len(s.Roots) > 0 {
+		opts = append(opts, httpapi.WithRoots(s.Roots...))
+	}
+	if s.TempDir != "" {
+		opts = append(opts, httpapi.WithTempDir(s.TempDir))
+	}
+	if s.SMTP.Addr != "" {
+		opts = append(opts, httpapi.WithMailer(httpapi.SMTPMailer{Addr: s.SMTP.Addr, From: s.SMTP.From,
+			Username: s.SMTP.Username, Password: s.SMTP.Password}))
+	}
+	api := httpapi.New(c, opts...)
+	defer api.Close()
+
+	host, _, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return fmt.Errorf("bad -addr %q: %w", s.Addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		log.Warn("listening on a non-loopback address: anyone who can reach it can try tokens", "addr", s.Addr)
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("amove agent listening on http://%s (signed in as %s)\n", ln.Addr(), admin.Username)
+	fmt.Printf("try: TOKEN=$(amove token create) && curl \"http://%s/cloud/accounts?token=$TOKEN\"\n", ln.Addr())
+	fmt.Printf("API description: http://%s/openapi.json\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	api.Close()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/amove/amove-go"
+)
+
+func (s *Server) getAccounts(w http.ResponseWriter, r *http.Request) error {
+	as, err := s.c.ListAccounts(r.Context(), principalFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, accountsOut(as))
+	return nil
+}
+
+func (s *Server) hostedGetAll(w http.ResponseWriter, r *http.Request) error {
+	as, err := s.c.ListAccounts(r.Context(), principalFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, collection[cloudAccount]{
+		Data: accountsOut(as), Total: len(as),
+		Options: collectionOptions{Sort: []sortOption{{Field: "Name"}}},
+	})
+	return nil
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.c.GetAccount(r.Context(), principalFrom(r.Context()), r.URL.Query().Get("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, accountOut(a))
+	return nil
+}
+
+func (s *Server) insertAccount(w http.ResponseWriter, r *http.Request) error {
+	var in cloudAccount
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	n, err := in.newAccount()
+	if err != nil {
+		return err
+	}
+	a, err := s.c.InsertAccount(r.Context(), principalFrom(r.Context()), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, accountOut(a))
+	return nil
+}
+
+// manageShare takes the agent's full CloudAccount or the hosted {id,
+// shared}; only the sharing flag is persisted.
+func (s *Server) manageShare(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		ID     string `json:"id"`
+		Shared *bool  `json:"shared"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Shared == nil {
+		return invalid("shared is required")
+	}
+	if err := s.c.SetShared(r.Context(), principalFrom(r.Context()), in.ID, *in.Shared); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
+	if err := s.c.DeleteAccount(r.Context(), principalFrom(r.Context()), r.URL.Query().Get("id")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, true)
+	return nil
+}
+
+// login is the agent's sign-in (amove-api-notes.md section 3): username and
+// password give a JWT, and the user becomes the agent's signed-in user.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Type     int    `json:"type"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	tok, err := s.c.Login(r.Context(), in.Username, in.Password)
+	if err != nil {
+		return err
+	}
+	p := tok.Principal
+	if in.Type != 0 && amove.Role(in.Type) != p.Role {
+		return &amove.Error{Code: amove.CodeAuth, Message: "wrong username or password"}
+	}
+	s.signedIn.set(p)
+	writeJSON(w, http.StatusOK, map[string]any{"jwtToken": tok.Token, "challenge": 0, "session": "", "expires": tok.Expires.UTC()})
+	return nil
+}

@@ -1,0 +1,180 @@
+// Package httpapi serves the documented Amove endpoints over net/http: the
+// agent's /cloud/... API (token in the query), the hosted
+// /api/v1/cloudaccount/... API (bearer token), the /notification WebSocket,
+// a login endpoint and an OpenAPI document. It only translates HTTP to
+// amove.Client calls and back; the rules live in the client.
+//
+// Mount it on any mux, under a prefix if you like:
+//
+//	mux.Handle("/amove/", http.StripPrefix("/amove", httpapi.New(client)))
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/amove/amove-go"
+)
+
+// maxJSONBody caps every JSON request body.
+const maxJSONBody = 1 << 20
+
+// Option configures the handler.
+type Option func(*Server)
+
+// WithRoots sets the local folders localFilePath and downloadPath must lie
+// in (after resolving symlinks). The default is the user's home directory.
+func WithRoots(roots ...string) Option { return func(s *Server) { s.roots = roots } }
+
+// WithSignedInUser sets who the agent acts for when a request that allows
+// it (upload_object, download_object, upload_object_from_form, list_buckets)
+// comes without a token. A successful /authentication/login replaces it.
+func WithSignedInUser(p amove.Principal) Option {
+	return func(s *Server) { s.signedIn.set(p) }
+}
+
+// WithMailer sets how send_download_url sends mail.
+func WithMailer(m Mailer) Option { return func(s *Server) { s.mailer = m } }
+
+// WithMaxFormBytes caps upload_object_from_form bodies (default 5 GiB).
+func WithMaxFormBytes(n int64) Option { return func(s *Server) { s.maxForm = n } }
+
+// WithTempDir sets where upload_object_from_form stages files, under
+// tmp/{cloudAccountId}/{storageName}/ (default: the OS temp dir/amove).
+func WithTempDir(dir string) Option { return func(s *Server) { s.tempDir = dir } }
+
+// WithAllowedOrigins lets web pages from these origins (scheme://host[:port])
+// open the /notification socket; pages from elsewhere are refused.
+func WithAllowedOrigins(origins ...string) Option { return func(s *Server) { s.origins = origins } }
+
+// WithAnyHost turns off the loopback Host check, for an agent deliberately
+// served behind a proxy. Keep it on for a local agent: it is the defence
+// against DNS rebinding.
+func WithAnyHost() Option { return func(s *Server) { s.anyHost = true } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// Server is the handler New returns.
+type Server struct {
+	c        *amove.Client
+	mux      *http.ServeMux
+	log      *slog.Logger
+	roots    []string
+	mailer   Mailer
+	maxForm  int64
+	tempDir  string
+	origins  []string
+	anyHost  bool
+	signedIn signedIn
+	hub      *hub
+	routes   []route
+}
+
+// New returns the handler for every documented endpoint.
+func New(c *amove.Client, opts ...Option) *Server {
+	s := &Server{c: c, mux: http.NewServeMux(), log: slog.Default(), maxForm: 5 << 30}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.roots == nil {
+		if home, err := os.UserHomeDir(); err == nil {
+			s.roots = []string{home}
+		}
+	}
+	if s.tempDir == "" {
+		s.tempDir = filepath.Join(os.TempDir(), "amove")
+	}
+	s.hub = newHub(s)
+	s.register()
+	return s
+}
+
+// Close stops the notification hub; open sockets are closed with 1000.
+func (s *Server) Close() { s.hub.close() }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.anyHost && !loopbackHost(r.Host) {
+		writeError(w, &httpError{status: http.StatusForbidden, code: "SECURITY", msg: "the agent answers only to localhost"})
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && r.Method != http.MethodGet && r.Method != http.MethodHead && !s.originAllowed(o) {
+		// A page on another site cannot make the agent act for its user
+		// (CSRF): browsers always send Origin on cross-site writes.
+		writeError(w, &httpError{status: http.StatusForbidden, code: "SECURITY", msg: "requests from this origin are not allowed"})
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("httpapi: panic", "path", r.URL.Path, "panic", v)
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a Host header names this machine: a DNS
+// rebinding page has its own name in Host even when it reaches 127.0.0.1.
+func loopbackHost(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// signedIn is the agent's signed-in user, for endpoints that may be called
+// without a token.
+type signedIn struct {
+	mu sync.Mutex
+	p  *amove.Principal
+}
+
+func (s *signedIn) set(p amove.Principal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p = &p
+}
+
+func (s *signedIn) get() (amove.Principal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return amove.Principal{}, false
+	}
+	return *s.p, true
+}
+
+type ctxKey struct{}
+
+func principalFrom(ctx context.Context) amove.Principal {
+	p, _ := ctx.Value(ctxKey{}).(amove.Principal)
+	return p
+}
+
+// originAllowed accepts pages served from this machine and the configured
+// origins.
+func (s *Server) originAllowed(origin string) bool {
+	for _, o := range s.origins {
+		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && loopbackHost(u.Host)
+}

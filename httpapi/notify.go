@@ -1,0 +1,219 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/transfer"
+)
+
+// NotificationType values of the /notification envelope.
+const (
+	notifyProgress = 1
+	notifyUser     = 2
+	notifyApp      = 4
+)
+
+// envelope is the /notification message: PascalCase keys, as the product
+// sends them (amove-api-notes.md section 2).
+type envelope struct {
+	Type int `json:"Type"`
+	Data any `json:"Data"`
+}
+
+type progressData struct {
+	Event string `json:"event"` // "progress" or "state"
+	transferStatus
+}
+
+// hub fans transfer events out to the sockets of the users who may see them.
+type hub struct {
+	s     *Server
+	stop  func()
+	mu    sync.Mutex
+	conns map[*socket]struct{}
+	files map[string]string // transfer id -> staged file to remove at the end
+	done  chan struct{}
+}
+
+type socket struct {
+	p    amove.Principal
+	send chan []byte
+}
+
+func newHub(s *Server) *hub {
+	h := &hub{s: s, conns: map[*socket]struct{}{}, files: map[string]string{}, done: make(chan struct{})}
+	events, stop := s.c.Transfers().Subscribe(4096)
+	h.stop = stop
+	go h.loop(events)
+	return h
+}
+
+func (h *hub) close() {
+	h.stop()
+	<-h.done
+}
+
+func (h *hub) loop(events <-chan transfer.Event) {
+	defer close(h.done)
+	defer func() {
+		h.mu.Lock()
+		for c := range h.conns {
+			close(c.send)
+			delete(h.conns, c)
+		}
+		h.mu.Unlock()
+	}()
+	for ev := range events {
+		kind := "progress"
+		if ev.Type == transfer.EventState {
+			kind = "state"
+		}
+		msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: progressData{Event: kind, transferStatus: statusOut(ev.Status)}})
+		var user []byte
+		if ev.Type == transfer.EventState && ev.Status.State.Final() {
+			user, _ = json.Marshal(envelope{Type: notifyUser, Data: map[string]string{
+				"transferId": ev.Status.ID,
+				"message":    strings.ToUpper(string(ev.Status.Kind[:1])) + string(ev.Status.Kind[1:]) + " " + string(ev.Status.State),
+			}})
+			h.finish(ev.Status)
+		}
+		h.mu.Lock()
+		for c := range h.conns {
+			if !h.s.c.CanSee(c.p, ev.Status) {
+				continue
+			}
+			trySend(c, msg)
+			if user != nil {
+				trySend(c, user)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+// trySend drops a message for a socket that does not keep up rather than
+// stall every other socket.
+func trySend(c *socket, msg []byte) {
+	select {
+	case c.send <- msg:
+	default:
+	}
+}
+
+func (h *hub) removeWhenDone(id, path string) {
+	h.mu.Lock()
+	h.files[id] = path
+	h.mu.Unlock()
+	// The transfer may already have ended before it was registered.
+	if st, err := h.s.c.Transfers().Status(id); err == nil && st.State.Final() {
+		h.finish(st)
+	}
+}
+
+func (h *hub) finish(st transfer.Status) {
+	h.mu.Lock()
+	path, ok := h.files[st.ID]
+	delete(h.files, st.ID)
+	h.mu.Unlock()
+	if ok {
+		os.Remove(path)
+	}
+}
+
+// appNotification tells the caller's sockets about a non-GET call.
+func (h *hub) appNotification(p amove.Principal, r *http.Request) {
+	msg, _ := json.Marshal(envelope{Type: notifyApp, Data: map[string]string{
+		"endpoint": r.URL.Path, "method": r.Method, "origin": r.Header.Get("Origin"),
+	}})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.conns {
+		if c.p.UserID == p.UserID {
+			trySend(c, msg)
+		}
+	}
+}
+
+// serve upgrades /notification. Unlike the product, which leaves the socket
+// open to anyone on the machine, it needs ?token= and refuses web pages from
+// origins other than the agent's own and the configured ones.
+func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	if !s.anyHost && !loopbackHost(r.Host) {
+		writeError(w, &httpError{status: http.StatusForbidden, code: "SECURITY", msg: "the agent answers only to localhost"})
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeError(w, &httpError{status: http.StatusBadRequest, code: "DEFAULT", msg: "a WebSocket upgrade is required"})
+		return
+	}
+	p, err := s.authenticate(r, authQuery)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: originHosts(s.origins)})
+	if err != nil {
+		return // Accept has answered (403 for a foreign origin)
+	}
+	c := &socket{p: p, send: make(chan []byte, 256)}
+	h.mu.Lock()
+	select {
+	case <-h.done:
+		h.mu.Unlock()
+		conn.Close(websocket.StatusGoingAway, "agent stopping")
+		return
+	default:
+	}
+	h.conns[c] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if _, ok := h.conns[c]; ok {
+			delete(h.conns, c)
+			close(c.send)
+		}
+		h.mu.Unlock()
+	}()
+	// Clients only read; CloseRead answers pings and notices a close.
+	ctx := conn.CloseRead(r.Context())
+	for {
+		select {
+		case msg, ok := <-c.send:
+			if !ok {
+				conn.Close(websocket.StatusNormalClosure, "")
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := conn.Write(wctx, websocket.MessageText, msg)
+			cancel()
+			if err != nil {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// originHosts turns "http://host:port" origins into the host patterns the
+// websocket library matches.
+func originHosts(origins []string) []string {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if i := strings.Index(o, "://"); i >= 0 {
+			o = o[i+3:]
+		}
+		out = append(out, strings.TrimSuffix(o, "/"))
+	}
+	return out
+}

@@ -1,0 +1,219 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/amove/amove-go"
+)
+
+// auth says how a route authenticates.
+type auth int
+
+const (
+	authQuery    auth = iota // ?token= (the agent's /cloud/... family)
+	authBearer               // Authorization: Bearer (the hosted /api/v1/... family)
+	authOptional             // ?token= or, without one, the signed-in user
+	authNone                 // no token accepted: the signed-in user (upload_object_from_form)
+	authPublic               // nobody needed (login, OpenAPI)
+)
+
+// route is one documented method+path pair.
+type route struct {
+	method, path string
+	auth         auth
+	summary      string
+	h            func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (s *Server) register() {
+	s.routes = s.table()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	s.mux.HandleFunc("GET /notification", s.hub.serve)
+}
+
+// wrap authenticates, runs the handler, maps its error and tells the
+// caller's sockets about every non-GET call (AppNotification).
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r, rt.auth)
+		if err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, p)
+		r = r.WithContext(ctx)
+		if err := rt.h(w, r); err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
+		if r.Method != http.MethodGet && p.UserID != "" {
+			s.hub.appNotification(p, r)
+		}
+	})
+}
+
+var errNoToken = &amove.Error{Code: amove.CodeAuth, Message: "a token is required"}
+
+func (s *Server) authenticate(r *http.Request, a auth) (amove.Principal, error) {
+	var token string
+	switch a {
+	case authPublic:
+		return amove.Principal{}, nil
+	case authBearer:
+		h := r.Header.Get("Authorization")
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			token = strings.TrimSpace(t)
+		}
+	case authQuery, authOptional:
+		token = r.URL.Query().Get("token")
+	}
+	if token != "" {
+		return s.c.Authenticate(r.Context(), token)
+	}
+	if a == authOptional || a == authNone {
+		if p, ok := s.signedIn.get(); ok {
+			return p, nil
+		}
+		return amove.Principal{}, &amove.Error{Code: amove.CodeAuth, Message: "no token and nobody is signed in to the agent"}
+	}
+	return amove.Principal{}, errNoToken
+}
+
+// decode reads a JSON body of at most maxJSONBody bytes into v. Only
+// application/json is accepted: a web page cannot send that to the agent
+// without a CORS preflight, which the agent never grants.
+func decode(r *http.Request, v any) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/json" {
+		return invalid("the body must be application/json")
+	}
+	if r.ContentLength > maxJSONBody {
+		return invalid("the body is larger than 1 MiB")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return invalid("reading the body: " + err.Error())
+	}
+	if len(body) > maxJSONBody {
+		return invalid("the body is larger than 1 MiB")
+	}
+	if len(body) == 0 {
+		return invalid("the body is empty")
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON decodes one JSON value; separate from decode so fuzz targets
+// reach it without HTTP.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return invalid("field " + te.Field + " has the wrong type")
+		}
+		return invalid("malformed JSON")
+	}
+	if dec.More() {
+		return invalid("trailing data after the JSON body")
+	}
+	return nil
+}
+
+// table lists every route: the 51 agent endpoints of spec 000, the 13 hosted
+// endpoints of spec 004, and our additions.
+func (s *Server) table() []route {
+	later := func(what string) func(http.ResponseWriter, *http.Request) error {
+		return func(http.ResponseWriter, *http.Request) error { return notImplemented(what) }
+	}
+	const (
+		amoveStorage = "Amove-managed storage (Storj/IDrive provisioning) is not implemented in this agent yet"
+		oauth        = "OAuth sign-in for this provider is not wired into the agent yet"
+		fastr        = "Fastr server-to-server and P2P transfers are not implemented in this agent yet"
+	)
+	return []route{
+		// Cloud accounts (agent).
+		{"GET", "/cloud/accounts", authQuery, "List visible cloud accounts", s.getAccounts},
+		{"GET", "/cloud/account", authQuery, "Get a cloud account", s.getAccount},
+		{"POST", "/cloud/insert_account", authQuery, "Insert a cloud account", s.insertAccount},
+		{"PUT", "/cloud/manage_share", authQuery, "Change sharing of a cloud account", s.manageShare},
+		{"DELETE", "/cloud/delete", authQuery, "Delete a cloud account", s.deleteAccount},
+		// Storage operations (agent).
+		{"POST", "/cloud/list_buckets", authOptional, "List buckets", s.listBuckets},
+		{"POST", "/cloud/list_objects", authQuery, "List objects", s.listObjects},
+		{"POST", "/cloud/generate_download_url", authQuery, "Presigned download URL", s.downloadURL},
+		{"POST", "/cloud/generate_upload_url", authQuery, "Presigned upload URL", s.uploadURL},
+		{"POST", "/cloud/send_download_url", authQuery, "Mail a presigned download URL", s.sendDownloadURL},
+		{"POST", "/cloud/delete_object", authQuery, "Delete an object", s.deleteObject},
+		{"POST", "/cloud/create_folder", authQuery, "Create a folder", s.createFolder},
+		{"POST", "/cloud/upload_object", authOptional, "Upload a local file", s.uploadObject},
+		{"POST", "/cloud/download_object", authOptional, "Download an object", s.downloadObject},
+		{"POST", "/cloud/upload_object_from_form", authNone, "Upload a form file", s.uploadFromForm},
+		// Amove storage (later issue).
+		{"POST", "/cloud/add_storage", authQuery, "Provision Amove storage", later(amoveStorage)},
+		{"DELETE", "/cloud/delete_storage", authQuery, "Delete Amove storage", later(amoveStorage)},
+		{"POST", "/cloud/create_bucket", authQuery, "Create an Amove storage bucket", later(amoveStorage)},
+		{"DELETE", "/cloud/delete_bucket", authQuery, "Delete an Amove storage bucket", later(amoveStorage)},
+		{"GET", "/cloud/get_bucket_info", authQuery, "Amove storage bucket info", later(amoveStorage)},
+		{"GET", "/cloud/get_cloud_info", authQuery, "Amove storage account info", later(amoveStorage)},
+		{"POST", "/cloud/idrive_add_storage", authQuery, "Amove add storage", later(amoveStorage)},
+		{"DELETE", "/cloud/idrive_delete_storage", authQuery, "Amove delete storage", later(amoveStorage)},
+		{"POST", "/cloud/idrive_create_bucket", authQuery, "Amove create bucket", later(amoveStorage)},
+		{"DELETE", "/cloud/idrive_delete_bucket", authQuery, "Amove delete bucket", later(amoveStorage)},
+		{"GET", "/cloud/idrive_regions", authQuery, "Amove regions", later(amoveStorage)},
+		{"GET", "/cloud/idrive_get_daily_usage", authQuery, "Amove daily usage", later(amoveStorage)},
+		{"GET", "/cloud/idrive_get_usage", authQuery, "Amove usage", later(amoveStorage)},
+		// OAuth (later issue).
+		{"POST", "/cloud/generate_dropbox_authorization_url", authQuery, "Dropbox authorization URL", later(oauth)},
+		{"POST", "/cloud/dropbox_authorization_callback", authQuery, "Dropbox authorization callback", later(oauth)},
+		{"POST", "/cloud/generate_box_authorization_url", authQuery, "Box authorization URL", later(oauth)},
+		{"POST", "/cloud/box_authorization_callback", authQuery, "Box authorization callback", later(oauth)},
+		{"POST", "/cloud/generate_onedrive_authorization_url", authQuery, "OneDrive authorization URL", later(oauth)},
+		{"POST", "/cloud/onedrive_authorization_callback", authQuery, "OneDrive authorization callback", later(oauth)},
+		{"POST", "/cloud/generate_googledrive_authorization_url", authQuery, "Google Drive authorization URL", later(oauth)},
+		{"POST", "/cloud/googledrive_authorization_callback", authQuery, "Google Drive authorization callback", later(oauth)},
+		// Fastr (later issue).
+		{"POST", "/cloud/server_transfer/initiate", authQuery, "Start a server-to-server transfer", later(fastr)},
+		{"GET", "/cloud/server_transfer/{transferId}/status", authQuery, "Server transfer status", later(fastr)},
+		{"DELETE", "/cloud/server_transfer/{transferId}", authQuery, "Cancel a server transfer", later(fastr)},
+		{"GET", "/cloud/server_transfer/all", authQuery, "All server transfers", later(fastr)},
+		{"POST", "/cloud/p2p_transfer/initiate", authQuery, "Start a P2P transfer", later(fastr)},
+		{"GET", "/cloud/p2p_transfer/{transferId}/status", authQuery, "P2P transfer status", later(fastr)},
+		{"POST", "/cloud/p2p_transfer/{transferId}/cancel", authQuery, "Cancel a P2P transfer", later(fastr)},
+		{"POST", "/cloud/p2p_transfer/{transferId}/pause", authQuery, "Pause a P2P transfer", later(fastr)},
+		{"POST", "/cloud/p2p_transfer/{transferId}/resume", authQuery, "Resume a P2P transfer", later(fastr)},
+		{"GET", "/cloud/p2p_transfer/all", authQuery, "All P2P transfers", later(fastr)},
+		// Client transfers (agent).
+		{"POST", "/cloud/client_transfer/{transferId}/pause", authQuery, "Pause a transfer", s.pauseTransfer},
+		{"POST", "/cloud/client_transfer/{transferId}/resume", authQuery, "Resume a transfer", s.resumeTransfer},
+		{"POST", "/cloud/client_transfer/{transferId}/cancel", authQuery, "Cancel a transfer", s.cancelTransfer},
+		{"GET", "/cloud/client_transfer/{transferId}/status", authQuery, "Transfer status", s.transferStatus},
+		{"GET", "/cloud/client_transfer/all", authQuery, "All transfers", s.allTransfers},
+		// Hosted cloud-account API.
+		{"GET", "/api/v1/cloudaccount/get_all", authBearer, "List visible cloud accounts", s.hostedGetAll},
+		{"GET", "/api/v1/cloudaccount/get_amove_storage", authBearer, "Amove storage credentials", later(amoveStorage)},
+		{"POST", "/api/v1/cloudaccount/insert", authBearer, "Insert a cloud account", s.insertAccount},
+		{"PUT", "/api/v1/cloudaccount/manage_share", authBearer, "Change sharing of a cloud account", s.manageShare},
+		{"DELETE", "/api/v1/cloudaccount/delete", authBearer, "Delete a cloud account", s.deleteAccount},
+		{"POST", "/api/v1/cloudaccount/list_buckets", authBearer, "List buckets", s.hostedListBuckets},
+		{"POST", "/api/v1/cloudaccount/list_objects", authBearer, "List objects", s.hostedListObjects},
+		{"POST", "/api/v1/cloudaccount/idrive_add_storage", authBearer, "Amove add storage", later(amoveStorage)},
+		{"DELETE", "/api/v1/cloudaccount/idrive_delete_storage", authBearer, "Amove delete storage", later(amoveStorage)},
+		{"POST", "/api/v1/cloudaccount/idrive_create_bucket", authBearer, "Amove create bucket", later(amoveStorage)},
+		{"DELETE", "/api/v1/cloudaccount/idrive_delete_bucket", authBearer, "Amove delete bucket", later(amoveStorage)},
+		{"GET", "/api/v1/cloudaccount/idrive_regions", authBearer, "Amove regions", later(amoveStorage)},
+		{"GET", "/api/v1/cloudaccount/idrive_get_daily_usage", authBearer, "Amove daily usage", later(amoveStorage)},
+		// Ours: sign-in and the API description.
+		{"POST", "/authentication/login", authPublic, "Sign in and get a token", s.login},
+		{"GET", "/openapi.json", authPublic, "This API as OpenAPI 3.1", s.openAPI},
+	}
+}

@@ -1,0 +1,224 @@
+package httpapi
+
+// Wire types mirror the spec's JSON (camelCase fields, integer enums); this
+// file is the one place they are converted to and from the Go types.
+
+import (
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/transfer"
+)
+
+// cloudAccount is the CloudAccount of the spec.
+type cloudAccount struct {
+	ID              string  `json:"id"`
+	AccountID       string  `json:"accountId,omitempty"`
+	UserID          string  `json:"userId,omitempty"`
+	CloudType       int     `json:"cloudType"`
+	Name            string  `json:"name"`
+	Region          string  `json:"region,omitempty"`
+	Endpoint        string  `json:"endpoint,omitempty"`
+	ServiceURL      *string `json:"serviceUrl"`
+	AccessKey       string  `json:"accessKey,omitempty"`
+	SecretKey       string  `json:"secretKey,omitempty"`
+	CredentialsData string  `json:"credentialsData,omitempty"`
+	Shared          bool    `json:"shared"`
+	Active          bool    `json:"active"`
+	InternalStorage bool    `json:"internalStorage"`
+	StorageTier     int     `json:"storageTier"`
+}
+
+func accountOut(a amove.CloudAccount) cloudAccount {
+	out := cloudAccount{
+		ID: a.ID, AccountID: a.AccountID, UserID: a.UserID, CloudType: int(a.CloudType), Name: a.Name,
+		Region: a.Region, Endpoint: a.Endpoint, AccessKey: a.AccessKey, SecretKey: a.SecretKey,
+		CredentialsData: a.CredentialsData, Shared: a.Shared, Active: a.Active,
+		InternalStorage: a.InternalStorage, StorageTier: int(a.StorageTier),
+	}
+	if a.ServiceURL != "" {
+		out.ServiceURL = &a.ServiceURL
+	}
+	return out
+}
+
+func accountsOut(as []amove.CloudAccount) []cloudAccount {
+	out := make([]cloudAccount, len(as))
+	for i, a := range as {
+		out[i] = accountOut(a)
+	}
+	return out
+}
+
+// newAccount converts an insert body. accountId, userId and internalStorage
+// are server-set and ignored, as the spec says.
+func (a cloudAccount) newAccount() (amove.NewAccount, error) {
+	ct := provider.CloudType(a.CloudType)
+	if !ct.Valid() {
+		return amove.NewAccount{}, invalid("unknown cloudType " + itoa(a.CloudType))
+	}
+	n := amove.NewAccount{CloudType: ct, Name: a.Name, Region: a.Region, Endpoint: a.Endpoint,
+		AccessKey: a.AccessKey, SecretKey: a.SecretKey, CredentialsData: a.CredentialsData,
+		Shared: a.Shared, StorageTier: amove.StorageTier(a.StorageTier)}
+	if a.ServiceURL != nil {
+		n.ServiceURL = *a.ServiceURL
+	}
+	return n, nil
+}
+
+// collection is the DTOCollection of the hosted API.
+type collection[T any] struct {
+	Data    []T               `json:"data"`
+	Total   int               `json:"total"`
+	Options collectionOptions `json:"options"`
+}
+
+type collectionOptions struct {
+	PageSize int          `json:"pageSize"`
+	Page     int          `json:"page"`
+	Sort     []sortOption `json:"sort"`
+}
+
+type sortOption struct {
+	Field      string `json:"field"`
+	Descending bool   `json:"descending"`
+}
+
+// bucket is one entry of an ICloudStorageCollection.
+type bucket struct {
+	ID         string     `json:"id,omitempty"`
+	Name       string     `json:"name"`
+	Region     string     `json:"region,omitempty"`
+	CreateDate *time.Time `json:"createDate,omitempty"`
+}
+
+type bucketList struct {
+	Data              []bucket `json:"data"`
+	ContinuationToken string   `json:"continuationToken"`
+}
+
+func bucketsOut(bs []provider.Bucket) bucketList {
+	out := bucketList{Data: make([]bucket, len(bs))}
+	for i, b := range bs {
+		out.Data[i] = bucket{ID: b.ID, Name: b.Name, Region: b.Region}
+		if !b.Created.IsZero() {
+			c := b.Created.UTC()
+			out.Data[i].CreateDate = &c
+		}
+	}
+	return out
+}
+
+// Object types, as download_object's objectType names them.
+const (
+	objectFile      = 1
+	objectDirectory = 2
+)
+
+// object is one entry of an ICloudStorageObjectCollection.
+type object struct {
+	ID           string     `json:"id,omitempty"`
+	Name         string     `json:"name"`
+	Key          string     `json:"key"`
+	Size         int64      `json:"size"`
+	LastModified *time.Time `json:"lastModified,omitempty"`
+	ETag         string     `json:"eTag,omitempty"`
+	ContentType  string     `json:"contentType,omitempty"`
+	ObjectType   int        `json:"objectType"`
+	IsFolder     bool       `json:"isFolder"`
+}
+
+type objectList struct {
+	Data              []object `json:"data"`
+	ContinuationToken string   `json:"continuationToken"`
+}
+
+func objectsOut(p provider.Page) objectList {
+	out := objectList{Data: make([]object, len(p.Objects)), ContinuationToken: p.NextToken}
+	for i, o := range p.Objects {
+		w := object{ID: o.ID, Name: path.Base(strings.TrimSuffix(o.Key, "/")), Key: o.Key, Size: o.Size,
+			ETag: o.ETag, ContentType: o.ContentType, ObjectType: objectFile, IsFolder: o.IsFolder}
+		if o.IsFolder {
+			w.ObjectType = objectDirectory
+		}
+		if !o.ModTime.IsZero() {
+			m := o.ModTime.UTC()
+			w.LastModified = &m
+		}
+		out.Data[i] = w
+	}
+	return out
+}
+
+// listPrefix turns the API's path ("/" or "/photos/" or "photos") into a
+// key prefix ("" or "photos/").
+func listPrefix(p string) string {
+	p = strings.TrimLeft(p, "/")
+	if p != "" && !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p
+}
+
+// transferStatus is the client-transfer status of the spec, with the
+// summary fields of client_transfer/all and our extras.
+type transferStatus struct {
+	TransferID       string     `json:"transferId"`
+	Status           string     `json:"status"`
+	TransferredBytes int64      `json:"transferredBytes"`
+	TotalBytes       int64      `json:"totalBytes"`
+	StartTime        time.Time  `json:"startTime"`
+	EndTime          *time.Time `json:"endTime"`
+	ErrorMessage     *string    `json:"errorMessage"`
+	PausedDuration   *string    `json:"pausedDuration"`
+	SourceBucket     string     `json:"sourceBucket,omitempty"`
+	SourcePath       string     `json:"sourcePath,omitempty"`
+	TargetBucket     string     `json:"targetBucket,omitempty"`
+	TargetPath       string     `json:"targetPath,omitempty"`
+	Progress         int        `json:"progress"`
+	// Ours: what kind of job, file counts, rate and integrity.
+	Kind             string  `json:"kind"`
+	FilesDone        int     `json:"filesDone"`
+	FilesTotal       int     `json:"filesTotal"`
+	FilesFailed      int     `json:"filesFailed"`
+	BytesPerSecond   float64 `json:"bytesPerSecond"`
+	EtaSeconds       float64 `json:"etaSeconds"`
+	ChecksumVerified bool    `json:"checksumVerified"`
+}
+
+func statusOut(st transfer.Status) transferStatus {
+	out := transferStatus{
+		TransferID: st.ID, Status: string(st.State), TransferredBytes: st.BytesDone, TotalBytes: st.BytesTotal,
+		StartTime: st.Created.UTC(), Kind: string(st.Kind), FilesDone: st.FilesDone, FilesTotal: st.FilesTotal,
+		FilesFailed: st.FilesFailed, BytesPerSecond: st.BytesPerSecond, EtaSeconds: st.ETA.Seconds(),
+		ChecksumVerified: st.ChecksumVerified,
+	}
+	if st.State.Final() {
+		end := st.Updated.UTC()
+		out.EndTime = &end
+	}
+	if st.Error != "" {
+		out.ErrorMessage = &st.Error
+	}
+	if st.BytesTotal > 0 {
+		out.Progress = int(st.BytesDone * 100 / st.BytesTotal)
+	} else if st.State == transfer.Completed {
+		out.Progress = 100
+	}
+	switch st.Kind {
+	case transfer.Upload:
+		out.SourcePath, out.TargetBucket, out.TargetPath = st.LocalPath, st.Dest.Bucket, st.Dest.Key
+	case transfer.Download:
+		out.SourceBucket, out.SourcePath, out.TargetPath = st.Source.Bucket, st.Source.Key, st.LocalPath
+	default:
+		out.SourceBucket, out.SourcePath = st.Source.Bucket, st.Source.Key
+		out.TargetBucket, out.TargetPath = st.Dest.Bucket, st.Dest.Key
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
