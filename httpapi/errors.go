@@ -21,9 +21,13 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-func badRequest(msg string) error { return &httpError{status: http.StatusBadRequest, code: "DEFAULT", msg: msg} }
+func badRequest(msg string) error {
+	return &httpError{status: http.StatusBadRequest, code: "DEFAULT", msg: msg}
+}
 
-func invalid(msg string) error { return &httpError{status: StatusValidation, code: "DEFAULT", msg: msg} }
+func invalid(msg string) error {
+	return &httpError{status: StatusValidation, code: "DEFAULT", msg: msg}
+}
 
 func notImplemented(what string) error {
 	return &httpError{status: http.StatusNotImplemented, code: "NOT_IMPLEMENTED", msg: what}

@@ -141,19 +141,25 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, allowed func(tr
 func (s *Server) pauseTransfer(w http.ResponseWriter, r *http.Request) error {
 	return s.control(w, r, func(st transfer.State) bool { return st == transfer.Running || st == transfer.Pending },
 		"only a running or initiating transfer can be paused",
-		func(r *http.Request, p amove.Principal, id string) error { return s.c.PauseTransfer(r.Context(), p, id) })
+		func(r *http.Request, p amove.Principal, id string) error {
+			return s.c.PauseTransfer(r.Context(), p, id)
+		})
 }
 
 func (s *Server) resumeTransfer(w http.ResponseWriter, r *http.Request) error {
 	return s.control(w, r, func(st transfer.State) bool { return st == transfer.Paused },
 		"only a paused transfer can be resumed",
-		func(r *http.Request, p amove.Principal, id string) error { return s.c.ResumeTransfer(r.Context(), p, id) })
+		func(r *http.Request, p amove.Principal, id string) error {
+			return s.c.ResumeTransfer(r.Context(), p, id)
+		})
 }
 
 func (s *Server) cancelTransfer(w http.ResponseWriter, r *http.Request) error {
 	return s.control(w, r, func(st transfer.State) bool { return st != transfer.Completed && st != transfer.Cancelled },
 		"a completed or cancelled transfer cannot be cancelled",
-		func(r *http.Request, p amove.Principal, id string) error { return s.c.CancelTransfer(r.Context(), p, id) })
+		func(r *http.Request, p amove.Principal, id string) error {
+			return s.c.CancelTransfer(r.Context(), p, id)
+		})
 }
 
 func (s *Server) transferStatus(w http.ResponseWriter, r *http.Request) error {
