@@ -147,5 +147,6 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 install) install_minio; install_fakegcs; install_azurite; install_postgres ;;
-*) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
+install-minio) install_minio ;; # bench/run.sh needs only MinIO
+*) echo "usage: $0 start|stop|install|install-minio" >&2; exit 2 ;;
 esac

@@ -29,7 +29,7 @@ func (a accounts) open(ctx context.Context, id string) (provider.Storage, error)
 	return s, nil
 }
 
-func newMemory(t *testing.T, buckets ...string) *memory.Storage {
+func newMemory(t testing.TB, buckets ...string) *memory.Storage {
 	t.Helper()
 	s := memory.New(memory.Options{})
 	for _, b := range buckets {

@@ -19,7 +19,7 @@ func retryable(err error) bool {
 		return false
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false
-	case errors.Is(err, ErrChecksumMismatch), errors.Is(err, provider.ErrRateLimited):
+	case errors.Is(err, ErrChecksumMismatch), errors.Is(err, provider.ErrRateLimited), digestMismatch(err):
 		return true
 	case errors.Is(err, provider.ErrNotFound), errors.Is(err, provider.ErrPermission),
 		errors.Is(err, provider.ErrUnauthenticated), errors.Is(err, provider.ErrUnsupported),
@@ -57,4 +57,22 @@ func (e *Engine) retry(ctx context.Context, step func() error) error {
 			return err
 		}
 	}
+}
+
+// digestMismatch reports whether the server refused a body whose checksum
+// did not match what was signed or announced (S3's BadDigest and
+// XAmzContentSHA256Mismatch): the bytes were damaged on the way and sending
+// them again can help. Drivers map these answers to provider.ErrInvalid,
+// which is otherwise final, so look at the provider's error code (smithy's
+// APIError and most SDK errors have ErrorCode) without importing the SDK.
+func digestMismatch(err error) bool {
+	var coded interface{ ErrorCode() string }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.ErrorCode() {
+	case "BadDigest", "XAmzContentSHA256Mismatch":
+		return true
+	}
+	return false
 }
