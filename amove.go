@@ -51,6 +51,11 @@ type Options struct {
 	// ValidateTimeout bounds the credential check on InsertAccount; zero
 	// means 15 seconds.
 	ValidateTimeout time.Duration
+	// TokenSources builds the token source of OAuth accounts (Dropbox, Box,
+	// OneDrive, Google Drive) so refreshed tokens are written back to the
+	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
+	// TokenSource unset.
+	TokenSources TokenSourceFunc
 }
 
 // Client is safe for concurrent use.
@@ -62,6 +67,7 @@ type Client struct {
 	open            func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
 	auth            Authenticator
 	validateTimeout time.Duration
+	tokenSources    TokenSourceFunc
 	now             func() time.Time
 }
 
@@ -71,6 +77,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		log:             opts.Logger,
 		open:            opts.OpenStorage,
 		validateTimeout: opts.ValidateTimeout,
+		tokenSources:    opts.TokenSources,
 		now:             time.Now,
 	}
 	if c.log == nil {

@@ -22,8 +22,12 @@ func (c *Client) withStorage(ctx context.Context, p Principal, id string, fn fun
 	if err != nil {
 		return err
 	}
-	st, err := c.open(ctx, provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
-		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log})
+	cfg := provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
+		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log}
+	if err := c.withTokenSource(ctx, &cfg, a, c.saveCredentials(a)); err != nil {
+		return err
+	}
+	st, err := c.open(ctx, cfg)
 	if err != nil {
 		return providerErr(redact(err, ak, sk, cd), "open "+a.CloudType.String()+" account")
 	}
