@@ -168,16 +168,21 @@ func (c *Client) InsertAccount(ctx context.Context, p Principal, in NewAccount) 
 	if err := in.validate(); err != nil {
 		return CloudAccount{}, err
 	}
-	if err := c.checkCredentials(ctx, in.config()); err != nil {
-		return CloudAccount{}, err
-	}
-
 	now := c.now().UTC()
 	a := store.Account{
 		ID: uuid.NewString(), TenantID: p.TenantID, UserID: p.UserID, CloudType: in.CloudType, Name: in.Name,
 		Region: in.Region, Endpoint: in.Endpoint, ServiceURL: in.ServiceURL, Shared: in.Shared, Active: true,
 		StorageTier: int(in.StorageTier), Created: now, Updated: now,
 	}
+	cfg := in.config()
+	mem := &memoryCredentials{cd: in.CredentialsData}
+	if err := c.withTokenSource(ctx, &cfg, a, mem.save); err != nil {
+		return CloudAccount{}, err
+	}
+	if err := c.checkCredentials(ctx, cfg); err != nil {
+		return CloudAccount{}, err
+	}
+	in.CredentialsData = mem.get() // refreshed during the check, perhaps
 	sealed, err := c.seal(a.ID, map[string]string{
 		"access_key": in.AccessKey, "secret_key": in.SecretKey, "credentials_data": in.CredentialsData})
 	if err != nil {

@@ -54,6 +54,11 @@ type Options struct {
 	ValidateTimeout time.Duration
 	// Transfers configure the transfer engine.
 	Transfers TransferOptions
+	// TokenSources builds the token source of OAuth accounts (Dropbox, Box,
+	// OneDrive, Google Drive) so refreshed tokens are written back to the
+	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
+	// TokenSource unset.
+	TokenSources TokenSourceFunc
 }
 
 // Client is safe for concurrent use.
@@ -65,6 +70,7 @@ type Client struct {
 	open            func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
 	auth            Authenticator
 	validateTimeout time.Duration
+	tokenSources    TokenSourceFunc
 	now             func() time.Time
 	engine          *transfer.Engine
 }
@@ -75,6 +81,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		log:             opts.Logger,
 		open:            opts.OpenStorage,
 		validateTimeout: opts.ValidateTimeout,
+		tokenSources:    opts.TokenSources,
 		now:             time.Now,
 	}
 	if c.log == nil {

@@ -34,8 +34,12 @@ func (c *Client) openStored(ctx context.Context, a store.Account) (provider.Stor
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := c.open(ctx, provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
-		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log})
+	cfg := provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
+		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log}
+	if err := c.withTokenSource(ctx, &cfg, a, c.saveCredentials(a)); err != nil {
+		return nil, nil, err
+	}
+	st, err := c.open(ctx, cfg)
 	if err != nil {
 		return nil, nil, providerErr(redact(err, ak, sk, cd), "open "+a.CloudType.String()+" account")
 	}

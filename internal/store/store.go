@@ -154,5 +154,43 @@ type Store interface {
 	// stays with its deletion time. No such account is ErrNotFound.
 	DeleteAccount(ctx context.Context, tenantID, ownerID, id string, at time.Time) error
 
+	OAuthStore
+
 	Close() error
+}
+
+// OAuthState is a pending OAuth authorization: what the user asked for when
+// the authorization URL was made, kept until the provider redirects back.
+// Key is a digest of the state parameter (the state itself is a bearer
+// secret and is never stored). Verifier is the sealed PKCE code verifier.
+type OAuthState struct {
+	Key         string
+	TenantID    string
+	UserID      string
+	CloudType   provider.CloudType
+	RedirectURL string
+	CloudName   string
+	Shared      bool
+	Verifier    string
+	Created     time.Time
+	Expires     time.Time
+}
+
+// OAuthStore keeps pending OAuth authorizations and writes back refreshed
+// OAuth tokens. It is part of Store; it is a separate interface only to keep
+// the OAuth additions in one place.
+type OAuthStore interface {
+	// PutOAuthState stores a pending authorization; a taken key is
+	// ErrDuplicate. Implementations may drop states that expired before
+	// s.Created while they are at it.
+	PutOAuthState(ctx context.Context, s OAuthState) error
+	// TakeOAuthState removes and returns the state stored under key in one
+	// atomic step, so a state is used at most once even when two callbacks
+	// race. A missing key is ErrNotFound. The caller checks Expires.
+	TakeOAuthState(ctx context.Context, key string) (OAuthState, error)
+	// UpdateCredentials replaces the sealed credentials_data of a live
+	// account of the tenant (a refreshed OAuth token). It does not check
+	// the owner: whoever may use a shared account refreshes its token.
+	// No such account is ErrNotFound.
+	UpdateCredentials(ctx context.Context, tenantID, id, credentialsData string, at time.Time) error
 }

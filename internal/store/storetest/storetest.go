@@ -33,6 +33,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetSharedOwnerOnly", testSetSharedOwnerOnly},
 		{"SoftDelete", testSoftDelete},
 		{"Concurrent", testConcurrent},
+		{"OAuthStateSingleUse", testOAuthStateSingleUse},
+		{"OAuthStateRace", testOAuthStateRace},
+		{"UpdateCredentials", testUpdateCredentials},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

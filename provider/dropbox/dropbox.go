@@ -1,0 +1,593 @@
+// Package dropbox is the Dropbox driver (cloud type 128), a small typed
+// client of the Dropbox API v2 over net/http: every route it uses takes a
+// base URL, so tests point it at internal/fakes/dropbox without hooks.
+//
+// Buckets: Dropbox has one tree per user, so the driver has one bucket,
+// RootBucket, holding the user's Dropbox root. Keys are paths under it
+// ("a/b.txt" is /a/b.txt); folder keys end in "/". Dropbox is
+// case-insensitive, so two keys differing only in case are one file.
+//
+// Dropbox has no content type: Stat derives one from the file extension.
+// Its checksum is content_hash, which no provider.Checksums field holds; the
+// driver computes it while writing and compares it with what Dropbox stored
+// (ContentHash exposes it).
+//
+// The driver retries a call a few times on 429 (honouring Retry-After), on
+// 5xx, and once on an access token the server calls expired; after that a
+// 429 is a *provider.RateLimitError for the transfer engine to retry.
+package dropbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// RootBucket is the name of the one bucket: the user's Dropbox root.
+const RootBucket = "Dropbox"
+
+const (
+	blockSize   = 4 << 20     // content_hash block and concurrent-session chunk unit
+	maxRequest  = 150_000_000 // bytes per upload request
+	maxPartSize = 140 << 20   // largest multiple of 4 MiB under 150 MB
+)
+
+// Options tune the driver. Zero values take the defaults.
+type Options struct {
+	// APIURL and ContentURL are the RPC and content hosts.
+	APIURL, ContentURL string
+	// ChunkSize is the upload-session chunk of Write, rounded up to a
+	// multiple of 4 MiB; default 16 MiB. Writes of known size up to it use
+	// a single files/upload.
+	ChunkSize int64
+	// MaxRetries bounds the retries of one call; default 3.
+	MaxRetries int
+	// MaxRetryWait is the longest Retry-After the driver waits itself;
+	// longer ones are returned as *provider.RateLimitError at once. Default
+	// 30 seconds.
+	MaxRetryWait time.Duration
+	// MaxBuffered bounds the bytes of multipart parts held in memory while
+	// an earlier part is missing; default 64 MiB.
+	MaxBuffered int64
+}
+
+func init() {
+	provider.Register(provider.Dropbox, func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+		return New(ctx, cfg, Options{APIURL: cfg.Endpoint, ContentURL: cfg.Endpoint})
+	})
+}
+
+// Storage is the driver. It is safe for concurrent use.
+type Storage struct {
+	api, content string
+	opts         Options
+	http         *http.Client
+	tokens       oauth2.TokenSource
+
+	listMu   sync.Mutex
+	listings map[string]*listing
+
+	upMu    sync.Mutex
+	uploads map[string]*session
+}
+
+var (
+	_ provider.Storage           = (*Storage)(nil)
+	_ provider.MultipartUploader = (*Storage)(nil)
+	_ provider.Presigner         = (*Storage)(nil)
+)
+
+// New opens the driver. cfg.TokenSource authorizes it; without one, the
+// access token in cfg.CredentialsData is used as is.
+func New(_ context.Context, cfg provider.Config, opts Options) (*Storage, error) {
+	if opts.APIURL == "" {
+		opts.APIURL = "https://api.dropboxapi.com"
+	}
+	if opts.ContentURL == "" {
+		opts.ContentURL = "https://content.dropboxapi.com"
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 16 << 20
+	}
+	opts.ChunkSize = min((opts.ChunkSize+blockSize-1)/blockSize*blockSize, maxPartSize)
+	if opts.MaxRetries <= 0 {
+		opts.MaxRetries = 3
+	}
+	if opts.MaxRetryWait <= 0 {
+		opts.MaxRetryWait = 30 * time.Second
+	}
+	if opts.MaxBuffered <= 0 {
+		opts.MaxBuffered = 64 << 20
+	}
+	ts := cfg.TokenSource
+	if ts == nil {
+		var err error
+		if ts, err = staticToken(cfg.CredentialsData); err != nil {
+			return nil, err
+		}
+	}
+	base := http.DefaultTransport
+	timeout := time.Duration(0) // transfers may be long; ctx bounds them
+	if cfg.HTTPClient != nil {
+		if cfg.HTTPClient.Transport != nil {
+			base = cfg.HTTPClient.Transport
+		}
+		timeout = cfg.HTTPClient.Timeout
+	}
+	return &Storage{
+		api: strings.TrimSuffix(opts.APIURL, "/"), content: strings.TrimSuffix(opts.ContentURL, "/"), opts: opts,
+		// do sets the Authorization header itself, so it knows which token
+		// the server refused.
+		http:   &http.Client{Transport: base, Timeout: timeout},
+		tokens: ts, listings: map[string]*listing{}, uploads: map[string]*session{},
+	}, nil
+}
+
+// Close releases nothing: sessions live on Dropbox for 7 days.
+func (s *Storage) Close() error { return nil }
+
+// ListBuckets returns the one bucket, after checking the credentials.
+func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
+	if err := s.rpc(ctx, "users/get_current_account", nil, nil); err != nil {
+		return nil, mapErr(err, "dropbox: get current account")
+	}
+	return []provider.Bucket{{Name: RootBucket}}, nil
+}
+
+func checkBucket(bucket string) error {
+	if err := provider.CheckBucket(bucket); err != nil {
+		return err
+	}
+	if bucket != RootBucket {
+		return fmt.Errorf("%w: dropbox has one bucket, %q, not %q", provider.ErrNotFound, RootBucket, bucket)
+	}
+	return nil
+}
+
+// dbxPath maps a key onto a Dropbox path: "a/b/" and "a/b" are "/a/b".
+func dbxPath(key string) string { return "/" + strings.TrimSuffix(key, "/") }
+
+// metadata is a Dropbox file or folder entry.
+type metadata struct {
+	Tag            string    `json:".tag"`
+	Name           string    `json:"name"`
+	ID             string    `json:"id"`
+	PathLower      string    `json:"path_lower"`
+	PathDisplay    string    `json:"path_display"`
+	Rev            string    `json:"rev"`
+	Size           int64     `json:"size"`
+	ContentHash    string    `json:"content_hash"`
+	ServerModified time.Time `json:"server_modified"`
+}
+
+func (m metadata) object(key string) provider.Object {
+	if m.Tag == "folder" {
+		return provider.Object{Key: key, ID: m.ID, IsFolder: true}
+	}
+	ct := mime.TypeByExtension(path.Ext(m.Name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return provider.Object{Key: key, ID: m.ID, Size: m.Size, ModTime: m.ServerModified, ETag: m.Rev, ContentType: ct}
+}
+
+func (s *Storage) metadata(ctx context.Context, key string) (metadata, error) {
+	var m metadata
+	err := s.rpc(ctx, "files/get_metadata", map[string]any{"path": dbxPath(key)}, &m)
+	return m, mapErr(err, "dropbox: "+key)
+}
+
+// Stat returns a file, or a folder when key ends in "/".
+func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return provider.Object{}, err
+	}
+	if err := checkBucket(bucket); err != nil {
+		return provider.Object{}, err
+	}
+	m, err := s.metadata(ctx, key)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	if (m.Tag == "folder") != strings.HasSuffix(key, "/") {
+		return provider.Object{}, fmt.Errorf("%w: %s is a %s", provider.ErrNotFound, key, m.Tag)
+	}
+	return m.object(key), nil
+}
+
+// ContentHash returns Dropbox's content_hash of a file.
+func (s *Storage) ContentHash(ctx context.Context, bucket, key string) (string, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return "", err
+	}
+	if err := checkBucket(bucket); err != nil {
+		return "", err
+	}
+	m, err := s.metadata(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return m.ContentHash, nil
+}
+
+// NewRangeReader downloads a file, or a range of it.
+func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return nil, err
+	}
+	if err := provider.CheckRange(offset, length); err != nil {
+		return nil, err
+	}
+	if err := checkBucket(bucket); err != nil {
+		return nil, err
+	}
+	c := call{host: s.content, route: "files/download", arg: map[string]any{"path": dbxPath(key)}}
+	switch {
+	case length == 0:
+		if _, err := s.Stat(ctx, bucket, key); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	case length > 0:
+		c.rangeH = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+	case offset > 0:
+		c.rangeH = fmt.Sprintf("bytes=%d-", offset)
+	}
+	resp, err := s.do(ctx, c)
+	if err != nil {
+		return nil, mapErr(err, "dropbox: download "+key)
+	}
+	return resp.Body, nil
+}
+
+// Delete removes a file, or an empty folder when key ends in "/". A
+// folder with content is left alone: on Dropbox deleting it would delete
+// everything under it, unlike deleting an S3 folder marker.
+func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return err
+	}
+	if err := checkBucket(bucket); err != nil {
+		return err
+	}
+	m, err := s.metadata(ctx, key)
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case (m.Tag == "folder") != strings.HasSuffix(key, "/"):
+		return nil
+	}
+	arg := map[string]any{"path": dbxPath(key)}
+	if m.Tag == "folder" {
+		var page listFolderResult
+		if err := s.rpc(ctx, "files/list_folder", map[string]any{"path": dbxPath(key), "limit": 1}, &page); err != nil {
+			return mapErr(err, "dropbox: "+key)
+		}
+		if len(page.Entries) > 0 {
+			return nil
+		}
+	} else {
+		arg["parent_rev"] = m.Rev // never delete a folder that replaced the file meanwhile
+	}
+	err = mapErr(s.rpc(ctx, "files/delete_v2", arg, nil), "dropbox: delete "+key)
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// CreateFolder makes a folder (and its parents); an existing folder is fine.
+func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
+	key, err := provider.CheckFolder(bucket, key)
+	if err != nil {
+		return err
+	}
+	if err := checkBucket(bucket); err != nil {
+		return err
+	}
+	err = s.rpc(ctx, "files/create_folder_v2", map[string]any{"path": dbxPath(key)}, nil)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.has("conflict/folder") {
+		return nil
+	}
+	return mapErr(err, "dropbox: create folder "+key)
+}
+
+// PresignURL returns a temporary link (valid 4 hours, whatever the asked
+// expiry) for GET. Dropbox has no presigned PUT: ErrUnsupported.
+func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return "", err
+	}
+	switch opts.Method {
+	case http.MethodGet, "":
+	case http.MethodPut:
+		return "", fmt.Errorf("%w: dropbox has no presigned uploads", provider.ErrUnsupported)
+	default:
+		return "", fmt.Errorf("%w: presign method %q", provider.ErrInvalid, opts.Method)
+	}
+	if err := checkBucket(bucket); err != nil {
+		return "", err
+	}
+	var out struct {
+		Link string `json:"link"`
+	}
+	if err := s.rpc(ctx, "files/get_temporary_link", map[string]any{"path": dbxPath(key)}, &out); err != nil {
+		return "", mapErr(err, "dropbox: temporary link "+key)
+	}
+	return out.Link, nil
+}
+
+// Write stores r at key, overwriting. A known size up to ChunkSize goes in
+// one files/upload; anything else through an upload session in ChunkSize
+// appends. The content_hash Dropbox reports is checked against ours.
+func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
+		return provider.Object{}, err
+	}
+	if strings.HasSuffix(key, "/") {
+		return provider.Object{}, fmt.Errorf("%w: key %q names a folder", provider.ErrInvalid, key)
+	}
+	if err := checkBucket(bucket); err != nil {
+		return provider.Object{}, err
+	}
+	chunk := s.opts.ChunkSize
+	if opts.PartSize > 0 {
+		chunk = min((opts.PartSize+blockSize-1)/blockSize*blockSize, maxPartSize)
+	}
+	h := NewContentHash()
+	commit := map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true}
+	var m metadata
+	if size >= 0 && size <= chunk {
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return provider.Object{}, readErr2(ctx, err)
+		}
+		h.Write(buf)
+		if err := s.upload(ctx, "files/upload", commit, buf, &m); err != nil {
+			return provider.Object{}, mapErr(err, "dropbox: upload "+key)
+		}
+	} else {
+		var start struct {
+			SessionID string `json:"session_id"`
+		}
+		if err := s.upload(ctx, "files/upload_session/start", map[string]any{}, nil, &start); err != nil {
+			return provider.Object{}, mapErr(err, "dropbox: upload session "+key)
+		}
+		buf := make([]byte, chunk)
+		var off int64
+		for {
+			if err := ctx.Err(); err != nil {
+				return provider.Object{}, err
+			}
+			n, err := io.ReadFull(r, buf)
+			last := err == io.EOF || err == io.ErrUnexpectedEOF
+			if err != nil && !last {
+				return provider.Object{}, readErr2(ctx, err)
+			}
+			h.Write(buf[:n])
+			cursor := map[string]any{"session_id": start.SessionID, "offset": off}
+			if last {
+				err = s.upload(ctx, "files/upload_session/finish", map[string]any{"cursor": cursor, "commit": commit}, buf[:n], &m)
+				if err != nil {
+					return provider.Object{}, mapErr(err, "dropbox: finish "+key)
+				}
+				break
+			}
+			if err := s.upload(ctx, "files/upload_session/append_v2", map[string]any{"cursor": cursor}, buf[:n], nil); err != nil {
+				return provider.Object{}, mapErr(err, "dropbox: append "+key)
+			}
+			off += int64(n)
+		}
+	}
+	if size >= 0 && m.Size != size {
+		return provider.Object{}, fmt.Errorf("dropbox: %s: stored %d bytes, want %d", key, m.Size, size)
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); m.ContentHash != want {
+		return provider.Object{}, fmt.Errorf("dropbox: %s: content_hash %s, want %s", key, m.ContentHash, want)
+	}
+	return m.object(key), nil
+}
+
+// readErr2 prefers the context's error: a reader that failed because the
+// write was cancelled should say so.
+func readErr2(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("dropbox: reading the source: %w", err)
+}
+
+// contentHash is Dropbox's content_hash: SHA-256 over the concatenated
+// SHA-256 digests of 4 MiB blocks.
+type contentHash struct {
+	all   hash.Hash
+	block hash.Hash
+	n     int
+}
+
+// NewContentHash returns a hash.Hash computing Dropbox's content_hash.
+func NewContentHash() hash.Hash {
+	return &contentHash{all: sha256.New(), block: sha256.New()}
+}
+
+func (c *contentHash) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		k := min(len(p), blockSize-c.n)
+		c.block.Write(p[:k])
+		c.n += k
+		p = p[k:]
+		if c.n == blockSize {
+			c.all.Write(c.block.Sum(nil))
+			c.block.Reset()
+			c.n = 0
+		}
+	}
+	return total, nil
+}
+
+func (c *contentHash) Sum(b []byte) []byte {
+	all := sha256.New()
+	// Copy the running state: Sum must not change it.
+	if st, err := c.all.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary(); err == nil {
+		_ = all.(interface{ UnmarshalBinary([]byte) error }).UnmarshalBinary(st)
+	}
+	if c.n > 0 {
+		all.Write(c.block.Sum(nil))
+	}
+	return all.Sum(b)
+}
+
+func (c *contentHash) Reset()         { c.all.Reset(); c.block.Reset(); c.n = 0 }
+func (c *contentHash) Size() int      { return sha256.Size }
+func (c *contentHash) BlockSize() int { return sha256.BlockSize }
+
+type listFolderResult struct {
+	Entries []metadata `json:"entries"`
+	Cursor  string     `json:"cursor"`
+	HasMore bool       `json:"has_more"`
+}
+
+// listing is a whole folder listing, sorted by key, kept briefly so the
+// pages after the first do not list the folder again.
+type listing struct {
+	objects []provider.Object
+	at      time.Time
+}
+
+const listingTTL = 5 * time.Minute
+
+// ListObjects lists by prefix. Dropbox lists whole folders in no particular
+// order, so the driver fetches the folder (all list_folder pages), sorts it
+// and pages through it itself; the token names the cached listing and the
+// last key, so a lost cache costs a re-list, not a wrong page. Without a
+// delimiter the listing is recursive and holds files only (Dropbox folders
+// are not objects).
+func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	if err := provider.CheckBucket(bucket); err != nil {
+		return provider.Page{}, err
+	}
+	if err := checkBucket(bucket); err != nil {
+		return provider.Page{}, err
+	}
+	if opts.Delimiter != "" && opts.Delimiter != "/" {
+		return provider.Page{}, fmt.Errorf("%w: dropbox lists with delimiter \"/\" or none", provider.ErrInvalid)
+	}
+	maxKeys := opts.MaxKeys
+	if maxKeys <= 0 {
+		maxKeys = 1000
+	}
+	var id, after string
+	if opts.Token != "" {
+		i, a, ok := strings.Cut(opts.Token, ".")
+		raw, err := base64.RawURLEncoding.DecodeString(a)
+		if !ok || err != nil {
+			return provider.Page{}, fmt.Errorf("%w: bad listing token", provider.ErrInvalid)
+		}
+		id, after = i, string(raw)
+	}
+	objs, id, err := s.listing(ctx, id, opts)
+	if err != nil {
+		return provider.Page{}, err
+	}
+	i := 0
+	if opts.Token != "" {
+		i = sort.Search(len(objs), func(i int) bool { return objs[i].Key > after })
+	}
+	end := min(i+maxKeys, len(objs))
+	page := provider.Page{Objects: append([]provider.Object(nil), objs[i:end]...)}
+	if end < len(objs) {
+		page.NextToken = id + "." + base64.RawURLEncoding.EncodeToString([]byte(objs[end-1].Key))
+	}
+	return page, nil
+}
+
+func (s *Storage) listing(ctx context.Context, id string, opts provider.ListOptions) ([]provider.Object, string, error) {
+	s.listMu.Lock()
+	for k, l := range s.listings {
+		if time.Since(l.at) > listingTTL {
+			delete(s.listings, k)
+		}
+	}
+	l := s.listings[id]
+	s.listMu.Unlock()
+	if l != nil {
+		return l.objects, id, nil
+	}
+	objs, err := s.listAll(ctx, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	b := make([]byte, 9)
+	_, _ = randRead(b)
+	id = base64.RawURLEncoding.EncodeToString(b)
+	s.listMu.Lock()
+	s.listings[id] = &listing{objects: objs, at: time.Now()}
+	s.listMu.Unlock()
+	return objs, id, nil
+}
+
+func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]provider.Object, error) {
+	dirKey := opts.Prefix[:strings.LastIndex(opts.Prefix, "/")+1] // "" or "a/b/"
+	dir := ""
+	if dirKey != "" {
+		dir = dbxPath(dirKey)
+	}
+	recursive := opts.Delimiter == ""
+	var res listFolderResult
+	err := s.rpc(ctx, "files/list_folder", map[string]any{"path": dir, "recursive": recursive, "limit": 2000}, &res)
+	if errors.Is(mapErr(err, ""), provider.ErrNotFound) {
+		return nil, nil // a prefix nothing is under
+	}
+	if err != nil {
+		return nil, mapErr(err, "dropbox: list "+dirKey)
+	}
+	var objs []provider.Object
+	for {
+		for _, m := range res.Entries {
+			if m.Tag == "deleted" || len(m.PathDisplay) <= len(dir)+1 {
+				continue // the folder itself in a recursive listing
+			}
+			key := dirKey + m.PathDisplay[len(dir)+1:]
+			if m.Tag == "folder" {
+				if recursive {
+					continue
+				}
+				key += "/"
+			}
+			if strings.HasPrefix(key, opts.Prefix) && key != opts.Prefix {
+				objs = append(objs, m.object(key))
+			}
+		}
+		if !res.HasMore {
+			break
+		}
+		cursor := res.Cursor
+		res = listFolderResult{}
+		if err := s.rpc(ctx, "files/list_folder/continue", map[string]any{"cursor": cursor}, &res); err != nil {
+			return nil, mapErr(err, "dropbox: list "+dirKey)
+		}
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	return objs, nil
+}
