@@ -27,6 +27,27 @@ func TestSuite(t *testing.T) {
 	})
 }
 
+func TestJournal(t *testing.T) {
+	storetest.RunJournal(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "amove.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestJournalRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "amove.db")
+	storetest.JournalRestart(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 // TestReopen checks that migrations are idempotent, data survives a restart
 // and the file is private.
 func TestReopen(t *testing.T) {
@@ -69,8 +90,8 @@ func TestReopen(t *testing.T) {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 	var versions int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_version`).Scan(&versions); err != nil || versions != 1 {
-		t.Errorf("schema_version rows = %d, %v; want 1", versions, err)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_version`).Scan(&versions); err != nil || versions != 2 {
+		t.Errorf("schema_version rows = %d, %v; want 2", versions, err)
 	}
 }
 
