@@ -2,11 +2,13 @@ package amove
 
 import "github.com/amove/amove-go/internal/store"
 
-// Store persists tenants, users and cloud accounts. The SQLite and
-// PostgreSQL stores are opened by Options.DSN; a custom implementation can be
-// passed as Options.Store, naming only the aliases below. Sealed fields hold
-// ciphertext: the Client encrypts before it stores and decrypts after it
-// loads, so a Store never sees a secret or the key.
+// Store persists tenants, users and cloud accounts, and, through Journal,
+// the transfer engine's jobs, so a transfer survives an agent restart. The
+// SQLite and PostgreSQL stores are opened by Options.DSN; a custom
+// implementation can be passed as Options.Store, naming only the aliases
+// below and package transfer (for Journal). Sealed fields hold ciphertext:
+// the Client encrypts before it stores and decrypts after it loads, so a
+// Store never sees a secret or the key.
 type Store = store.Store
 
 // Record types of the Store interface.

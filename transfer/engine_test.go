@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amove/amove-go/internal/store/sqlite"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
 	"github.com/amove/amove-go/transfer"
@@ -282,13 +283,36 @@ func TestPauseResumeCancel(t *testing.T) {
 }
 
 func TestRestoreFromFileJournal(t *testing.T) {
+	jdir := t.TempDir()
+	testRestore(t, func(t *testing.T) transfer.Journal {
+		j, err := transfer.NewFileJournal(jdir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	})
+}
+
+// TestRestoreFromSQLiteJournal: the same with the store's journal, as the
+// agent runs it.
+func TestRestoreFromSQLiteJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "amove.db")
+	testRestore(t, func(t *testing.T) transfer.Journal {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s.Journal()
+	})
+}
+
+// testRestore stands for an agent restart: open returns a journal on the
+// same storage at every call.
+func testRestore(t *testing.T, open func(t *testing.T) transfer.Journal) {
 	mem := newMemory(t, "b")
 	slow := &slowStorage{Storage: mem, delay: 30 * time.Millisecond, parts: make(chan int, 100)}
-	jdir := t.TempDir()
-	j1, err := transfer.NewFileJournal(jdir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j1 := open(t)
 	e1 := transfer.New(transfer.Options{Open: accounts{"m": slow}.open, PartSize: 5 << 20, Concurrency: 1, Journal: j1})
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -306,7 +330,7 @@ func TestRestoreFromFileJournal(t *testing.T) {
 		for range slow.parts {
 		}
 	}()
-	j2, _ := transfer.NewFileJournal(jdir)
+	j2 := open(t)
 	counting := &countingStorage{slowStorage: slow}
 	e2 := transfer.New(transfer.Options{Open: accounts{"m": counting}.open, PartSize: 5 << 20, Journal: j2})
 	defer e2.Close()

@@ -25,6 +25,9 @@ type FileJournal struct {
 	dir  string
 	mu   sync.Mutex
 	logs map[string]*os.File
+	// items is the item count of each job written to since the journal
+	// was opened.
+	items map[string]int
 }
 
 var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -34,7 +37,7 @@ func NewFileJournal(dir string) (*FileJournal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	return &FileJournal{dir: dir, logs: map[string]*os.File{}}, nil
+	return &FileJournal{dir: dir, logs: map[string]*os.File{}, items: map[string]int{}}, nil
 }
 
 type logLine struct {
@@ -57,23 +60,27 @@ func (j *FileJournal) Put(ctx context.Context, rec *JobRecord) error {
 		return err
 	}
 	c := rec.clone()
+	parts := make([][]PartRecord, len(c.Items))
 	for i := range c.Items {
-		c.Items[i].Parts = nil // parts live in the log
+		parts[i], c.Items[i].Parts = c.Items[i].Parts, nil // parts live in the log
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	old, err := j.readPlan(rec.ID)
+	keep := err == nil && len(old.Items) == len(c.Items)
+	if keep {
+		// Item progress comes from UpdateItem and AddPart and must not be
+		// rolled back by a Put: keep the plan's items as they were, the
+		// log is replayed over them on Get.
+		c.Items = old.Items
+	} else if err := j.dropLog(rec.ID); err != nil {
+		// A new plan: lines of an earlier plan (or of a deleted job with
+		// the same id) would land on the wrong items.
+		return err
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if old, err := j.readPlan(rec.ID); err == nil && len(old.Items) == len(c.Items) {
-		// Keep item progress written by the log out of the plan's way: the
-		// log is replayed over the plan on Get, so the plan may keep its
-		// original items.
-		c.Items = old.Items
-		if b, err = json.Marshal(c); err != nil {
-			return err
-		}
 	}
 	tmp, err := os.CreateTemp(j.dir, rec.ID+".*.tmp")
 	if err != nil {
@@ -91,7 +98,38 @@ func (j *FileJournal) Put(ctx context.Context, rec *JobRecord) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), p)
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	j.items[rec.ID] = len(c.Items)
+	if keep {
+		return nil
+	}
+	// Parts the new plan already carries go to the log like any other.
+	for i, ps := range parts {
+		for _, part := range ps {
+			if err := j.appendLocked(rec.ID, logLine{Index: i, Part: &part}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dropLog closes and removes the job's log. j.mu must be held.
+func (j *FileJournal) dropLog(id string) error {
+	if f := j.logs[id]; f != nil {
+		f.Close()
+		delete(j.logs, id)
+	}
+	p, err := j.path(id, ".log")
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (j *FileJournal) readPlan(id string) (*JobRecord, error) {
@@ -114,30 +152,80 @@ func (j *FileJournal) readPlan(id string) (*JobRecord, error) {
 }
 
 func (j *FileJournal) append(id string, line logLine) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.appendLocked(id, line)
+}
+
+// appendLocked writes one line to the job's log. j.mu must be held.
+func (j *FileJournal) appendLocked(id string, line logLine) error {
+	n, ok := j.items[id]
+	if !ok {
+		// First write to this job since the journal was opened: learn the
+		// item count once, so a bad index is refused here instead of
+		// making every later Get fail.
+		rec, err := j.readPlan(id)
+		if err != nil {
+			return err
+		}
+		n = len(rec.Items)
+		j.items[id] = n
+	}
+	if line.Index < 0 || line.Index >= n {
+		return fmt.Errorf("transfer: job %s has no item %d", id, line.Index)
+	}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	f := j.logs[id]
 	if f == nil {
-		p, err := j.path(id, ".log")
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(filepath.Join(j.dir, id+".json")); err != nil {
-			return fmt.Errorf("%w: %s", ErrUnknownJob, id)
-		}
-		f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
+		if f, err = j.openLog(id); err != nil {
 			return err
 		}
 		j.logs[id] = f
 	}
 	_, err = f.Write(b)
 	return err
+}
+
+// openLog opens the job's log for appending. A torn last line, left by a
+// crash mid-write, is cut off first: otherwise the next line would be glued
+// to it and Get would stop reading there.
+func (j *FileJournal) openLog(id string) (*os.File, error) {
+	p, err := j.path(id, ".log")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if size := fi.Size(); size > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, size-1); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if last[0] != '\n' {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			if err := f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1)); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
+	}
+	return f, nil
 }
 
 func (j *FileJournal) UpdateItem(ctx context.Context, id string, index int, u ItemUpdate) error {
@@ -205,20 +293,18 @@ func (j *FileJournal) List(ctx context.Context) ([]*JobRecord, error) {
 func (j *FileJournal) Delete(ctx context.Context, id string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if f := j.logs[id]; f != nil {
-		f.Close()
-		delete(j.logs, id)
+	delete(j.items, id)
+	p, err := j.path(id, ".json")
+	if err != nil {
+		return err
 	}
-	for _, ext := range []string{".json", ".log"} {
-		p, err := j.path(id, ext)
-		if err != nil {
-			return err
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+	// The plan goes first: a log without a plan is dropped by the next Put
+	// of that id, a plan without its log would look like a job with no
+	// progress.
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return nil
+	return j.dropLog(id)
 }
 
 // Close closes the open log files.

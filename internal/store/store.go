@@ -2,7 +2,8 @@
 // and the Store interface that the SQLite and PostgreSQL implementations
 // satisfy and that package amove re-exports as aliases.
 //
-// It is a leaf package (it imports only provider) so that amove can open the
+// It imports only provider and transfer (for the journal's record types;
+// transfer itself imports only provider), so that amove can open the
 // implementations by DSN without an import cycle.
 //
 // A Store holds secrets only in sealed form: Account.AccessKey, SecretKey and
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/transfer"
 )
 
 // Sentinel errors every Store returns; package amove maps them onto its own
@@ -126,7 +128,8 @@ type AccountQuery struct {
 	IncludeShared bool
 }
 
-// Store persists tenants, users and cloud accounts. Implementations are safe
+// Store persists tenants, users, cloud accounts and (through Journal)
+// transfer jobs. Implementations are safe
 // for concurrent use by many goroutines (and, for shared stores, by several
 // processes).
 type Store interface {
@@ -155,6 +158,11 @@ type Store interface {
 	DeleteAccount(ctx context.Context, tenantID, ownerID, id string, at time.Time) error
 
 	OAuthStore
+
+	// Journal returns the store as the transfer engine's journal, so jobs
+	// survive an agent restart. It is a view on the store, valid until
+	// Close.
+	Journal() transfer.Journal
 
 	Close() error
 }

@@ -20,6 +20,27 @@ func TestSuite(t *testing.T) {
 	})
 }
 
+func TestJournal(t *testing.T) {
+	storetest.RunJournal(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), pgtest.Schema(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestJournalRestart(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	storetest.JournalRestart(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 // TestMigrateTwice checks that a second agent opening a migrated database
 // changes nothing.
 func TestMigrateTwice(t *testing.T) {

@@ -27,6 +27,27 @@ func TestSuite(t *testing.T) {
 	})
 }
 
+func TestJournal(t *testing.T) {
+	storetest.RunJournal(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "amove.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestJournalRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "amove.db")
+	storetest.JournalRestart(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 // TestReopen checks that migrations are idempotent, data survives a restart
 // and the file is private.
 func TestReopen(t *testing.T) {

@@ -1,0 +1,250 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/amove/amove-go/transfer"
+)
+
+// Journal returns the store as a transfer.Journal, so jobs survive an agent
+// restart. A job is owned by the agent running it: several agents may share
+// the database, but not a job.
+func (s *Store) Journal() transfer.Journal { return journal{s} }
+
+// journal keeps jobs in the transfers, transfer_items and transfer_parts
+// tables (migration 0002).
+type journal struct{ s *Store }
+
+// planJSON is rec without parts and without the items' progress, which live
+// in their own rows. Items is never null, so jsonb_array_length counts it.
+func planJSON(rec *transfer.JobRecord) (json.RawMessage, error) {
+	c := *rec
+	c.Items = make([]transfer.ItemRecord, len(rec.Items))
+	for i, it := range rec.Items {
+		it.UploadID, it.Done, it.Verified, it.Failed, it.Parts = "", false, false, "", nil
+		c.Items[i] = it
+	}
+	return json.Marshal(&c)
+}
+
+const upsertPart = `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, md5)
+	VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, md5 = excluded.md5`
+
+func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
+	plan, err := planJSON(rec)
+	if err != nil {
+		return err
+	}
+	return mapErr(pgx.BeginFunc(ctx, j.s.pool, func(tx pgx.Tx) error {
+		var oldItems int
+		err := tx.QueryRow(ctx, `SELECT jsonb_array_length(record -> 'items') FROM transfers WHERE id = $1 FOR UPDATE`,
+			rec.ID).Scan(&oldItems)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err == nil && oldItems == len(rec.Items) {
+			// The same plan again (the engine re-puts on every state
+			// change): keep the stored items and their progress and
+			// parts, which only UpdateItem and AddPart change.
+			_, err := tx.Exec(ctx, `UPDATE transfers SET kind = $2, state = $3, error = $4,
+				record = $5::jsonb || jsonb_build_object('items', record -> 'items'), created_at = $6, updated_at = $7
+				WHERE id = $1`,
+				rec.ID, string(rec.Kind), string(rec.State), rec.Error, plan, rec.Created, rec.Updated)
+			return err
+		}
+		// A new job or a new plan: the old items go, with their parts
+		// (ON DELETE CASCADE).
+		if _, err := tx.Exec(ctx, `DELETE FROM transfer_items WHERE transfer_id = $1`, rec.ID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO transfers (id, kind, state, error, record, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, state = excluded.state, error = excluded.error,
+				record = excluded.record, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+			rec.ID, string(rec.Kind), string(rec.State), rec.Error, plan, rec.Created, rec.Updated)
+		if err != nil {
+			return err
+		}
+		// COPY: a plan can have tens of thousands of items.
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"transfer_items"},
+			[]string{"transfer_id", "idx", "upload_id", "done", "verified", "failed"},
+			pgx.CopyFromSlice(len(rec.Items), func(i int) ([]any, error) {
+				it := rec.Items[i]
+				return []any{rec.ID, i, it.UploadID, it.Done, it.Verified, it.Failed}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		// Parts in a plan are rare (a job imported mid-way); an upsert
+		// each keeps a part listed twice from failing the Put.
+		var b pgx.Batch
+		for i, it := range rec.Items {
+			for _, p := range it.Parts {
+				b.Queue(upsertPart, rec.ID, i, p.Number, p.Size, p.ETag, p.MD5)
+			}
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	}))
+}
+
+// noItem explains why item index of job id does not exist: an unknown job
+// (ErrUnknownJob) or an index outside its plan.
+func (j journal) noItem(ctx context.Context, id string, index int) error {
+	var one int
+	err := j.s.pool.QueryRow(ctx, `SELECT 1 FROM transfers WHERE id = $1`, id).Scan(&one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %s", transfer.ErrUnknownJob, id)
+	case err != nil:
+		return mapErr(err)
+	}
+	return fmt.Errorf("postgres: job %s has no item %d", id, index)
+}
+
+var errNoItem = errors.New("no item")
+
+func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfer.ItemUpdate) error {
+	// Most updates keep the upload id (a small file done, a multipart
+	// upload completed): then no part goes and one statement, one commit,
+	// is enough. That matters for jobs of many small files.
+	tag, err := j.s.pool.Exec(ctx, `UPDATE transfer_items SET done = $4, verified = $5, failed = $6
+		WHERE transfer_id = $1 AND idx = $2 AND upload_id = $3`, id, index, u.UploadID, u.Done, u.Verified, u.Failed)
+	if err != nil {
+		return mapErr(err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, j.s.pool, func(tx pgx.Tx) error {
+		// FOR UPDATE holds off AddPart on this item (its foreign key check
+		// locks the same row) until the parts of an old upload are gone,
+		// so none lands after the clear.
+		var uploadID string
+		err := tx.QueryRow(ctx, `SELECT upload_id FROM transfer_items WHERE transfer_id = $1 AND idx = $2 FOR UPDATE`,
+			id, index).Scan(&uploadID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoItem
+		}
+		if err != nil {
+			return err
+		}
+		if uploadID != u.UploadID {
+			// A new upload starts from nothing.
+			if _, err := tx.Exec(ctx, `DELETE FROM transfer_parts WHERE transfer_id = $1 AND idx = $2`, id, index); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE transfer_items SET upload_id = $3, done = $4, verified = $5, failed = $6
+			WHERE transfer_id = $1 AND idx = $2`, id, index, u.UploadID, u.Done, u.Verified, u.Failed)
+		return err
+	})
+	if errors.Is(err, errNoItem) {
+		return j.noItem(ctx, id, index)
+	}
+	return mapErr(err)
+}
+
+// AddPart is one statement: it runs for every part, and the foreign key
+// tells a missing job or item apart from success without a prior read.
+func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {
+	_, err := j.s.pool.Exec(ctx, upsertPart, id, index, p.Number, p.Size, p.ETag, p.MD5)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+		return j.noItem(ctx, id, index)
+	}
+	return mapErr(err)
+}
+
+func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error) {
+	var rec transfer.JobRecord
+	// REPEATABLE READ: plan, items and parts from one snapshot, so they
+	// agree even while AddPart goes on.
+	err := pgx.BeginTxFunc(ctx, j.s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var plan []byte
+		err := tx.QueryRow(ctx, `SELECT record FROM transfers WHERE id = $1`, id).Scan(&plan)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(plan, &rec); err != nil {
+			return fmt.Errorf("job %s: %w", id, err)
+		}
+		rows, err := tx.Query(ctx, `SELECT idx, upload_id, done, verified, failed FROM transfer_items WHERE transfer_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		var i int
+		var u transfer.ItemUpdate
+		_, err = pgx.ForEachRow(rows, []any{&i, &u.UploadID, &u.Done, &u.Verified, &u.Failed}, func() error {
+			if i < 0 || i >= len(rec.Items) {
+				return fmt.Errorf("job %s: item %d outside the plan", id, i)
+			}
+			it := &rec.Items[i]
+			it.UploadID, it.Done, it.Verified, it.Failed = u.UploadID, u.Done, u.Verified, u.Failed
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT idx, number, size, etag, md5 FROM transfer_parts
+			WHERE transfer_id = $1 ORDER BY idx, number`, id)
+		if err != nil {
+			return err
+		}
+		var p transfer.PartRecord
+		_, err = pgx.ForEachRow(rows, []any{&i, &p.Number, &p.Size, &p.ETag, &p.MD5}, func() error {
+			if i < 0 || i >= len(rec.Items) {
+				return fmt.Errorf("job %s: part of item %d outside the plan", id, i)
+			}
+			rec.Items[i].Parts = append(rec.Items[i].Parts, p)
+			return nil
+		})
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", transfer.ErrUnknownJob, id)
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &rec, nil
+}
+
+// List decodes the plans without their items: a job of many files would
+// otherwise cost its whole plan here, and the engine calls Get for them.
+func (j journal) List(ctx context.Context) ([]*transfer.JobRecord, error) {
+	rows, err := j.s.pool.Query(ctx, `SELECT record - 'items' FROM transfers ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var out []*transfer.JobRecord
+	var plan []byte
+	_, err = pgx.ForEachRow(rows, []any{&plan}, func() error {
+		var rec transfer.JobRecord
+		if err := json.Unmarshal(plan, &rec); err != nil {
+			return fmt.Errorf("transfers: %w", err)
+		}
+		out = append(out, &rec)
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return out, nil
+}
+
+// Delete is a hard delete: items and parts go by ON DELETE CASCADE. Nobody
+// audits the part lists of finished jobs.
+func (j journal) Delete(ctx context.Context, id string) error {
+	_, err := j.s.pool.Exec(ctx, `DELETE FROM transfers WHERE id = $1`, id)
+	return mapErr(err)
+}

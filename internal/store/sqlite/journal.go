@@ -1,0 +1,255 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/amove/amove-go/transfer"
+)
+
+// Journal returns the store as a transfer.Journal, so jobs survive an agent
+// restart. Writes go through the single writer connection like every other
+// write: concurrent AddPart calls queue in Go and never see "database is
+// locked".
+func (s *Store) Journal() transfer.Journal { return journal{s} }
+
+// journal keeps jobs in the transfers, transfer_items and transfer_parts
+// tables (migration 0002).
+type journal struct{ s *Store }
+
+// planJSON is rec without parts and without the items' progress, which live
+// in their own rows. Items is never null, so json_array_length counts it.
+func planJSON(rec *transfer.JobRecord) ([]byte, error) {
+	c := *rec
+	c.Items = make([]transfer.ItemRecord, len(rec.Items))
+	for i, it := range rec.Items {
+		it.UploadID, it.Done, it.Verified, it.Failed, it.Parts = "", false, false, "", nil
+		c.Items[i] = it
+	}
+	return json.Marshal(&c)
+}
+
+func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
+	plan, err := planJSON(rec)
+	if err != nil {
+		return err
+	}
+	tx, err := j.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	var oldItems int
+	err = tx.QueryRowContext(ctx, `SELECT json_array_length(record, '$.items') FROM transfers WHERE id = ?`, rec.ID).Scan(&oldItems)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return mapErr(err)
+	}
+	if err == nil && oldItems == len(rec.Items) {
+		// The same plan again (the engine re-puts on every state change):
+		// keep the stored items and their progress and parts, which only
+		// UpdateItem and AddPart change.
+		_, err := tx.ExecContext(ctx, `UPDATE transfers SET kind = ?, state = ?, error = ?,
+			record = json_set(?, '$.items', record -> '$.items'), created_at = ?, updated_at = ?
+			WHERE id = ?`,
+			string(rec.Kind), string(rec.State), rec.Error, string(plan), fmtTime(rec.Created), fmtTime(rec.Updated), rec.ID)
+		if err != nil {
+			return mapErr(err)
+		}
+		return mapErr(tx.Commit())
+	}
+	// A new job or a new plan: the old items go, with their parts
+	// (ON DELETE CASCADE).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM transfer_items WHERE transfer_id = ?`, rec.ID); err != nil {
+		return mapErr(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO transfers (id, kind, state, error, record, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, state = excluded.state, error = excluded.error,
+			record = excluded.record, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		rec.ID, string(rec.Kind), string(rec.State), rec.Error, string(plan), fmtTime(rec.Created), fmtTime(rec.Updated))
+	if err != nil {
+		return mapErr(err)
+	}
+	items, err := tx.PrepareContext(ctx, `INSERT INTO transfer_items (transfer_id, idx, upload_id, done, verified, failed)
+		VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer items.Close()
+	parts, err := tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, md5)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, md5 = excluded.md5`)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer parts.Close()
+	for i, it := range rec.Items {
+		if _, err := items.ExecContext(ctx, rec.ID, i, it.UploadID, it.Done, it.Verified, it.Failed); err != nil {
+			return mapErr(err)
+		}
+		for _, p := range it.Parts {
+			if _, err := parts.ExecContext(ctx, rec.ID, i, p.Number, p.Size, p.ETag, p.MD5); err != nil {
+				return mapErr(err)
+			}
+		}
+	}
+	return mapErr(tx.Commit())
+}
+
+// noItem explains why item index of job id does not exist: an unknown job
+// (ErrUnknownJob) or an index outside its plan.
+func (j journal) noItem(ctx context.Context, id string, index int) error {
+	var one int
+	err := j.s.r.QueryRowContext(ctx, `SELECT 1 FROM transfers WHERE id = ?`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: %s", transfer.ErrUnknownJob, id)
+	case err != nil:
+		return mapErr(err)
+	}
+	return fmt.Errorf("sqlite: job %s has no item %d", id, index)
+}
+
+func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfer.ItemUpdate) error {
+	tx, err := j.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	var uploadID string
+	err = tx.QueryRowContext(ctx, `SELECT upload_id FROM transfer_items WHERE transfer_id = ? AND idx = ?`, id, index).Scan(&uploadID)
+	if errors.Is(err, sql.ErrNoRows) {
+		tx.Rollback()
+		return j.noItem(ctx, id, index)
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	if uploadID != u.UploadID {
+		// A new upload starts from nothing.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM transfer_parts WHERE transfer_id = ? AND idx = ?`, id, index); err != nil {
+			return mapErr(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE transfer_items SET upload_id = ?, done = ?, verified = ?, failed = ?
+		WHERE transfer_id = ? AND idx = ?`, u.UploadID, u.Done, u.Verified, u.Failed, id, index); err != nil {
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+// AddPart is one statement: it runs for every part, and the foreign key
+// tells a missing job or item apart from success without a prior read.
+func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {
+	_, err := j.s.w.ExecContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, md5)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, md5 = excluded.md5`,
+		id, index, p.Number, p.Size, p.ETag, p.MD5)
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return j.noItem(ctx, id, index)
+	}
+	return mapErr(err)
+}
+
+func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error) {
+	// One read transaction: in WAL mode it sees one snapshot, so the plan,
+	// items and parts agree even while the writer goes on.
+	tx, err := j.s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer tx.Rollback()
+	var plan string
+	err = tx.QueryRowContext(ctx, `SELECT record FROM transfers WHERE id = ?`, id).Scan(&plan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", transfer.ErrUnknownJob, id)
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var rec transfer.JobRecord
+	if err := json.Unmarshal([]byte(plan), &rec); err != nil {
+		return nil, fmt.Errorf("sqlite: job %s: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT idx, upload_id, done, verified, failed FROM transfer_items WHERE transfer_id = ?`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var u transfer.ItemUpdate
+		if err := rows.Scan(&i, &u.UploadID, &u.Done, &u.Verified, &u.Failed); err != nil {
+			return nil, mapErr(err)
+		}
+		if i < 0 || i >= len(rec.Items) {
+			return nil, fmt.Errorf("sqlite: job %s: item %d outside the plan", id, i)
+		}
+		it := &rec.Items[i]
+		it.UploadID, it.Done, it.Verified, it.Failed = u.UploadID, u.Done, u.Verified, u.Failed
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT idx, number, size, etag, md5 FROM transfer_parts
+		WHERE transfer_id = ? ORDER BY idx, number`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var p transfer.PartRecord
+		if err := rows.Scan(&i, &p.Number, &p.Size, &p.ETag, &p.MD5); err != nil {
+			return nil, mapErr(err)
+		}
+		if i < 0 || i >= len(rec.Items) {
+			return nil, fmt.Errorf("sqlite: job %s: part of item %d outside the plan", id, i)
+		}
+		rec.Items[i].Parts = append(rec.Items[i].Parts, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	return &rec, nil
+}
+
+// List decodes the plans without their items: a job of many files would
+// otherwise cost its whole plan here, and the engine calls Get for them.
+func (j journal) List(ctx context.Context) ([]*transfer.JobRecord, error) {
+	rows, err := j.s.r.QueryContext(ctx, `SELECT json_remove(record, '$.items') FROM transfers ORDER BY id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*transfer.JobRecord
+	for rows.Next() {
+		var plan string
+		if err := rows.Scan(&plan); err != nil {
+			return nil, mapErr(err)
+		}
+		var rec transfer.JobRecord
+		if err := json.Unmarshal([]byte(plan), &rec); err != nil {
+			return nil, fmt.Errorf("sqlite: transfers: %w", err)
+		}
+		out = append(out, &rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	return out, nil
+}
+
+// Delete is a hard delete: items and parts go by ON DELETE CASCADE. Nobody
+// audits the part lists of finished jobs.
+func (j journal) Delete(ctx context.Context, id string) error {
+	_, err := j.s.w.ExecContext(ctx, `DELETE FROM transfers WHERE id = ?`, id)
+	return mapErr(err)
+}
