@@ -13,18 +13,12 @@ import (
 
 // TransferOptions configure the Client's transfer engine.
 type TransferOptions struct {
-	// Journal persists transfers. Nil means the store's journal when the
-	// store has one (a transfer then survives an agent restart), otherwise
-	// an in-memory journal.
+	// Journal persists transfers. Nil means the store's journal, so a
+	// transfer survives an agent restart.
 	Journal transfer.Journal
 	// Concurrency and PartSize tune the engine (see transfer.Options).
 	Concurrency int
 	PartSize    int64
-}
-
-// journaled is implemented by stores that persist transfers.
-type journaled interface {
-	Journal() transfer.Journal
 }
 
 // startEngine creates the transfer engine and restarts the journal's
@@ -32,11 +26,7 @@ type journaled interface {
 func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 	j := opts.Journal
 	if j == nil {
-		if js, ok := c.store.(journaled); ok {
-			j = js.Journal()
-		} else {
-			j = transfer.NewMemJournal()
-		}
+		j = c.store.Journal()
 	}
 	c.engine = transfer.New(transfer.Options{
 		Open:        c.openRef,

@@ -201,7 +201,12 @@ func (j *job) execute(ctx context.Context) error {
 			return // paused or cancelled: not the item's fault
 		}
 		errOnce.Do(func() { firstErr = fmt.Errorf("%s: %w", rec.Items[i].Src, err) })
-		j.markItem(ctx, i, ItemUpdate{Failed: err.Error()})
+		// Keep the upload id: a resume continues the upload from its
+		// finished parts instead of orphaning it.
+		j.mu.Lock()
+		uploadID := rec.Items[i].UploadID
+		j.mu.Unlock()
+		j.markItem(ctx, i, ItemUpdate{UploadID: uploadID, Failed: err.Error()})
 	}
 	for i := range rec.Items {
 		if gctx.Err() != nil {
