@@ -76,7 +76,7 @@ type Server struct {
 	// Resumable counts resumable sessions started.
 	Resumable atomic.Int64
 	opts      Options
-	RootID   string
+	RootID    string
 
 	mu       sync.Mutex
 	files    map[string]*file
