@@ -73,6 +73,11 @@ const maxCache = 4096
 type FS struct {
 	b Backend
 
+	// NoLookupOnWrite skips the lookup of an existing file before Upload
+	// (existing is always nil): for providers whose upload reports a name
+	// clash with the existing id (Box), and where a lookup means listing.
+	NoLookupOnWrite bool
+
 	mu    sync.Mutex
 	cache map[string]string // bucket + "\x00" + folder path ("" or "a/b/") -> id
 
@@ -286,8 +291,8 @@ func (fs *FS) Parent(ctx context.Context, bucket, key string) (parent, name stri
 		return "", "", nil, fmt.Errorf("%w: key %q ends in a slash (use CreateFolder)", provider.ErrInvalid, key)
 	}
 	parent, err = fs.Dir(ctx, bucket, dir, true)
-	if err != nil {
-		return "", "", nil, err
+	if err != nil || fs.NoLookupOnWrite {
+		return parent, name, nil, err
 	}
 	e, err := fs.b.Lookup(ctx, parent, name, File)
 	switch {
