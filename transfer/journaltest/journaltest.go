@@ -391,7 +391,7 @@ func testConcurrentAddPart(t *testing.T, j transfer.Journal) {
 				// Readers (status, restore) run alongside the writers.
 				if k%10 == 0 {
 					if _, err := j.Get(ctx, rec.ID); err != nil {
-						errs <- fmt.Errorf("Get: %w", err)
+						errs <- fmt.Errorf("reading the job: %w", err)
 						return
 					}
 				}

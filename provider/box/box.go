@@ -1,0 +1,505 @@
+// Package box is the Box driver (CloudType Box) over the Box API 2.0 with a
+// small typed client on net/http.
+//
+// There is one bucket, the root folder "All Files" (id "0"); any folder id is
+// accepted as a bucket name too. Keys are paths walked by name from there;
+// Object.ID is the Box file or folder id. Box has no lookup by name, so a
+// lookup lists the folder (sorted by name); writes do not look up first:
+// Box answers a name clash with 409 item_name_in_use and the existing id,
+// and the driver then uploads a new version of that file.
+//
+// Files under 20 MB go up in one form upload (SHA-1 checked by Box through
+// Content-MD5); larger ones and writes of unknown size (spooled to a
+// temporary file, since a session needs the size up front) use a chunked
+// upload session with the part size Box dictates, a SHA-1 Digest per part
+// and for the whole file on commit. Box stores no content type: it is
+// derived from the name's extension.
+//
+// Optional interfaces: Hasher (SHA-1). Not implemented: MultipartUploader
+// (sessions exist only for files of at least 20 MB, with a server-chosen
+// part size, which the suite's small multipart case cannot meet) and
+// Presigner (a shared link is not a per-object signed URL and there is no
+// credential-free PUT).
+package box
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/internal/tree"
+)
+
+func init() { provider.Register(provider.Box, Open) }
+
+const (
+	// DefaultEndpoint serves the API (/2.0) and, on the real service, the
+	// upload host is upload.box.com.
+	DefaultEndpoint = "https://api.box.com"
+	defaultUpload   = "https://upload.box.com"
+	// chunkedMin is the smallest file Box accepts in an upload session.
+	chunkedMin = 20_000_000
+	itemFields = "id,type,name,size,sha1,etag,modified_at"
+	rootName   = "All Files"
+)
+
+// Storage is the Box driver.
+type Storage struct {
+	*tree.FS
+	api, up string
+	hc      *http.Client
+}
+
+var (
+	_ provider.Storage = (*Storage)(nil)
+	_ provider.Hasher  = (*Storage)(nil)
+)
+
+// Open opens a Box connection authorised by cfg.TokenSource. cfg.Endpoint
+// replaces both https://api.box.com and https://upload.box.com (a fake
+// serves /2.0 and /api/2.0 on one host).
+func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+	hc, err := tree.Client(cfg)
+	if err != nil {
+		return nil, err
+	}
+	api, up := DefaultEndpoint, defaultUpload
+	if e := strings.TrimSuffix(cfg.Endpoint, "/"); e != "" {
+		api, up = e, e
+	}
+	s := &Storage{api: api + "/2.0", up: up + "/api/2.0", hc: hc}
+	s.FS = tree.New(s)
+	s.FS.NoLookupOnWrite = true
+	return s, nil
+}
+
+func (s *Storage) Close() error { return nil }
+
+func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashSHA1} }
+
+// boxError is Box's error body.
+type boxError struct {
+	Status      int    `json:"status"`
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	ContextInfo struct {
+		Conflicts json.RawMessage `json:"conflicts"`
+	} `json:"context_info"`
+}
+
+func (e *boxError) Error() string { return fmt.Sprintf("box: %d %s: %s", e.Status, e.Code, e.Message) }
+
+// conflictID returns the id of the existing item of a 409 item_name_in_use.
+func (e *boxError) conflictID() string {
+	var one struct{ ID string }
+	if json.Unmarshal(e.ContextInfo.Conflicts, &one) == nil && one.ID != "" {
+		return one.ID
+	}
+	var many []struct{ ID string }
+	if json.Unmarshal(e.ContextInfo.Conflicts, &many) == nil && len(many) > 0 {
+		return many[0].ID
+	}
+	return ""
+}
+
+func checkResponse(resp *http.Response, what string) error {
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	be := &boxError{Status: resp.StatusCode}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	_ = json.Unmarshal(b, be)
+	if be.Code == "" {
+		be.Code = http.StatusText(resp.StatusCode)
+	}
+	if be.Code == "sha1_mismatch" {
+		return provider.Wrap(provider.ErrInvalid, be, what+": checksum mismatch")
+	}
+	return tree.StatusError(resp.StatusCode, resp.Header, be, what)
+}
+
+// do sends one request with a replayable body, retrying as tree.Retry does,
+// and decodes a JSON answer into out.
+func (s *Storage) do(ctx context.Context, method, u string, body []byte, header http.Header, idempotent bool, out any) (*http.Response, error) {
+	var resp *http.Response
+	err := tree.Retry(ctx, idempotent, func() error {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, rd)
+		if err != nil {
+			return err
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		if body != nil && req.Header.Get("Content-Type") == "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err = s.hc.Do(req)
+		if err != nil {
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) {
+				return provider.Wrap(provider.ErrUnauthenticated, err, method)
+			}
+			return err
+		}
+		defer resp.Body.Close()
+		if err := checkResponse(resp, method+" "+u); err != nil {
+			return err
+		}
+		if out != nil && resp.StatusCode != http.StatusNoContent {
+			return json.NewDecoder(resp.Body).Decode(out)
+		}
+		return nil
+	})
+	return resp, err
+}
+
+type boxItem struct {
+	Type     string    `json:"type"`
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Size     int64     `json:"size"`
+	SHA1     string    `json:"sha1"`
+	ETag     string    `json:"etag"`
+	Modified time.Time `json:"modified_at"`
+}
+
+func entry(it boxItem) tree.Entry {
+	e := tree.Entry{ID: it.ID, Name: it.Name, IsFolder: it.Type == "folder", Size: it.Size,
+		ModTime: it.Modified, ETag: it.ETag, Checksums: provider.Checksums{SHA1: it.SHA1}}
+	if e.IsFolder {
+		e.Size = 0
+	} else {
+		e.ContentType = mime.TypeByExtension(path.Ext(it.Name))
+		if e.ContentType == "" {
+			e.ContentType = "application/octet-stream"
+		}
+	}
+	return e
+}
+
+func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
+	var root boxItem
+	if _, err := s.do(ctx, http.MethodGet, s.api+"/folders/0?fields=id,name,modified_at", nil, nil, true, &root); err != nil {
+		return nil, err
+	}
+	return []provider.Bucket{{Name: rootName, ID: "0"}}, nil
+}
+
+func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
+	if bucket == rootName || bucket == "0" {
+		return "0", nil
+	}
+	var f boxItem
+	if _, err := s.do(ctx, http.MethodGet, s.api+"/folders/"+url.PathEscape(bucket)+"?fields=id", nil, nil, true, &f); err != nil {
+		return "", err
+	}
+	return f.ID, nil
+}
+
+func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
+	offset := 0
+	if cursor != "" {
+		var err error
+		if offset, err = strconv.Atoi(cursor); err != nil {
+			return nil, "", fmt.Errorf("%w: bad cursor", provider.ErrInvalid)
+		}
+	}
+	q := url.Values{"fields": {itemFields}, "limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)},
+		"sort": {"name"}, "direction": {"ASC"}}
+	var page struct {
+		Total   int       `json:"total_count"`
+		Entries []boxItem `json:"entries"`
+	}
+	if _, err := s.do(ctx, http.MethodGet, s.api+"/folders/"+url.PathEscape(parent)+"/items?"+q.Encode(), nil, nil, true, &page); err != nil {
+		return nil, "", err
+	}
+	out := make([]tree.Entry, 0, len(page.Entries))
+	for _, it := range page.Entries {
+		if it.Type == "file" || it.Type == "folder" { // not web links
+			out = append(out, entry(it))
+		}
+	}
+	next := ""
+	if end := offset + len(page.Entries); end < page.Total && len(page.Entries) > 0 {
+		next = strconv.Itoa(end)
+	}
+	return out, next, nil
+}
+
+// Lookup lists the folder: Box cannot look a name up. Names are unique per
+// folder regardless of case and type.
+func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
+	cursor := ""
+	for {
+		entries, next, err := s.List(ctx, parent, cursor, 1000)
+		if err != nil {
+			return tree.Entry{}, err
+		}
+		for _, e := range entries {
+			if strings.EqualFold(e.Name, name) {
+				if e.IsFolder != (kind == tree.Folder) || e.Name != name {
+					break
+				}
+				return e, nil
+			}
+		}
+		if next == "" {
+			return tree.Entry{}, fmt.Errorf("%w: %q", provider.ErrNotFound, name)
+		}
+		cursor = next
+	}
+}
+
+func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
+	body, _ := json.Marshal(map[string]any{"name": name, "parent": map[string]string{"id": parent}})
+	var it boxItem
+	if _, err := s.do(ctx, http.MethodPost, s.api+"/folders?fields="+itemFields, body, nil, false, &it); err != nil {
+		return tree.Entry{}, err
+	}
+	return entry(it), nil
+}
+
+func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
+	kind := "files"
+	if e.IsFolder {
+		kind = "folders"
+	}
+	_, err := s.do(ctx, http.MethodDelete, s.api+"/"+kind+"/"+url.PathEscape(e.ID), nil, nil, true, nil)
+	return err
+}
+
+func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
+	var body io.ReadCloser
+	err := tree.Retry(ctx, true, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.api+"/files/"+url.PathEscape(e.ID)+"/content", nil)
+		if err != nil {
+			return err
+		}
+		if offset > 0 || length >= 0 {
+			r := fmt.Sprintf("bytes=%d-", offset)
+			if length >= 0 {
+				r += fmt.Sprint(offset + length - 1)
+			}
+			req.Header.Set("Range", r)
+		}
+		resp, err := s.hc.Do(req) // follows the 302 to the download host
+		if err != nil {
+			return err
+		}
+		if err := checkResponse(resp, "download "+e.ID); err != nil {
+			resp.Body.Close()
+			return err
+		}
+		body = resp.Body
+		return nil
+	})
+	return body, err
+}
+
+func (s *Storage) Upload(ctx context.Context, parent, name string, _ *tree.Entry, r io.Reader, size int64, _ provider.WriteOptions) (tree.Entry, error) {
+	r = ctxReader{ctx, r}
+	if size < 0 {
+		head, err := io.ReadAll(io.LimitReader(r, chunkedMin))
+		if err != nil {
+			return tree.Entry{}, err
+		}
+		if len(head) < chunkedMin {
+			return s.form(ctx, parent, name, head)
+		}
+		f, err := os.CreateTemp("", "amove-box-*")
+		if err != nil {
+			return tree.Entry{}, err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		n, err := io.Copy(f, io.MultiReader(bytes.NewReader(head), r))
+		if err != nil {
+			return tree.Entry{}, err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return tree.Entry{}, err
+		}
+		return s.chunked(ctx, parent, name, f, n)
+	}
+	if size < chunkedMin {
+		data := make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return tree.Entry{}, fmt.Errorf("reading %d bytes: %w", size, err)
+		}
+		return s.form(ctx, parent, name, data)
+	}
+	return s.chunked(ctx, parent, name, r, size)
+}
+
+// form uploads data in one multipart/form-data request, or as a new version
+// when the name is taken.
+func (s *Storage) form(ctx context.Context, parent, name string, data []byte) (tree.Entry, error) {
+	sum := sha1.Sum(data)
+	hexSum := hex.EncodeToString(sum[:])
+	build := func(withAttrs bool) ([]byte, string) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		if withAttrs {
+			attrs, _ := json.Marshal(map[string]any{"name": name, "parent": map[string]string{"id": parent}})
+			_ = mw.WriteField("attributes", string(attrs))
+		}
+		fw, _ := mw.CreateFormFile("file", "blob")
+		_, _ = fw.Write(data)
+		_ = mw.Close()
+		return b.Bytes(), mw.FormDataContentType()
+	}
+	body, ct := build(true)
+	h := http.Header{"Content-Type": {ct}, "Content-Md5": {hexSum}}
+	var res struct {
+		Entries []boxItem `json:"entries"`
+	}
+	_, err := s.do(ctx, http.MethodPost, s.up+"/files/content?fields="+itemFields, body, h, false, &res)
+	var be *boxError
+	if errors.As(err, &be) && be.Code == "item_name_in_use" {
+		id := be.conflictID()
+		if id == "" {
+			return tree.Entry{}, err
+		}
+		body, ct = build(false)
+		h.Set("Content-Type", ct)
+		_, err = s.do(ctx, http.MethodPost, s.up+"/files/"+url.PathEscape(id)+"/content?fields="+itemFields, body, h, false, &res)
+	}
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	if len(res.Entries) != 1 {
+		return tree.Entry{}, errors.New("box: upload answered without the file")
+	}
+	return verified(res.Entries[0], hexSum)
+}
+
+func verified(it boxItem, sha string) (tree.Entry, error) {
+	if it.SHA1 != "" && it.SHA1 != sha {
+		return tree.Entry{}, fmt.Errorf("%w: checksum mismatch: Box has SHA-1 %s, sent %s", provider.ErrInvalid, it.SHA1, sha)
+	}
+	return entry(it), nil
+}
+
+type uploadSession struct {
+	ID       string `json:"id"`
+	PartSize int64  `json:"part_size"`
+}
+
+type boxPart struct {
+	ID     string `json:"part_id"`
+	Offset int64  `json:"offset"`
+	Size   int64  `json:"size"`
+	SHA1   string `json:"sha1"`
+}
+
+// chunked uploads through an upload session with Box's part size; on any
+// failure the session is aborted so nothing is left behind.
+func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader, size int64) (_ tree.Entry, err error) {
+	body, _ := json.Marshal(map[string]any{"folder_id": parent, "file_size": size, "file_name": name})
+	var sess uploadSession
+	_, err = s.do(ctx, http.MethodPost, s.up+"/files/upload_sessions", body, nil, false, &sess)
+	var be *boxError
+	if errors.As(err, &be) && be.Code == "item_name_in_use" && be.conflictID() != "" {
+		body, _ = json.Marshal(map[string]any{"file_size": size})
+		_, err = s.do(ctx, http.MethodPost, s.up+"/files/"+url.PathEscape(be.conflictID())+"/upload_sessions", body, nil, false, &sess)
+	}
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	if sess.PartSize <= 0 {
+		return tree.Entry{}, errors.New("box: upload session without part_size")
+	}
+	sessURL := s.up + "/files/upload_sessions/" + url.PathEscape(sess.ID)
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = s.do(cctx, http.MethodDelete, sessURL, nil, nil, true, nil)
+		}
+	}()
+	whole := sha1.New()
+	buf := make([]byte, sess.PartSize)
+	var parts []boxPart
+	for off := int64(0); off < size; {
+		n := min(sess.PartSize, size-off)
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+			return tree.Entry{}, fmt.Errorf("reading at %d of %d: %w", off, size, err)
+		}
+		whole.Write(buf[:n])
+		ps := sha1.Sum(buf[:n])
+		h := http.Header{
+			"Content-Type":  {"application/octet-stream"},
+			"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size)},
+			"Digest":        {"sha=" + base64.StdEncoding.EncodeToString(ps[:])},
+		}
+		var res struct {
+			Part boxPart `json:"part"`
+		}
+		if _, err := s.do(ctx, http.MethodPut, sessURL, buf[:n], h, true, &res); err != nil {
+			return tree.Entry{}, err
+		}
+		parts = append(parts, res.Part)
+		off += n
+	}
+	sum := whole.Sum(nil)
+	body, _ = json.Marshal(map[string]any{"parts": parts})
+	h := http.Header{"Digest": {"sha=" + base64.StdEncoding.EncodeToString(sum)}}
+	var res struct {
+		Entries []boxItem `json:"entries"`
+	}
+	// 202 means Box is still processing the parts: commit again when told.
+	for attempt := 0; ; attempt++ {
+		resp, err := s.do(ctx, http.MethodPost, sessURL+"/commit?fields="+itemFields, body, h, true, &res)
+		if err != nil {
+			return tree.Entry{}, err
+		}
+		if resp.StatusCode != http.StatusAccepted || attempt == 10 {
+			break
+		}
+		wait := max(tree.ParseRetryAfter(resp.Header), time.Second)
+		select {
+		case <-ctx.Done():
+			return tree.Entry{}, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	if len(res.Entries) != 1 {
+		return tree.Entry{}, errors.New("box: commit answered without the file")
+	}
+	return verified(res.Entries[0], hex.EncodeToString(sum))
+}
+
+// ctxReader ends a read loop when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

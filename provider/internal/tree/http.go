@@ -1,0 +1,135 @@
+package tree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// ErrServer marks a 5xx answer: worth retrying for idempotent calls.
+var ErrServer = errors.New("server error")
+
+// Attempts bounds how often Retry tries one call.
+const Attempts = 5
+
+// maxWait caps one Retry-After so a hostile or broken header cannot park a
+// transfer for hours; the caller's context bounds the total anyway.
+const maxWait = time.Minute
+
+// Retry runs fn until it succeeds, fails with an error that is not worth
+// retrying, or Attempts calls were made. Rate-limit errors wait as long as
+// the provider asked (or back off exponentially when it did not say); server
+// errors back off. fn must be safe to repeat: a 429 means the request was not
+// processed, so callers with a replayable body may retry any call, while
+// 5xx is only retried for idempotent calls (idempotent says which).
+func Retry(ctx context.Context, idempotent bool, fn func() error) error {
+	backoff := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == Attempts {
+			return err
+		}
+		wait, retry := provider.RetryAfter(err)
+		if !retry && idempotent && errors.Is(err, ErrServer) {
+			retry = true
+		}
+		if !retry {
+			return err
+		}
+		if wait <= 0 {
+			wait = backoff
+			backoff *= 2
+		}
+		wait = min(wait, maxWait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// ParseRetryAfter reads Retry-After as seconds or an HTTP date.
+func ParseRetryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// StatusError maps an HTTP status onto the provider sentinels. err is the
+// provider's own error value; what names the call or object.
+func StatusError(status int, header http.Header, err error, what string) error {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return &provider.RateLimitError{RetryAfter: ParseRetryAfter(header), Err: fmt.Errorf("%s: %w", what, err)}
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return provider.Wrap(provider.ErrNotFound, err, what)
+	case status == http.StatusUnauthorized:
+		return provider.Wrap(provider.ErrUnauthenticated, err, what)
+	case status == http.StatusForbidden:
+		return provider.Wrap(provider.ErrPermission, err, what)
+	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		return provider.Wrap(provider.ErrExists, err, what)
+	case status == http.StatusBadRequest || status == http.StatusRequestedRangeNotSatisfiable ||
+		status == http.StatusRequestEntityTooLarge:
+		return provider.Wrap(provider.ErrInvalid, err, what)
+	case status >= 500:
+		return provider.Wrap(ErrServer, err, what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Client returns the HTTP client a driver uses: cfg.HTTPClient (or one with
+// sane timeouts) with its transport wrapped by cfg.TokenSource. Drivers never
+// refresh or persist tokens: the TokenSource does.
+func Client(cfg provider.Config) (*http.Client, error) {
+	if cfg.TokenSource == nil {
+		return nil, fmt.Errorf("%w: %s needs Config.TokenSource", provider.ErrUnauthenticated, cfg.CloudType)
+	}
+	c := &http.Client{}
+	if cfg.HTTPClient != nil {
+		*c = *cfg.HTTPClient
+	} else {
+		// No overall timeout: large downloads take as long as they take;
+		// the transport bounds the dial and header waits.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = 2 * time.Minute
+		c.Transport = t
+	}
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = &oauth2.Transport{Source: cfg.TokenSource, Base: base}
+	return c, nil
+}
+
+// PlainClient is cfg.HTTPClient without authorization, for pre-authenticated
+// URLs (upload sessions, download redirects) that must not see the token.
+func PlainClient(cfg provider.Config) *http.Client {
+	if cfg.HTTPClient != nil {
+		return cfg.HTTPClient
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	return &http.Client{Transport: t}
+}
