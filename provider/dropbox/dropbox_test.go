@@ -40,20 +40,12 @@ func open(t *testing.T, srv *fake.Server, opts dropbox.Options) *dropbox.Storage
 	return st
 }
 
-// noPresign hides PresignURL from the suite: Dropbox has no presigned PUT,
-// which the suite's Presign case requires. TestPresign covers GET.
-type noPresign struct {
-	provider.Storage
-	provider.MultipartUploader
-}
-
-func (n noPresign) Close() error { return n.Storage.Close() }
-
 func TestConformance(t *testing.T) {
 	// Small list pages so the 2,500-key case walks list_folder/continue.
 	srv := newFake(t, fake.Options{ListLimit: 700})
 	st := open(t, srv, dropbox.Options{ChunkSize: 4 << 20})
-	providertest.Run(t, providertest.Harness{Storage: noPresign{st, st}, Bucket: dropbox.RootBucket})
+	providertest.Run(t, providertest.Harness{Storage: st, Bucket: dropbox.RootBucket,
+		Limitations: map[string]string{"PresignDisposition": "a Dropbox temporary link cannot carry a Content-Disposition; ForceDownload is not honoured"}})
 }
 
 func TestPresign(t *testing.T) {

@@ -721,6 +721,11 @@ func (s *suite) testPresign(t *testing.T) {
 	putKey := p + "put+me ü.txt"
 	s.cleanup(t, putKey)
 	u, err = ps.PresignURL(ctx, s.Bucket, putKey, provider.PresignOptions{Method: http.MethodPut, Expiry: 10 * time.Minute, ContentType: "text/plain"})
+	if errors.Is(err, provider.ErrUnsupported) {
+		// Some providers only hand out download links (Dropbox).
+		t.Logf("capability presigned PUT: unsupported by %T", s.Storage)
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
