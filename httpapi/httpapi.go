@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/oauth"
 )
 
 // maxJSONBody caps every JSON request body.
@@ -76,6 +77,7 @@ type Server struct {
 	signedIn signedIn
 	hub      *hub
 	routes   []route
+	oauth    *oauth.Flow
 }
 
 // New returns the handler for every documented endpoint.

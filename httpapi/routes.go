@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/provider"
 )
 
 // auth says how a route authenticates.
@@ -137,7 +138,6 @@ func (s *Server) table() []route {
 	}
 	const (
 		amoveStorage = "Amove-managed storage (Storj/IDrive provisioning) is not implemented in this agent yet"
-		oauth        = "OAuth sign-in for this provider is not wired into the agent yet"
 		fastr        = "Fastr server-to-server and P2P transfers are not implemented in this agent yet"
 	)
 	return []route{
@@ -173,14 +173,14 @@ func (s *Server) table() []route {
 		{"GET", "/cloud/idrive_get_daily_usage", authQuery, "Amove daily usage", later(amoveStorage)},
 		{"GET", "/cloud/idrive_get_usage", authQuery, "Amove usage", later(amoveStorage)},
 		// OAuth (later issue).
-		{"POST", "/cloud/generate_dropbox_authorization_url", authQuery, "Dropbox authorization URL", later(oauth)},
-		{"POST", "/cloud/dropbox_authorization_callback", authQuery, "Dropbox authorization callback", later(oauth)},
-		{"POST", "/cloud/generate_box_authorization_url", authQuery, "Box authorization URL", later(oauth)},
-		{"POST", "/cloud/box_authorization_callback", authQuery, "Box authorization callback", later(oauth)},
-		{"POST", "/cloud/generate_onedrive_authorization_url", authQuery, "OneDrive authorization URL", later(oauth)},
-		{"POST", "/cloud/onedrive_authorization_callback", authQuery, "OneDrive authorization callback", later(oauth)},
-		{"POST", "/cloud/generate_googledrive_authorization_url", authQuery, "Google Drive authorization URL", later(oauth)},
-		{"POST", "/cloud/googledrive_authorization_callback", authQuery, "Google Drive authorization callback", later(oauth)},
+		{"POST", "/cloud/generate_dropbox_authorization_url", authQuery, "Dropbox authorization URL", s.authorizationURL(provider.Dropbox)},
+		{"POST", "/cloud/dropbox_authorization_callback", authQuery, "Dropbox authorization callback", s.authorizationCallback(provider.Dropbox)},
+		{"POST", "/cloud/generate_box_authorization_url", authQuery, "Box authorization URL", s.authorizationURL(provider.Box)},
+		{"POST", "/cloud/box_authorization_callback", authQuery, "Box authorization callback", s.authorizationCallback(provider.Box)},
+		{"POST", "/cloud/generate_onedrive_authorization_url", authQuery, "OneDrive authorization URL", s.authorizationURL(provider.OneDrive)},
+		{"POST", "/cloud/onedrive_authorization_callback", authQuery, "OneDrive authorization callback", s.authorizationCallback(provider.OneDrive)},
+		{"POST", "/cloud/generate_googledrive_authorization_url", authQuery, "Google Drive authorization URL", s.authorizationURL(provider.GoogleDrive)},
+		{"POST", "/cloud/googledrive_authorization_callback", authQuery, "Google Drive authorization callback", s.authorizationCallback(provider.GoogleDrive)},
 		// Fastr (later issue).
 		{"POST", "/cloud/server_transfer/initiate", authQuery, "Start a server-to-server transfer", later(fastr)},
 		{"GET", "/cloud/server_transfer/{transferId}/status", authQuery, "Server transfer status", later(fastr)},

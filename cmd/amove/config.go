@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/oauth"
+	"github.com/amove/amove-go/provider"
 	_ "github.com/amove/amove-go/provider/all"
 )
 
@@ -28,6 +30,9 @@ type settings struct {
 	AllowedOrigins []string     `json:"allowedOrigins"`
 	SMTP           smtpSettings `json:"smtp"`
 	User           string       `json:"user"`
+	// OAuth holds the app credentials per provider: "dropbox", "box",
+	// "onedrive", "googledrive".
+	OAuth map[string]oauthApp `json:"oauth"`
 
 	config string
 	roots  stringList
@@ -38,6 +43,12 @@ type smtpSettings struct {
 	From     string `json:"from"`
 	Username string `json:"username"`
 	Password string `json:"password"`
+}
+
+type oauthApp struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	Tenant       string `json:"tenant"` // OneDrive only; default "common"
 }
 
 type stringList []string
@@ -95,6 +106,7 @@ func (s *settings) load() error {
 			if len(s.roots) == 0 {
 				s.roots = file.Roots
 			}
+			s.OAuth = file.OAuth
 		}
 	}
 	s.Roots = s.roots
@@ -113,9 +125,44 @@ func fill(dst *string, v string) {
 	}
 }
 
+// oauthConfig collects the OAuth apps from the config file and the
+// AMOVE_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET variables.
+func (s *settings) oauthConfig() oauth.Config {
+	cfg := oauth.Config{Providers: map[provider.CloudType]oauth.Provider{}}
+	for name, make := range map[string]func(app oauthApp) (provider.CloudType, oauth.Provider){
+		"dropbox": func(a oauthApp) (provider.CloudType, oauth.Provider) {
+			return provider.Dropbox, oauth.Dropbox(a.ClientID, a.ClientSecret)
+		},
+		"box": func(a oauthApp) (provider.CloudType, oauth.Provider) {
+			return provider.Box, oauth.Box(a.ClientID, a.ClientSecret)
+		},
+		"googledrive": func(a oauthApp) (provider.CloudType, oauth.Provider) {
+			return provider.GoogleDrive, oauth.GoogleDrive(a.ClientID, a.ClientSecret)
+		},
+		"onedrive": func(a oauthApp) (provider.CloudType, oauth.Provider) {
+			if a.Tenant == "" {
+				a.Tenant = "common"
+			}
+			return provider.OneDrive, oauth.OneDrive(a.ClientID, a.ClientSecret, a.Tenant)
+		},
+	} {
+		app := s.OAuth[name]
+		env := "AMOVE_" + strings.ToUpper(name)
+		fill(&app.ClientID, os.Getenv(env+"_CLIENT_ID"))
+		fill(&app.ClientSecret, os.Getenv(env+"_CLIENT_SECRET"))
+		if app.ClientID == "" {
+			continue
+		}
+		t, p := make(app)
+		cfg.Providers[t] = p
+	}
+	return cfg
+}
+
 // open returns a client on the configured store.
 func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, error) {
-	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log})
+	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log,
+		TokenSources: oauth.NewTokenSources(s.oauthConfig())})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local
