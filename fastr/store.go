@@ -190,7 +190,18 @@ func (s *Server) notFound(err error, key string) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return errf(http.StatusNotFound, CodeNoSuchKey, "no object %q", key)
 	}
+	if escapes(err) {
+		return errf(http.StatusForbidden, CodeAccessDenied, "key %q leads outside the root", key)
+	}
 	return err
+}
+
+// escapes recognises os.Root refusing a path that resolves outside the root
+// (a symlink placed in a bucket). The os package has no sentinel for it, so
+// this matches the message of its PathError.
+func escapes(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes")
 }
 
 // open opens an object for reading. The handle keeps reading the version it
@@ -254,9 +265,10 @@ func (t *tempFile) discard() {
 	_ = t.s.root.Remove(t.name)
 }
 
-// commit makes the temp file the object bucket/key. The sidecar goes first,
-// then the data: a reader between the two renames sees the old data with a
-// sidecar that does not match it, which it ignores. Never half an object.
+// commit makes the temp file the object bucket/key: the data is renamed into
+// place, then its sidecar. A reader between the two renames sees the new
+// data with the old sidecar, which does not match it and is ignored (no
+// checksums for a moment); it never sees half an object.
 func (t *tempFile) commit(bucket, key, contentType string) (ObjectInfo, error) {
 	s := t.s
 	if err := t.f.Sync(); err != nil {
@@ -272,12 +284,12 @@ func (t *tempFile) commit(bucket, key, contentType string) (ObjectInfo, error) {
 	t.f = nil
 	m := objectMeta{ContentType: contentType, SHA256: t.sum(), MD5: hex.EncodeToString(t.md5.Sum(nil)),
 		Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	if err := s.renameInto(t.name, dataPath(bucket, key)); err != nil {
+		return ObjectInfo{}, s.conflict(err, key)
+	}
 	mb, _ := json.Marshal(m)
 	if err := s.writeFileAtomic(metaPath(bucket, key), mb); err != nil {
 		return ObjectInfo{}, err
-	}
-	if err := s.renameInto(t.name, dataPath(bucket, key)); err != nil {
-		return ObjectInfo{}, s.conflict(err, key)
 	}
 	return s.info(bucket, key, fi), nil
 }
@@ -288,6 +300,9 @@ func (s *Server) conflict(err error, key string) error {
 	if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) ||
 		errors.Is(err, syscall.ENOTEMPTY) {
 		return errf(http.StatusConflict, CodeKeyConflict, "key %q collides with an existing object or folder", key)
+	}
+	if escapes(err) {
+		return errf(http.StatusForbidden, CodeAccessDenied, "key %q leads outside the root", key)
 	}
 	return err
 }
