@@ -567,8 +567,8 @@ func (s *Server) list(bucket, prefix, delim, token string, maxKeys int) (ObjectL
 // listDir serves the common delimiter "/" from one directory read.
 func (s *Server) listDir(bucket, dirPart, prefix string) ([]listEntry, error) {
 	f, err := s.root.Open(path.Join(bucket, dirPart))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, nil
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || escapes(err) {
+		return nil, nil // nothing to list, or a symlink out of the root
 	}
 	if err != nil {
 		return nil, err

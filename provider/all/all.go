@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/amove/amove-go/provider/azure" // Azure Blob
+	_ "github.com/amove/amove-go/provider/fastr" // LocalHttp, FastrServer
 	_ "github.com/amove/amove-go/provider/gcs"   // Google Cloud Storage (HMAC keys go through s3)
 	_ "github.com/amove/amove-go/provider/s3"    // AWS, Wasabi, S3Generic, Cloudflare R2
 )
