@@ -431,3 +431,41 @@ func TestPresignedURLs(t *testing.T) {
 		t.Errorf("expired URL: %d", resp.StatusCode)
 	}
 }
+
+func TestListingEdges(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, k := range []string{"x/a-1", "x/a-2", "x/b/c", "y"} {
+		if _, err := f.c.Put(ctx, "bkt", k, strings.NewReader(k), int64(len(k)), "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := func(l ObjectList) (out []string) {
+		for _, o := range l.Objects {
+			out = append(out, o.Key)
+		}
+		return out
+	}
+	l, err := f.c.List(ctx, "bkt", "x/", "-", "", 0)
+	if err != nil || strings.Join(keys(l), ",") != "x/a-,x/b/c" {
+		t.Errorf("delimiter '-': %v, %v", keys(l), err)
+	}
+	for _, p := range []string{"../", "x/../", "/etc/", ".fastr-meta/"} {
+		l, err := f.c.List(ctx, "bkt", p, "/", "", 0)
+		if err != nil || len(l.Objects) != 0 {
+			t.Errorf("prefix %q listed %v, %v", p, keys(l), err)
+		}
+	}
+	// Deleting the last object of a folder removes the folder too.
+	if err := f.c.Delete(ctx, "bkt", "x/b/c"); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = f.c.List(ctx, "bkt", "x/", "/", "", 0)
+	if strings.Join(keys(l), ",") != "x/a-1,x/a-2" {
+		t.Errorf("after delete: %v", keys(l))
+	}
+	// An object and a folder of the same name cannot coexist on disk.
+	if _, err := f.c.Put(ctx, "bkt", "y/z", strings.NewReader("z"), 1, "", ""); !isStatus(err, http.StatusConflict) {
+		t.Errorf("object under an object: %v", err)
+	}
+}
