@@ -50,6 +50,10 @@ type Options struct {
 	// it (an SSRF guard for servers reachable by untrusted users); nil
 	// allows every http and https URL.
 	AllowPushTarget func(*url.URL) error
+	// UploadTTL is how long an upload session may stay open before the
+	// server discards it; zero means 7 days. Sweeps run when a session is
+	// created, at most once an hour.
+	UploadTTL time.Duration
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -78,6 +82,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.MaxClockSkew <= 0 {
 		opts.MaxClockSkew = 5 * time.Minute
+	}
+	if opts.UploadTTL <= 0 {
+		opts.UploadTTL = 7 * 24 * time.Hour
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -469,3 +469,25 @@ func TestListingEdges(t *testing.T) {
 		t.Errorf("object under an object: %v", err)
 	}
 }
+
+func TestStaleUploadsSwept(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFixture(t, func(o *Options) { o.Now = clock; o.UploadTTL = time.Hour })
+	ctx := context.Background()
+	old, err := f.c.CreateUpload(ctx, "bkt", "old", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	f.c.now = clock
+	if _, err := f.c.CreateUpload(ctx, "bkt", "new", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.GetUpload(ctx, old.ID); !isStatus(err, 404) {
+		t.Errorf("stale session survived: %v", err)
+	}
+}

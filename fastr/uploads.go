@@ -40,8 +40,35 @@ type sessionFile struct {
 // sessionLocks serialises the steps of one session that must not interleave
 // (publishing a part, checking the offset, completing, aborting).
 type sessionLocks struct {
-	mu sync.Mutex
-	m  map[string]*sync.Mutex
+	mu    sync.Mutex
+	m     map[string]*sync.Mutex
+	swept time.Time
+}
+
+// sweepStale aborts sessions older than UploadTTL, so abandoned uploads do
+// not fill the disk. It runs at most once an hour.
+func (s *Server) sweepStale() {
+	now := s.now()
+	s.locks.mu.Lock()
+	due := now.Sub(s.locks.swept) > time.Hour
+	if due {
+		s.locks.swept = now
+	}
+	s.locks.mu.Unlock()
+	if !due {
+		return
+	}
+	f, err := s.root.Open(uploadsDir)
+	if err != nil {
+		return
+	}
+	ents, _ := f.ReadDir(-1)
+	f.Close()
+	for _, e := range ents {
+		if sf, err := s.readSession(e.Name()); err == nil && now.Sub(sf.Created) > s.opts.UploadTTL {
+			_ = s.abortUpload(sf.ID)
+		}
+	}
 }
 
 func (l *sessionLocks) lock(id string) func() {
@@ -77,6 +104,7 @@ func (s *Server) createUpload(req CreateUploadRequest) (UploadInfo, error) {
 	if isFolderKey(req.Key) {
 		return UploadInfo{}, errf(http.StatusBadRequest, CodeInvalidKey, "cannot upload a folder marker in parts")
 	}
+	s.sweepStale()
 	sf := sessionFile{ID: newID(), Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType, Created: s.now().UTC()}
 	if err := s.root.MkdirAll(sessionDir(sf.ID), 0o755); err != nil {
 		return UploadInfo{}, err
