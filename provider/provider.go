@@ -307,3 +307,13 @@ func (lim PartLimits) PartSize(requested, defaultSize, size int64) int64 {
 	}
 	return ps
 }
+
+// PartLayouter is implemented by drivers that can tell how a multipart
+// object was split. A reader that fetches the object in the same ranges can
+// then check the provider's composite checksum (S3's MD5-of-MD5s ETag)
+// instead of trusting the bytes unchecked.
+type PartLayouter interface {
+	// PartLayout returns the size of every part but the last and the number
+	// of parts; a single-part object reports (size, 1).
+	PartLayout(ctx context.Context, bucket, key string) (partSize int64, parts int, err error)
+}

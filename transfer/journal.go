@@ -63,8 +63,11 @@ type ItemRecord struct {
 	Size int64  `json:"size"`
 	// SrcETag pins the source version: a resume refuses to mix parts of two
 	// versions of a changed source.
-	SrcETag  string       `json:"srcEtag,omitempty"`
-	SrcMD5   string       `json:"srcMd5,omitempty"`
+	SrcETag string `json:"srcEtag,omitempty"`
+	SrcMD5  string `json:"srcMd5,omitempty"`
+	// SrcParts is the source\'s part count when the download is cut along
+	// the source\'s own parts, so its multipart ETag can be checked.
+	SrcParts int          `json:"srcParts,omitempty"`
 	PartSize int64        `json:"partSize"`
 	UploadID string       `json:"uploadId,omitempty"`
 	Done     bool         `json:"done"`

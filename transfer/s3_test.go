@@ -457,6 +457,38 @@ func TestS3ByteFlip(t *testing.T) {
 	default:
 		t.Fatalf("download ended %s", st2.State)
 	}
+
+	// A flipped byte in a ranged download of the multipart object: the
+	// ranges are cut along its parts, so their MD5s must give its ETag.
+	if _, down := proxy.Flips(); down != 1 {
+		t.Fatal("unexpected flips before the multipart download")
+	}
+	if st1.State != transfer.Completed {
+		return
+	}
+	proxy.FlipNextDownload()
+	big := filepath.Join(dir, "f.out")
+	id = startJob(t, e, transfer.Request{Kind: transfer.Download, Source: transfer.Location{Account: "s3", Bucket: bucket, Key: "f"}, LocalPath: big})
+	st3 := wait(t, e, id)
+	if _, down := proxy.Flips(); down != 2 {
+		t.Fatalf("the proxy flipped %d download bytes, want 2", down)
+	}
+	if st3.State != transfer.Failed || !strings.Contains(st3.Error, "checksum") {
+		t.Fatalf("multipart download with a flipped byte ended %s %q, want failed on the checksum", st3.State, st3.Error)
+	}
+	if _, err := os.Stat(big); err == nil {
+		t.Error("a failed download left a file in place")
+	}
+	// Resuming starts the damaged item over and now gets it right.
+	if err := e.Resume(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if st := wait(t, e, id); st.State != transfer.Completed || !st.ChecksumVerified {
+		t.Fatalf("resumed download: %+v", st)
+	}
+	if got := fileSHA256(t, big); got != want {
+		t.Fatal("resumed download differs")
+	}
 }
 
 func mustOpen(t testing.TB, path string) *os.File {

@@ -56,6 +56,9 @@ type object struct {
 	// etag differs from md5 for multipart objects, as on S3:
 	// hex(md5(part md5s...)) + "-" + part count.
 	etag string
+	// partSize and parts describe a multipart object's layout.
+	partSize int64
+	parts    int
 }
 
 type upload struct {
@@ -72,6 +75,7 @@ var (
 	_ provider.BucketManager     = (*Storage)(nil)
 	_ provider.Copier            = (*Storage)(nil)
 	_ provider.Hasher            = (*Storage)(nil)
+	_ provider.PartLayouter      = (*Storage)(nil)
 )
 
 // DefaultLimits are S3's multipart rules.
@@ -447,4 +451,20 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 	cp := *o
 	cp.modTime = time.Now().UTC()
 	return s.put(dstBucket, dstKey, &cp)
+}
+
+// PartLayout reports how a multipart object was split; other objects are
+// one part.
+func (s *Storage) PartLayout(ctx context.Context, bucketName, key string) (int64, int, error) {
+	if err := provider.CheckKey(bucketName, key); err != nil {
+		return 0, 0, err
+	}
+	o, err := s.lookup(bucketName, key)
+	if err != nil {
+		return 0, 0, err
+	}
+	if o.parts == 0 {
+		return int64(len(o.data)), 1, nil
+	}
+	return o.partSize, o.parts, nil
 }

@@ -180,5 +180,6 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	s.mu.Unlock()
 	o := newObject(buf.Bytes(), up.opts.ContentType)
 	o.etag = fmt.Sprintf("%x-%d", etag.Sum(nil), len(parts))
+	o.partSize, o.parts = first, len(parts)
 	return s.put(u.Bucket, u.Key, o)
 }

@@ -646,6 +646,12 @@ func (s *suite) testMultipart(t *testing.T) {
 	if got := s.read(t, key, partSize-10, 20); !bytes.Equal(got, data[partSize-10:partSize+10]) {
 		t.Error("range across a part boundary differs")
 	}
+	if pl, ok := s.Storage.(provider.PartLayouter); ok {
+		ps, n, err := pl.PartLayout(ctx, s.Bucket, key)
+		if err != nil || ps != partSize || n != 3 {
+			t.Errorf("PartLayout = %d, %d, %v; want %d, 3", ps, n, err, partSize)
+		}
+	}
 
 	// Abort leaves nothing behind.
 	key2 := p + "aborted"
