@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // Client speaks the Fastr protocol to one server with one key pair. It is
@@ -123,21 +125,8 @@ func readError(resp *http.Response) *Error {
 			e.ExpectedOffset = &v
 		}
 	}
-	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+	e.RetryAfter = provider.ParseRetryAfter(resp.Header)
 	return e
-}
-
-func parseRetryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }
 
 // doJSON sends in (if any) as a signed JSON body and decodes the answer

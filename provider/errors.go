@@ -3,6 +3,9 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,4 +85,28 @@ func Wrap(kind, err error, msg string) error {
 		return fmt.Errorf("%s: %w", msg, err)
 	}
 	return &wrapped{kind: kind, err: err, msg: msg}
+}
+
+// ParseRetryAfter reads how long a response asks the client to wait:
+// Retry-After in seconds or as an HTTP date, or the millisecond headers
+// Azure also sends. Zero when the response says nothing usable.
+func ParseRetryAfter(h http.Header) time.Duration {
+	for _, name := range []string{"x-ms-retry-after-ms", "retry-after-ms"} {
+		if v := strings.TrimSpace(h.Get(name)); v != "" {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+				return time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(max(secs, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }

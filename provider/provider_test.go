@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,28 @@ func TestWalk(t *testing.T) {
 	}
 	if !errors.Is(last, provider.ErrInvalid) {
 		t.Errorf("repeated token: %v", last)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	cases := []struct {
+		h    http.Header
+		want time.Duration
+	}{
+		{http.Header{}, 0},
+		{http.Header{"Retry-After": {"7"}}, 7 * time.Second},
+		{http.Header{"Retry-After": {"-3"}}, 0},
+		{http.Header{"Retry-After": {"soon"}}, 0},
+		{http.Header{"X-Ms-Retry-After-Ms": {"1500"}}, 1500 * time.Millisecond},
+		{http.Header{"Retry-After": {time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)}}, 0},
+	}
+	for _, c := range cases {
+		if got := provider.ParseRetryAfter(c.h); got != c.want {
+			t.Errorf("ParseRetryAfter(%v) = %v, want %v", c.h, got, c.want)
+		}
+	}
+	future := http.Header{"Retry-After": {time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)}}
+	if got := provider.ParseRetryAfter(future); got < 80*time.Second || got > 90*time.Second {
+		t.Errorf("Retry-After date = %v, want about 90s", got)
 	}
 }

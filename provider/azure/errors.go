@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +48,7 @@ func mapErr(err error, what string) error {
 		if what != "" {
 			err = fmt.Errorf("%s: %w", what, err)
 		}
-		return &provider.RateLimitError{RetryAfter: retryAfter(re.RawResponse), Err: err}
+		return &provider.RateLimitError{RetryAfter: rawRetryAfter(re.RawResponse), Err: err}
 	case status == http.StatusBadRequest, status == http.StatusRequestedRangeNotSatisfiable,
 		status == http.StatusLengthRequired, status == http.StatusRequestEntityTooLarge:
 		// Azure answers 400 for malformed names, block lists and checksums:
@@ -60,38 +59,6 @@ func mapErr(err error, what string) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// retryAfter reads how long the service asked us to wait: Retry-After in
-// seconds or as an HTTP date, or the millisecond headers Azure also uses.
-// Zero when the response says nothing.
-func retryAfter(resp *http.Response) time.Duration {
-	if resp == nil {
-		return 0
-	}
-	for _, h := range []string{"x-ms-retry-after-ms", "retry-after-ms"} {
-		if v := resp.Header.Get(h); v != "" {
-			if ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && ms > 0 {
-				return time.Duration(ms) * time.Millisecond
-			}
-		}
-	}
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs > 0 {
-			return time.Duration(secs) * time.Second
-		}
-		return 0
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 func isBlobNotFound(err error) bool {
@@ -105,4 +72,12 @@ func ctxErr(ctx context.Context, err error) error {
 		return cerr
 	}
 	return err
+}
+
+// rawRetryAfter reads the wait a response asks for; zero without one.
+func rawRetryAfter(resp *http.Response) time.Duration {
+	if resp == nil {
+		return 0
+	}
+	return provider.ParseRetryAfter(resp.Header)
 }

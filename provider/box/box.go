@@ -478,7 +478,7 @@ func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader,
 		if resp.StatusCode != http.StatusAccepted || attempt == 10 {
 			break
 		}
-		wait := max(tree.ParseRetryAfter(resp.Header), time.Second)
+		wait := max(provider.ParseRetryAfter(resp.Header), time.Second)
 		select {
 		case <-ctx.Done():
 			return tree.Entry{}, ctx.Err()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,8 +121,7 @@ func (s *Storage) do(ctx context.Context, c call) (*http.Response, error) {
 		var wait time.Duration
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
-			secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-			wait = time.Duration(secs) * time.Second
+			wait = provider.ParseRetryAfter(resp.Header)
 			if attempt >= s.opts.MaxRetries || wait > s.opts.MaxRetryWait {
 				return nil, &provider.RateLimitError{RetryAfter: wait, Err: ae}
 			}

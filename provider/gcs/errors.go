@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -43,7 +41,7 @@ func mapErr(err error, what string) error {
 	case http.StatusUnauthorized:
 		return provider.Wrap(provider.ErrUnauthenticated, err, what)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		return &provider.RateLimitError{RetryAfter: retryAfter(gerr.Header, time.Now()), Err: withContext(err, what)}
+		return &provider.RateLimitError{RetryAfter: provider.ParseRetryAfter(gerr.Header), Err: withContext(err, what)}
 	case http.StatusBadRequest, http.StatusRequestedRangeNotSatisfiable:
 		return provider.Wrap(provider.ErrInvalid, err, what)
 	}
@@ -55,20 +53,4 @@ func withContext(err error, what string) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date.
-// Cloud Storage rarely sends one, but proxies in front of it do.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -73,13 +73,4 @@ func TestMapErrRetryAfter(t *testing.T) {
 	if !ok || d != 0 {
 		t.Errorf("RetryAfter without header = %v, %v; want 0, true", d, ok)
 	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	h.Set("Retry-After", now.Add(90*time.Second).Format(http.TimeFormat))
-	if got := retryAfter(h, now); got != 90*time.Second {
-		t.Errorf("Retry-After date = %v, want 90s", got)
-	}
-	h.Set("Retry-After", "soon")
-	if got := retryAfter(h, now); got != 0 {
-		t.Errorf("Retry-After garbage = %v, want 0", got)
-	}
 }

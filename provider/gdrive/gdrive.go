@@ -118,7 +118,7 @@ func mapError(err error, what string) error {
 	}
 	for _, e := range ge.Errors {
 		if rateLimitReasons[e.Reason] {
-			return &provider.RateLimitError{RetryAfter: tree.ParseRetryAfter(ge.Header), Err: fmt.Errorf("%s: %w", what, err)}
+			return &provider.RateLimitError{RetryAfter: provider.ParseRetryAfter(ge.Header), Err: fmt.Errorf("%s: %w", what, err)}
 		}
 	}
 	return tree.StatusError(ge.Code, ge.Header, err, what)

@@ -108,7 +108,7 @@ func checkResponse(resp *http.Response, what string) error {
 	_ = json.Unmarshal(b, ge)
 	// Graph throttles with 503 too, and always says how long to wait.
 	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" {
-		return &provider.RateLimitError{RetryAfter: tree.ParseRetryAfter(resp.Header), Err: fmt.Errorf("%s: %w", what, ge)}
+		return &provider.RateLimitError{RetryAfter: provider.ParseRetryAfter(resp.Header), Err: fmt.Errorf("%s: %w", what, ge)}
 	}
 	return tree.StatusError(resp.StatusCode, resp.Header, ge, what)
 }

@@ -3,8 +3,6 @@ package s3
 import (
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -72,7 +70,7 @@ func mapError(err error, what string) error {
 		code = ae.ErrorCode()
 	}
 	if rateLimitCodes[code] || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		return &provider.RateLimitError{RetryAfter: parseRetryAfter(header), Err: errors.Join(errors.New(what), err)}
+		return &provider.RateLimitError{RetryAfter: provider.ParseRetryAfter(header), Err: errors.Join(errors.New(what), err)}
 	}
 	if kind, ok := codeKinds[code]; ok {
 		return provider.Wrap(kind, err, what)
@@ -90,21 +88,4 @@ func mapError(err error, what string) error {
 		return provider.Wrap(provider.ErrInvalid, err, what)
 	}
 	return err
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date.
-func parseRetryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -58,29 +57,12 @@ func Retry(ctx context.Context, idempotent bool, fn func() error) error {
 	}
 }
 
-// ParseRetryAfter reads Retry-After as seconds or an HTTP date.
-func ParseRetryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
 // StatusError maps an HTTP status onto the provider sentinels. err is the
 // provider's own error value; what names the call or object.
 func StatusError(status int, header http.Header, err error, what string) error {
 	switch {
 	case status == http.StatusTooManyRequests:
-		return &provider.RateLimitError{RetryAfter: ParseRetryAfter(header), Err: fmt.Errorf("%s: %w", what, err)}
+		return &provider.RateLimitError{RetryAfter: provider.ParseRetryAfter(header), Err: fmt.Errorf("%s: %w", what, err)}
 	case status == http.StatusNotFound || status == http.StatusGone:
 		return provider.Wrap(provider.ErrNotFound, err, what)
 	case status == http.StatusUnauthorized:
