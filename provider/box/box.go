@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -40,6 +41,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -66,6 +68,7 @@ type Storage struct {
 	*tree.FS
 	api, up string
 	hc      *http.Client
+	names   nameCache
 }
 
 var (
@@ -85,7 +88,7 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 	if e := strings.TrimSuffix(cfg.Endpoint, "/"); e != "" {
 		api, up = e, e
 	}
-	s := &Storage{api: api + "/2.0", up: up + "/api/2.0", hc: hc}
+	s := &Storage{api: api + "/2.0", up: up + "/api/2.0", hc: hc, names: nameCache{ttl: 3 * time.Second}}
 	s.FS = tree.New(s)
 	s.FS.NoLookupOnWrite = true
 	return s, nil
@@ -248,27 +251,88 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 	return out, next, nil
 }
 
-// Lookup lists the folder: Box cannot look a name up. Names are unique per
-// folder regardless of case and type.
+// Lookup finds a name in a folder. Box cannot look a name up, so the
+// folder is listed, and the listing kept for a few seconds (names.ttl):
+// without it, deleting n files of one folder would list it n times. Names
+// are unique per folder regardless of case and type.
 func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
-	cursor := ""
-	for {
-		entries, next, err := s.List(ctx, parent, cursor, 1000)
-		if err != nil {
-			return tree.Entry{}, err
+	byName, ok := s.names.get(parent)
+	if !ok {
+		byName = map[string]tree.Entry{}
+		cursor := ""
+		for {
+			entries, next, err := s.List(ctx, parent, cursor, 1000)
+			if err != nil {
+				return tree.Entry{}, err
+			}
+			for _, e := range entries {
+				byName[strings.ToLower(e.Name)] = e
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
 		}
-		for _, e := range entries {
-			if strings.EqualFold(e.Name, name) {
-				if e.IsFolder != (kind == tree.Folder) || e.Name != name {
-					break
-				}
-				return e, nil
+		s.names.set(parent, byName)
+	}
+	e, ok := byName[strings.ToLower(name)]
+	if !ok || e.IsFolder != (kind == tree.Folder) || e.Name != name {
+		return tree.Entry{}, fmt.Errorf("%w: %q", provider.ErrNotFound, name)
+	}
+	return e, nil
+}
+
+// nameCache keeps recent folder listings, updated by this Storage's own
+// writes and deletes. Another client's change shows after at most ttl.
+type nameCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	folders map[string]folderNames
+}
+
+type folderNames struct {
+	at     time.Time
+	byName map[string]tree.Entry // lower-case name
+}
+
+func (c *nameCache) get(parent string) (map[string]tree.Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.folders[parent]
+	if !ok || time.Since(f.at) > c.ttl {
+		return nil, false
+	}
+	return maps.Clone(f.byName), true
+}
+
+func (c *nameCache) set(parent string, byName map[string]tree.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.folders == nil || len(c.folders) > 1024 {
+		c.folders = map[string]folderNames{}
+	}
+	c.folders[parent] = folderNames{at: time.Now(), byName: byName}
+}
+
+// added records an entry this Storage created in parent.
+func (c *nameCache) added(parent string, e tree.Entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.folders[parent]; ok {
+		f.byName[strings.ToLower(e.Name)] = e
+	}
+}
+
+// removed forgets an entry this Storage deleted.
+func (c *nameCache) removed(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range c.folders {
+		for name, e := range f.byName {
+			if e.ID == id {
+				delete(f.byName, name)
 			}
 		}
-		if next == "" {
-			return tree.Entry{}, fmt.Errorf("%w: %q", provider.ErrNotFound, name)
-		}
-		cursor = next
 	}
 }
 
@@ -278,6 +342,7 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 	if _, err := s.do(ctx, http.MethodPost, s.api+"/folders?fields="+itemFields, body, nil, false, &it); err != nil {
 		return tree.Entry{}, err
 	}
+	s.names.added(parent, entry(it))
 	return entry(it), nil
 }
 
@@ -287,6 +352,9 @@ func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 		kind = "folders"
 	}
 	_, err := s.do(ctx, http.MethodDelete, s.api+"/"+kind+"/"+url.PathEscape(e.ID), nil, nil, true, nil)
+	if err == nil {
+		s.names.removed(e.ID)
+	}
 	return err
 }
 
@@ -318,7 +386,15 @@ func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int
 	return body, err
 }
 
-func (s *Storage) Upload(ctx context.Context, parent, name string, _ *tree.Entry, r io.Reader, size int64, _ provider.WriteOptions) (tree.Entry, error) {
+func (s *Storage) Upload(ctx context.Context, parent, name string, old *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
+	e, err := s.upload(ctx, parent, name, r, size)
+	if err == nil {
+		s.names.added(parent, e)
+	}
+	return e, err
+}
+
+func (s *Storage) upload(ctx context.Context, parent, name string, r io.Reader, size int64) (tree.Entry, error) {
 	r = ctxReader{ctx, r}
 	if size < 0 {
 		head, err := io.ReadAll(io.LimitReader(r, chunkedMin))

@@ -159,8 +159,9 @@ func Test429Storm(t *testing.T) {
 				t.Errorf("throttled %d times, want 5", srv.Throttle.Hits.Load())
 			}
 			// A storm longer than the retry budget surfaces as a RateLimitError.
+			// A new Storage: this one would answer from its recent listing.
 			srv.Throttle.Set(100, 1)
-			_, err = st.Stat(ctx, "All Files", "storm/a")
+			_, err = open(t, srv, false).Stat(ctx, "All Files", "storm/a")
 			if d, ok := provider.RetryAfter(err); !ok || d != time.Second {
 				t.Errorf("long storm: %v, want RateLimitError with 1s", err)
 			}
