@@ -325,6 +325,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("accounts after delete: %+v", accts)
 	}
 
+	if n := len(e.replies); n < 30 {
+		t.Fatalf("only %d replies recorded", n)
+	}
 	sweepSecrets(t, e, sock, s3env.AccessKey, s3env.SecretKey)
 }
 
@@ -337,9 +340,6 @@ func sweepSecrets(t *testing.T, e *env, sock *socketLog, accessKey, secretKey st
 	presign := map[string]bool{"/cloud/generate_download_url": true, "/cloud/generate_upload_url": true}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.replies) < 30 {
-		t.Fatalf("only %d replies recorded", len(e.replies))
-	}
 	for _, r := range e.replies {
 		_, p, _ := strings.Cut(r.path, " ")
 		p, _, _ = strings.Cut(p, "?")
