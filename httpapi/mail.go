@@ -41,7 +41,7 @@ func (m SMTPMailer) Send(ctx context.Context, to, subject, body string) error {
 		"MIME-Version: 1.0",
 		"Content-Type: text/plain; charset=utf-8",
 		"",
-		strings.ReplaceAll(body, "\n", "\r\n"),
+		crlf(body),
 	}, "\r\n")
 	done := make(chan error, 1)
 	go func() { done <- smtp.SendMail(m.Addr, auth, m.From, []string{to}, []byte(msg)) }()
@@ -51,4 +51,14 @@ func (m SMTPMailer) Send(ctx context.Context, to, subject, body string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// crlf gives every line of the body a CRLF ending. Fix (tests): a CR from
+// user input (the key, the note) used to pass through as a bare CR ("x\r\n"
+// became "x\r\r\n"), which RFC 5321 forbids and SMTP smuggling relies on;
+// every CR, LF and CRLF is now one line break.
+func crlf(body string) string {
+	body = strings.ReplaceAll(body, "\r\n", "\n")
+	body = strings.ReplaceAll(body, "\r", "\n")
+	return strings.ReplaceAll(body, "\n", "\r\n")
 }

@@ -84,7 +84,14 @@ func (s *Server) downloadObject(w http.ResponseWriter, r *http.Request) error {
 	key, local := in.ObjectKey, dir
 	if in.ObjectType == objectDirectory {
 		key = listPrefix(key)
-		local = filepath.Join(dir, path.Base(strings.TrimSuffix("/"+key, "/")))
+		base := path.Base(strings.TrimSuffix("/"+key, "/"))
+		// Fix (tests): a prefix ending in ".." ("..", "a/../") made base
+		// "..", and the download went to the parent of downloadPath,
+		// outside the roots. The root itself ("" prefix) stays allowed.
+		if base == ".." || base == "." {
+			return invalid("objectKey must not end in '.' or '..'")
+		}
+		local = filepath.Join(dir, base)
 	} else {
 		name := in.Name
 		if name == "" {
