@@ -161,7 +161,10 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: originHosts(s.origins)})
+	// Same rule as writes: pages served from this machine and the
+	// configured origins may connect; other sites may not.
+	patterns := append(originHosts(s.origins), "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: patterns})
 	if err != nil {
 		return // Accept has answered (403 for a foreign origin)
 	}
