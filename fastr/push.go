@@ -241,7 +241,11 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 				return false, fmt.Errorf("checking target: %w", err)
 			}
 		}
-		u, err := p.target.CreateUpload(ctx, t.Bucket, t.Key, "")
+		// Not cancelled midway by a pause or cancel: a session the target
+		// made but we never heard of could not be resumed or aborted.
+		cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		u, err := p.target.CreateUpload(cctx, t.Bucket, t.Key, "")
+		stop()
 		if err != nil {
 			return false, fmt.Errorf("creating target upload: %w", err)
 		}
