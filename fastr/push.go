@@ -158,7 +158,8 @@ func (s *Server) startPush(req PushRequest) (PushStatus, error) {
 	p := &push{s: s, target: target, file: f, req: req, st: PushStatus{
 		ID: newID(), Status: PushPending, Bucket: req.Bucket, Key: req.Key,
 		TargetURL: t.URL, TargetBucket: t.Bucket, TargetKey: t.Key,
-		TotalBytes: o.Size, ChunkSize: req.ChunkSize, SHA256: o.SHA256, StartTime: s.now().UTC(),
+		TargetUploadID: t.UploadID,
+		TotalBytes:     o.Size, ChunkSize: req.ChunkSize, SHA256: o.SHA256, StartTime: s.now().UTC(),
 	}}
 	s.pushes.add(p, s.now())
 	p.mu.Lock()
@@ -240,7 +241,11 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 				return false, fmt.Errorf("checking target: %w", err)
 			}
 		}
-		u, err := p.target.CreateUpload(ctx, t.Bucket, t.Key, "")
+		// Not cancelled midway by a pause or cancel: a session the target
+		// made but we never heard of could not be resumed or aborted.
+		cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		u, err := p.target.CreateUpload(cctx, t.Bucket, t.Key, "")
+		stop()
 		if err != nil {
 			return false, fmt.Errorf("creating target upload: %w", err)
 		}
@@ -252,6 +257,10 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 	up, err := p.target.GetUpload(ctx, uploadID)
 	if err != nil {
 		return false, fmt.Errorf("reading target upload: %w", err)
+	}
+	if up.Bucket != t.Bucket || up.Key != t.Key {
+		// A resumed session must be the one for this target object.
+		return false, fmt.Errorf("target upload %s is for %s/%s, not %s/%s", uploadID, up.Bucket, up.Key, t.Bucket, t.Key)
 	}
 	off := up.Offset
 	p.setProgress(off, false)

@@ -110,6 +110,10 @@ type PushTarget struct {
 	SecretKey string `json:"secretKey"`
 	Bucket    string `json:"bucket"`
 	Key       string `json:"key"`
+	// UploadID, when set, continues this offset-mode session on the target
+	// from its committed offset instead of opening a new one: how the agent
+	// resumes a push whose source restarted and forgot it.
+	UploadID string `json:"uploadId,omitempty"`
 }
 
 // PushRequest is the body of POST /v1/push on the source server.

@@ -78,6 +78,7 @@ type Server struct {
 	hub      *hub
 	routes   []route
 	oauth    *oauth.Flow
+	fastr    *fastrJobs
 }
 
 // New returns the handler for every documented endpoint.
@@ -95,12 +96,17 @@ func New(c *amove.Client, opts ...Option) *Server {
 		s.tempDir = filepath.Join(os.TempDir(), "amove")
 	}
 	s.hub = newHub(s)
+	s.fastr = newFastrJobs(s)
 	s.register()
 	return s
 }
 
-// Close stops the notification hub; open sockets are closed with 1000.
-func (s *Server) Close() { s.hub.close() }
+// Close stops the agent's Fastr senders and the notification hub; open
+// sockets are closed with 1000.
+func (s *Server) Close() {
+	s.fastr.close()
+	s.hub.close()
+}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.anyHost && !loopbackHost(r.Host) {

@@ -142,7 +142,6 @@ func (s *Server) table() []route {
 	}
 	const (
 		amoveStorage = "Amove-managed storage (Storj/IDrive provisioning) is not implemented in this agent yet"
-		fastr        = "Fastr server-to-server and P2P transfers are not implemented in this agent yet"
 	)
 	return []route{
 		// Cloud accounts (agent).
@@ -185,17 +184,17 @@ func (s *Server) table() []route {
 		{"POST", "/cloud/onedrive_authorization_callback", authQuery, "OneDrive authorization callback", s.authorizationCallback(provider.OneDrive)},
 		{"POST", "/cloud/generate_googledrive_authorization_url", authQuery, "Google Drive authorization URL", s.authorizationURL(provider.GoogleDrive)},
 		{"POST", "/cloud/googledrive_authorization_callback", authQuery, "Google Drive authorization callback", s.authorizationCallback(provider.GoogleDrive)},
-		// Fastr (later issue).
-		{"POST", "/cloud/server_transfer/initiate", authQuery, "Start a server-to-server transfer", later(fastr)},
-		{"GET", "/cloud/server_transfer/{transferId}/status", authQuery, "Server transfer status", later(fastr)},
-		{"DELETE", "/cloud/server_transfer/{transferId}", authQuery, "Cancel a server transfer", later(fastr)},
-		{"GET", "/cloud/server_transfer/all", authQuery, "All server transfers", later(fastr)},
-		{"POST", "/cloud/p2p_transfer/initiate", authQuery, "Start a P2P transfer", later(fastr)},
-		{"GET", "/cloud/p2p_transfer/{transferId}/status", authQuery, "P2P transfer status", later(fastr)},
-		{"POST", "/cloud/p2p_transfer/{transferId}/cancel", authQuery, "Cancel a P2P transfer", later(fastr)},
-		{"POST", "/cloud/p2p_transfer/{transferId}/pause", authQuery, "Pause a P2P transfer", later(fastr)},
-		{"POST", "/cloud/p2p_transfer/{transferId}/resume", authQuery, "Resume a P2P transfer", later(fastr)},
-		{"GET", "/cloud/p2p_transfer/all", authQuery, "All P2P transfers", later(fastr)},
+		// Fastr server-to-server and P2P transfers (fastr.go, p2p.go).
+		{"POST", "/cloud/server_transfer/initiate", authQuery, "Start a server-to-server transfer", s.serverTransferInitiate},
+		{"GET", "/cloud/server_transfer/{transferId}/status", authQuery, "Server transfer status", s.serverTransferStatus},
+		{"DELETE", "/cloud/server_transfer/{transferId}", authQuery, "Cancel a server transfer", s.serverTransferCancel},
+		{"GET", "/cloud/server_transfer/all", authQuery, "All server transfers", s.serverTransferAll},
+		{"POST", "/cloud/p2p_transfer/initiate", authQuery, "Start a P2P transfer", s.p2pInitiate},
+		{"GET", "/cloud/p2p_transfer/{transferId}/status", authQuery, "P2P transfer status", s.p2pStatus},
+		{"POST", "/cloud/p2p_transfer/{transferId}/cancel", authQuery, "Cancel a P2P transfer", s.p2pCancel},
+		{"POST", "/cloud/p2p_transfer/{transferId}/pause", authQuery, "Pause a P2P transfer", s.p2pPause},
+		{"POST", "/cloud/p2p_transfer/{transferId}/resume", authQuery, "Resume a P2P transfer", s.p2pResume},
+		{"GET", "/cloud/p2p_transfer/all", authQuery, "All P2P transfers", s.p2pAll},
 		// Client transfers (agent).
 		{"POST", "/cloud/client_transfer/{transferId}/pause", authQuery, "Pause a transfer", s.pauseTransfer},
 		{"POST", "/cloud/client_transfer/{transferId}/resume", authQuery, "Resume a transfer", s.resumeTransfer},

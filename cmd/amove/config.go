@@ -30,6 +30,8 @@ type settings struct {
 	AllowedOrigins []string     `json:"allowedOrigins"`
 	SMTP           smtpSettings `json:"smtp"`
 	User           string       `json:"user"`
+	// NoLocalStorage turns off the embedded "Local storage" Fastr server.
+	NoLocalStorage bool `json:"noLocalStorage"`
 	// OAuth holds the app credentials per provider: "dropbox", "box",
 	// "onedrive", "googledrive".
 	OAuth map[string]oauthApp `json:"oauth"`
@@ -97,6 +99,7 @@ func (s *settings) load() error {
 			fill(&s.KeyFile, file.KeyFile)
 			fill(&s.TempDir, file.TempDir)
 			fill(&s.User, file.User)
+			s.NoLocalStorage = s.NoLocalStorage || file.NoLocalStorage
 			if s.SMTP == (smtpSettings{}) {
 				s.SMTP = file.SMTP
 			}
@@ -108,6 +111,9 @@ func (s *settings) load() error {
 			}
 			s.OAuth = file.OAuth
 		}
+	}
+	if v := os.Getenv("AMOVE_NO_LOCAL_STORAGE"); v != "" && v != "0" && v != "false" {
+		s.NoLocalStorage = true
 	}
 	s.Roots = s.roots
 	if s.Addr == "" {

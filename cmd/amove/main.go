@@ -6,6 +6,7 @@
 //	amove ls ACCOUNT[:BUCKET[/PREFIX]]
 //	amove cp SRC DST                 upload (local -> ACCOUNT:BUCKET/KEY) or download
 //	amove transfers                  list transfers
+//	amove fastr serve -root DIR      run a standalone Fastr server
 //
 // Every command reads the same settings: flags, then AMOVE_* environment
 // variables, then the config file (-config, default <configdir>/amove/config.json).
@@ -45,6 +46,8 @@ commands:
   ls ACCOUNT[:BUCKET[/PREFIX]]
   cp SRC DST                 upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
   transfers                  list transfers
+  fastr serve -root DIR [-addr 127.0.0.1:29124 -access-key K -secret-key S | -keys FILE ...]
+                             run a standalone Fastr server (keys also from FASTR_ACCESS_KEY/FASTR_SECRET_KEY)
 
 common flags (also AMOVE_DSN, AMOVE_KEY_FILE, AMOVE_CONFIG):
   -dsn sqlite:PATH|postgres://...   store (default sqlite under the config dir)
@@ -75,6 +78,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdCp(ctx, args[1:])
 	case "transfers":
 		return cmdTransfers(ctx, args[1:])
+	case "fastr":
+		return cmdFastr(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return nil

@@ -24,6 +24,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	fs.StringVar(&s.TempDir, "temp-dir", "", "where form uploads are staged (default: the OS temp dir)")
 	fs.StringVar(&s.SMTP.Addr, "smtp", "", "SMTP server host:port for send_download_url")
 	fs.StringVar(&s.SMTP.From, "smtp-from", "amove@localhost", "sender address of mails")
+	fs.BoolVar(&s.NoLocalStorage, "no-local-storage", false, "do not serve the embedded \"Local storage\" Fastr server (env AMOVE_NO_LOCAL_STORAGE=1)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -39,6 +40,16 @@ func cmdServe(ctx context.Context, args []string) error {
 	admin, err := s.localAdmin(ctx, c)
 	if err != nil {
 		return err
+	}
+	if !s.NoLocalStorage {
+		// A newcomer gets a storage to list, upload to and download from
+		// at once: an embedded Fastr server on a folder next to the key.
+		stopLocal, err := s.startLocalStorage(ctx, c, admin, log)
+		if err != nil {
+			log.Warn("local storage not started", "err", err)
+		} else {
+			defer stopLocal()
+		}
 	}
 	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithSignedInUser(admin.Principal()),
 		httpapi.WithAllowedOrigins(s.AllowedOrigins...)}
