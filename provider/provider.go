@@ -142,6 +142,10 @@ type WriteOptions struct {
 	// PartSize and Concurrency tune multipart writes; zero picks defaults.
 	PartSize    int64
 	Concurrency int
+	// Size is the whole object's size when known, for CreateMultipart on
+	// providers whose upload sessions must be told it up front (OneDrive,
+	// Box); zero means unknown. Write takes the size as its own argument.
+	Size int64
 }
 
 // Storage is what every driver implements. Methods must honour ctx

@@ -282,7 +282,7 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 		for _, p := range it.Parts {
 			j.bytesDone.Add(-p.Size)
 		}
-		created, err := mu.CreateMultipart(ctx, u.Bucket, u.Key, provider.WriteOptions{})
+		created, err := mu.CreateMultipart(ctx, u.Bucket, u.Key, provider.WriteOptions{Size: it.Size, PartSize: it.PartSize})
 		if err != nil {
 			return err
 		}
