@@ -19,6 +19,10 @@ type TransferOptions struct {
 	// Concurrency and PartSize tune the engine (see transfer.Options).
 	Concurrency int
 	PartSize    int64
+	// SkipRestore leaves the journal's unfinished transfers alone. Set it in
+	// short-lived tools that share a store with a running agent (the CLI),
+	// so two processes never run the same transfer.
+	SkipRestore bool
 }
 
 // startEngine creates the transfer engine and restarts the journal's
@@ -35,6 +39,9 @@ func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 		PartSize:    opts.PartSize,
 		Logger:      c.log,
 	})
+	if opts.SkipRestore {
+		return nil
+	}
 	return c.engine.Restore(ctx)
 }
 

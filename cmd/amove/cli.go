@@ -28,7 +28,7 @@ func openSession(ctx context.Context, s *settings) (*session, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	c, err := s.open(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c, err := s.open(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func follow(ctx context.Context, se *session, id string, w io.Writer) error {
 		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w, "\ninterrupted: the transfer stays in the journal and resumes on the next start")
+			fmt.Fprintln(w, "\ninterrupted: the transfer stays in the journal; the agent (amove serve) resumes it")
 			return ctx.Err()
 		case ev := <-events:
 			if ev.Status.ID == id && ev.Type == transfer.EventProgress {

@@ -165,10 +165,13 @@ func (s *settings) oauthConfig() oauth.Config {
 	return cfg
 }
 
-// open returns a client on the configured store.
-func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, error) {
+// open returns a client on the configured store. Only the agent restores
+// unfinished transfers: a CLI command sharing the store with a running agent
+// must not run the agent's transfers a second time.
+func (s *settings) open(ctx context.Context, log *slog.Logger, agent bool) (*amove.Client, error) {
 	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log,
-		TokenSources: oauth.NewTokenSources(s.oauthConfig())})
+		TokenSources: oauth.NewTokenSources(s.oauthConfig()),
+		Transfers:    amove.TransferOptions{SkipRestore: !agent}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

@@ -32,7 +32,7 @@ func cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c, err := s.open(ctx, log)
+	c, err := s.open(ctx, log, true)
 	if err != nil {
 		return err
 	}
