@@ -262,7 +262,7 @@ func follow(ctx context.Context, se *session, id string, w io.Writer) error {
 		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w, "\ninterrupted: the transfer stays in the journal; the agent (amove serve) resumes it")
+			fmt.Fprintln(w, "\ninterrupted: the transfer stays in the journal; the agent (amove serve) resumes it when it starts")
 			return ctx.Err()
 		case ev := <-events:
 			if ev.Status.ID == id && ev.Type == transfer.EventProgress {
