@@ -273,7 +273,8 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 			}
 			cursor = next
 		}
-		s.names.set(parent, byName)
+		// The cache gets its own copy: later writes update it in place.
+		s.names.set(parent, maps.Clone(byName))
 	}
 	e, ok := byName[strings.ToLower(name)]
 	if !ok || e.IsFolder != (kind == tree.Folder) || e.Name != name {
