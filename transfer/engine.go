@@ -40,7 +40,11 @@ type Options struct {
 	// ProgressInterval is the least time between two progress events of a
 	// job. Default 100 ms (10 a second).
 	ProgressInterval time.Duration
-	Logger           *slog.Logger
+	// NoDownloadChecksums skips the end-to-end check of downloads (an MD5
+	// of every byte where the source's checksum allows one): faster, and
+	// the bytes are still length-checked, but ChecksumVerified stays false.
+	NoDownloadChecksums bool
+	Logger              *slog.Logger
 }
 
 // Engine runs transfer jobs. It is safe for concurrent use.

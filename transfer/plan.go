@@ -191,6 +191,9 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 	rec.LocalPath = root
 	for _, o := range objs {
 		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag, SrcMD5: srcMD5(o)}
+		if e.opts.NoDownloadChecksums {
+			it.SrcMD5 = ""
+		}
 		switch {
 		case single && !isDir:
 			it.Dst = root
@@ -205,7 +208,7 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 				it.Dst = filepath.Join(root, filepath.FromSlash(rel))
 			}
 		}
-		if it.Size > e.opts.PartSize {
+		if it.Size > e.opts.PartSize && !e.opts.NoDownloadChecksums {
 			e.sourceLayout(ctx, src, rec.Source.Bucket, &it)
 		}
 		rec.Items = append(rec.Items, it)

@@ -29,6 +29,7 @@ func main() {
 	conc := flag.Int("concurrency", 16, "parts or files in flight")
 	partSize := flag.String("part-size", "16MiB", "part size (bytes, or with KiB/MiB/GiB)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	verify := flag.Bool("verify", true, "check downloads end to end (MD5 of every byte where the source allows it)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: amovecp [flags] up LOCAL s3://bucket/key | down s3://bucket/key LOCAL")
 		flag.PrintDefaults()
@@ -52,13 +53,13 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*endpoint, *conc, ps, flag.Arg(0), flag.Arg(1), flag.Arg(2)); err != nil {
+	if err := run(*endpoint, *conc, ps, *verify, flag.Arg(0), flag.Arg(1), flag.Arg(2)); err != nil {
 		pprof.StopCPUProfile()
 		fatal(err)
 	}
 }
 
-func run(endpoint string, conc int, partSize int64, verb, a, b string) error {
+func run(endpoint string, conc int, partSize int64, verify bool, verb, a, b string) error {
 	ctx := context.Background()
 	st, err := s3.Open(ctx, provider.Config{
 		CloudType: provider.S3Generic,
@@ -70,9 +71,10 @@ func run(endpoint string, conc int, partSize int64, verb, a, b string) error {
 		return err
 	}
 	e := transfer.New(transfer.Options{
-		Open:        func(context.Context, string) (provider.Storage, error) { return st, nil },
-		Concurrency: conc,
-		PartSize:    partSize,
+		Open:                func(context.Context, string) (provider.Storage, error) { return st, nil },
+		Concurrency:         conc,
+		PartSize:            partSize,
+		NoDownloadChecksums: !verify,
 	})
 	defer e.Close()
 	var req transfer.Request
