@@ -75,6 +75,13 @@ func (n NewAccount) config() provider.Config {
 		Region: n.Region, Endpoint: n.Endpoint, ServiceURL: n.ServiceURL, CredentialsData: n.CredentialsData}
 }
 
+// driverConfig is n's configuration with the client's shared HTTP client.
+func (c *Client) driverConfig(n NewAccount) provider.Config {
+	cfg := n.config()
+	cfg.HTTPClient, cfg.Logger = c.httpClient, c.log
+	return cfg
+}
+
 // String masks the secrets.
 func (n NewAccount) String() string { return "NewAccount{" + n.Name + " " + n.config().String() + "}" }
 
@@ -174,7 +181,7 @@ func (c *Client) InsertAccount(ctx context.Context, p Principal, in NewAccount) 
 		Region: in.Region, Endpoint: in.Endpoint, ServiceURL: in.ServiceURL, Shared: in.Shared, Active: true,
 		StorageTier: int(in.StorageTier), Created: now, Updated: now,
 	}
-	cfg := in.config()
+	cfg := c.driverConfig(in)
 	mem := &memoryCredentials{cd: in.CredentialsData}
 	if err := c.withTokenSource(ctx, &cfg, a, mem.save); err != nil {
 		return CloudAccount{}, err

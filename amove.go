@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,10 @@ type Options struct {
 	ValidateTimeout time.Duration
 	// Transfers configure the transfer engine.
 	Transfers TransferOptions
+	// HTTPClient is shared by every driver the client opens, so connections
+	// to a provider are reused across calls and transfers. Nil means
+	// provider.NewHTTPClient().
+	HTTPClient *http.Client
 	// TokenSources builds the token source of OAuth accounts (Dropbox, Box,
 	// OneDrive, Google Drive) so refreshed tokens are written back to the
 	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
@@ -73,6 +78,7 @@ type Client struct {
 	tokenSources    TokenSourceFunc
 	now             func() time.Time
 	engine          *transfer.Engine
+	httpClient      *http.Client
 }
 
 // New opens the store and the key and returns a Client. Close releases them.
@@ -86,6 +92,10 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	c.httpClient = opts.HTTPClient
+	if c.httpClient == nil {
+		c.httpClient = provider.NewHTTPClient()
 	}
 	if c.open == nil {
 		c.open = provider.Open

@@ -35,7 +35,7 @@ func (c *Client) openStored(ctx context.Context, a store.Account) (provider.Stor
 		return nil, nil, err
 	}
 	cfg := provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
-		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log}
+		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log, HTTPClient: c.httpClient}
 	if err := c.withTokenSource(ctx, &cfg, a, c.saveCredentials(a)); err != nil {
 		return nil, nil, err
 	}
@@ -125,8 +125,7 @@ func (c *Client) ProbeBuckets(ctx context.Context, n NewAccount, withRegion bool
 	if err := n.validate(); err != nil {
 		return nil, err
 	}
-	cfg := n.config()
-	cfg.Logger = c.log
+	cfg := c.driverConfig(n)
 	st, err := c.open(ctx, cfg)
 	if err != nil {
 		return nil, providerErr(redact(err, n.AccessKey, n.SecretKey, n.CredentialsData), "open "+n.CloudType.String()+" account")

@@ -16,7 +16,6 @@ import (
 	"hash"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"path"
 	"slices"
@@ -79,27 +78,13 @@ func Open(_ context.Context, cfg provider.Config) (*Storage, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = provider.NewHTTPClient()
 	}
 	c, err := fastrapi.NewClient(u, cfg.AccessKey, cfg.SecretKey, hc)
 	if err != nil {
 		return nil, provider.Wrap(provider.ErrInvalid, err, cfg.CloudType.String())
 	}
 	return &Storage{c: c}, nil
-}
-
-// defaultHTTPClient times out connects and stalled answers but not bodies:
-// an object read may legitimately take hours.
-func defaultHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
-	}}
 }
 
 // Client is the underlying protocol client (pushes, upload sessions in

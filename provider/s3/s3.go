@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -55,24 +53,6 @@ var (
 	_ provider.Hasher            = (*Storage)(nil)
 )
 
-// defaultHTTPClient keeps many idle connections per host: the transfer
-// engine runs dozens of requests to the same endpoint at once, and redialing
-// (and TLS handshakes) would dominate small-object transfers.
-func defaultHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute,
-		WriteBufferSize:       256 << 10,
-		ReadBufferSize:        256 << 10,
-	}}
-}
-
 // Open returns a driver for cfg. cfg.CloudType must be AWS, Wasabi,
 // S3Generic or Cloudflare.
 func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
@@ -89,7 +69,7 @@ func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
 	}
 	httpClient := cfg.HTTPClient
 	if httpClient == nil {
-		httpClient = defaultHTTPClient()
+		httpClient = provider.NewHTTPClient()
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -91,11 +91,7 @@ func Client(cfg provider.Config) (*http.Client, error) {
 	if cfg.HTTPClient != nil {
 		*c = *cfg.HTTPClient
 	} else {
-		// No overall timeout: large downloads take as long as they take;
-		// the transport bounds the dial and header waits.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = 2 * time.Minute
-		c.Transport = t
+		c = provider.NewHTTPClient()
 	}
 	base := c.Transport
 	if base == nil {
@@ -111,7 +107,5 @@ func PlainClient(cfg provider.Config) *http.Client {
 	if cfg.HTTPClient != nil {
 		return cfg.HTTPClient
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = 2 * time.Minute
-	return &http.Client{Transport: t}
+	return provider.NewHTTPClient()
 }
