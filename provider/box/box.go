@@ -256,7 +256,7 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 // without it, deleting n files of one folder would list it n times. Names
 // are unique per folder regardless of case and type.
 func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
-	byName, ok := s.names.get(parent)
+	byName, gen, ok := s.names.get(parent)
 	if !ok {
 		byName = map[string]tree.Entry{}
 		cursor := ""
@@ -273,7 +273,7 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 			}
 			cursor = next
 		}
-		s.names.set(parent, byName)
+		s.names.set(parent, byName, gen)
 	}
 	e, ok := byName[strings.ToLower(name)]
 	if !ok || e.IsFolder != (kind == tree.Folder) || e.Name != name {
@@ -288,6 +288,9 @@ type nameCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
 	folders map[string]folderNames
+	// gen counts this Storage's changes: a listing that raced one may lack
+	// it and is not cached.
+	gen uint64
 }
 
 type folderNames struct {
@@ -295,29 +298,37 @@ type folderNames struct {
 	byName map[string]tree.Entry // lower-case name
 }
 
-func (c *nameCache) get(parent string) (map[string]tree.Entry, bool) {
+// get returns the cached listing of parent, or on a miss the generation to
+// pass to set with a fresh listing.
+func (c *nameCache) get(parent string) (map[string]tree.Entry, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f, ok := c.folders[parent]
 	if !ok || time.Since(f.at) > c.ttl {
-		return nil, false
+		return nil, c.gen, false
 	}
-	return maps.Clone(f.byName), true
+	return maps.Clone(f.byName), c.gen, true
 }
 
-func (c *nameCache) set(parent string, byName map[string]tree.Entry) {
+func (c *nameCache) set(parent string, byName map[string]tree.Entry, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return // a change of ours raced the listing
+	}
 	if c.folders == nil || len(c.folders) > 1024 {
 		c.folders = map[string]folderNames{}
 	}
-	c.folders[parent] = folderNames{at: time.Now(), byName: byName}
+	// A copy: the caller keeps reading its map while added and removed
+	// change the cached one.
+	c.folders[parent] = folderNames{at: time.Now(), byName: maps.Clone(byName)}
 }
 
 // added records an entry this Storage created in parent.
 func (c *nameCache) added(parent string, e tree.Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	if f, ok := c.folders[parent]; ok {
 		f.byName[strings.ToLower(e.Name)] = e
 	}
@@ -327,6 +338,7 @@ func (c *nameCache) added(parent string, e tree.Entry) {
 func (c *nameCache) removed(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for _, f := range c.folders {
 		for name, e := range f.byName {
 			if e.ID == id {
