@@ -15,11 +15,10 @@
 // and for the whole file on commit. Box stores no content type: it is
 // derived from the name's extension.
 //
-// Optional interfaces: Hasher (SHA-1). Not implemented: MultipartUploader
-// (sessions exist only for files of at least 20 MB, with a server-chosen
-// part size, which the suite's small multipart case cannot meet) and
-// Presigner (a shared link is not a per-object signed URL and there is no
-// credential-free PUT).
+// Optional interfaces: Hasher (SHA-1) and MultipartUploader (chunked
+// sessions with the engine's parts re-cut to Box's part size; see
+// multipart.go). Not implemented: Presigner (a shared link is not a
+// per-object signed URL and there is no credential-free PUT).
 package box
 
 import (
@@ -69,11 +68,15 @@ type Storage struct {
 	api, up string
 	hc      *http.Client
 	names   nameCache
+
+	mu      sync.Mutex
+	uploads map[string]*upload // multipart uploads by Upload.ID
 }
 
 var (
-	_ provider.Storage = (*Storage)(nil)
-	_ provider.Hasher  = (*Storage)(nil)
+	_ provider.Storage           = (*Storage)(nil)
+	_ provider.Hasher            = (*Storage)(nil)
+	_ provider.MultipartUploader = (*Storage)(nil)
 )
 
 // Open opens a Box connection authorised by cfg.TokenSource. cfg.Endpoint
@@ -88,7 +91,7 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 	if e := strings.TrimSuffix(cfg.Endpoint, "/"); e != "" {
 		api, up = e, e
 	}
-	s := &Storage{api: api + "/2.0", up: up + "/api/2.0", hc: hc, names: nameCache{ttl: 3 * time.Second}}
+	s := &Storage{api: api + "/2.0", up: up + "/api/2.0", hc: hc, names: nameCache{ttl: 3 * time.Second}, uploads: map[string]*upload{}}
 	s.FS = tree.New(s)
 	s.FS.NoLookupOnWrite = true
 	return s, nil
@@ -256,7 +259,7 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 // without it, deleting n files of one folder would list it n times. Names
 // are unique per folder regardless of case and type.
 func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
-	byName, ok := s.names.get(parent)
+	byName, gen, ok := s.names.get(parent)
 	if !ok {
 		byName = map[string]tree.Entry{}
 		cursor := ""
@@ -273,8 +276,7 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 			}
 			cursor = next
 		}
-		// The cache gets its own copy: later writes update it in place.
-		s.names.set(parent, maps.Clone(byName))
+		s.names.set(parent, byName, gen)
 	}
 	e, ok := byName[strings.ToLower(name)]
 	if !ok || e.IsFolder != (kind == tree.Folder) || e.Name != name {
@@ -289,6 +291,9 @@ type nameCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
 	folders map[string]folderNames
+	// gen counts this Storage's changes: a listing that raced one may lack
+	// it and is not cached.
+	gen uint64
 }
 
 type folderNames struct {
@@ -296,29 +301,37 @@ type folderNames struct {
 	byName map[string]tree.Entry // lower-case name
 }
 
-func (c *nameCache) get(parent string) (map[string]tree.Entry, bool) {
+// get returns the cached listing of parent, or on a miss the generation to
+// pass to set with a fresh listing.
+func (c *nameCache) get(parent string) (map[string]tree.Entry, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f, ok := c.folders[parent]
 	if !ok || time.Since(f.at) > c.ttl {
-		return nil, false
+		return nil, c.gen, false
 	}
-	return maps.Clone(f.byName), true
+	return maps.Clone(f.byName), c.gen, true
 }
 
-func (c *nameCache) set(parent string, byName map[string]tree.Entry) {
+func (c *nameCache) set(parent string, byName map[string]tree.Entry, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return // a change of ours raced the listing
+	}
 	if c.folders == nil || len(c.folders) > 1024 {
 		c.folders = map[string]folderNames{}
 	}
-	c.folders[parent] = folderNames{at: time.Now(), byName: byName}
+	// A copy: the caller keeps reading its map while added and removed
+	// change the cached one.
+	c.folders[parent] = folderNames{at: time.Now(), byName: maps.Clone(byName)}
 }
 
 // added records an entry this Storage created in parent.
 func (c *nameCache) added(parent string, e tree.Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	if f, ok := c.folders[parent]; ok {
 		f.byName[strings.ToLower(e.Name)] = e
 	}
@@ -328,6 +341,7 @@ func (c *nameCache) added(parent string, e tree.Entry) {
 func (c *nameCache) removed(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for _, f := range c.folders {
 		for name, e := range f.byName {
 			if e.ID == id {
@@ -494,21 +508,11 @@ type boxPart struct {
 // chunked uploads through an upload session with Box's part size; on any
 // failure the session is aborted so nothing is left behind.
 func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader, size int64) (_ tree.Entry, err error) {
-	body, _ := json.Marshal(map[string]any{"folder_id": parent, "file_size": size, "file_name": name})
-	var sess uploadSession
-	_, err = s.do(ctx, http.MethodPost, s.up+"/files/upload_sessions", body, nil, false, &sess)
-	var be *boxError
-	if errors.As(err, &be) && be.Code == "item_name_in_use" && be.conflictID() != "" {
-		body, _ = json.Marshal(map[string]any{"file_size": size})
-		_, err = s.do(ctx, http.MethodPost, s.up+"/files/"+url.PathEscape(be.conflictID())+"/upload_sessions", body, nil, false, &sess)
-	}
+	sess, err := s.createSession(ctx, parent, name, size)
 	if err != nil {
 		return tree.Entry{}, err
 	}
-	if sess.PartSize <= 0 {
-		return tree.Entry{}, errors.New("box: upload session without part_size")
-	}
-	sessURL := s.up + "/files/upload_sessions/" + url.PathEscape(sess.ID)
+	sessURL := s.sessionURL(sess.ID)
 	defer func() {
 		if err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -541,7 +545,41 @@ func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader,
 		off += n
 	}
 	sum := whole.Sum(nil)
-	body, _ = json.Marshal(map[string]any{"parts": parts})
+	it, err := s.commit(ctx, sessURL, parts, sum)
+	if err != nil {
+		return tree.Entry{}, err
+	}
+	return verified(it, hex.EncodeToString(sum))
+}
+
+func (s *Storage) sessionURL(id string) string {
+	return s.up + "/files/upload_sessions/" + url.PathEscape(id)
+}
+
+// createSession starts a chunked upload session for name in parent, or for
+// a new version of the file when the name is taken.
+func (s *Storage) createSession(ctx context.Context, parent, name string, size int64) (uploadSession, error) {
+	body, _ := json.Marshal(map[string]any{"folder_id": parent, "file_size": size, "file_name": name})
+	var sess uploadSession
+	_, err := s.do(ctx, http.MethodPost, s.up+"/files/upload_sessions", body, nil, false, &sess)
+	var be *boxError
+	if errors.As(err, &be) && be.Code == "item_name_in_use" && be.conflictID() != "" {
+		body, _ = json.Marshal(map[string]any{"file_size": size})
+		_, err = s.do(ctx, http.MethodPost, s.up+"/files/"+url.PathEscape(be.conflictID())+"/upload_sessions", body, nil, false, &sess)
+	}
+	if err != nil {
+		return uploadSession{}, err
+	}
+	if sess.ID == "" || sess.PartSize <= 0 {
+		return uploadSession{}, errors.New("box: upload session without id or part_size")
+	}
+	return sess, nil
+}
+
+// commit assembles the session's parts (in offset order) into the file;
+// sum is the whole file's SHA-1, which Box checks.
+func (s *Storage) commit(ctx context.Context, sessURL string, parts []boxPart, sum []byte) (boxItem, error) {
+	body, _ := json.Marshal(map[string]any{"parts": parts})
 	h := http.Header{"Digest": {"sha=" + base64.StdEncoding.EncodeToString(sum)}}
 	var res struct {
 		Entries []boxItem `json:"entries"`
@@ -550,7 +588,7 @@ func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader,
 	for attempt := 0; ; attempt++ {
 		resp, err := s.do(ctx, http.MethodPost, sessURL+"/commit?fields="+itemFields, body, h, true, &res)
 		if err != nil {
-			return tree.Entry{}, err
+			return boxItem{}, err
 		}
 		if resp.StatusCode != http.StatusAccepted || attempt == 10 {
 			break
@@ -558,14 +596,14 @@ func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader,
 		wait := max(provider.ParseRetryAfter(resp.Header), time.Second)
 		select {
 		case <-ctx.Done():
-			return tree.Entry{}, ctx.Err()
+			return boxItem{}, ctx.Err()
 		case <-time.After(wait):
 		}
 	}
 	if len(res.Entries) != 1 {
-		return tree.Entry{}, errors.New("box: commit answered without the file")
+		return boxItem{}, errors.New("box: commit answered without the file")
 	}
-	return verified(res.Entries[0], hex.EncodeToString(sum))
+	return res.Entries[0], nil
 }
 
 // ctxReader ends a read loop when ctx is done.

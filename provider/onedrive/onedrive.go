@@ -16,11 +16,13 @@
 // quickXorHash Graph reports; provider.Checksums has no field for it, so it
 // is compared here and not reported (no Hasher).
 //
-// Not implemented: MultipartUploader (Graph needs the total size on every
-// fragment, which CreateMultipart does not know, and fragments are strictly
-// sequential) and Presigner (@microsoft.graph.downloadUrl is a credential-free
-// GET, but a plain PUT cannot satisfy an upload session's Content-Range rule,
-// and the suite's presign case needs both).
+// MultipartUploader runs upload sessions for the transfer engine, which
+// uploads parts out of order: see multipart.go for how parts are sequenced
+// and resumed.
+//
+// Not implemented: Presigner (@microsoft.graph.downloadUrl is a
+// credential-free GET, but a plain PUT cannot satisfy an upload session's
+// Content-Range rule, and the suite's presign case needs both).
 package onedrive
 
 import (
@@ -34,6 +36,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -61,9 +64,15 @@ type Storage struct {
 	base  string
 	hc    *http.Client // authorised
 	plain *http.Client // for pre-authenticated URLs
+
+	mu      sync.Mutex
+	uploads map[string]*upload // multipart uploads by Upload.ID
 }
 
-var _ provider.Storage = (*Storage)(nil)
+var (
+	_ provider.Storage           = (*Storage)(nil)
+	_ provider.MultipartUploader = (*Storage)(nil)
+)
 
 // Open opens a Graph connection authorised by cfg.TokenSource; cfg.Endpoint
 // replaces https://graph.microsoft.com/v1.0 (a national cloud, or a fake).
@@ -78,7 +87,7 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 	} else if !strings.HasSuffix(base, "/v1.0") {
 		base += "/v1.0"
 	}
-	s := &Storage{base: base, hc: hc, plain: tree.PlainClient(cfg)}
+	s := &Storage{base: base, hc: hc, plain: tree.PlainClient(cfg), uploads: map[string]*upload{}}
 	s.FS = tree.New(s)
 	return s, nil
 }
@@ -418,11 +427,8 @@ func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader,
 	if opts.PartSize > 0 {
 		frag = min((opts.PartSize+fragmentMultiple-1)/fragmentMultiple*fragmentMultiple, maxFragment/fragmentMultiple*fragmentMultiple)
 	}
-	body, _ := json.Marshal(map[string]any{"item": map[string]any{"@microsoft.graph.conflictBehavior": "replace"}})
-	var sess struct {
-		UploadURL string `json:"uploadUrl"`
-	}
-	if _, err := s.do(ctx, s.hc, http.MethodPost, s.childURL(parent, name, "/createUploadSession"), body, nil, false, &sess); err != nil {
+	uploadURL, err := s.createSession(ctx, parent, name)
+	if err != nil {
 		return tree.Entry{}, err
 	}
 	defer func() {
@@ -430,7 +436,7 @@ func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader,
 			// Best effort, on a fresh context: ctx may be what failed.
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_, _ = s.do(cctx, s.plain, http.MethodDelete, sess.UploadURL, nil, nil, true, nil)
+			_, _ = s.do(cctx, s.plain, http.MethodDelete, uploadURL, nil, nil, true, nil)
 		}
 	}()
 	h := newQuickXor()
@@ -447,7 +453,7 @@ func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader,
 			"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size)},
 			"Content-Type":  {"application/octet-stream"},
 		}
-		resp, err := s.do(ctx, s.plain, http.MethodPut, sess.UploadURL, buf[:n], hdr, true, nil)
+		resp, err := s.do(ctx, s.plain, http.MethodPut, uploadURL, buf[:n], hdr, true, nil)
 		if err != nil {
 			return tree.Entry{}, err
 		}

@@ -1,0 +1,550 @@
+package box
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/internal/tree"
+)
+
+// Box chunked sessions fit the engine's parts only loosely: Box accepts
+// them in any order and in parallel, but it picks the part size itself when
+// the session is created, the session must be told the file size, files
+// under 20 MB cannot use a session, and the commit needs the SHA-1 of the
+// whole file. So:
+//
+//   - When CreateMultipart knows the size (at least 20 MB) and the engine's
+//     part size, it opens the session at once. UploadPart maps the engine's
+//     part onto Box's parts by offset: a Box part is sent as soon as every
+//     engine part it overlaps is here, so when the sizes differ the parts
+//     are re-cut rather than refused. PartLimits asks for multiples of
+//     8 MiB, the part_size Box gives sessions, so normally each engine part
+//     is whole Box parts and goes up at once, concurrently with the others.
+//   - The whole-file SHA-1 is computed in offset order, so a part that
+//     arrives ahead of a gap is held in memory until the gap fills, as are
+//     bytes of a Box part still waiting for its other half. Memory is
+//     bounded in practice by the engine's concurrency.
+//   - Otherwise (size or part size not given, or a file under 20 MB) every
+//     part is held in memory, up to maxBuffered bytes, and
+//     CompleteMultipart writes the assembled file as Write would: one form
+//     upload under 20 MB, a session above.
+//
+// Part ETags are the parts' SHA-1 in hex; CompleteMultipart compares the
+// file's SHA-1 Box reports with the one computed here, and Box checks every
+// part's digest and the whole file's at commit.
+//
+// Box cannot list sessions: ListUploads reports the ones this Storage
+// created or resumed. Another process resumes through Upload.ID (session id,
+// sizes and folder in its fragment) and learns from Box's part list which
+// byte ranges Box holds, but not the bytes, and the commit's whole-file
+// SHA-1 needs them all: after a restart ListParts lists the parts Box holds
+// with an empty ETag, the engine sends them again, and UploadPart checks
+// them against the SHA-1 Box recorded instead of uploading them twice.
+// Parts only held in memory are lost with the process.
+
+const (
+	// boxPartSize is the part_size Box hands out for sessions (and the
+	// fake's default); engine parts that are multiples of it map onto whole
+	// Box parts.
+	boxPartSize = 8 << 20
+	// maxBuffered bounds the bytes held for one upload.
+	maxBuffered    = 1 << 30
+	deferredPrefix = "local:"
+)
+
+// errOtherBytes marks a part sent again after a restart whose bytes differ
+// from those Box holds.
+var errOtherBytes = fmt.Errorf("%w: Box holds other bytes", provider.ErrInvalid)
+
+type boxRange struct {
+	boxPart
+	checked bool // the bytes here were seen to match Box's SHA-1
+}
+
+type upload struct {
+	mu       sync.Mutex
+	bucket   string
+	key      string
+	parent   string // folder id
+	name     string
+	total    int64 // whole size; 0 while unknown
+	partSize int64 // the engine's part size; 0 while unknown
+	sess     string
+	boxSize  int64 // Box's part_size
+	parts    map[int]provider.Part
+	data     map[int][]byte // part bytes still needed for hashing or a Box part
+	buffered int64
+	hashed   int       // parts 1..hashed are in sum
+	sum      hash.Hash // SHA-1 of the file so far
+	box      map[int64]boxRange
+	busy     map[int64]bool // Box parts being sent
+}
+
+func newUpload(bucket, key, parent, name string) *upload {
+	return &upload{bucket: bucket, key: key, parent: parent, name: name, parts: map[int]provider.Part{},
+		data: map[int][]byte{}, sum: sha1.New(), box: map[int64]boxRange{}, busy: map[int64]bool{}}
+}
+
+func (s *Storage) PartLimits() provider.PartLimits {
+	return provider.PartLimits{
+		MinPartSize:  boxPartSize,
+		MaxPartSize:  16 * boxPartSize, // each part is held in memory
+		MaxParts:     100000,           // Box documents no part count limit
+		PartMultiple: boxPartSize,
+		MaxSinglePut: chunkedMin - 1, // Write sends smaller files in one form upload
+	}
+}
+
+func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return provider.Upload{}, err
+	}
+	if opts.Size < 0 || opts.PartSize < 0 {
+		return provider.Upload{}, fmt.Errorf("%w: size %d, part size %d", provider.ErrInvalid, opts.Size, opts.PartSize)
+	}
+	parent, name, _, err := s.Parent(ctx, bucket, key)
+	if err != nil {
+		return provider.Upload{}, err
+	}
+	up := newUpload(bucket, key, parent, name)
+	up.total = opts.Size
+	var id string
+	if opts.Size >= chunkedMin && opts.PartSize > 0 {
+		sess, err := s.createSession(ctx, parent, name, opts.Size)
+		if err != nil {
+			return provider.Upload{}, err
+		}
+		up.sess, up.boxSize, up.partSize = sess.ID, sess.PartSize, opts.PartSize
+		q := url.Values{
+			"size": {strconv.FormatInt(opts.Size, 10)}, "ps": {strconv.FormatInt(opts.PartSize, 10)},
+			"bs": {strconv.FormatInt(sess.PartSize, 10)}, "parent": {parent}, "name": {name},
+		}
+		id = sess.ID + "#" + q.Encode()
+	} else {
+		id = deferredPrefix + rand.Text()
+	}
+	s.mu.Lock()
+	s.uploads[id] = up
+	s.mu.Unlock()
+	return provider.Upload{Bucket: bucket, Key: key, ID: id}, nil
+}
+
+// state returns the upload of u, adopting a session another process started
+// from the parts Box lists.
+func (s *Storage) state(ctx context.Context, u provider.Upload) (*upload, error) {
+	s.mu.Lock()
+	up := s.uploads[u.ID]
+	s.mu.Unlock()
+	if up != nil {
+		return up, nil
+	}
+	sess, frag, _ := strings.Cut(u.ID, "#")
+	q, _ := url.ParseQuery(frag)
+	total, _ := strconv.ParseInt(q.Get("size"), 10, 64)
+	ps, _ := strconv.ParseInt(q.Get("ps"), 10, 64)
+	bs, _ := strconv.ParseInt(q.Get("bs"), 10, 64)
+	if strings.HasPrefix(u.ID, deferredPrefix) || total <= 0 || ps <= 0 || bs <= 0 || q.Get("parent") == "" || q.Get("name") == "" {
+		return nil, fmt.Errorf("%w: upload %q is unknown here and carries no session to resume", provider.ErrNotFound, u.ID)
+	}
+	up = newUpload(u.Bucket, u.Key, q.Get("parent"), q.Get("name"))
+	up.sess, up.total, up.partSize, up.boxSize = sess, total, ps, bs
+	listed, err := s.boxParts(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range listed {
+		if p.Offset%bs == 0 {
+			up.box[p.Offset/bs] = boxRange{boxPart: p}
+		}
+	}
+	// An engine part is on Box when every Box part it overlaps is; what its
+	// bytes were is unknown until it is sent again.
+	for n := 1; n <= up.numParts(); n++ {
+		if up.onBox(n) {
+			up.parts[n] = provider.Part{Number: n, Size: up.partLen(n)}
+		}
+	}
+	s.mu.Lock()
+	if prev := s.uploads[u.ID]; prev != nil {
+		up = prev
+	} else {
+		s.uploads[u.ID] = up
+	}
+	s.mu.Unlock()
+	return up, nil
+}
+
+// boxParts lists the parts Box holds for a session, all pages.
+func (s *Storage) boxParts(ctx context.Context, sess string) ([]boxPart, error) {
+	var out []boxPart
+	for {
+		var page struct {
+			Entries    []boxPart `json:"entries"`
+			TotalCount int       `json:"total_count"`
+		}
+		u := fmt.Sprintf("%s/parts?limit=1000&offset=%d", s.sessionURL(sess), len(out))
+		if _, err := s.do(ctx, http.MethodGet, u, nil, nil, true, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Entries...)
+		if len(page.Entries) == 0 || len(out) >= page.TotalCount {
+			return out, nil
+		}
+	}
+}
+
+func (up *upload) numParts() int { return int((up.total + up.partSize - 1) / up.partSize) }
+
+func (up *upload) partLen(n int) int64 {
+	off := int64(n-1) * up.partSize
+	return min(up.partSize, up.total-off)
+}
+
+// boxRangeOf returns the Box parts that engine part n overlaps.
+func (up *upload) boxRangeOf(n int) (first, last int64) {
+	off := int64(n-1) * up.partSize
+	return off / up.boxSize, (off + up.partLen(n) - 1) / up.boxSize
+}
+
+// partsOf returns the engine parts that Box part k overlaps.
+func (up *upload) partsOf(k int64) (first, last int) {
+	off := k * up.boxSize
+	end := min(off+up.boxSize, up.total)
+	return int(off/up.partSize) + 1, int((end-1)/up.partSize) + 1
+}
+
+// onBox reports whether every Box part that engine part n overlaps is on
+// Box.
+func (up *upload) onBox(n int) bool {
+	first, last := up.boxRangeOf(n)
+	for k := first; k <= last; k++ {
+		if _, ok := up.box[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// assemble returns Box part k's bytes, or nil while a part it overlaps is
+// missing.
+func (up *upload) assemble(k int64) []byte {
+	off := k * up.boxSize
+	end := min(off+up.boxSize, up.total)
+	first, last := up.partsOf(k)
+	if first == last {
+		d, ok := up.data[first]
+		if !ok {
+			return nil
+		}
+		start := off - int64(first-1)*up.partSize
+		return d[start : start+end-off]
+	}
+	buf := make([]byte, 0, end-off)
+	for n := first; n <= last; n++ {
+		d, ok := up.data[n]
+		if !ok {
+			return nil
+		}
+		pOff := int64(n-1) * up.partSize
+		lo, hi := max(off, pOff)-pOff, min(end, pOff+int64(len(d)))-pOff
+		buf = append(buf, d[lo:hi]...)
+	}
+	return buf
+}
+
+func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
+	if n < 1 || size <= 0 || size > maxBuffered {
+		return provider.Part{}, fmt.Errorf("%w: part %d of %d bytes", provider.ErrInvalid, n, size)
+	}
+	up, err := s.state(ctx, u)
+	if err != nil {
+		return provider.Part{}, err
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return provider.Part{}, fmt.Errorf("part %d: %w", n, err)
+	}
+	sum := sha1.Sum(data)
+	part := provider.Part{Number: n, Size: size, ETag: hex.EncodeToString(sum[:])}
+	part.Checksum = part.ETag
+
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if up.sess != "" && (n > up.numParts() || size != up.partLen(n)) {
+		return provider.Part{}, fmt.Errorf("%w: part %d is %d bytes; this upload of %d bytes has %d-byte parts", provider.ErrInvalid, n, size, up.total, up.partSize)
+	}
+	old, seen := up.parts[n]
+	switch {
+	case seen && old.ETag == part.ETag:
+		// A retry: send whatever of it did not reach Box.
+	case seen && old.ETag != "" || seen && old.Size != size:
+		return provider.Part{}, fmt.Errorf("%w: part %d was already sent with other content", provider.ErrInvalid, n)
+	default:
+		// New, or on Box since before a restart and now known.
+		if up.buffered+size > maxBuffered {
+			return provider.Part{}, fmt.Errorf("%w: more than %d bytes of parts held for one upload", provider.ErrInvalid, maxBuffered)
+		}
+		up.parts[n] = part
+		up.data[n] = data
+		up.buffered += size
+		// Hash in offset order; a part after a gap waits in data.
+		for d, ok := up.data[up.hashed+1]; ok; d, ok = up.data[up.hashed+1] {
+			up.sum.Write(d)
+			up.hashed++
+		}
+	}
+	if up.sess == "" {
+		return part, nil
+	}
+	first, last := up.boxRangeOf(n)
+	for k := first; k <= last; k++ {
+		if err := s.sendBox(ctx, up, k); err != nil {
+			if errors.Is(err, errOtherBytes) {
+				// The hash now covers the wrong bytes: forget this state so
+				// a later call starts again from what Box holds.
+				s.mu.Lock()
+				delete(s.uploads, u.ID)
+				s.mu.Unlock()
+			}
+			return provider.Part{}, err
+		}
+	}
+	up.release()
+	return part, nil
+}
+
+// sendBox sends Box part k if its bytes are all here and Box lacks it, or
+// checks them against what Box holds; up.mu is held, and released while
+// the part travels so other parts go up in parallel.
+func (s *Storage) sendBox(ctx context.Context, up *upload, k int64) error {
+	if up.busy[k] {
+		return nil // another call is sending it and reports its failure
+	}
+	have, onBox := up.box[k]
+	if onBox && have.checked {
+		return nil
+	}
+	b := up.assemble(k)
+	if b == nil {
+		return nil // waiting for a neighbour
+	}
+	sum := sha1.Sum(b)
+	if onBox {
+		if have.SHA1 != hex.EncodeToString(sum[:]) {
+			return fmt.Errorf("%w at offset %d than were sent now", errOtherBytes, have.Offset)
+		}
+		have.checked = true
+		up.box[k] = have
+		return nil
+	}
+	off := k * up.boxSize
+	h := http.Header{
+		"Content-Type":  {"application/octet-stream"},
+		"Content-Range": {fmt.Sprintf("bytes %d-%d/%d", off, off+int64(len(b))-1, up.total)},
+		"Digest":        {"sha=" + base64.StdEncoding.EncodeToString(sum[:])},
+	}
+	up.busy[k] = true
+	up.mu.Unlock()
+	var res struct {
+		Part boxPart `json:"part"`
+	}
+	_, err := s.do(ctx, http.MethodPut, s.sessionURL(up.sess), b, h, true, &res)
+	if err != nil && ctx.Err() == nil {
+		// Box refuses to overwrite a part: a retry after a lost answer fails
+		// though the part arrived. The part list tells.
+		if listed, lerr := s.boxParts(ctx, up.sess); lerr == nil {
+			for _, p := range listed {
+				if p.Offset == off && p.SHA1 == hex.EncodeToString(sum[:]) {
+					res.Part, err = p, nil
+				}
+			}
+		}
+	}
+	up.mu.Lock()
+	delete(up.busy, k)
+	if err != nil {
+		return err
+	}
+	up.box[k] = boxRange{boxPart: res.Part, checked: true}
+	return nil
+}
+
+// release drops the bytes of parts that are hashed and whose Box parts are
+// all on Box and checked; up.mu is held.
+func (up *upload) release() {
+	for n, d := range up.data {
+		if n > up.hashed {
+			continue
+		}
+		first, last := up.boxRangeOf(n)
+		done := true
+		for k := first; k <= last && done; k++ {
+			done = up.box[k].checked
+		}
+		if done {
+			delete(up.data, n)
+			up.buffered -= int64(len(d))
+		}
+	}
+}
+
+func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	up, err := s.state(ctx, u)
+	if err != nil {
+		return provider.Object{}, err
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if len(parts) == 0 {
+		return provider.Object{}, fmt.Errorf("%w: no parts", provider.ErrInvalid)
+	}
+	var total int64
+	for i, p := range parts {
+		have, ok := up.parts[p.Number]
+		if p.Number != i+1 || !ok || have.Size != p.Size || (p.ETag != "" && have.ETag != "" && p.ETag != have.ETag) {
+			return provider.Object{}, fmt.Errorf("%w: part %d (%d bytes) was not uploaded in this session", provider.ErrInvalid, p.Number, p.Size)
+		}
+		if i < len(parts)-1 && p.Size < boxPartSize {
+			return provider.Object{}, fmt.Errorf("%w: part %d is %d bytes; every part but the last must be at least %d", provider.ErrInvalid, p.Number, p.Size, boxPartSize)
+		}
+		total += p.Size
+	}
+	if up.total > 0 && total != up.total {
+		return provider.Object{}, fmt.Errorf("%w: parts add up to %d bytes, the upload was created for %d", provider.ErrInvalid, total, up.total)
+	}
+	if up.hashed < len(parts) {
+		return provider.Object{}, fmt.Errorf("%w: parts %d to %d have not been sent since the upload was resumed; Box's commit needs the SHA-1 of every byte", provider.ErrInvalid, up.hashed+1, len(parts))
+	}
+	sum := hex.EncodeToString(up.sum.Sum(nil))
+	var e tree.Entry
+	if up.sess == "" {
+		// Held in memory: write it as Write would.
+		rs := make([]io.Reader, len(parts))
+		for i := range parts {
+			rs[i] = bytes.NewReader(up.data[i+1])
+		}
+		e, err = s.upload(ctx, up.parent, up.name, io.MultiReader(rs...), total)
+		if err != nil {
+			return provider.Object{}, err
+		}
+	} else {
+		for k := int64(0); k*up.boxSize < up.total; k++ {
+			if err := s.sendBox(ctx, up, k); err != nil {
+				return provider.Object{}, err
+			}
+		}
+		var bps []boxPart
+		for _, k := range slices.Sorted(maps.Keys(up.box)) {
+			bps = append(bps, up.box[k].boxPart)
+		}
+		if int64(len(bps))*up.boxSize < up.total {
+			return provider.Object{}, fmt.Errorf("%w: Box holds %d of the upload's parts", provider.ErrInvalid, len(bps))
+		}
+		raw, _ := hex.DecodeString(sum)
+		it, err := s.commit(ctx, s.sessionURL(up.sess), bps, raw)
+		if err != nil {
+			return provider.Object{}, err
+		}
+		if e, err = verified(it, sum); err != nil {
+			return provider.Object{}, err
+		}
+	}
+	if e.Size != total || e.Checksums.SHA1 != "" && e.Checksums.SHA1 != sum {
+		return provider.Object{}, fmt.Errorf("%w: Box stored %d bytes with SHA-1 %s, sent %d with %s", provider.ErrInvalid, e.Size, e.Checksums.SHA1, total, sum)
+	}
+	s.names.added(up.parent, e)
+	s.mu.Lock()
+	delete(s.uploads, u.ID)
+	s.mu.Unlock()
+	return tree.Object(u.Key, e), nil
+}
+
+func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
+	s.mu.Lock()
+	delete(s.uploads, u.ID)
+	s.mu.Unlock()
+	if strings.HasPrefix(u.ID, deferredPrefix) {
+		return nil // nothing reached Box
+	}
+	sess, _, _ := strings.Cut(u.ID, "#")
+	if sess == "" {
+		return fmt.Errorf("%w: upload id %q", provider.ErrInvalid, u.ID)
+	}
+	_, err := s.do(ctx, http.MethodDelete, s.sessionURL(sess), nil, nil, true, nil)
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil // already gone
+	}
+	return err
+}
+
+func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
+	up, err := s.state(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	var listed []boxPart
+	if up.sess != "" {
+		// Ask Box, not memory: a part Box lost must be reported missing.
+		if listed, err = s.boxParts(ctx, up.sess); err != nil {
+			return nil, err
+		}
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	onBox := map[int64]bool{}
+	for _, p := range listed {
+		if up.boxSize > 0 && p.Offset%up.boxSize == 0 {
+			onBox[p.Offset/up.boxSize] = true
+		}
+	}
+	var out []provider.Part
+	for _, n := range slices.Sorted(maps.Keys(up.parts)) {
+		// Held here, or on Box in every Box part it overlaps.
+		_, ok := up.data[n]
+		if !ok && up.sess != "" {
+			ok = true
+			first, last := up.boxRangeOf(n)
+			for k := first; k <= last && ok; k++ {
+				ok = onBox[k]
+			}
+		}
+		if ok {
+			out = append(out, up.parts[n])
+		}
+	}
+	return out, nil
+}
+
+// ListUploads reports the uploads this Storage created or resumed: Box
+// cannot list sessions.
+func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
+	if err := provider.CheckBucket(bucket); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []provider.Upload
+	for id, up := range s.uploads {
+		if up.bucket == bucket && strings.HasPrefix(up.key, prefix) {
+			out = append(out, provider.Upload{Bucket: bucket, Key: up.key, ID: id})
+		}
+	}
+	slices.SortFunc(out, func(a, b provider.Upload) int { return strings.Compare(a.Key+a.ID, b.Key+b.ID) })
+	return out, nil
+}
