@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -212,5 +213,29 @@ func TestParseRetryAfter(t *testing.T) {
 	future := http.Header{"Retry-After": {time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)}}
 	if got := provider.ParseRetryAfter(future); got < 80*time.Second || got > 90*time.Second {
 		t.Errorf("Retry-After date = %v, want about 90s", got)
+	}
+}
+
+func TestCombineCRC32C(t *testing.T) {
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i*7 + i>>9)
+	}
+	whole := crc32.Checksum(data, provider.CRC32C)
+	for _, cut := range []int{0, 1, 1000, 1 << 20, len(data) - 1, len(data)} {
+		a, b := data[:cut], data[cut:]
+		got := provider.CombineCRC32C(crc32.Checksum(a, provider.CRC32C), crc32.Checksum(b, provider.CRC32C), int64(len(b)))
+		if got != whole {
+			t.Errorf("cut at %d: combined %08x, want %08x", cut, got, whole)
+		}
+	}
+	// Three parts folded left to right, as a download's ranges are.
+	acc := crc32.Checksum(nil, provider.CRC32C)
+	for off := 0; off < len(data); off += 1 << 20 {
+		p := data[off:min(off+1<<20, len(data))]
+		acc = provider.CombineCRC32C(acc, crc32.Checksum(p, provider.CRC32C), int64(len(p)))
+	}
+	if acc != whole {
+		t.Errorf("folded %08x, want %08x", acc, whole)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -407,9 +409,13 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if err != nil {
 			return err
 		}
-		h := md5.New()
+		var h hash.Hash = md5.New()
+		want := it.SrcMD5
+		if it.SrcCRC32C != "" {
+			h, want = crc32.New(provider.CRC32C), it.SrcCRC32C
+		}
 		var body io.Reader = rc
-		if it.SrcMD5 != "" {
+		if want != "" {
 			body = io.TeeReader(rc, h)
 		}
 		n, err := io.Copy(f, j.limited(ctx, body))
@@ -422,12 +428,12 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if n != it.Size {
 			return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
 		}
-		if it.SrcMD5 == "" {
+		if want == "" {
 			return nil // nothing to check against
 		}
 		local = hex.EncodeToString(h.Sum(nil))
-		if local != it.SrcMD5 {
-			return fmt.Errorf("%w: %s has MD5 %s, source says %s", ErrChecksumMismatch, it.Src, local, it.SrcMD5)
+		if local != want {
+			return fmt.Errorf("%w: %s has checksum %s, source says %s", ErrChecksumMismatch, it.Src, local, want)
 		}
 		return nil
 	})
@@ -439,7 +445,7 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: it.SrcMD5 != ""})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: it.SrcMD5 != "" || it.SrcCRC32C != ""})
 	return nil
 }
 
@@ -542,8 +548,11 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 		// Hash a range only when the sum can be checked against the source's
 		// multipart ETag: MD5 costs more CPU than the copy itself.
 		var h hash.Hash = md5.New()
+		if it.SrcCRC32C != "" {
+			h = crc32.New(provider.CRC32C)
+		}
 		var body io.Reader = io.LimitReader(rc, size)
-		if it.SrcParts > 0 {
+		if it.SrcParts > 0 || it.SrcCRC32C != "" {
 			body = io.TeeReader(body, h)
 		}
 		w := io.NewOffsetWriter(f, off)
@@ -559,7 +568,7 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 		if n != size {
 			return fmt.Errorf("%w: range %d of %s gave %d bytes, want %d", ErrChecksumMismatch, num, it.Src, n, size)
 		}
-		if it.SrcParts > 0 {
+		if it.SrcParts > 0 || it.SrcCRC32C != "" {
 			sum = hex.EncodeToString(h.Sum(nil))
 		}
 		return nil
@@ -567,7 +576,11 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 	if err != nil {
 		return err
 	}
-	j.addPart(ctx, i, PartRecord{Number: num, Size: size, MD5: sum})
+	rec := PartRecord{Number: num, Size: size, MD5: sum}
+	if it.SrcCRC32C != "" {
+		rec.MD5, rec.ETag = "", sum
+	}
+	j.addPart(ctx, i, rec)
 	j.bytesDone.Add(size)
 	return nil
 }
@@ -581,6 +594,21 @@ func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp stri
 	slices.SortFunc(parts, func(a, b PartRecord) int { return a.Number - b.Number })
 	var got, want string
 	switch {
+	case it.SrcCRC32C != "":
+		// Fold the ranges' CRCs in order into the whole file's.
+		var whole uint32
+		for _, p := range parts {
+			b, err := hex.DecodeString(p.ETag)
+			if err != nil || len(b) != 4 {
+				whole, got = 0, "a range without its CRC"
+				break
+			}
+			whole = provider.CombineCRC32C(whole, binary.BigEndian.Uint32(b), p.Size)
+		}
+		if got == "" {
+			got = hex.EncodeToString(binary.BigEndian.AppendUint32(nil, whole))
+		}
+		want = it.SrcCRC32C
 	case it.SrcMD5 != "":
 		var err error
 		if got, err = fileMD5(tmp); err != nil {

@@ -65,6 +65,9 @@ type ItemRecord struct {
 	// versions of a changed source.
 	SrcETag string `json:"srcEtag,omitempty"`
 	SrcMD5  string `json:"srcMd5,omitempty"`
+	// SrcCRC32C is the source\'s full-object CRC32C (hex), the cheapest
+	// end-to-end check of a download; ranges then keep their CRC in ETag.
+	SrcCRC32C string `json:"srcCrc32c,omitempty"`
 	// SrcParts is the source\'s part count when the download is cut along
 	// the source\'s own parts, so its multipart ETag can be checked.
 	SrcParts int          `json:"srcParts,omitempty"`
@@ -98,7 +101,8 @@ func (r *JobRecord) apply(index int, u ItemUpdate) error {
 }
 
 // PartRecord is a finished part: for uploads and copies the provider's part,
-// for downloads a byte range written to the local file.
+// for downloads a byte range written to the local file (whose ETag field
+// then holds the range's CRC32C when the source has a full-object CRC32C).
 type PartRecord struct {
 	Number int    `json:"n"`
 	Size   int64  `json:"size"`

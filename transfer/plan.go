@@ -190,9 +190,16 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 	isDir := statErr == nil && fi.IsDir() || strings.HasSuffix(rec.LocalPath, string(filepath.Separator)) || !single
 	rec.LocalPath = root
 	for _, o := range objs {
-		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag, SrcMD5: srcMD5(o)}
+		if !e.opts.NoDownloadChecksums && !single && o.Size > e.opts.PartSize && o.Checksums.CRC32C == "" {
+			// Listings carry no checksums; one HEAD per large object may
+			// give a full-object CRC32C, far cheaper to check than an MD5.
+			if st, err := src.Stat(ctx, rec.Source.Bucket, o.Key); err == nil && st.ETag == o.ETag {
+				o.Checksums = st.Checksums
+			}
+		}
+		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag, SrcMD5: srcMD5(o), SrcCRC32C: o.Checksums.CRC32C}
 		if e.opts.NoDownloadChecksums {
-			it.SrcMD5 = ""
+			it.SrcMD5, it.SrcCRC32C = "", ""
 		}
 		switch {
 		case single && !isDir:
@@ -208,7 +215,7 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 				it.Dst = filepath.Join(root, filepath.FromSlash(rel))
 			}
 		}
-		if it.Size > e.opts.PartSize && !e.opts.NoDownloadChecksums {
+		if it.Size > e.opts.PartSize && !e.opts.NoDownloadChecksums && it.SrcCRC32C == "" {
 			e.sourceLayout(ctx, src, rec.Source.Bucket, &it)
 		}
 		rec.Items = append(rec.Items, it)

@@ -51,7 +51,7 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 
 func (s *Storage) copyMultipart(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string, src provider.Object) (obj provider.Object, err error) {
 	ps := partSize(s.q.limits, s.copyPart(), src.Size)
-	u, err := s.CreateMultipart(ctx, dstBucket, dstKey, provider.WriteOptions{ContentType: src.ContentType})
+	u, err := s.createMultipart(ctx, dstBucket, dstKey, provider.WriteOptions{ContentType: src.ContentType}, false)
 	if err != nil {
 		return provider.Object{}, err
 	}

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -16,6 +17,13 @@ import (
 )
 
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	return s.createMultipart(ctx, bucket, key, opts, s.q.fullObjectCRC)
+}
+
+// createMultipart starts an upload, asking for a full-object CRC32C when
+// withCRC is set (UploadPartCopy cannot send part checksums, so copies
+// start without).
+func (s *Storage) createMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions, withCRC bool) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
 	}
@@ -23,7 +31,17 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
 	}
+	if withCRC {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32c
+		in.ChecksumType = types.ChecksumTypeFullObject
+	}
 	out, err := s.client.CreateMultipartUpload(ctx, in)
+	if err != nil && withCRC && errors.Is(mapError(err, ""), provider.ErrInvalid) {
+		// An S3-compatible server that does not know full-object checksums:
+		// upload without, the parts are still checked one by one.
+		in.ChecksumAlgorithm, in.ChecksumType = "", ""
+		out, err = s.client.CreateMultipartUpload(ctx, in)
+	}
 	if err != nil {
 		return provider.Upload{}, mapError(err, bucket+"/"+key)
 	}
@@ -53,18 +71,27 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if size < 0 || size > s.q.limits.MaxPartSize {
 		return provider.Part{}, fmt.Errorf("%w: part size %d", provider.ErrInvalid, size)
 	}
-	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+	in := &s3.UploadPartInput{
 		Bucket:        aws.String(u.Bucket),
 		Key:           aws.String(u.Key),
 		UploadId:      aws.String(u.ID),
 		PartNumber:    aws.Int32(int32(n)),
 		Body:          r,
 		ContentLength: aws.Int64(size),
-	})
+	}
+	var checksum string
+	if s.q.fullObjectCRC {
+		crc, err := crcOf(r)
+		if err != nil {
+			return provider.Part{}, err
+		}
+		in.ChecksumCRC32C, checksum = aws.String(crcBase64(crc)), crcHex(crc)
+	}
+	out, err := s.client.UploadPart(ctx, in)
 	if err != nil {
 		return provider.Part{}, mapError(err, fmt.Sprintf("%s/%s part %d", u.Bucket, u.Key, n))
 	}
-	return provider.Part{Number: n, Size: size, ETag: aws.ToString(out.ETag)}, nil
+	return provider.Part{Number: n, Size: size, ETag: aws.ToString(out.ETag), Checksum: checksum}, nil
 }
 
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
@@ -76,22 +103,76 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	}
 	sorted := slices.Clone(parts)
 	slices.SortFunc(sorted, func(a, b provider.Part) int { return a.Number - b.Number })
+	if s.q.fullObjectCRC {
+		if err := s.partChecksums(ctx, u, sorted); err != nil {
+			return provider.Object{}, err
+		}
+	}
 	completed := make([]types.CompletedPart, len(sorted))
 	var size int64
+	var whole uint32
+	withCRC := s.q.fullObjectCRC
 	for i, p := range sorted {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
 		size += p.Size
+		crc, ok := parseCRC(p.Checksum)
+		withCRC = withCRC && ok
+		if ok {
+			completed[i].ChecksumCRC32C = aws.String(crcBase64(crc))
+			whole = provider.CombineCRC32C(whole, crc, p.Size)
+		}
 	}
-	out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(u.Bucket),
 		Key:             aws.String(u.Key),
 		UploadId:        aws.String(u.ID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
-	})
+	}
+	if withCRC {
+		// The server checks the whole object against this before it exists.
+		in.ChecksumCRC32C, in.ChecksumType = aws.String(crcBase64(whole)), types.ChecksumTypeFullObject
+	} else {
+		for i := range completed {
+			completed[i].ChecksumCRC32C = nil
+		}
+	}
+	out, err := s.client.CompleteMultipartUpload(ctx, in)
 	if err != nil {
 		return provider.Object{}, mapError(err, u.Bucket+"/"+u.Key)
 	}
-	return objectFrom(u.Key, size, time.Now().UTC(), aws.ToString(out.ETag), ""), nil
+	o := objectFrom(u.Key, size, time.Now().UTC(), aws.ToString(out.ETag), "")
+	if withCRC {
+		o.Checksums.CRC32C = crcHex(whole)
+	}
+	return o, nil
+}
+
+// partChecksums fills the parts' CRC32Cs the caller did not keep (a resumed
+// upload's journal holds ETags only) from the server's part list.
+func (s *Storage) partChecksums(ctx context.Context, u provider.Upload, parts []provider.Part) error {
+	missing := false
+	for _, p := range parts {
+		if p.Checksum == "" {
+			missing = true
+		}
+	}
+	if !missing {
+		return nil
+	}
+	listed, err := s.ListParts(ctx, u)
+	if err != nil {
+		return err
+	}
+	byNumber := map[int]provider.Part{}
+	for _, p := range listed {
+		byNumber[p.Number] = p
+	}
+	for i, p := range parts {
+		if lp, ok := byNumber[p.Number]; ok && p.Checksum == "" && lp.ETag == p.ETag {
+			parts[i].Checksum = lp.Checksum
+		}
+	}
+	return nil
 }
 
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
@@ -118,11 +199,15 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 			return nil, mapError(err, u.Bucket+"/"+u.Key)
 		}
 		for _, pt := range page.Parts {
-			parts = append(parts, provider.Part{
+			part := provider.Part{
 				Number: int(aws.ToInt32(pt.PartNumber)),
 				Size:   aws.ToInt64(pt.Size),
 				ETag:   aws.ToString(pt.ETag),
-			})
+			}
+			if crc, ok := parseCRC(aws.ToString(pt.ChecksumCRC32C)); ok {
+				part.Checksum = crcHex(crc)
+			}
+			parts = append(parts, part)
 		}
 	}
 	return parts, nil

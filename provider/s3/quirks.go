@@ -28,7 +28,13 @@ type quirks struct {
 	// Several S3-compatibles reject or mishandle them, so only AWS keeps them;
 	// the others get Content-MD5 where it matters.
 	sdkChecksums bool
-	limits       provider.PartLimits
+	// fullObjectCRC sends a CRC32C with every write and asks for a
+	// full-object CRC32C on multipart uploads (x-amz-checksum-type
+	// FULL_OBJECT), which the server verifies and reports on HEAD, so a
+	// download can be checked with a hardware CRC instead of an MD5.
+	// Verified on AWS's documentation and MinIO; left off where unverified.
+	fullObjectCRC bool
+	limits        provider.PartLimits
 }
 
 var s3Limits = provider.PartLimits{
@@ -42,6 +48,7 @@ var quirkTable = map[provider.CloudType]quirks{
 	provider.AWS: {
 		defaultRegion: "us-east-1",
 		sdkChecksums:  true,
+		fullObjectCRC: true,
 		limits:        s3Limits,
 	},
 	provider.Wasabi: {
@@ -59,6 +66,7 @@ var quirkTable = map[provider.CloudType]quirks{
 		defaultRegion:    "us-east-1",
 		endpointRequired: true,
 		pathStyle:        true, // MinIO, Ceph and friends rarely have wildcard DNS
+		fullObjectCRC:    true, // a server that refuses it gets plain uploads (see CreateMultipart)
 		limits:           s3Limits,
 	},
 	provider.Cloudflare: {

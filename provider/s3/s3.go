@@ -109,8 +109,14 @@ func (s *Storage) Close() error { return nil }
 func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
 
 // Hashes: a single-part ETag is the object's MD5 (Stat fills it; multipart
-// ETags are not MD5s and are left out).
-func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
+// ETags are not MD5s and are left out), and where the provider keeps
+// full-object checksums, the CRC32C this driver sends with every write.
+func (s *Storage) Hashes() []provider.Hash {
+	if s.q.fullObjectCRC {
+		return []provider.Hash{provider.HashMD5, provider.HashCRC32C}
+	}
+	return []provider.Hash{provider.HashMD5}
+}
 
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	var out []provider.Bucket
@@ -239,11 +245,17 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Object{}, err
 	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if s.q.fullObjectCRC {
+		in.ChecksumMode = types.ChecksumModeEnabled
+	}
+	out, err := s.client.HeadObject(ctx, in)
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
 	}
-	return objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType)), nil
+	o := objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType))
+	o.Checksums.CRC32C = fullCRC(out.ChecksumCRC32C, out.ChecksumType)
+	return o, nil
 }
 
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {

@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -211,4 +213,29 @@ func TestMapError(t *testing.T) {
 		t.Errorf("context error changed: %v", err)
 	}
 	_ = aws.String
+}
+
+// TestFullObjectCRC: a multipart write gets a full-object CRC32C that the
+// server verified and that Stat reports, so downloads can be checked
+// against it.
+func TestFullObjectCRC(t *testing.T) {
+	s, bucket := openMinIO(t)
+	ctx := context.Background()
+	data := make([]byte, 12<<20+5)
+	_, _ = rand.Read(data)
+	o, err := s.Write(ctx, bucket, "crc", struct{ io.Reader }{bytes.NewReader(data)}, -1, provider.WriteOptions{PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := crcHex(crc32.Checksum(data, provider.CRC32C))
+	st, err := s.Stat(ctx, bucket, "crc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(strings.Trim(st.ETag, `"`), "-3") {
+		t.Errorf("ETag %q: want a 3-part multipart object", st.ETag)
+	}
+	if st.Checksums.CRC32C != want || o.Checksums.CRC32C != want {
+		t.Errorf("CRC32C: Stat %q, Write %q, want %q", st.Checksums.CRC32C, o.Checksums.CRC32C, want)
+	}
 }

@@ -99,6 +99,13 @@ func (s *Storage) put(ctx context.Context, bucket, key string, body io.ReadSeeke
 		ContentLength: aws.Int64(size),
 		Metadata:      opts.Metadata,
 	}
+	if s.q.fullObjectCRC {
+		crc, err := crcOf(body)
+		if err != nil {
+			return provider.Object{}, err
+		}
+		in.ChecksumCRC32C = aws.String(crcBase64(crc))
+	}
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
 	}
