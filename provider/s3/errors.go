@@ -89,3 +89,17 @@ func mapError(err error, what string) error {
 	}
 	return err
 }
+
+// checksumRefused tells a server that does not take checksum headers from a
+// body that arrived damaged: only the first is a reason to write without.
+func checksumRefused(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "InvalidArgument", "InvalidRequest", "NotImplemented":
+		return true
+	}
+	return false
+}

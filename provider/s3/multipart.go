@@ -17,7 +17,7 @@ import (
 )
 
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	return s.createMultipart(ctx, bucket, key, opts, s.q.fullObjectCRC)
+	return s.createMultipart(ctx, bucket, key, opts, s.crc())
 }
 
 // createMultipart starts an upload, asking for a full-object CRC32C when
@@ -38,7 +38,9 @@ func (s *Storage) createMultipart(ctx context.Context, bucket, key string, opts 
 	out, err := s.client.CreateMultipartUpload(ctx, in)
 	if err != nil && withCRC && errors.Is(mapError(err, ""), provider.ErrInvalid) {
 		// An S3-compatible server that does not know full-object checksums:
-		// upload without, the parts are still checked one by one.
+		// upload without (SigV4's payload hash still checks every part), and
+		// stop sending checksums to this server.
+		s.noChecksums.Store(true)
 		in.ChecksumAlgorithm, in.ChecksumType = "", ""
 		out, err = s.client.CreateMultipartUpload(ctx, in)
 	}
@@ -80,7 +82,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 		ContentLength: aws.Int64(size),
 	}
 	var checksum string
-	if s.q.fullObjectCRC {
+	if s.crc() {
 		crc, err := crcOf(r)
 		if err != nil {
 			return provider.Part{}, err
@@ -103,7 +105,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	}
 	sorted := slices.Clone(parts)
 	slices.SortFunc(sorted, func(a, b provider.Part) int { return a.Number - b.Number })
-	if s.q.fullObjectCRC {
+	if s.crc() {
 		if err := s.partChecksums(ctx, u, sorted); err != nil {
 			return provider.Object{}, err
 		}
@@ -111,7 +113,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	completed := make([]types.CompletedPart, len(sorted))
 	var size int64
 	var whole uint32
-	withCRC := s.q.fullObjectCRC
+	withCRC := s.crc()
 	for i, p := range sorted {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
 		size += p.Size

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,10 @@ type Storage struct {
 	q       quirks
 	region  string
 	log     *slog.Logger
+	// noChecksums is set once the server refused full-object checksums on
+	// CreateMultipart (an older S3-compatible server): from then on no
+	// write sends checksum headers it might refuse.
+	noChecksums atomic.Bool
 	// copyCutoff is the size above which Copy switches from CopyObject to
 	// UploadPartCopy (S3 refuses CopyObject above 5 GiB). A field so tests
 	// can exercise the multipart path with small objects.
@@ -111,6 +116,9 @@ func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
 // Hashes: a single-part ETag is the object's MD5 (Stat fills it; multipart
 // ETags are not MD5s and are left out), and where the provider keeps
 // full-object checksums, the CRC32C this driver sends with every write.
+// crc reports whether writes send CRC32C checksums.
+func (s *Storage) crc() bool { return s.q.fullObjectCRC && !s.noChecksums.Load() }
+
 func (s *Storage) Hashes() []provider.Hash {
 	if s.q.fullObjectCRC {
 		return []provider.Hash{provider.HashMD5, provider.HashCRC32C}

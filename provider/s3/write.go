@@ -99,7 +99,7 @@ func (s *Storage) put(ctx context.Context, bucket, key string, body io.ReadSeeke
 		ContentLength: aws.Int64(size),
 		Metadata:      opts.Metadata,
 	}
-	if s.q.fullObjectCRC {
+	if s.crc() {
 		crc, err := crcOf(body)
 		if err != nil {
 			return provider.Object{}, err
@@ -110,6 +110,16 @@ func (s *Storage) put(ctx context.Context, bucket, key string, body io.ReadSeeke
 		in.ContentType = aws.String(opts.ContentType)
 	}
 	out, err := s.client.PutObject(ctx, in)
+	if err != nil && in.ChecksumCRC32C != nil && checksumRefused(err) {
+		// An S3-compatible server that refuses checksum headers: write
+		// without (the SigV4 payload hash still protects the body) and stop
+		// sending them to it.
+		s.noChecksums.Store(true)
+		in.ChecksumCRC32C = nil
+		if _, serr := body.Seek(0, io.SeekStart); serr == nil {
+			out, err = s.client.PutObject(ctx, in)
+		}
+	}
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
 	}
