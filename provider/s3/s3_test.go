@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -237,5 +238,20 @@ func TestFullObjectCRC(t *testing.T) {
 	}
 	if st.Checksums.CRC32C != want || o.Checksums.CRC32C != want {
 		t.Errorf("CRC32C: Stat %q, Write %q, want %q", st.Checksums.CRC32C, o.Checksums.CRC32C, want)
+	}
+}
+
+func TestChecksumRefused(t *testing.T) {
+	for code, want := range map[string]bool{
+		"InvalidArgument": true, "NotImplemented": true, "InvalidRequest": true,
+		"BadDigest": false, "XAmzContentSHA256Mismatch": false, "InvalidDigest": false, "AccessDenied": false,
+	} {
+		err := fmt.Errorf("put: %w", &smithy.GenericAPIError{Code: code})
+		if got := checksumRefused(err); got != want {
+			t.Errorf("checksumRefused(%s) = %v, want %v", code, got, want)
+		}
+	}
+	if checksumRefused(errors.New("network")) {
+		t.Error("a plain error counts as a refusal")
 	}
 }
