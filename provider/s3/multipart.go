@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -36,7 +35,7 @@ func (s *Storage) createMultipart(ctx context.Context, bucket, key string, opts 
 		in.ChecksumType = types.ChecksumTypeFullObject
 	}
 	out, err := s.client.CreateMultipartUpload(ctx, in)
-	if err != nil && withCRC && errors.Is(mapError(err, ""), provider.ErrInvalid) {
+	if err != nil && withCRC && checksumRefused(err) {
 		// An S3-compatible server that does not know full-object checksums:
 		// upload without (SigV4's payload hash still checks every part), and
 		// stop sending checksums to this server.

@@ -113,18 +113,13 @@ func (s *Storage) Close() error { return nil }
 
 func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
 
-// Hashes: a single-part ETag is the object's MD5 (Stat fills it; multipart
-// ETags are not MD5s and are left out), and where the provider keeps
-// full-object checksums, the CRC32C this driver sends with every write.
+// Hashes: a single-part ETag is the object's MD5 (Stat fills it). Multipart
+// objects carry instead the full-object CRC32C this driver sends with them,
+// where the provider keeps one (Stat fills Checksums.CRC32C).
 // crc reports whether writes send CRC32C checksums.
 func (s *Storage) crc() bool { return s.q.fullObjectCRC && !s.noChecksums.Load() }
 
-func (s *Storage) Hashes() []provider.Hash {
-	if s.q.fullObjectCRC {
-		return []provider.Hash{provider.HashMD5, provider.HashCRC32C}
-	}
-	return []provider.Hash{provider.HashMD5}
-}
+func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
 
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	var out []provider.Bucket

