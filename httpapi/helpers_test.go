@@ -72,6 +72,9 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	c, err := amove.New(ctx, amove.Options{
 		DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "k"),
 		Logger: discard, OpenStorage: cfg.open,
+		// Progress moves a part at a time: small parts, two in flight, so a
+		// 64 MiB transfer shows several progress events however fast it is.
+		Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2},
 	})
 	if err != nil {
 		t.Fatal(err)
