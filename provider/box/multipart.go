@@ -534,17 +534,7 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 // ListUploads reports the uploads this Storage created or resumed: Box
 // cannot list sessions.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []provider.Upload
-	for id, up := range s.uploads {
-		if up.bucket == bucket && strings.HasPrefix(up.key, prefix) {
-			out = append(out, provider.Upload{Bucket: bucket, Key: up.key, ID: id})
-		}
-	}
-	slices.SortFunc(out, func(a, b provider.Upload) int { return strings.Compare(a.Key+a.ID, b.Key+b.ID) })
-	return out, nil
+	return tree.KnownUploads(s.uploads, bucket, prefix, func(up *upload) (string, string) { return up.bucket, up.key })
 }

@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,34 +344,13 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	if f != nil {
 		return nil, fmt.Errorf("%w: upload already finished", provider.ErrNotFound)
 	}
-	var out []provider.Part
-	var end int64
-	for _, n := range slices.Sorted(maps.Keys(up.parts)) {
-		p := up.parts[n]
-		if n < up.next {
-			end += p.Size
-			if end > committed {
-				continue // Drive lost it: report it missing
-			}
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return tree.HeldParts(up.parts, up.next, committed), nil
 }
 
 // ListUploads reports the sessions this Storage started or resumed: Drive
 // cannot list them.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []provider.Upload
-	for id, up := range s.uploads {
-		if up.bucket == bucket && strings.HasPrefix(up.key, prefix) {
-			out = append(out, provider.Upload{Bucket: bucket, Key: up.key, ID: id})
-		}
-	}
-	return out, nil
+	return tree.KnownUploads(s.uploads, bucket, prefix, func(up *upload) (string, string) { return up.bucket, up.key })
 }

@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -395,35 +393,13 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	if err != nil {
 		return nil, err
 	}
-	var out []provider.Part
-	var end int64
-	for _, n := range slices.Sorted(maps.Keys(up.parts)) {
-		p := up.parts[n]
-		if n < up.next {
-			end += p.Size
-			if end > committed {
-				continue // Graph lost it: report it missing
-			}
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return tree.HeldParts(up.parts, up.next, committed), nil
 }
 
 // ListUploads reports the sessions this Storage created or resumed: Graph
 // cannot list them.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []provider.Upload
-	for id, up := range s.uploads {
-		if up.bucket == bucket && strings.HasPrefix(up.key, prefix) {
-			out = append(out, provider.Upload{Bucket: bucket, Key: up.key, ID: id})
-		}
-	}
-	slices.SortFunc(out, func(a, b provider.Upload) int { return strings.Compare(a.Key+a.ID, b.Key+b.ID) })
-	return out, nil
+	return tree.KnownUploads(s.uploads, bucket, prefix, func(up *upload) (string, string) { return up.bucket, up.key })
 }
