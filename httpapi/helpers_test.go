@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/amove/amove-go/internal/testenv"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
+
 	// The s3 driver also registers itself with provider.Open, for the
 	// MinIO-backed accounts.
 	s3driver "github.com/amove/amove-go/provider/s3"
@@ -141,7 +143,7 @@ type reply struct {
 }
 
 func (r reply) String() string {
-	return r.path + ": " + itoa(r.status) + " " + r.header.Get("error-code") + " " + string(r.body)
+	return r.path + ": " + strconv.Itoa(r.status) + " " + r.header.Get("error-code") + " " + string(r.body)
 }
 
 // code is the application code of an error reply.

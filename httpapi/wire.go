@@ -59,7 +59,7 @@ func accountsOut(as []amove.CloudAccount) []cloudAccount {
 func (a cloudAccount) newAccount() (amove.NewAccount, error) {
 	ct := provider.CloudType(a.CloudType)
 	if !ct.Valid() {
-		return amove.NewAccount{}, invalid("unknown cloudType " + itoa(a.CloudType))
+		return amove.NewAccount{}, invalid("unknown cloudType " + strconv.Itoa(a.CloudType))
 	}
 	n := amove.NewAccount{CloudType: ct, Name: a.Name, Region: a.Region, Endpoint: a.Endpoint,
 		AccessKey: a.AccessKey, SecretKey: a.SecretKey, CredentialsData: a.CredentialsData,
@@ -220,5 +220,3 @@ func statusOut(st transfer.Status) transferStatus {
 	}
 	return out
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

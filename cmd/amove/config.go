@@ -135,7 +135,7 @@ func fill(dst *string, v string) {
 // AMOVE_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET variables.
 func (s *settings) oauthConfig() oauth.Config {
 	cfg := oauth.Config{Providers: map[provider.CloudType]oauth.Provider{}}
-	for name, make := range map[string]func(app oauthApp) (provider.CloudType, oauth.Provider){
+	for name, build := range map[string]func(app oauthApp) (provider.CloudType, oauth.Provider){
 		"dropbox": func(a oauthApp) (provider.CloudType, oauth.Provider) {
 			return provider.Dropbox, oauth.Dropbox(a.ClientID, a.ClientSecret)
 		},
@@ -159,7 +159,7 @@ func (s *settings) oauthConfig() oauth.Config {
 		if app.ClientID == "" {
 			continue
 		}
-		t, p := make(app)
+		t, p := build(app)
 		cfg.Providers[t] = p
 	}
 	return cfg
