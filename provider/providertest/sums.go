@@ -18,7 +18,7 @@ func Sums(b []byte) provider.Checksums {
 	m := md5.Sum(b)
 	s1 := sha1.Sum(b)
 	s2 := sha256.Sum256(b)
-	c32 := binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	c32 := binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, provider.CRC32C))
 	c64 := binary.BigEndian.AppendUint64(nil, crc64.Checksum(b, crc64.MakeTable(0x9A6C9329AC4BC9B5)))
 	return provider.Checksums{
 		MD5:    hex.EncodeToString(m[:]),
