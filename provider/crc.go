@@ -1,6 +1,10 @@
 package provider
 
-import "hash/crc32"
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"hash/crc32"
+)
 
 // CRC32C is the Castagnoli table: hardware-accelerated on amd64 and arm64,
 // so checking a download with it costs a small fraction of an MD5.
@@ -58,4 +62,19 @@ func gf2Square(square, mat *[32]uint32) {
 	for n := range 32 {
 		square[n] = gf2Times(mat, mat[n])
 	}
+}
+
+// FormatCRC32C writes a CRC32C as Checksums holds it: lowercase hex of the
+// big-endian value.
+func FormatCRC32C(v uint32) string {
+	return hex.EncodeToString(binary.BigEndian.AppendUint32(nil, v))
+}
+
+// ParseCRC32C reads what FormatCRC32C wrote.
+func ParseCRC32C(s string) (uint32, bool) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 4 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(b), true
 }

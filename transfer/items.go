@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -598,15 +597,15 @@ func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp stri
 		// Fold the ranges' CRCs in order into the whole file's.
 		var whole uint32
 		for _, p := range parts {
-			b, err := hex.DecodeString(p.ETag)
-			if err != nil || len(b) != 4 {
+			crc, ok := provider.ParseCRC32C(p.ETag)
+			if !ok {
 				whole, got = 0, "a range without its CRC"
 				break
 			}
-			whole = provider.CombineCRC32C(whole, binary.BigEndian.Uint32(b), p.Size)
+			whole = provider.CombineCRC32C(whole, crc, p.Size)
 		}
 		if got == "" {
-			got = hex.EncodeToString(binary.BigEndian.AppendUint32(nil, whole))
+			got = provider.FormatCRC32C(whole)
 		}
 		want = it.SrcCRC32C
 	case it.SrcMD5 != "":

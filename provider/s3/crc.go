@@ -3,7 +3,6 @@ package s3
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"hash/crc32"
 	"io"
 
@@ -29,14 +28,14 @@ func crcBase64(v uint32) string {
 	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, v))
 }
 
-func crcHex(v uint32) string { return hex.EncodeToString(binary.BigEndian.AppendUint32(nil, v)) }
-
+// parseCRC reads a CRC32C in the provider's hex or the wire's base64.
 func parseCRC(s string) (uint32, bool) {
-	b, err := hex.DecodeString(s)
+	if v, ok := provider.ParseCRC32C(s); ok {
+		return v, true
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(b) != 4 {
-		if b, err = base64.StdEncoding.DecodeString(s); err != nil || len(b) != 4 {
-			return 0, false
-		}
+		return 0, false
 	}
 	return binary.BigEndian.Uint32(b), true
 }
@@ -49,7 +48,7 @@ func fullCRC(value *string, typ types.ChecksumType) string {
 		return ""
 	}
 	if c, ok := parseCRC(v); ok {
-		return crcHex(c)
+		return provider.FormatCRC32C(c)
 	}
 	return ""
 }

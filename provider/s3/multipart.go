@@ -86,7 +86,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 		if err != nil {
 			return provider.Part{}, err
 		}
-		in.ChecksumCRC32C, checksum = aws.String(crcBase64(crc)), crcHex(crc)
+		in.ChecksumCRC32C, checksum = aws.String(crcBase64(crc)), provider.FormatCRC32C(crc)
 	}
 	out, err := s.client.UploadPart(ctx, in)
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	}
 	o := objectFrom(u.Key, size, time.Now().UTC(), aws.ToString(out.ETag), "")
 	if withCRC {
-		o.Checksums.CRC32C = crcHex(whole)
+		o.Checksums.CRC32C = provider.FormatCRC32C(whole)
 	}
 	return o, nil
 }
@@ -206,7 +206,7 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 				ETag:   aws.ToString(pt.ETag),
 			}
 			if crc, ok := parseCRC(aws.ToString(pt.ChecksumCRC32C)); ok {
-				part.Checksum = crcHex(crc)
+				part.Checksum = provider.FormatCRC32C(crc)
 			}
 			parts = append(parts, part)
 		}

@@ -228,7 +228,7 @@ func TestFullObjectCRC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := crcHex(crc32.Checksum(data, provider.CRC32C))
+	want := provider.FormatCRC32C(crc32.Checksum(data, provider.CRC32C))
 	st, err := s.Stat(ctx, bucket, "crc")
 	if err != nil {
 		t.Fatal(err)
