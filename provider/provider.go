@@ -91,14 +91,20 @@ type Bucket struct {
 	Created time.Time
 }
 
-// Checksums holds the digests a provider reports or a writer computed, as
-// lowercase hex. Empty fields are unknown.
+// Checksums holds the whole-object digests a provider computed, as
+// lowercase hex (see the Hash constants for each algorithm's form). Empty
+// fields are unknown. Drivers fill only what the provider itself computed
+// or verified, never a digest of their own of bytes the provider did not
+// check.
 type Checksums struct {
-	MD5    string
-	SHA1   string
-	SHA256 string
-	CRC32C string
-	CRC64  string
+	MD5      string
+	SHA1     string
+	SHA256   string
+	CRC32    string
+	CRC32C   string
+	CRC64    string
+	Dropbox  string
+	QuickXor string
 }
 
 // IsZero reports whether no checksum is known.
@@ -114,6 +120,13 @@ type Object struct {
 	ContentType string
 	Checksums   Checksums
 	IsFolder    bool
+	// Verified is set on the Object that a write returns (Write,
+	// CompleteMultipart, Copy) when the driver compared the bytes it was
+	// given with a digest the provider computed over the stored object: the
+	// algorithm of that digest, which Checksums also holds. A mismatch is an
+	// error matching ErrChecksum instead. Empty when the driver compared
+	// nothing; the caller may still compare Checksums itself.
+	Verified Hash
 }
 
 // ListOptions selects one page of a listing.
@@ -186,8 +199,11 @@ type Part struct {
 	Number int // 1-based
 	Size   int64
 	ETag   string
-	// Checksum is the part checksum the provider verified, hex, if any.
-	Checksum string
+	// Checksum is the digest of the part's bytes that the provider computed
+	// or checked on receipt (S3 CRC32C or MD5, Azure block MD5, Box SHA-1,
+	// Fastr SHA-256...); zero when the provider checked nothing. The caller
+	// compares it with its own digest of the bytes it sent.
+	Checksum Checksum
 }
 
 // PartLimits describe how a provider wants large objects split.
@@ -266,22 +282,11 @@ type Regioner interface {
 	BucketRegion(ctx context.Context, bucket string) (string, error)
 }
 
-// Hash names a checksum algorithm.
-type Hash string
-
-// Hashes a provider can report.
-const (
-	HashMD5    Hash = "md5"
-	HashSHA1   Hash = "sha1"
-	HashSHA256 Hash = "sha256"
-	HashCRC32C Hash = "crc32c"
-	HashCRC64  Hash = "crc64"
-)
-
 // Hasher is implemented by drivers that report checksums in Object.Checksums.
-// Hashes lists the algorithms that are filled for objects written in a single
+// Hashes lists the algorithms that Stat fills for objects written in a single
 // request; multipart objects may carry fewer (an S3 multipart ETag is not an
-// MD5).
+// MD5). A writer that hashes parts with a Combinable algorithm of this list
+// can check the whole object a multipart upload returns.
 type Hasher interface {
 	Hashes() []Hash
 }

@@ -171,7 +171,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if err != nil {
 		return provider.Part{}, mapErr(ctxErr(ctx, err), u.Bucket+"/"+u.Key)
 	}
-	return provider.Part{Number: n, Size: size, ETag: id, Checksum: hex.EncodeToString(sum)}, nil
+	return provider.Part{Number: n, Size: size, ETag: id, Checksum: provider.Checksum{Hash: provider.HashMD5, Value: hex.EncodeToString(sum)}}, nil
 }
 
 // section returns the next size bytes of r as a seekable reader of exactly

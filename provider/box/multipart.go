@@ -282,7 +282,6 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	}
 	sum := sha1.Sum(data)
 	part := provider.Part{Number: n, Size: size, ETag: hex.EncodeToString(sum[:])}
-	part.Checksum = part.ETag
 
 	up.mu.Lock()
 	defer up.mu.Unlock()

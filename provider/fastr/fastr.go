@@ -401,7 +401,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if err != nil {
 		return provider.Part{}, mapError(err, u.Bucket+"/"+u.Key)
 	}
-	return provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: p.ETag}, nil
+	return provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: provider.Checksum{Hash: provider.HashSHA256, Value: p.ETag}}, nil
 }
 
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
@@ -438,7 +438,7 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	}
 	out := make([]provider.Part, len(info.Parts))
 	for i, p := range info.Parts {
-		out[i] = provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: p.ETag}
+		out[i] = provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: provider.Checksum{Hash: provider.HashSHA256, Value: p.ETag}}
 	}
 	return out, nil
 }

@@ -179,7 +179,7 @@ func (s *Storage) writeWithMD5(ctx context.Context, obj *storage.ObjectHandle, r
 
 func partFrom(n int, a *storage.ObjectAttrs) provider.Part {
 	sum := hex.EncodeToString(a.MD5)
-	return provider.Part{Number: n, Size: a.Size, ETag: `"` + sum + `"`, Checksum: sum}
+	return provider.Part{Number: n, Size: a.Size, ETag: `"` + sum + `"`, Checksum: provider.Checksum{Hash: provider.HashMD5, Value: sum}}
 }
 
 // staged lists the staging objects of u.

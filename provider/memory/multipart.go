@@ -70,7 +70,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 func partInfo(n int, data []byte) provider.Part {
 	m := md5.Sum(data)
 	sum := hex.EncodeToString(m[:])
-	return provider.Part{Number: n, Size: int64(len(data)), ETag: `"` + sum + `"`, Checksum: sum}
+	return provider.Part{Number: n, Size: int64(len(data)), ETag: `"` + sum + `"`, Checksum: provider.Checksum{Hash: provider.HashMD5, Value: sum}}
 }
 
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {

@@ -245,7 +245,6 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	}
 	sum := md5.Sum(data)
 	part := provider.Part{Number: n, Size: size, ETag: hex.EncodeToString(sum[:])}
-	part.Checksum = part.ETag
 	up.mu.Lock()
 	defer up.mu.Unlock()
 	if n < up.next {

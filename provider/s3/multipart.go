@@ -80,19 +80,25 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 		Body:          r,
 		ContentLength: aws.Int64(size),
 	}
-	var checksum string
+	var checksum provider.Checksum
 	if s.crc() {
 		crc, err := crcOf(r)
 		if err != nil {
 			return provider.Part{}, err
 		}
-		in.ChecksumCRC32C, checksum = aws.String(crcBase64(crc)), provider.FormatCRC32C(crc)
+		// The server refuses the part (BadDigest) unless its bytes give this.
+		in.ChecksumCRC32C = aws.String(crcBase64(crc))
+		checksum = provider.Checksum{Hash: provider.HashCRC32C, Value: provider.FormatCRC32C(crc)}
 	}
 	out, err := s.client.UploadPart(ctx, in)
 	if err != nil {
 		return provider.Part{}, mapError(err, fmt.Sprintf("%s/%s part %d", u.Bucket, u.Key, n))
 	}
-	return provider.Part{Number: n, Size: size, ETag: aws.ToString(out.ETag), Checksum: checksum}, nil
+	etag := aws.ToString(out.ETag)
+	if checksum.IsZero() {
+		checksum = partMD5(etag)
+	}
+	return provider.Part{Number: n, Size: size, ETag: etag, Checksum: checksum}, nil
 }
 
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
@@ -116,7 +122,10 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	for i, p := range sorted {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
 		size += p.Size
-		crc, ok := parseCRC(p.Checksum)
+		crc, ok := uint32(0), p.Checksum.Hash == provider.HashCRC32C
+		if ok {
+			crc, ok = parseCRC(p.Checksum.Value)
+		}
 		withCRC = withCRC && ok
 		if ok {
 			completed[i].ChecksumCRC32C = aws.String(crcBase64(crc))
@@ -143,7 +152,10 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	}
 	o := objectFrom(u.Key, size, time.Now().UTC(), aws.ToString(out.ETag), "")
 	if withCRC {
+		// The server compared the whole object with this CRC before
+		// completing it.
 		o.Checksums.CRC32C = provider.FormatCRC32C(whole)
+		o.Verified = provider.HashCRC32C
 	}
 	return o, nil
 }
@@ -153,7 +165,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 func (s *Storage) partChecksums(ctx context.Context, u provider.Upload, parts []provider.Part) error {
 	missing := false
 	for _, p := range parts {
-		if p.Checksum == "" {
+		if p.Checksum.Hash != provider.HashCRC32C {
 			missing = true
 		}
 	}
@@ -169,7 +181,7 @@ func (s *Storage) partChecksums(ctx context.Context, u provider.Upload, parts []
 		byNumber[p.Number] = p
 	}
 	for i, p := range parts {
-		if lp, ok := byNumber[p.Number]; ok && p.Checksum == "" && lp.ETag == p.ETag {
+		if lp, ok := byNumber[p.Number]; ok && p.Checksum.Hash != provider.HashCRC32C && lp.ETag == p.ETag {
 			parts[i].Checksum = lp.Checksum
 		}
 	}
@@ -206,7 +218,9 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 				ETag:   aws.ToString(pt.ETag),
 			}
 			if crc, ok := parseCRC(aws.ToString(pt.ChecksumCRC32C)); ok {
-				part.Checksum = provider.FormatCRC32C(crc)
+				part.Checksum = provider.Checksum{Hash: provider.HashCRC32C, Value: provider.FormatCRC32C(crc)}
+			} else {
+				part.Checksum = partMD5(part.ETag)
 			}
 			parts = append(parts, part)
 		}

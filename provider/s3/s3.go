@@ -6,6 +6,7 @@ package s3
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -237,11 +238,22 @@ func objectFrom(key string, size int64, mod time.Time, etag, contentType string)
 		ContentType: contentType,
 		IsFolder:    strings.HasSuffix(key, "/"),
 	}
-	// A plain (non-multipart) ETag is the hex MD5 of the content.
-	if e := strings.Trim(etag, `"`); len(e) == 32 && !strings.Contains(e, "-") {
-		o.Checksums.MD5 = strings.ToLower(e)
-	}
+	o.Checksums.MD5 = partMD5(etag).Value
 	return o
+}
+
+// partMD5 reads a plain (non-multipart) ETag, which S3 computes as the hex
+// MD5 of the content of an object or a part. A multipart ETag ("x-N") is a
+// checksum of checksums and gives nothing.
+func partMD5(etag string) provider.Checksum {
+	e := strings.ToLower(strings.Trim(etag, `"`))
+	if len(e) != 32 || strings.Contains(e, "-") {
+		return provider.Checksum{}
+	}
+	if _, err := hex.DecodeString(e); err != nil {
+		return provider.Checksum{}
+	}
+	return provider.Checksum{Hash: provider.HashMD5, Value: e}
 }
 
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {

@@ -1,0 +1,246 @@
+package provider
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"strings"
+)
+
+// ErrChecksum is the one sentinel for damaged bytes: a provider refused a
+// body whose digest did not match (S3 BadDigest, Azure Md5Mismatch, a
+// Dropbox content_hash error...), or a digest the provider computed differs
+// from the bytes that were sent or received. Sending the bytes again can
+// help, so the transfer engine retries it.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// Hash names a checksum algorithm.
+type Hash string
+
+// The checksums providers compute. Values are lowercase hex of the digest
+// bytes (CRCs big-endian), whatever encoding the provider's API uses.
+const (
+	HashMD5    Hash = "md5"
+	HashSHA1   Hash = "sha1"
+	HashSHA256 Hash = "sha256"
+	HashCRC32  Hash = "crc32"  // IEEE
+	HashCRC32C Hash = "crc32c" // Castagnoli
+	// HashCRC64 is CRC-64/NVME: S3's CRC64NVME and Azure's x-ms-content-crc64
+	// use the same polynomial, initial value and final XOR.
+	HashCRC64 Hash = "crc64"
+	// HashDropbox is Dropbox's content_hash: SHA-256 of the concatenated
+	// SHA-256 digests of 4 MiB blocks.
+	HashDropbox Hash = "dropbox"
+	// HashQuickXor is Microsoft's QuickXorHash (OneDrive, SharePoint).
+	HashQuickXor Hash = "quickxor"
+)
+
+// Checksum is one digest with its algorithm.
+type Checksum struct {
+	Hash  Hash
+	Value string // lowercase hex
+}
+
+// IsZero reports whether c names no digest.
+func (c Checksum) IsZero() bool { return c.Hash == "" || c.Value == "" }
+
+// String is "algorithm:hex", the form journals store; empty for a zero c.
+func (c Checksum) String() string {
+	if c.IsZero() {
+		return ""
+	}
+	return string(c.Hash) + ":" + c.Value
+}
+
+// ParseChecksum reads what String wrote. The empty string is the zero
+// Checksum.
+func ParseChecksum(s string) (Checksum, error) {
+	if s == "" {
+		return Checksum{}, nil
+	}
+	alg, v, ok := strings.Cut(s, ":")
+	if !ok || v == "" {
+		return Checksum{}, fmt.Errorf("%w: checksum %q is not algorithm:hex", ErrInvalid, s)
+	}
+	if _, err := hex.DecodeString(v); err != nil {
+		return Checksum{}, fmt.Errorf("%w: checksum %q is not algorithm:hex", ErrInvalid, s)
+	}
+	return Checksum{Hash: Hash(alg), Value: strings.ToLower(v)}, nil
+}
+
+// Equal reports whether c and o are the same algorithm with the same value.
+func (c Checksum) Equal(o Checksum) bool {
+	return !c.IsZero() && c.Hash == o.Hash && strings.EqualFold(c.Value, o.Value)
+}
+
+// NewHash returns a hash.Hash that computes h, or false for an algorithm
+// this package does not know.
+func NewHash(h Hash) (hash.Hash, bool) {
+	switch h {
+	case HashMD5:
+		return md5.New(), true
+	case HashSHA1:
+		return sha1.New(), true
+	case HashSHA256:
+		return sha256.New(), true
+	case HashCRC32:
+		return crc32.NewIEEE(), true
+	case HashCRC32C:
+		return crc32.New(CRC32C), true
+	case HashCRC64:
+		return crc64.New(crc64NVME), true
+	case HashDropbox:
+		return NewDropboxHash(), true
+	case HashQuickXor:
+		return NewQuickXor(), true
+	}
+	return nil, false
+}
+
+var crc64NVME = crc64.MakeTable(0x9A6C9329AC4BC9B5)
+
+// SumBytes returns the h digest of b, or a zero Checksum for an unknown h.
+func SumBytes(h Hash, b []byte) Checksum {
+	hh, ok := NewHash(h)
+	if !ok {
+		return Checksum{}
+	}
+	hh.Write(b)
+	return Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}
+}
+
+// Combinable reports whether digests of consecutive byte ranges can be
+// folded into the digest of the whole (CombineChecksums) without the bytes,
+// so ranges hashed concurrently still give a whole-object check.
+func Combinable(h Hash) bool { return h == HashCRC32C || h == HashCRC32 || h == HashCRC64 }
+
+// Range is the digest of one byte range, for CombineChecksums.
+type Range struct {
+	Size int64
+	Sum  Checksum
+}
+
+// CombineChecksums folds the digests of consecutive ranges, in order, into
+// the digest of their concatenation. ok is false when h is not Combinable
+// or a range lacks an h digest.
+func CombineChecksums(h Hash, ranges []Range) (Checksum, bool) {
+	if !Combinable(h) {
+		return Checksum{}, false
+	}
+	var whole uint64
+	for _, r := range ranges {
+		if r.Sum.Hash != h {
+			return Checksum{}, false
+		}
+		b, err := hex.DecodeString(r.Sum.Value)
+		if err != nil {
+			return Checksum{}, false
+		}
+		switch h {
+		case HashCRC64:
+			if len(b) != 8 {
+				return Checksum{}, false
+			}
+			whole = combineCRC64(whole, beUint(b), r.Size)
+		default:
+			if len(b) != 4 {
+				return Checksum{}, false
+			}
+			poly := uint32(crc32.Castagnoli)
+			if h == HashCRC32 {
+				poly = crc32.IEEE
+			}
+			whole = uint64(combineCRC32(poly, uint32(whole), uint32(beUint(b)), r.Size))
+		}
+	}
+	n := 4
+	if h == HashCRC64 {
+		n = 8
+	}
+	out := make([]byte, n)
+	for i := range n {
+		out[n-1-i] = byte(whole >> (8 * i))
+	}
+	return Checksum{Hash: h, Value: hex.EncodeToString(out)}, true
+}
+
+func beUint(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// Get returns the digest of algorithm h, or a zero Checksum.
+func (c Checksums) Get(h Hash) Checksum {
+	var v string
+	switch h {
+	case HashMD5:
+		v = c.MD5
+	case HashSHA1:
+		v = c.SHA1
+	case HashSHA256:
+		v = c.SHA256
+	case HashCRC32:
+		v = c.CRC32
+	case HashCRC32C:
+		v = c.CRC32C
+	case HashCRC64:
+		v = c.CRC64
+	case HashDropbox:
+		v = c.Dropbox
+	case HashQuickXor:
+		v = c.QuickXor
+	}
+	if v == "" {
+		return Checksum{}
+	}
+	return Checksum{Hash: h, Value: strings.ToLower(v)}
+}
+
+// Set records sum in the field of its algorithm; unknown algorithms are
+// ignored.
+func (c *Checksums) Set(sum Checksum) {
+	v := strings.ToLower(sum.Value)
+	switch sum.Hash {
+	case HashMD5:
+		c.MD5 = v
+	case HashSHA1:
+		c.SHA1 = v
+	case HashSHA256:
+		c.SHA256 = v
+	case HashCRC32:
+		c.CRC32 = v
+	case HashCRC32C:
+		c.CRC32C = v
+	case HashCRC64:
+		c.CRC64 = v
+	case HashDropbox:
+		c.Dropbox = v
+	case HashQuickXor:
+		c.QuickXor = v
+	}
+}
+
+// Preference is the order in which a reader picks one of an object's
+// checksums to verify: the cheapest to compute first, combinable CRCs
+// before cryptographic digests.
+var Preference = []Hash{HashCRC32C, HashCRC64, HashCRC32, HashQuickXor, HashMD5, HashSHA1, HashSHA256, HashDropbox}
+
+// Best returns the first of c's digests in Preference order, restricted to
+// the algorithms accept allows (nil accepts all); zero when none is known.
+func (c Checksums) Best(accept func(Hash) bool) Checksum {
+	for _, h := range Preference {
+		if s := c.Get(h); !s.IsZero() && (accept == nil || accept(h)) {
+			return s
+		}
+	}
+	return Checksum{}
+}
