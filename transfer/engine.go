@@ -50,6 +50,7 @@ type Options struct {
 // Engine runs transfer jobs. It is safe for concurrent use.
 type Engine struct {
 	opts    Options
+	policy  provider.RetryPolicy
 	journal Journal
 	sem     *semaphore.Weighted
 	bufs    bufferPool
@@ -95,6 +96,7 @@ func New(opts Options) *Engine {
 	base, stop := context.WithCancel(context.Background())
 	return &Engine{
 		opts:    opts,
+		policy:  provider.RetryPolicy{Attempts: opts.MaxAttempts, Base: opts.RetryBase, Max: opts.RetryMax},
 		journal: opts.Journal,
 		sem:     semaphore.NewWeighted(int64(opts.Concurrency)),
 		log:     opts.Logger,

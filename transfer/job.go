@@ -12,6 +12,8 @@ package transfer
 import (
 	"errors"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // Kind is what a job does.
@@ -121,6 +123,8 @@ type Event struct {
 var (
 	ErrUnknownJob       = errors.New("transfer: unknown job")
 	ErrBadState         = errors.New("transfer: operation not allowed in this state")
-	ErrChecksumMismatch = errors.New("transfer: checksum mismatch")
+	// ErrChecksumMismatch is provider.ErrChecksum: one sentinel for damaged
+	// bytes, whichever side found them.
+	ErrChecksumMismatch = provider.ErrChecksum
 	ErrClosed           = errors.New("transfer: engine closed")
 )

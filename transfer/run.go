@@ -172,6 +172,8 @@ func (j *job) run(ctx context.Context) {
 // execute opens the storages and runs every unfinished item, parts of all
 // items sharing the job's and the engine's concurrency bounds.
 func (j *job) execute(ctx context.Context) error {
+	// The engine retries whole steps; drivers try each request once.
+	ctx = provider.WithoutRetries(ctx)
 	e := j.e
 	rec := j.rec
 	var err error
