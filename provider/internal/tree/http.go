@@ -18,43 +18,29 @@ var ErrServer = errors.New("server error")
 // Attempts bounds how often Retry tries one call.
 const Attempts = 5
 
-// maxWait caps one Retry-After so a hostile or broken header cannot park a
-// transfer for hours; the caller's context bounds the total anyway.
-const maxWait = time.Minute
+// Policy is the drivers' share of provider.RetryPolicy: exponential backoff
+// with full jitter from 250 ms, at least what a Retry-After asks, capped at
+// a minute so a hostile or broken header cannot park a transfer for hours
+// (the caller's context bounds the total anyway).
+var Policy = provider.RetryPolicy{Attempts: Attempts, Base: 250 * time.Millisecond, MaxWait: time.Minute}
 
-// Retry runs fn until it succeeds, fails with an error that is not worth
-// retrying, or Attempts calls were made. Rate-limit errors wait as long as
-// the provider asked (or back off exponentially when it did not say); server
-// errors back off. fn must be safe to repeat: a 429 means the request was not
+// Retry runs fn with Policy until it succeeds, fails with an error that is
+// not worth retrying, or Attempts calls were made; under
+// provider.WithoutRetries it runs fn once, because the caller retries the
+// whole step. fn must be safe to repeat: a 429 means the request was not
 // processed, so callers with a replayable body may retry any call, while
 // 5xx is only retried for idempotent calls (idempotent says which).
 func Retry(ctx context.Context, idempotent bool, fn func() error) error {
-	backoff := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || attempt == Attempts {
-			return err
-		}
-		wait, retry := provider.RetryAfter(err)
-		if !retry && idempotent && errors.Is(err, ErrServer) {
-			retry = true
-		}
-		if !retry {
-			return err
-		}
-		if wait <= 0 {
-			wait = backoff
-			backoff *= 2
-		}
-		wait = min(wait, maxWait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	return Policy.Do(ctx, func(err error) bool { return Retryable(err, idempotent) }, fn)
+}
+
+// Retryable is Retry's rule: rate limits always, server errors only for
+// idempotent calls.
+func Retryable(err error, idempotent bool) bool {
+	if _, ok := provider.RetryAfter(err); ok {
+		return true
 	}
+	return idempotent && errors.Is(err, ErrServer)
 }
 
 // StatusError maps an HTTP status onto the provider sentinels. err is the

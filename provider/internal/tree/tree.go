@@ -32,6 +32,10 @@ type Entry struct {
 	ETag        string
 	ContentType string
 	Checksums   provider.Checksums
+	// Verified is set by an Upload that compared the bytes it sent with a
+	// digest the provider computed over the stored file (see
+	// provider.Object.Verified); listings and lookups leave it empty.
+	Verified provider.Hash
 }
 
 // Kind narrows a Lookup to files or folders: Google Drive lets a file and a
@@ -213,6 +217,7 @@ func Object(key string, e Entry) provider.Object {
 		ContentType: e.ContentType,
 		Checksums:   e.Checksums,
 		IsFolder:    e.IsFolder,
+		Verified:    e.Verified,
 	}
 }
 
