@@ -37,16 +37,35 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 		Key:               aws.String(dstKey),
 		CopySource:        aws.String(copySource(srcBucket, srcKey)),
 		CopySourceIfMatch: aws.String(src.ETag),
-	})
+	}, sdk(ctx)...)
 	if err != nil {
 		return provider.Object{}, mapError(err, fmt.Sprintf("copy %s/%s to %s/%s", srcBucket, srcKey, dstBucket, dstKey))
 	}
 	var etag string
 	mod := time.Now().UTC()
-	if r := out.CopyObjectResult; r != nil {
+	r := out.CopyObjectResult
+	if r != nil {
 		etag, mod = aws.ToString(r.ETag), aws.ToTime(r.LastModified)
 	}
-	return objectFrom(dstKey, src.Size, mod, etag, src.ContentType), nil
+	o := objectFrom(dstKey, src.Size, mod, etag, src.ContentType)
+	if encrypted(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+		o.Checksums.MD5 = ""
+	}
+	if r != nil {
+		reported{crc32: r.ChecksumCRC32, crc32c: r.ChecksumCRC32C, crc64: r.ChecksumCRC64NVME,
+			sha1: r.ChecksumSHA1, sha256: r.ChecksumSHA256, typ: r.ChecksumType}.fill(&o.Checksums)
+	}
+	// The copy's plain ETag is the MD5 the server computed over the bytes it
+	// wrote; the source's MD5 is what they must give. (Other checksums may be
+	// carried over from the source's metadata, so they prove nothing.)
+	if want, got := src.Checksums.Get(provider.HashMD5), o.Checksums.Get(provider.HashMD5); !want.IsZero() && !got.IsZero() {
+		if !got.Equal(want) {
+			return provider.Object{}, fmt.Errorf("%w: copy of %s/%s to %s/%s has MD5 %s, the source %s",
+				provider.ErrChecksum, srcBucket, srcKey, dstBucket, dstKey, got.Value, want.Value)
+		}
+		o.Verified = provider.HashMD5
+	}
+	return o, nil
 }
 
 func (s *Storage) copyMultipart(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string, src provider.Object) (obj provider.Object, err error) {
@@ -78,7 +97,7 @@ func (s *Storage) copyMultipart(ctx context.Context, dstBucket, dstKey, srcBucke
 				CopySource:        aws.String(copySource(srcBucket, srcKey)),
 				CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", start, end)),
 				CopySourceIfMatch: aws.String(src.ETag),
-			})
+			}, sdk(ctx)...)
 			if err != nil {
 				return mapError(err, fmt.Sprintf("copy part %d of %s/%s", i+1, srcBucket, srcKey))
 			}

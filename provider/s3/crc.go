@@ -1,10 +1,14 @@
 package s3
 
 import (
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
+	"hash"
 	"hash/crc32"
 	"io"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -15,11 +19,27 @@ import (
 // crcOf reads r to the end for its CRC32C and seeks back to the start.
 func crcOf(r io.ReadSeeker) (uint32, error) {
 	h := crc32.New(provider.CRC32C)
-	if _, err := io.Copy(h, r); err != nil {
+	if err := hashOf(r, h); err != nil {
 		return 0, err
 	}
+	return h.Sum32(), nil
+}
+
+// md5Of reads r to the end for its MD5 and seeks back to the start.
+func md5Of(r io.ReadSeeker) ([]byte, error) {
+	h := md5.New()
+	if err := hashOf(r, h); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+func hashOf(r io.ReadSeeker, h hash.Hash) error {
+	if _, err := io.Copy(h, r); err != nil {
+		return err
+	}
 	_, err := r.Seek(0, io.SeekStart)
-	return h.Sum32(), err
+	return err
 }
 
 // The wire form of S3 checksums is base64 of the big-endian value; the
@@ -40,15 +60,54 @@ func parseCRC(s string) (uint32, bool) {
 	return binary.BigEndian.Uint32(b), true
 }
 
-// fullCRC is the CRC32C a HEAD reports for the whole object: only a
-// full-object value (a composite one, "x-N", is a checksum of checksums).
-func fullCRC(value *string, typ types.ChecksumType) string {
-	v := aws.ToString(value)
-	if v == "" || (typ != "" && typ != types.ChecksumTypeFullObject) {
-		return ""
+// reported holds the additional checksums an S3 response carries (with
+// x-amz-checksum-mode on a HEAD, or after a write that sent one).
+type reported struct {
+	crc32, crc32c, crc64, md5, sha1, sha256 *string
+	typ                                     types.ChecksumType
+}
+
+// fill records in c every full-object checksum of r. A composite one (of a
+// multipart object, "x-N") is a checksum of checksums and is left out.
+func (r reported) fill(c *provider.Checksums) {
+	if r.typ != "" && r.typ != types.ChecksumTypeFullObject {
+		return
 	}
-	if c, ok := parseCRC(v); ok {
-		return provider.FormatCRC32C(c)
+	for _, v := range []struct {
+		h   provider.Hash
+		v   *string
+		len int
+	}{
+		{provider.HashCRC32, r.crc32, 4},
+		{provider.HashCRC32C, r.crc32c, 4},
+		{provider.HashCRC64, r.crc64, 8}, // S3's CRC64NVME
+		{provider.HashMD5, r.md5, 16},
+		{provider.HashSHA1, r.sha1, 20},
+		{provider.HashSHA256, r.sha256, 32},
+	} {
+		b, err := base64.StdEncoding.DecodeString(aws.ToString(v.v))
+		if err == nil && len(b) == v.len {
+			c.Set(provider.Checksum{Hash: v.h, Value: hex.EncodeToString(b)})
+		}
 	}
-	return ""
+}
+
+// etagMD5 reads a plain (non-multipart) ETag, which S3 computes as the hex
+// MD5 of the content of an object or a part. A multipart ETag ("x-N") is a
+// checksum of checksums and gives nothing.
+func etagMD5(etag string) provider.Checksum {
+	e := strings.ToLower(strings.Trim(etag, `"`))
+	if len(e) != 32 || strings.Contains(e, "-") {
+		return provider.Checksum{}
+	}
+	if _, err := hex.DecodeString(e); err != nil {
+		return provider.Checksum{}
+	}
+	return provider.Checksum{Hash: provider.HashMD5, Value: e}
+}
+
+// encrypted reports whether a response names SSE-KMS or SSE-C encryption,
+// under which S3's ETag is not the MD5 of the content.
+func encrypted(sse types.ServerSideEncryption, customerAlgorithm *string) bool {
+	return customerAlgorithm != nil || sse == types.ServerSideEncryptionAwsKms || sse == types.ServerSideEncryptionAwsKmsDsse
 }

@@ -17,7 +17,7 @@ func (s *Storage) PartLayout(ctx context.Context, bucket, key string) (int64, in
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return 0, 0, err
 	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), PartNumber: aws.Int32(1)})
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), PartNumber: aws.Int32(1)}, sdk(ctx)...)
 	if err != nil {
 		return 0, 0, mapError(err, bucket+"/"+key)
 	}

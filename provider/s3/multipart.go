@@ -2,6 +2,8 @@ package s3
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -34,14 +36,14 @@ func (s *Storage) createMultipart(ctx context.Context, bucket, key string, opts 
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32c
 		in.ChecksumType = types.ChecksumTypeFullObject
 	}
-	out, err := s.client.CreateMultipartUpload(ctx, in)
+	out, err := s.client.CreateMultipartUpload(ctx, in, sdk(ctx)...)
 	if err != nil && withCRC && checksumRefused(err) {
 		// An S3-compatible server that does not know full-object checksums:
 		// upload without (SigV4's payload hash still checks every part), and
 		// stop sending checksums to this server.
 		s.noChecksums.Store(true)
 		in.ChecksumAlgorithm, in.ChecksumType = "", ""
-		out, err = s.client.CreateMultipartUpload(ctx, in)
+		out, err = s.client.CreateMultipartUpload(ctx, in, sdk(ctx)...)
 	}
 	if err != nil {
 		return provider.Upload{}, mapError(err, bucket+"/"+key)
@@ -80,25 +82,30 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 		Body:          r,
 		ContentLength: aws.Int64(size),
 	}
+	// The server refuses the part (BadDigest) unless its bytes give the
+	// checksum sent: a CRC32C where the server keeps full-object CRC32Cs
+	// (CompleteMultipart combines them), else the MD5.
 	var checksum provider.Checksum
 	if s.crc() {
 		crc, err := crcOf(r)
 		if err != nil {
 			return provider.Part{}, err
 		}
-		// The server refuses the part (BadDigest) unless its bytes give this.
 		in.ChecksumCRC32C = aws.String(crcBase64(crc))
 		checksum = provider.Checksum{Hash: provider.HashCRC32C, Value: provider.FormatCRC32C(crc)}
+	} else {
+		sum, err := md5Of(r)
+		if err != nil {
+			return provider.Part{}, err
+		}
+		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(sum))
+		checksum = provider.Checksum{Hash: provider.HashMD5, Value: hex.EncodeToString(sum)}
 	}
-	out, err := s.client.UploadPart(ctx, in)
+	out, err := s.client.UploadPart(ctx, in, sdk(ctx)...)
 	if err != nil {
 		return provider.Part{}, mapError(err, fmt.Sprintf("%s/%s part %d", u.Bucket, u.Key, n))
 	}
-	etag := aws.ToString(out.ETag)
-	if checksum.IsZero() {
-		checksum = partMD5(etag)
-	}
-	return provider.Part{Number: n, Size: size, ETag: etag, Checksum: checksum}, nil
+	return provider.Part{Number: n, Size: size, ETag: aws.ToString(out.ETag), Checksum: checksum}, nil
 }
 
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
@@ -146,7 +153,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 			completed[i].ChecksumCRC32C = nil
 		}
 	}
-	out, err := s.client.CompleteMultipartUpload(ctx, in)
+	out, err := s.client.CompleteMultipartUpload(ctx, in, sdk(ctx)...)
 	if err != nil {
 		return provider.Object{}, mapError(err, u.Bucket+"/"+u.Key)
 	}
@@ -194,7 +201,7 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	}
 	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(u.Bucket), Key: aws.String(u.Key), UploadId: aws.String(u.ID),
-	})
+	}, sdk(ctx)...)
 	return mapError(err, u.Bucket+"/"+u.Key)
 }
 
@@ -207,7 +214,7 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 		Bucket: aws.String(u.Bucket), Key: aws.String(u.Key), UploadId: aws.String(u.ID),
 	})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, sdk(ctx)...)
 		if err != nil {
 			return nil, mapError(err, u.Bucket+"/"+u.Key)
 		}
@@ -220,7 +227,7 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 			if crc, ok := parseCRC(aws.ToString(pt.ChecksumCRC32C)); ok {
 				part.Checksum = provider.Checksum{Hash: provider.HashCRC32C, Value: provider.FormatCRC32C(crc)}
 			} else {
-				part.Checksum = partMD5(part.ETag)
+				part.Checksum = etagMD5(part.ETag)
 			}
 			parts = append(parts, part)
 		}
@@ -238,7 +245,7 @@ func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]pro
 	}
 	var out []provider.Upload
 	for {
-		page, err := s.client.ListMultipartUploads(ctx, in)
+		page, err := s.client.ListMultipartUploads(ctx, in, sdk(ctx)...)
 		if err != nil {
 			return nil, mapError(err, bucket)
 		}

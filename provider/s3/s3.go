@@ -6,7 +6,6 @@ package s3
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,19 +113,20 @@ func (s *Storage) Close() error { return nil }
 
 func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
 
-// Hashes: a single-part ETag is the object's MD5 (Stat fills it). Multipart
-// objects carry instead the full-object CRC32C this driver sends with them,
-// where the provider keeps one (Stat fills Checksums.CRC32C).
-// crc reports whether writes send CRC32C checksums.
+// crc reports whether multipart writes send CRC32C checksums.
 func (s *Storage) crc() bool { return s.q.fullObjectCRC && !s.noChecksums.Load() }
 
+// Hashes: a single-part ETag is the object's MD5 (Stat fills it, except
+// under SSE-KMS or SSE-C). Multipart objects carry instead the full-object
+// CRC32C this driver sends with them, where the provider keeps one; Stat
+// also reports any other full-object checksum the server holds.
 func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
 
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	var out []provider.Bucket
 	p := s3.NewListBucketsPaginator(s.client, &s3.ListBucketsInput{})
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, sdk(ctx)...)
 		if err != nil {
 			return nil, mapError(err, "list buckets")
 		}
@@ -145,7 +145,7 @@ func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, erro
 	if err := provider.CheckBucket(bucket); err != nil {
 		return "", err
 	}
-	out, err := s.client.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)})
+	out, err := s.client.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)}, sdk(ctx)...)
 	if err != nil {
 		return "", mapError(err, bucket)
 	}
@@ -169,11 +169,11 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 			LocationConstraint: types.BucketLocationConstraint(region),
 		}
 	}
-	_, err := s.client.CreateBucket(ctx, in, func(o *s3.Options) {
+	_, err := s.client.CreateBucket(ctx, in, sdk(ctx, func(o *s3.Options) {
 		if region != "" {
 			o.Region = region
 		}
-	})
+	})...)
 	return mapError(err, name)
 }
 
@@ -181,7 +181,7 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
-	_, err := s.client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)})
+	_, err := s.client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)}, sdk(ctx)...)
 	return mapError(err, name)
 }
 
@@ -202,7 +202,7 @@ func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.
 	if opts.MaxKeys > 0 {
 		in.MaxKeys = aws.Int32(int32(min(opts.MaxKeys, 1000)))
 	}
-	out, err := s.client.ListObjectsV2(ctx, in)
+	out, err := s.client.ListObjectsV2(ctx, in, sdk(ctx)...)
 	if err != nil {
 		return provider.Page{}, mapError(err, bucket)
 	}
@@ -238,22 +238,8 @@ func objectFrom(key string, size int64, mod time.Time, etag, contentType string)
 		ContentType: contentType,
 		IsFolder:    strings.HasSuffix(key, "/"),
 	}
-	o.Checksums.MD5 = partMD5(etag).Value
+	o.Checksums.MD5 = etagMD5(etag).Value
 	return o
-}
-
-// partMD5 reads a plain (non-multipart) ETag, which S3 computes as the hex
-// MD5 of the content of an object or a part. A multipart ETag ("x-N") is a
-// checksum of checksums and gives nothing.
-func partMD5(etag string) provider.Checksum {
-	e := strings.ToLower(strings.Trim(etag, `"`))
-	if len(e) != 32 || strings.Contains(e, "-") {
-		return provider.Checksum{}
-	}
-	if _, err := hex.DecodeString(e); err != nil {
-		return provider.Checksum{}
-	}
-	return provider.Checksum{Hash: provider.HashMD5, Value: e}
 }
 
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
@@ -264,12 +250,16 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	if s.q.fullObjectCRC {
 		in.ChecksumMode = types.ChecksumModeEnabled
 	}
-	out, err := s.client.HeadObject(ctx, in)
+	out, err := s.client.HeadObject(ctx, in, sdk(ctx)...)
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
 	}
 	o := objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType))
-	o.Checksums.CRC32C = fullCRC(out.ChecksumCRC32C, out.ChecksumType)
+	if encrypted(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+		o.Checksums.MD5 = ""
+	}
+	reported{crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64: out.ChecksumCRC64NVME, md5: out.ChecksumMD5,
+		sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256, typ: out.ChecksumType}.fill(&o.Checksums)
 	return o, nil
 }
 
@@ -295,7 +285,7 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	default:
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
 	}
-	out, err := s.client.GetObject(ctx, in)
+	out, err := s.client.GetObject(ctx, in, sdk(ctx)...)
 	if err != nil {
 		return nil, mapError(err, bucket+"/"+key)
 	}
@@ -306,7 +296,7 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return err
 	}
-	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}, sdk(ctx)...)
 	return mapError(err, bucket+"/"+key)
 }
 
@@ -321,7 +311,7 @@ func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 		Body:          strings.NewReader(""),
 		ContentLength: aws.Int64(0),
 		ContentType:   aws.String("application/x-directory"),
-	})
+	}, sdk(ctx)...)
 	return mapError(err, bucket+"/"+key)
 }
 

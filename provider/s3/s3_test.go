@@ -196,6 +196,10 @@ func TestMapError(t *testing.T) {
 		{wrap(416, nil, "InvalidRange"), provider.ErrInvalid},
 		{wrap(503, nil, "SlowDown"), provider.ErrRateLimited},
 		{wrap(429, http.Header{"Retry-After": {"7"}}, ""), provider.ErrRateLimited},
+		{wrap(400, nil, "BadDigest"), provider.ErrChecksum},
+		{wrap(400, nil, "XAmzContentChecksumMismatch"), provider.ErrChecksum},
+		{wrap(400, nil, "XAmzContentSHA256Mismatch"), provider.ErrChecksum},
+		{wrap(400, nil, "InvalidDigest"), provider.ErrInvalid},
 	}
 	for _, c := range cases {
 		got := mapError(c.err, "b/k")

@@ -1,0 +1,172 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"hash/crc32"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/amove/amove-go/provider"
+)
+
+func md5Hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestDigestErrors sends bodies with wrong digests straight through the SDK
+// and checks the server's refusals map to provider.ErrChecksum, and a
+// malformed digest to ErrInvalid.
+func TestDigestErrors(t *testing.T) {
+	s, bucket := openMinIO(t)
+	ctx := context.Background()
+	other := md5.Sum([]byte("other"))
+	cases := []struct {
+		name string
+		in   *s3.PutObjectInput
+		want error
+	}{
+		{"wrong Content-MD5", &s3.PutObjectInput{ContentMD5: aws.String(base64.StdEncoding.EncodeToString(other[:]))}, provider.ErrChecksum},
+		{"wrong CRC32C", &s3.PutObjectInput{ChecksumCRC32C: aws.String(crcBase64(1234))}, provider.ErrChecksum},
+		{"malformed Content-MD5", &s3.PutObjectInput{ContentMD5: aws.String("not-base64")}, provider.ErrInvalid},
+	}
+	for _, c := range cases {
+		c.in.Bucket, c.in.Key, c.in.Body = aws.String(bucket), aws.String("digest"), strings.NewReader("hello")
+		_, err := s.client.PutObject(ctx, c.in)
+		got := mapError(err, "b/k")
+		if !errors.Is(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+		if c.want == provider.ErrInvalid && errors.Is(got, provider.ErrChecksum) {
+			t.Errorf("%s: %v also matches ErrChecksum", c.name, got)
+		}
+	}
+	// A part whose CRC32C does not match its bytes.
+	u, err := s.CreateMultipart(ctx, bucket, "digest-mp", provider.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.AbortMultipart(ctx, u)
+	_, err = s.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(u.Key), UploadId: aws.String(u.ID),
+		PartNumber: aws.Int32(1), Body: strings.NewReader("hello"), ChecksumCRC32C: aws.String(crcBase64(1234))})
+	if err := mapError(err, "part"); !errors.Is(err, provider.ErrChecksum) {
+		t.Errorf("part with a wrong CRC32C: %v, want ErrChecksum", err)
+	}
+	if _, err := s.Stat(ctx, bucket, "digest"); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("a refused body left an object: %v", err)
+	}
+}
+
+// TestWriteVerified: every write returns the checksum the server checked,
+// and every part the one the server checked on receipt.
+func TestWriteVerified(t *testing.T) {
+	s, bucket := openMinIO(t)
+	ctx := context.Background()
+	small := []byte("small object")
+	o, err := s.Write(ctx, bucket, "small", bytes.NewReader(small), int64(len(small)), provider.WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Verified != provider.HashMD5 || o.Checksums.MD5 != md5Hex(small) {
+		t.Errorf("single PUT: Verified %q, MD5 %q; want md5 %s", o.Verified, o.Checksums.MD5, md5Hex(small))
+	}
+
+	big := make([]byte, 11<<20)
+	_, _ = rand.Read(big)
+	o, err = s.Write(ctx, bucket, "big", bytes.NewReader(big), -1, provider.WriteOptions{PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCRC := provider.FormatCRC32C(crc32.Checksum(big, provider.CRC32C))
+	if o.Verified != provider.HashCRC32C || o.Checksums.CRC32C != wantCRC {
+		t.Errorf("multipart: Verified %q, CRC32C %q; want crc32c %s", o.Verified, o.Checksums.CRC32C, wantCRC)
+	}
+
+	// Parts: CRC32C where the server keeps full-object CRCs, else MD5.
+	for _, noCRC := range []bool{false, true} {
+		s.noChecksums.Store(noCRC)
+		u, err := s.CreateMultipart(ctx, bucket, "parts", provider.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk := big[:5<<20]
+		p, err := s.UploadPart(ctx, u, 1, bytes.NewReader(chunk), int64(len(chunk)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := provider.Checksum{Hash: provider.HashCRC32C, Value: provider.FormatCRC32C(crc32.Checksum(chunk, provider.CRC32C))}
+		if noCRC {
+			want = provider.Checksum{Hash: provider.HashMD5, Value: md5Hex(chunk)}
+		}
+		if !p.Checksum.Equal(want) {
+			t.Errorf("noChecksums=%v: part checksum %v, want %v", noCRC, p.Checksum, want)
+		}
+		o, err := s.CompleteMultipart(ctx, u, []provider.Part{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantV := map[bool]provider.Hash{false: provider.HashCRC32C, true: ""}[noCRC]; o.Verified != wantV {
+			t.Errorf("noChecksums=%v: CompleteMultipart Verified %q, want %q", noCRC, o.Verified, wantV)
+		}
+	}
+	s.noChecksums.Store(false)
+
+	// A copy is checked against the source's MD5.
+	c, err := s.Copy(ctx, bucket, "small-copy", bucket, "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Verified != provider.HashMD5 || c.Checksums.MD5 != md5Hex(small) {
+		t.Errorf("copy: Verified %q, MD5 %q", c.Verified, c.Checksums.MD5)
+	}
+	st, err := s.Stat(ctx, bucket, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Checksums.CRC32C != wantCRC || st.Checksums.MD5 != "" {
+		t.Errorf("Stat of a multipart object: %+v", st.Checksums)
+	}
+}
+
+// TestWithoutRetries: the SDK tries a failing call three times, and once
+// under provider.WithoutRetries.
+func TestWithoutRetries(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`<Error><Code>InternalError</Code><Message>boom</Message></Error>`))
+	}))
+	defer srv.Close()
+	s, err := Open(context.Background(), provider.Config{CloudType: provider.S3Generic, AccessKey: "a", SecretKey: "b", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ctx  context.Context
+		want int32
+	}{{context.Background(), 3}, {provider.WithoutRetries(context.Background()), 1}} {
+		calls.Store(0)
+		_, err := s.Stat(c.ctx, "bucket", "key")
+		var ae smithy.APIError
+		if err == nil || (!errors.As(err, &ae) && !strings.Contains(err.Error(), "500")) {
+			t.Errorf("Stat: %v", err)
+		}
+		if got := calls.Load(); got != c.want {
+			t.Errorf("retries disabled %v: %d requests, want %d", provider.RetriesDisabled(c.ctx), got, c.want)
+		}
+	}
+}
