@@ -287,9 +287,11 @@ func TestMapErr(t *testing.T) {
 		{500, "OperationTimedOut", provider.ErrRateLimited},
 		{400, "InvalidBlockList", provider.ErrInvalid},
 		{416, "InvalidRange", provider.ErrInvalid},
+		{400, "Md5Mismatch", provider.ErrChecksum},
+		{400, "Crc64Mismatch", provider.ErrChecksum},
 	}
 	sentinels := []error{provider.ErrNotFound, provider.ErrExists, provider.ErrUnauthenticated,
-		provider.ErrPermission, provider.ErrRateLimited, provider.ErrInvalid}
+		provider.ErrPermission, provider.ErrRateLimited, provider.ErrInvalid, provider.ErrChecksum}
 	for _, c := range cases {
 		err := mapErr(respErr(c.status, c.code, nil), "c/b")
 		if !errors.Is(err, c.want) {

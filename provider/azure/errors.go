@@ -49,9 +49,14 @@ func mapErr(err error, what string) error {
 			err = fmt.Errorf("%s: %w", what, err)
 		}
 		return &provider.RateLimitError{RetryAfter: rawRetryAfter(re.RawResponse), Err: err}
+	case code == bloberror.MD5Mismatch, code == bloberror.CRC64Mismatch,
+		// Azurite answers a transactional MD5 that does not match with 400
+		// InvalidOperation "Provided contentMD5 doesn't match."
+		status == http.StatusBadRequest && strings.Contains(strings.ToLower(re.Error()), "md5 doesn't match"):
+		return provider.Wrap(provider.ErrChecksum, err, what)
 	case status == http.StatusBadRequest, status == http.StatusRequestedRangeNotSatisfiable,
 		status == http.StatusLengthRequired, status == http.StatusRequestEntityTooLarge:
-		// Azure answers 400 for malformed names, block lists and checksums:
+		// Azure answers 400 for malformed names, block lists and digests:
 		// all things the caller sent.
 		return provider.Wrap(provider.ErrInvalid, err, what)
 	}

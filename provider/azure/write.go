@@ -85,7 +85,8 @@ func choosePartSize(want, size int64) int64 {
 }
 
 // putSingle writes data with one Put Blob, sending its MD5 both to verify the
-// transfer and to store as the blob's Content-MD5.
+// transfer (the service refuses a body that does not give it) and to store
+// as the blob's Content-MD5: the object returned is verified by MD5.
 func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte, opts provider.WriteOptions) (provider.Object, error) {
 	sum := md5.Sum(data)
 	ct := opts.ContentType
@@ -100,12 +101,17 @@ func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte
 	if err != nil {
 		return provider.Object{}, mapErr(ctxErr(ctx, err), bucket+"/"+key)
 	}
+	// The answer's Content-MD5 is the service's digest of what it stored.
+	if got := resp.ContentMD5; len(got) > 0 && !bytes.Equal(got, sum[:]) {
+		return provider.Object{}, fmt.Errorf("%w: %s/%s stored with MD5 %s, sent %s", provider.ErrChecksum, bucket, key, hexMD5(got), hexMD5(sum[:]))
+	}
 	o := provider.Object{
 		Key:         key,
 		Size:        int64(len(data)),
 		ContentType: ct,
 		Checksums:   provider.Checksums{MD5: hexMD5(sum[:])},
 		IsFolder:    strings.HasSuffix(key, "/"),
+		Verified:    provider.HashMD5,
 	}
 	if resp.ETag != nil {
 		o.ETag = string(*resp.ETag)
@@ -208,7 +214,10 @@ func (s *Storage) writeBlocks(ctx context.Context, bucket, key string, r io.Read
 		var o provider.Object
 		o, err = s.commit(ctx, bucket, key, ids, h.Sum(nil), opts)
 		if err == nil {
-			o.Size = total
+			// The service refused every block whose bytes did not give the
+			// MD5 sent with it, and the blob is exactly those blocks; the
+			// whole MD5, computed over the same bytes, is now its Content-MD5.
+			o.Size, o.Verified = total, provider.HashMD5
 			return o, nil
 		}
 	}
@@ -226,7 +235,8 @@ func stageBlock(ctx context.Context, bb *blockblob.Client, id string, chunk []by
 }
 
 // commit makes the staged blocks ids the blob's content. sum, when set, is
-// stored as the blob's Content-MD5.
+// stored as the blob's Content-MD5: only pass the MD5 of the whole content,
+// computed over the very bytes staged (Azure does not check it).
 func (s *Storage) commit(ctx context.Context, bucket, key string, ids []string, sum []byte, opts provider.WriteOptions) (provider.Object, error) {
 	ct := opts.ContentType
 	if ct == "" {
