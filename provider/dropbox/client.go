@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
 
@@ -38,6 +37,9 @@ func mapErr(err error, what string) error {
 		return err
 	}
 	switch {
+	case ae.has("content_hash_mismatch"):
+		// The server refused a body whose content_hash we sent with it.
+		return provider.Wrap(provider.ErrChecksum, err, what)
 	case ae.Status == http.StatusUnauthorized:
 		return provider.Wrap(provider.ErrUnauthenticated, err, what)
 	case ae.Status == http.StatusForbidden, ae.has("no_write_permission"), ae.has("insufficient_space"):
@@ -68,9 +70,14 @@ type call struct {
 	rangeH string
 }
 
-// do sends c, retrying a few times on 429 (honouring Retry-After), 5xx and
-// an access token the server calls expired. A 2xx response is returned
-// open; anything else is an *apiError (or a transport error).
+// do sends c under the driver's retry policy (provider.RetryPolicy, so
+// provider.WithoutRetries makes it one try): 429 (honouring Retry-After up
+// to MaxRetryWait; a longer wait is returned at once) and 5xx are retried.
+// Inside each try, an access token the server calls expired is handed back
+// to the token source once and the request sent again with the new token:
+// the caller cannot refresh it, so this is no retry of the step. A 2xx
+// response is returned open; anything else is an *apiError, a
+// *provider.RateLimitError wrapping one, or a transport error.
 func (s *Storage) do(ctx context.Context, c call) (*http.Response, error) {
 	argJSON, err := json.Marshal(c.arg)
 	if err != nil {
@@ -78,7 +85,36 @@ func (s *Storage) do(ctx context.Context, c call) (*http.Response, error) {
 	}
 	content := c.host == s.content && c.host != "" && contentRoutes[c.route]
 	refreshed := false
-	for attempt := 0; ; attempt++ {
+	var resp *http.Response
+	policy := provider.RetryPolicy{Attempts: s.opts.MaxRetries + 1, MaxWait: s.opts.MaxRetryWait}
+	err = policy.Do(ctx, s.retryable, func() error {
+		var err error
+		resp, err = s.send(ctx, c, content, argJSON, &refreshed)
+		return err
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// retryable: 429s whose Retry-After the driver is willing to wait, and
+// server errors.
+func (s *Storage) retryable(err error) bool {
+	if ra, ok := provider.RetryAfter(err); ok {
+		return ra <= s.opts.MaxRetryWait
+	}
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Status >= 500
+}
+
+// send is one try of c, plus one resend when the server calls the access
+// token expired and *refreshed is still false.
+func (s *Storage) send(ctx context.Context, c call, content bool, argJSON []byte, refreshed *bool) (*http.Response, error) {
+	for {
 		var body io.Reader
 		if content {
 			body = bytes.NewReader(c.body)
@@ -107,44 +143,28 @@ func (s *Storage) do(ctx context.Context, c call) (*http.Response, error) {
 		}
 		resp, err := s.http.Do(req)
 		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, ctxErr
-			}
-			// A refused refresh comes back through the transport already
-			// marked ErrUnauthenticated; keep it.
 			return nil, err
 		}
 		if resp.StatusCode/100 == 2 {
 			return resp, nil
 		}
 		ae := readErr(resp)
-		var wait time.Duration
 		switch {
 		case resp.StatusCode == http.StatusTooManyRequests:
-			wait = provider.ParseRetryAfter(resp.Header)
-			if attempt >= s.opts.MaxRetries || wait > s.opts.MaxRetryWait {
-				return nil, &provider.RateLimitError{RetryAfter: wait, Err: ae}
-			}
-		case resp.StatusCode == http.StatusUnauthorized && ae.has("expired_access_token") && !refreshed:
+			return nil, &provider.RateLimitError{RetryAfter: provider.ParseRetryAfter(resp.Header), Err: ae}
+		case resp.StatusCode == http.StatusConflict && ae.has("too_many_write_operations"):
+			// Documented as "please retry": throttling by another name.
+			return nil, &provider.RateLimitError{Err: ae}
+		case resp.StatusCode == http.StatusUnauthorized && ae.has("expired_access_token") && !*refreshed:
 			ex, ok := s.tokens.(expirer)
 			if !ok {
 				return nil, ae
 			}
-			refreshed = true
+			*refreshed = true
 			ex.Expire(tok.AccessToken)
 			continue
-		case resp.StatusCode >= 500 && attempt < s.opts.MaxRetries:
-			wait = time.Duration(1<<attempt) * 250 * time.Millisecond
-		default:
-			return nil, ae
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
+		return nil, ae
 	}
 }
 

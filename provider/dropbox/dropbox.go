@@ -8,24 +8,27 @@
 // case-insensitive, so two keys differing only in case are one file.
 //
 // Dropbox has no content type: Stat derives one from the file extension.
-// Its checksum is content_hash, which no provider.Checksums field holds; the
-// driver computes it while writing and compares it with what Dropbox stored
-// (ContentHash exposes it).
+// Its checksum is content_hash (provider.HashDropbox), which metadata
+// carries: Stat, listings and writes fill Object.Checksums.Dropbox with it.
+// Every upload request sends the content_hash of its body, which Dropbox
+// checks on receipt (a mismatch is provider.ErrChecksum), and a write
+// compares the whole file's content_hash Dropbox answers with the bytes it
+// was given, reporting Object.Verified = provider.HashDropbox.
 //
-// The driver retries a call a few times on 429 (honouring Retry-After), on
-// 5xx, and once on an access token the server calls expired; after that a
-// 429 is a *provider.RateLimitError for the transfer engine to retry.
+// Requests run under provider.RetryPolicy: 429 (honouring Retry-After), 5xx
+// and too_many_write_operations are retried, unless the context comes from
+// provider.WithoutRetries; an access token the server calls expired is
+// refreshed once per request. A 429 the driver does not wait out is a
+// *provider.RateLimitError for the transfer engine to retry.
 package dropbox
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"net/http"
@@ -57,7 +60,9 @@ type Options struct {
 	// multiple of 4 MiB; default 16 MiB. Writes of known size up to it use
 	// a single files/upload.
 	ChunkSize int64
-	// MaxRetries bounds the retries of one call; default 3.
+	// MaxRetries bounds the retries of one call (provider.RetryPolicy
+	// tries it MaxRetries+1 times); default 3. A context from
+	// provider.WithoutRetries makes every call one try.
 	MaxRetries int
 	// MaxRetryWait is the longest Retry-After the driver waits itself;
 	// longer ones are returned as *provider.RateLimitError at once. Default
@@ -185,7 +190,30 @@ func (m metadata) object(key string) provider.Object {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	return provider.Object{Key: key, ID: m.ID, Size: m.Size, ModTime: m.ServerModified, ETag: m.Rev, ContentType: ct}
+	return provider.Object{Key: key, ID: m.ID, Size: m.Size, ModTime: m.ServerModified, ETag: m.Rev, ContentType: ct,
+		Checksums: provider.Checksums{Dropbox: strings.ToLower(m.ContentHash)}}
+}
+
+// verify checks the content_hash Dropbox answered for a write against sum,
+// the content_hash of the bytes the driver was given, and returns the
+// object with Verified set.
+func (m metadata) verify(key string, sum []byte) (provider.Object, error) {
+	want := hex.EncodeToString(sum)
+	if !strings.EqualFold(m.ContentHash, want) {
+		return provider.Object{}, fmt.Errorf("%w: dropbox: %s: stored content_hash %q, the bytes written have %s",
+			provider.ErrChecksum, key, m.ContentHash, want)
+	}
+	o := m.object(key)
+	o.Verified = provider.HashDropbox
+	return o, nil
+}
+
+// contentHash is the hex content_hash of b, sent with each upload request
+// for Dropbox to check.
+func contentHash(b []byte) string {
+	h := provider.NewDropboxHash()
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (s *Storage) metadata(ctx context.Context, key string) (metadata, error) {
@@ -339,7 +367,8 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 
 // Write stores r at key, overwriting. A known size up to ChunkSize goes in
 // one files/upload; anything else through an upload session in ChunkSize
-// appends. The content_hash Dropbox reports is checked against ours.
+// appends. Each request carries the content_hash of its body, and the
+// content_hash Dropbox reports for the file is checked against ours.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
 	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
 		return provider.Object{}, err
@@ -354,7 +383,7 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 	if opts.PartSize > 0 {
 		chunk = min((opts.PartSize+blockSize-1)/blockSize*blockSize, maxPartSize)
 	}
-	h := NewContentHash()
+	h := provider.NewDropboxHash()
 	commit := map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true}
 	var m metadata
 	if size >= 0 && size <= chunk {
@@ -363,7 +392,8 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 			return provider.Object{}, readErr2(ctx, err)
 		}
 		h.Write(buf)
-		if err := s.upload(ctx, "files/upload", commit, buf, &m); err != nil {
+		arg := map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true, "content_hash": contentHash(buf)}
+		if err := s.upload(ctx, "files/upload", arg, buf, &m); err != nil {
 			return provider.Object{}, mapErr(err, "dropbox: upload "+key)
 		}
 	} else {
@@ -385,15 +415,13 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 				return provider.Object{}, readErr2(ctx, err)
 			}
 			h.Write(buf[:n])
-			cursor := map[string]any{"session_id": start.SessionID, "offset": off}
 			if last {
-				err = s.upload(ctx, "files/upload_session/finish", map[string]any{"cursor": cursor, "commit": commit}, buf[:n], &m)
-				if err != nil {
+				if m, err = s.finish(ctx, start.SessionID, off, buf[:n], commit); err != nil {
 					return provider.Object{}, mapErr(err, "dropbox: finish "+key)
 				}
 				break
 			}
-			if err := s.upload(ctx, "files/upload_session/append_v2", map[string]any{"cursor": cursor}, buf[:n], nil); err != nil {
+			if err := s.appendChunk(ctx, start.SessionID, off, buf[:n], contentHash(buf[:n])); err != nil {
 				return provider.Object{}, mapErr(err, "dropbox: append "+key)
 			}
 			off += int64(n)
@@ -402,10 +430,39 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 	if size >= 0 && m.Size != size {
 		return provider.Object{}, fmt.Errorf("dropbox: %s: stored %d bytes, want %d", key, m.Size, size)
 	}
-	if want := hex.EncodeToString(h.Sum(nil)); m.ContentHash != want {
-		return provider.Object{}, fmt.Errorf("dropbox: %s: content_hash %s, want %s", key, m.ContentHash, want)
+	return m.verify(key, h.Sum(nil))
+}
+
+// appendChunk appends data at off to a session, with sum, its
+// content_hash, for Dropbox to check. An incorrect_offset naming the offset
+// after data means an earlier try landed (so its content_hash was checked)
+// and only its answer was lost: that is success.
+func (s *Storage) appendChunk(ctx context.Context, id string, off int64, data []byte, sum string) error {
+	arg := map[string]any{"cursor": map[string]any{"session_id": id, "offset": off}, "content_hash": sum}
+	err := s.upload(ctx, "files/upload_session/append_v2", arg, data, nil)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.has("incorrect_offset") && ae.CorrectOffset == off+int64(len(data)) && len(data) > 0 {
+		return nil
 	}
-	return m.object(key), nil
+	return err
+}
+
+// finish commits a session whose first off bytes are appended, sending
+// last (with its content_hash) as the final bytes. Dropbox appends last
+// even when the commit fails; a try that finds it appended (incorrect_offset
+// at off+len(last)) commits again with no body.
+func (s *Storage) finish(ctx context.Context, id string, off int64, last []byte, commit map[string]any) (metadata, error) {
+	var m metadata
+	arg := map[string]any{"cursor": map[string]any{"session_id": id, "offset": off}, "commit": commit,
+		"content_hash": contentHash(last)}
+	err := s.upload(ctx, "files/upload_session/finish", arg, last, &m)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.has("incorrect_offset") && ae.CorrectOffset == off+int64(len(last)) && len(last) > 0 {
+		m = metadata{}
+		return m, s.upload(ctx, "files/upload_session/finish", map[string]any{
+			"cursor": map[string]any{"session_id": id, "offset": off + int64(len(last))}, "commit": commit}, nil, &m)
+	}
+	return m, err
 }
 
 // readErr2 prefers the context's error: a reader that failed because the
@@ -416,51 +473,6 @@ func readErr2(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("dropbox: reading the source: %w", err)
 }
-
-// contentHash is Dropbox's content_hash: SHA-256 over the concatenated
-// SHA-256 digests of 4 MiB blocks.
-type contentHash struct {
-	all   hash.Hash
-	block hash.Hash
-	n     int
-}
-
-// NewContentHash returns a hash.Hash computing Dropbox's content_hash.
-func NewContentHash() hash.Hash {
-	return &contentHash{all: sha256.New(), block: sha256.New()}
-}
-
-func (c *contentHash) Write(p []byte) (int, error) {
-	total := len(p)
-	for len(p) > 0 {
-		k := min(len(p), blockSize-c.n)
-		c.block.Write(p[:k])
-		c.n += k
-		p = p[k:]
-		if c.n == blockSize {
-			c.all.Write(c.block.Sum(nil))
-			c.block.Reset()
-			c.n = 0
-		}
-	}
-	return total, nil
-}
-
-func (c *contentHash) Sum(b []byte) []byte {
-	all := sha256.New()
-	// Copy the running state: Sum must not change it.
-	if st, err := c.all.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary(); err == nil {
-		_ = all.(interface{ UnmarshalBinary([]byte) error }).UnmarshalBinary(st)
-	}
-	if c.n > 0 {
-		all.Write(c.block.Sum(nil))
-	}
-	return all.Sum(b)
-}
-
-func (c *contentHash) Reset()         { c.all.Reset(); c.block.Reset(); c.n = 0 }
-func (c *contentHash) Size() int      { return sha256.Size }
-func (c *contentHash) BlockSize() int { return sha256.BlockSize }
 
 type listFolderResult struct {
 	Entries []metadata `json:"entries"`

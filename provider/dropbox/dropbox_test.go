@@ -97,12 +97,17 @@ func Test40MiB(t *testing.T) {
 		if want := fake.ContentHash(data); h != want {
 			t.Errorf("content_hash %s, want %s", h, want)
 		}
-		local := dropbox.NewContentHash()
-		local.Write(data)
-		if got := string(local.Sum(nil)); h != hexs(got) {
-			t.Errorf("local content_hash differs from the server's")
+		if o.Checksums.Dropbox != want(data) || o.Verified != provider.HashDropbox {
+			t.Errorf("Write returned checksums %+v, verified %q; want content_hash %s verified", o.Checksums, o.Verified, want(data))
 		}
 	}
+}
+
+// want is the content_hash of b by provider.NewDropboxHash.
+func want(b []byte) string {
+	h := provider.NewDropboxHash()
+	h.Write(b)
+	return hexs(string(h.Sum(nil)))
 }
 
 func hexs(b string) string {
@@ -118,7 +123,7 @@ func TestContentHashVectors(t *testing.T) {
 	for _, n := range []int{0, 1, 4 << 20, 4<<20 + 1, 9_711_423} {
 		b := make([]byte, n)
 		rand.NewChaCha8([32]byte{byte(n)}).Read(b)
-		h := dropbox.NewContentHash()
+		h := provider.NewDropboxHash()
 		h.Write(b[:n/3])
 		h.Write(b[n/3:])
 		if got, want := hexs(string(h.Sum(nil))), fake.ContentHash(b); got != want {

@@ -3,8 +3,6 @@ package dropbox
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -30,10 +28,22 @@ var randRead = rand.Read
 //   - ListParts reports appended and held parts; CompleteMultipart appends
 //     what is still held, then commits with upload_session/finish.
 //
+// Integrity: every append carries the content_hash of the part, which
+// Dropbox checks on receipt (content_hash_mismatch is provider.ErrChecksum).
+// A part appended during its own UploadPart returns that hash as
+// Part.Checksum (provider.HashDropbox); a part only held in memory returns a
+// zero Checksum, since nothing has checked it yet (ListParts reports the
+// checksum once it is appended). CompleteMultipart compares the content_hash
+// Dropbox computes over the committed file with the content_hash of the
+// parts' bytes in order, and sets Object.Verified.
+//
 // Dropbox cannot list a session's parts, so the part table lives in this
-// process: after a restart ListParts of an older session is ErrNotFound and
-// the engine starts the file again. Dropbox has no abort either; an
-// abandoned session expires after 7 days.
+// process: after a restart ListParts and UploadPart of an older session are
+// ErrNotFound and the engine starts the file again. CompleteMultipart of
+// such a session commits it when Dropbox holds exactly the parts given (the
+// offset check refuses anything else), but without the running
+// content_hash it cannot verify the file: Verified stays empty. Dropbox has
+// no abort either; an abandoned session expires after 7 days.
 
 type session struct {
 	bucket, key string
@@ -42,7 +52,7 @@ type session struct {
 	next     int   // number of the next part to append
 	offset   int64 // bytes appended
 	parts    []provider.Part
-	held     map[int][]byte
+	held     map[int]heldPart
 	buffered int64
 	hash     hash.Hash // content_hash of the appended bytes
 	turn     chan struct{}
@@ -70,8 +80,8 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, _ pro
 		return provider.Upload{}, mapErr(err, "dropbox: upload session "+key)
 	}
 	s.upMu.Lock()
-	s.uploads[start.SessionID] = &session{bucket: bucket, key: key, next: 1, held: map[int][]byte{},
-		hash: NewContentHash(), turn: make(chan struct{})}
+	s.uploads[start.SessionID] = &session{bucket: bucket, key: key, next: 1, held: map[int]heldPart{},
+		hash: provider.NewDropboxHash(), turn: make(chan struct{})}
 	s.upMu.Unlock()
 	return provider.Upload{Bucket: bucket, Key: key, ID: start.SessionID}, nil
 }
@@ -86,9 +96,13 @@ func (s *Storage) session(u provider.Upload) (*session, error) {
 	return ss, nil
 }
 
-func partETag(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+// heldPart is a part kept in memory until the parts before it are
+// appended. sum is its content_hash, also its ETag: 64 hex digits, which
+// nothing mistakes for an MD5, and the driver's own tag, not a checksum
+// Dropbox vouched for (Part.Checksum is).
+type heldPart struct {
+	data []byte
+	sum  string
 }
 
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
@@ -103,7 +117,9 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if _, err := io.ReadFull(r, data); err != nil {
 		return provider.Part{}, readErr2(ctx, err)
 	}
-	part := provider.Part{Number: n, Size: size, ETag: partETag(data)}
+	hp := heldPart{data: data, sum: contentHash(data)}
+	// Held parts claim no checksum: nothing has checked their bytes.
+	part := provider.Part{Number: n, Size: size, ETag: hp.sum}
 	ss.mu.Lock()
 	for {
 		switch {
@@ -119,20 +135,26 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 			}
 			return got, nil
 		case n == ss.next:
-			err := s.appendPart(ctx, u, ss, data)
+			err := s.appendPart(ctx, u, ss, hp)
 			if err == nil {
 				err = s.drain(ctx, u, ss)
 			}
+			var got provider.Part
+			if err == nil || len(ss.parts) >= n {
+				got = ss.parts[n-1] // appended, so Dropbox checked its content_hash
+			}
 			ss.mu.Unlock()
-			if err != nil {
+			if got.Number == 0 {
 				return provider.Part{}, err
 			}
-			return part, nil
-		case ss.held[n] != nil || ss.buffered+size <= s.opts.MaxBuffered:
-			if old := ss.held[n]; old != nil {
-				ss.buffered -= int64(len(old))
+			// A later held part that failed to append is not this part's
+			// failure: it stays held for CompleteMultipart to try again.
+			return got, nil
+		case ss.held[n].data != nil || ss.buffered+size <= s.opts.MaxBuffered:
+			if old, ok := ss.held[n]; ok {
+				ss.buffered -= int64(len(old.data))
 			}
-			ss.held[n] = data
+			ss.held[n] = hp
 			ss.buffered += size
 			ss.mu.Unlock()
 			return part, nil
@@ -149,20 +171,16 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	}
 }
 
-// appendPart appends data as part ss.next; ss.mu is held.
-func (s *Storage) appendPart(ctx context.Context, u provider.Upload, ss *session, data []byte) error {
-	cursor := map[string]any{"session_id": u.ID, "offset": ss.offset}
-	err := s.upload(ctx, "files/upload_session/append_v2", map[string]any{"cursor": cursor}, data, nil)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.has("incorrect_offset") && ae.CorrectOffset == ss.offset+int64(len(data)) {
-		err = nil // an earlier try landed but its answer was lost
-	}
-	if err != nil {
+// appendPart appends data as part ss.next with its content_hash, which
+// Dropbox checks; ss.mu is held.
+func (s *Storage) appendPart(ctx context.Context, u provider.Upload, ss *session, hp heldPart) error {
+	if err := s.appendChunk(ctx, u.ID, ss.offset, hp.data, hp.sum); err != nil {
 		return mapErr(err, fmt.Sprintf("dropbox: append part %d of %s", ss.next, ss.key))
 	}
-	ss.parts = append(ss.parts, provider.Part{Number: ss.next, Size: int64(len(data)), ETag: partETag(data)})
-	ss.offset += int64(len(data))
-	ss.hash.Write(data)
+	ss.parts = append(ss.parts, provider.Part{Number: ss.next, Size: int64(len(hp.data)), ETag: hp.sum,
+		Checksum: provider.Checksum{Hash: provider.HashDropbox, Value: hp.sum}})
+	ss.offset += int64(len(hp.data))
+	ss.hash.Write(hp.data)
 	ss.next++
 	close(ss.turn) // wake the parts waiting for their turn
 	ss.turn = make(chan struct{})
@@ -172,25 +190,34 @@ func (s *Storage) appendPart(ctx context.Context, u provider.Upload, ss *session
 // drain appends the held parts that are now next; ss.mu is held.
 func (s *Storage) drain(ctx context.Context, u provider.Upload, ss *session) error {
 	for {
-		data, ok := ss.held[ss.next]
+		hp, ok := ss.held[ss.next]
 		if !ok {
 			return nil
 		}
-		if err := s.appendPart(ctx, u, ss, data); err != nil {
+		if err := s.appendPart(ctx, u, ss, hp); err != nil {
 			return err // stays held; CompleteMultipart tries again
 		}
 		delete(ss.held, ss.next-1)
-		ss.buffered -= int64(len(data))
+		ss.buffered -= int64(len(hp.data))
 	}
 }
 
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	if err := provider.CheckKey(u.Bucket, u.Key); err != nil {
+		return provider.Object{}, err
+	}
+	if err := checkBucket(u.Bucket); err != nil {
+		return provider.Object{}, err
+	}
 	ss, err := s.session(u)
 	if err != nil {
-		return provider.Object{}, err
+		return s.completeUnknown(ctx, u, parts)
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.done {
+		return provider.Object{}, fmt.Errorf("%w: upload %s is finished", provider.ErrInvalid, u.ID)
+	}
 	if err := s.drain(ctx, u, ss); err != nil {
 		return provider.Object{}, err
 	}
@@ -198,20 +225,16 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 		return provider.Object{}, fmt.Errorf("%w: %d parts given, %d appended in order (%d held after a gap)",
 			provider.ErrInvalid, len(parts), len(ss.parts), len(ss.held))
 	}
+	if err := checkParts(parts); err != nil {
+		return provider.Object{}, err
+	}
 	for i, p := range parts {
 		got := ss.parts[i]
-		if p.Number != got.Number || p.Size != got.Size || p.ETag != got.ETag {
+		if p.Number != got.Number || p.Size != got.Size || (p.ETag != "" && p.ETag != got.ETag) {
 			return provider.Object{}, fmt.Errorf("%w: part %d does not match what was uploaded", provider.ErrInvalid, p.Number)
 		}
-		if i < len(parts)-1 && (p.Size < blockSize || p.Size%blockSize != 0) {
-			return provider.Object{}, fmt.Errorf("%w: part %d has %d bytes; all but the last must be a multiple of 4 MiB",
-				provider.ErrInvalid, p.Number, p.Size)
-		}
 	}
-	var m metadata
-	err = s.upload(ctx, "files/upload_session/finish", map[string]any{
-		"cursor": map[string]any{"session_id": u.ID, "offset": ss.offset},
-		"commit": map[string]any{"path": dbxPath(u.Key), "mode": "overwrite", "mute": true}}, nil, &m)
+	m, err := s.finish(ctx, u.ID, ss.offset, nil, commitInfo(u.Key))
 	if err != nil {
 		return provider.Object{}, mapErr(err, "dropbox: finish "+u.Key)
 	}
@@ -219,8 +242,56 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	s.upMu.Lock()
 	delete(s.uploads, u.ID)
 	s.upMu.Unlock()
-	if want := hex.EncodeToString(ss.hash.Sum(nil)); m.ContentHash != want {
-		return provider.Object{}, fmt.Errorf("dropbox: %s: content_hash %s, want %s", u.Key, m.ContentHash, want)
+	return m.verify(u.Key, ss.hash.Sum(nil))
+}
+
+func commitInfo(key string) map[string]any {
+	return map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true}
+}
+
+// checkParts applies the part rules: numbers 1..n in order, every part but
+// the last a multiple of 4 MiB.
+func checkParts(parts []provider.Part) error {
+	if len(parts) == 0 {
+		return fmt.Errorf("%w: no parts", provider.ErrInvalid)
+	}
+	for i, p := range parts {
+		if p.Number != i+1 {
+			return fmt.Errorf("%w: part %d given as number %d", provider.ErrInvalid, i+1, p.Number)
+		}
+		if i < len(parts)-1 && (p.Size < blockSize || p.Size%blockSize != 0) {
+			return fmt.Errorf("%w: part %d has %d bytes; all but the last must be a multiple of 4 MiB",
+				provider.ErrInvalid, p.Number, p.Size)
+		}
+	}
+	return nil
+}
+
+// completeUnknown commits a session this process did not start (the
+// engine resuming after a restart with every part journaled as sent).
+// Dropbox's offset check makes sure the session holds exactly the parts'
+// bytes; parts an earlier process only held in memory are lost, which is
+// ErrNotFound so the engine starts the file again. The running content_hash
+// died with the earlier process, so the object is returned unverified.
+func (s *Storage) completeUnknown(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	if err := checkParts(parts); err != nil {
+		return provider.Object{}, err
+	}
+	var size int64
+	for _, p := range parts {
+		size += p.Size
+	}
+	m, err := s.finish(ctx, u.ID, size, nil, commitInfo(u.Key))
+	var ae *apiError
+	if errors.As(err, &ae) && ae.has("incorrect_offset") {
+		return provider.Object{}, fmt.Errorf("%w: dropbox upload session %q holds %d bytes, not the %d of the parts given; upload them again",
+			provider.ErrNotFound, u.ID, ae.CorrectOffset, size)
+	}
+	if err != nil {
+		return provider.Object{}, mapErr(err, "dropbox: finish "+u.Key)
+	}
+	if m.Size != size {
+		return provider.Object{}, fmt.Errorf("dropbox: %s: stored %d bytes, want %d", u.Key, m.Size, size)
 	}
 	return m.object(u.Key), nil
 }
@@ -248,8 +319,9 @@ func (s *Storage) ListParts(_ context.Context, u provider.Upload) ([]provider.Pa
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	out := append([]provider.Part(nil), ss.parts...)
-	for n, b := range ss.held {
-		out = append(out, provider.Part{Number: n, Size: int64(len(b)), ETag: partETag(b)})
+	for n, hp := range ss.held {
+		// Held, not sent: no Checksum.
+		out = append(out, provider.Part{Number: n, Size: int64(len(hp.data)), ETag: hp.sum})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
