@@ -12,8 +12,12 @@
 // Content-MD5); larger ones and writes of unknown size (spooled to a
 // temporary file, since a session needs the size up front) use a chunked
 // upload session with the part size Box dictates, a SHA-1 Digest per part
-// and for the whole file on commit. Box stores no content type: it is
-// derived from the name's extension.
+// and for the whole file on commit. Either way the file's SHA-1 that Box
+// reports is compared with the bytes sent, so the Object a write returns
+// has Verified set to SHA-1; Box's digest errors (bad_digest,
+// digest_mismatch, a part's 412) and a differing SHA-1 match
+// provider.ErrChecksum. Box stores no content type: it is derived from the
+// name's extension.
 //
 // Optional interfaces: Hasher (SHA-1) and MultipartUploader (chunked
 // sessions with the engine's parts re-cut to Box's part size; see
@@ -136,10 +140,24 @@ func checkResponse(resp *http.Response, what string) error {
 	if be.Code == "" {
 		be.Code = http.StatusText(resp.StatusCode)
 	}
-	if be.Code == "sha1_mismatch" {
-		return provider.Wrap(provider.ErrInvalid, be, what+": checksum mismatch")
+	if digestError(resp, be) {
+		return provider.Wrap(provider.ErrChecksum, be, what)
 	}
 	return tree.StatusError(resp.StatusCode, resp.Header, be, what)
+}
+
+// digestError reports Box refusing a body whose SHA-1 differs from the one
+// sent with it: bad_digest (a form upload's Content-MD5), digest_mismatch
+// (a commit's Digest), or 412 on an upload part, whose only precondition is
+// its Digest (the OpenAPI description names no code for it).
+func digestError(resp *http.Response, be *boxError) bool {
+	switch be.Code {
+	case "bad_digest", "digest_mismatch", "sha1_mismatch":
+		return true
+	}
+	req := resp.Request
+	return resp.StatusCode == http.StatusPreconditionFailed && req != nil &&
+		req.Method == http.MethodPut && req.Header.Get("Digest") != "" && req.Header.Get("If-Match") == ""
 }
 
 // do sends one request with a replayable body, retrying as tree.Retry does,
@@ -173,7 +191,8 @@ func (s *Storage) do(ctx context.Context, method, u string, body []byte, header 
 		if err := checkResponse(resp, method+" "+u); err != nil {
 			return err
 		}
-		if out != nil && resp.StatusCode != http.StatusNoContent {
+		// 202 (a commit still processing) comes without a body.
+		if out != nil && resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusAccepted {
 			return json.NewDecoder(resp.Body).Decode(out)
 		}
 		return nil
@@ -193,7 +212,7 @@ type boxItem struct {
 
 func entry(it boxItem) tree.Entry {
 	e := tree.Entry{ID: it.ID, Name: it.Name, IsFolder: it.Type == "folder", Size: it.Size,
-		ModTime: it.Modified, ETag: it.ETag, Checksums: provider.Checksums{SHA1: it.SHA1}}
+		ModTime: it.Modified, ETag: it.ETag, Checksums: provider.Checksums{SHA1: strings.ToLower(it.SHA1)}}
 	if e.IsFolder {
 		e.Size = 0
 	} else {
@@ -483,14 +502,21 @@ func (s *Storage) form(ctx context.Context, parent, name string, data []byte) (t
 	if len(res.Entries) != 1 {
 		return tree.Entry{}, errors.New("box: upload answered without the file")
 	}
-	return verified(res.Entries[0], hexSum)
+	return verified(res.Entries[0], hexSum, int64(len(data)))
 }
 
-func verified(it boxItem, sha string) (tree.Entry, error) {
-	if it.SHA1 != "" && it.SHA1 != sha {
-		return tree.Entry{}, fmt.Errorf("%w: checksum mismatch: Box has SHA-1 %s, sent %s", provider.ErrInvalid, it.SHA1, sha)
+// verified compares the file Box stored with the size and SHA-1 (hex) of the
+// bytes sent. Box checked that SHA-1 itself before storing (Content-MD5 or
+// the commit's Digest), so when the answer lacks the file's sha1 it is
+// still the stored file's.
+func verified(it boxItem, sha string, size int64) (tree.Entry, error) {
+	if it.SHA1 != "" && !strings.EqualFold(it.SHA1, sha) || it.Size != size {
+		return tree.Entry{}, fmt.Errorf("%w: Box stored %d bytes with SHA-1 %s, sent %d with %s", provider.ErrChecksum, it.Size, it.SHA1, size, sha)
 	}
-	return entry(it), nil
+	e := entry(it)
+	e.Checksums.SHA1 = sha
+	e.Verified = provider.HashSHA1
+	return e, nil
 }
 
 type uploadSession struct {
@@ -549,7 +575,7 @@ func (s *Storage) chunked(ctx context.Context, parent, name string, r io.Reader,
 	if err != nil {
 		return tree.Entry{}, err
 	}
-	return verified(it, hex.EncodeToString(sum))
+	return verified(it, hex.EncodeToString(sum), size)
 }
 
 func (s *Storage) sessionURL(id string) string {
@@ -576,34 +602,45 @@ func (s *Storage) createSession(ctx context.Context, parent, name string, size i
 	return sess, nil
 }
 
+// commitRounds bounds how often a commit answered 202 (parts still
+// processing) is sent again.
+const commitRounds = 30
+
 // commit assembles the session's parts (in offset order) into the file;
-// sum is the whole file's SHA-1, which Box checks.
+// sum is the whole file's SHA-1, which Box checks (digest_mismatch
+// otherwise). The commit endpoint takes no fields parameter: it answers
+// the standard file representation, which carries sha1 and size.
 func (s *Storage) commit(ctx context.Context, sessURL string, parts []boxPart, sum []byte) (boxItem, error) {
 	body, _ := json.Marshal(map[string]any{"parts": parts})
 	h := http.Header{"Digest": {"sha=" + base64.StdEncoding.EncodeToString(sum)}}
-	var res struct {
-		Entries []boxItem `json:"entries"`
-	}
-	// 202 means Box is still processing the parts: commit again when told.
-	for attempt := 0; ; attempt++ {
-		resp, err := s.do(ctx, http.MethodPost, sessURL+"/commit?fields="+itemFields, body, h, true, &res)
+	// 202 means Box is still processing the parts: commit again after
+	// Retry-After. This is the protocol, not a retry of a failure, so it
+	// runs under provider.WithoutRetries too.
+	for round := 1; ; round++ {
+		var res struct {
+			Entries []boxItem `json:"entries"`
+		}
+		resp, err := s.do(ctx, http.MethodPost, sessURL+"/commit", body, h, true, &res)
 		if err != nil {
 			return boxItem{}, err
 		}
-		if resp.StatusCode != http.StatusAccepted || attempt == 10 {
-			break
+		if resp.StatusCode != http.StatusAccepted {
+			if len(res.Entries) != 1 {
+				return boxItem{}, errors.New("box: commit answered without the file")
+			}
+			return res.Entries[0], nil
 		}
-		wait := max(provider.ParseRetryAfter(resp.Header), time.Second)
+		if round == commitRounds {
+			return boxItem{}, fmt.Errorf("box: commit still processing after %d rounds", round)
+		}
+		t := time.NewTimer(min(max(provider.ParseRetryAfter(resp.Header), time.Second), time.Minute))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return boxItem{}, ctx.Err()
-		case <-time.After(wait):
+		case <-t.C:
 		}
 	}
-	if len(res.Entries) != 1 {
-		return boxItem{}, errors.New("box: commit answered without the file")
-	}
-	return res.Entries[0], nil
 }
 
 // ctxReader ends a read loop when ctx is done.

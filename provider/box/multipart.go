@@ -45,9 +45,13 @@ import (
 //     CompleteMultipart writes the assembled file as Write would: one form
 //     upload under 20 MB, a session above.
 //
-// Part ETags are the parts' SHA-1 in hex; CompleteMultipart compares the
-// file's SHA-1 Box reports with the one computed here, and Box checks every
-// part's digest and the whole file's at commit.
+// Part ETags are the parts' SHA-1 in hex, computed here. Box checks every
+// part's Digest on receipt and answers the part's SHA-1: when an engine part
+// is exactly one Box part, that SHA-1 is its Part.Checksum; a part cut into
+// several Box parts, or held in memory, has none. Box checks the whole
+// file's SHA-1 at commit, and CompleteMultipart compares the file's SHA-1
+// Box reports with the bytes given, so its Object is Verified SHA-1 (Box's
+// commit needs that digest, so there is no completion without it).
 //
 // Box cannot list sessions: ListUploads reports the ones this Storage
 // created or resumed. Another process resumes through Upload.ID (session id,
@@ -69,8 +73,8 @@ const (
 )
 
 // errOtherBytes marks a part sent again after a restart whose bytes differ
-// from those Box holds.
-var errOtherBytes = fmt.Errorf("%w: Box holds other bytes", provider.ErrInvalid)
+// from those Box holds: Box's SHA-1 of the part disagrees with them.
+var errOtherBytes = fmt.Errorf("%w: Box holds other bytes", provider.ErrChecksum)
 
 type boxRange struct {
 	boxPart
@@ -177,7 +181,7 @@ func (s *Storage) state(ctx context.Context, u provider.Upload) (*upload, error)
 	// bytes were is unknown until it is sent again.
 	for n := 1; n <= up.numParts(); n++ {
 		if up.onBox(n) {
-			up.parts[n] = provider.Part{Number: n, Size: up.partLen(n)}
+			up.parts[n] = provider.Part{Number: n, Size: up.partLen(n), Checksum: up.boxSum(n, false)}
 		}
 	}
 	s.mu.Lock()
@@ -239,6 +243,19 @@ func (up *upload) onBox(n int) bool {
 		}
 	}
 	return true
+}
+
+// boxSum is the SHA-1 Box answered for engine part n when the part is
+// exactly one Box part (and, with checked, its bytes were seen to match);
+// zero otherwise.
+func (up *upload) boxSum(n int, checked bool) provider.Checksum {
+	first, last := up.boxRangeOf(n)
+	b, ok := up.box[first]
+	if first != last || !ok || checked && !b.checked || b.SHA1 == "" ||
+		b.Offset != int64(n-1)*up.partSize || b.Size != up.partLen(n) {
+		return provider.Checksum{}
+	}
+	return provider.Checksum{Hash: provider.HashSHA1, Value: strings.ToLower(b.SHA1)}
 }
 
 // assemble returns Box part k's bytes, or nil while a part it overlaps is
@@ -325,6 +342,8 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 		}
 	}
 	up.release()
+	part.Checksum = up.boxSum(n, true)
+	up.parts[n] = part
 	return part, nil
 }
 
@@ -345,7 +364,7 @@ func (s *Storage) sendBox(ctx context.Context, up *upload, k int64) error {
 	}
 	sum := sha1.Sum(b)
 	if onBox {
-		if have.SHA1 != hex.EncodeToString(sum[:]) {
+		if !strings.EqualFold(have.SHA1, hex.EncodeToString(sum[:])) {
 			return fmt.Errorf("%w at offset %d than were sent now", errOtherBytes, have.Offset)
 		}
 		have.checked = true
@@ -369,7 +388,7 @@ func (s *Storage) sendBox(ctx context.Context, up *upload, k int64) error {
 		// though the part arrived. The part list tells.
 		if listed, lerr := s.boxParts(ctx, up.sess); lerr == nil {
 			for _, p := range listed {
-				if p.Offset == off && p.SHA1 == hex.EncodeToString(sum[:]) {
+				if p.Offset == off && strings.EqualFold(p.SHA1, hex.EncodeToString(sum[:])) {
 					res.Part, err = p, nil
 				}
 			}
@@ -460,12 +479,12 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 		if err != nil {
 			return provider.Object{}, err
 		}
-		if e, err = verified(it, sum); err != nil {
+		if e, err = verified(it, sum, total); err != nil {
 			return provider.Object{}, err
 		}
 	}
-	if e.Size != total || e.Checksums.SHA1 != "" && e.Checksums.SHA1 != sum {
-		return provider.Object{}, fmt.Errorf("%w: Box stored %d bytes with SHA-1 %s, sent %d with %s", provider.ErrInvalid, e.Size, e.Checksums.SHA1, total, sum)
+	if e.Size != total || e.Checksums.SHA1 != sum {
+		return provider.Object{}, fmt.Errorf("%w: Box stored %d bytes with SHA-1 %s, sent %d with %s", provider.ErrChecksum, e.Size, e.Checksums.SHA1, total, sum)
 	}
 	s.names.added(up.parent, e)
 	s.mu.Lock()
@@ -510,6 +529,9 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	for _, p := range listed {
 		if up.boxSize > 0 && p.Offset%up.boxSize == 0 {
 			onBox[p.Offset/up.boxSize] = true
+			if _, ok := up.box[p.Offset/up.boxSize]; !ok {
+				up.box[p.Offset/up.boxSize] = boxRange{boxPart: p}
+			}
 		}
 	}
 	var out []provider.Part

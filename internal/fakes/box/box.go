@@ -1,15 +1,21 @@
 // Package box is a fake of the Box API 2.0: folders and their items (offset
 // paging, sort=name), folder create with 409 item_name_in_use and
 // context_info.conflicts, multipart form uploads to the upload host (new file
-// and new version), chunked upload sessions (server-chosen part_size, exact
-// part sizes, Content-Range and per-part SHA-1 Digest, commit with the whole
-// SHA-1, abort, list parts), downloads through a 302 with Range, deletes,
-// Box's error JSON, 429 with retry-after, expiring tokens and a token
-// endpoint that rotates refresh tokens on every use. Names are unique per
-// folder, case-insensitively.
+// and new version; attributes before file; Content-MD5 holding the SHA-1,
+// 400 bad_digest when it differs), chunked upload sessions as the OpenAPI
+// description (../shared/external/box/openapi.json) has them:
+// server-chosen part_size, parts of exactly that size at multiples of it
+// (416 otherwise), a per-part SHA-1 Digest (412 when it differs), parts that
+// cannot be sent twice (409), commit with the whole file's Digest (400
+// digest_mismatch) and the parts list, 202 with Retry-After while parts are
+// processing (Options.CommitProcessing), abort, list parts with offset and
+// limit. Also downloads through a 302 with Range, deletes, Box's error JSON
+// {type:"error", status, code, message, help_url, request_id}, 429 with
+// retry-after, expiring tokens and a token endpoint that rotates refresh
+// tokens on every use. Names are unique per folder, case-insensitively.
 //
 // Not modelled: marker paging, trash, shared links, collaborations, file
-// versions history, webhooks, the 202 "commit again" answer and quotas.
+// versions history, webhooks and quotas.
 package box
 
 import (
@@ -41,6 +47,9 @@ type Options struct {
 	SimpleMax   int64 // form upload limit (50 MB)
 	ChunkedMin  int64 // smallest file for a session (20 MB)
 	PartSize    int64 // session part_size (8 MiB)
+	// CommitProcessing is how many commits of each session are answered
+	// 202 with Retry-After (parts still processing) before one succeeds.
+	CommitProcessing int
 }
 
 type item struct {
@@ -65,6 +74,7 @@ type session struct {
 	size                 int64
 	parts                map[int64]part // by offset
 	data                 []byte
+	commits              int // commits answered 202 so far
 }
 
 // Server is the fake.
@@ -74,7 +84,12 @@ type Server struct {
 	Throttle fakeauth.Throttle
 	// SessionsCreated counts chunked upload sessions.
 	SessionsCreated atomic.Int64
-	opts            Options
+	// Corrupt, when set, makes the server damage what it stores: the first
+	// byte of every file written afterwards is flipped after the upload's
+	// digests were checked, so the sha1 it reports describes other bytes
+	// than were sent (a test switch; Box has no such thing).
+	Corrupt atomic.Bool
+	opts    Options
 
 	mu       sync.Mutex
 	items    map[string]*item
@@ -302,8 +317,22 @@ func (s *Server) mkdir(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.json(s.add(b.Parent.ID, b.Name, "folder", nil)))
 }
 
+// stored is what the server keeps of data: a copy with its first byte
+// flipped when Corrupt is set.
+func (s *Server) stored(data []byte) []byte {
+	if !s.Corrupt.Load() || len(data) == 0 {
+		return data
+	}
+	d := bytes.Clone(data)
+	d[0] ^= 0xff
+	return d
+}
+
 // add creates an item; s.mu must be held.
 func (s *Server) add(parent, name, typ string, data []byte) *item {
+	if typ == "file" {
+		data = s.stored(data)
+	}
 	s.nextID++
 	it := &item{ID: strconv.FormatInt(s.nextID, 10), Type: typ, Name: name, Parent: parent, Data: data, Modified: time.Now().UTC(), ETag: 0}
 	if s.children[parent] == nil {
@@ -315,7 +344,7 @@ func (s *Server) add(parent, name, typ string, data []byte) *item {
 }
 
 func (s *Server) version(it *item, data []byte) {
-	it.Data, it.Modified = data, time.Now().UTC()
+	it.Data, it.Modified = s.stored(data), time.Now().UTC()
 	it.ETag++
 }
 
@@ -369,7 +398,7 @@ func (s *Server) formUpload(w http.ResponseWriter, r *http.Request, fileID strin
 		switch p.FormName() {
 		case "attributes":
 			if data != nil {
-				writeError(w, http.StatusBadRequest, "bad_request", "attributes must come before file", nil)
+				writeError(w, http.StatusBadRequest, "metadata_after_file_contents", "The attributes part must come before the file part", nil)
 				return
 			}
 			if err := json.NewDecoder(p).Decode(&attrs); err != nil {
@@ -394,7 +423,7 @@ func (s *Server) formUpload(w http.ResponseWriter, r *http.Request, fileID strin
 	if want := r.Header.Get("Content-MD5"); want != "" {
 		sum := sha1.Sum(data)
 		if !strings.EqualFold(want, hex.EncodeToString(sum[:])) {
-			writeError(w, http.StatusBadRequest, "sha1_mismatch", "The SHA1 does not match", nil)
+			writeError(w, http.StatusBadRequest, "bad_digest", "The specified content-md5 did not match what we received", nil)
 			return
 		}
 	}
@@ -435,43 +464,62 @@ func (s *Server) sessionJSON(id string, ss *session) map[string]any {
 		"session_expires_at":  time.Now().Add(7 * 24 * time.Hour).UTC().Format(time.RFC3339),
 		"session_endpoints": map[string]string{
 			"upload_part": base, "commit": base + "/commit", "list_parts": base + "/parts",
-			"status": base, "abort": base,
+			"status": base, "abort": base, "log_event": base + "/log",
 		},
 	}
 }
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request, fileID string) {
 	var b struct {
-		FolderID string `json:"folder_id"`
-		FileSize int64  `json:"file_size"`
-		FileName string `json:"file_name"`
+		FolderID *string `json:"folder_id"`
+		FileSize *int64  `json:"file_size"`
+		FileName *string `json:"file_name"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "bad body", nil)
 		return
 	}
-	if b.FileSize < s.opts.ChunkedMin {
+	// The 400 codes of POST /files/upload_sessions.
+	switch {
+	case fileID == "" && b.FolderID == nil:
+		writeError(w, http.StatusBadRequest, "missing_destination", "folder_id is required", nil)
+		return
+	case b.FileSize == nil:
+		writeError(w, http.StatusBadRequest, "missing_file_size", "file_size is required", nil)
+		return
+	case *b.FileSize < 0:
+		writeError(w, http.StatusBadRequest, "invalid_file_size", "file_size is not valid", nil)
+		return
+	case *b.FileSize < s.opts.ChunkedMin:
 		writeError(w, http.StatusBadRequest, "file_size_too_small", "File size is less than minimum allowed for this API", nil)
+		return
+	case fileID == "" && b.FileName == nil:
+		writeError(w, http.StatusBadRequest, "missing_file_name", "file_name is required", nil)
+		return
+	case b.FileName != nil && !validName(*b.FileName):
+		writeError(w, http.StatusBadRequest, "item_name_invalid", "file_name is not valid", nil)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss := &session{size: b.FileSize, parts: map[int64]part{}, fileID: fileID, folder: b.FolderID, name: b.FileName}
+	ss := &session{size: *b.FileSize, parts: map[int64]part{}, fileID: fileID}
+	if b.FolderID != nil {
+		ss.folder = *b.FolderID
+	}
+	if b.FileName != nil {
+		ss.name = *b.FileName
+	}
 	if fileID != "" {
 		if it := s.items[fileID]; it == nil || it.Type != "file" {
 			notFound(w)
 			return
 		}
 	} else {
-		if p := s.items[b.FolderID]; p == nil || p.Type != "folder" {
-			notFound(w)
+		if p := s.items[ss.folder]; p == nil || p.Type != "folder" {
+			writeError(w, http.StatusNotFound, "invalid_parameter", "folder_id does not name a folder you can access", nil)
 			return
 		}
-		if !validName(b.FileName) {
-			writeError(w, http.StatusBadRequest, "bad_request", "invalid file_name", nil)
-			return
-		}
-		if old := s.children[b.FolderID][strings.ToLower(b.FileName)]; old != nil {
+		if old := s.children[ss.folder][strings.ToLower(ss.name)]; old != nil {
 			s.conflict(w, old)
 			return
 		}
@@ -506,12 +554,27 @@ func (s *Server) sessionCall(w http.ResponseWriter, r *http.Request, id, action 
 		delete(s.sessions, id)
 		w.WriteHeader(http.StatusNoContent)
 	case action == "parts" && r.Method == http.MethodGet:
+		q := r.URL.Query()
+		offset, limit := 0, 1000
+		if v := q.Get("offset"); v != "" {
+			offset, _ = strconv.Atoi(v)
+		}
+		if v := q.Get("limit"); v != "" {
+			limit, _ = strconv.Atoi(v)
+		}
+		if offset < 0 || offset > 10000 || limit < 1 {
+			writeError(w, http.StatusBadRequest, "bad_request", "offset must be 0 to 10000 and limit positive", nil)
+			return
+		}
+		limit = min(limit, 1000)
 		out := []part{}
 		for _, p := range ss.parts {
 			out = append(out, p)
 		}
 		slices.SortFunc(out, func(a, b part) int { return int(a.Offset - b.Offset) })
-		writeJSON(w, http.StatusOK, map[string]any{"entries": out, "total_count": len(out), "offset": 0, "limit": 1000})
+		total := len(out)
+		out = out[min(offset, total):min(offset+limit, total)]
+		writeJSON(w, http.StatusOK, map[string]any{"entries": out, "total_count": total, "offset": offset, "limit": limit})
 	case action == "" && r.Method == http.MethodPut:
 		m := contentRangeRE.FindStringSubmatch(r.Header.Get("Content-Range"))
 		want, ok := digest(r)
@@ -536,11 +599,12 @@ func (s *Server) sessionCall(w http.ResponseWriter, r *http.Request, id, action 
 		}
 		sum := sha1.Sum(data)
 		if !bytes.Equal(sum[:], want) {
-			writeError(w, http.StatusPreconditionFailed, "sha1_mismatch", "The SHA1 digest of the part does not match", nil)
+			writeError(w, http.StatusPreconditionFailed, "precondition_failed", "The digest of the part does not match its content", nil)
 			return
 		}
-		if old, ok := ss.parts[start]; ok && old.SHA1 != hex.EncodeToString(sum[:]) {
-			writeError(w, http.StatusRequestedRangeNotSatisfiable, "range_overlaps_existing_part", "Part overlaps with a previously uploaded part", nil)
+		if _, ok := ss.parts[start]; ok {
+			// Parts are immutable: not even the same bytes go up twice.
+			writeError(w, http.StatusConflict, "range_overlaps_existing_part", "Part overlaps with a previously uploaded part", nil)
 			return
 		}
 		p := part{ID: strings.ToUpper(fakeauth.ID(8)), Offset: start, Size: size, SHA1: hex.EncodeToString(sum[:])}
@@ -562,7 +626,8 @@ func (s *Server) sessionCall(w http.ResponseWriter, r *http.Request, id, action 
 		var off int64
 		for _, p := range b.Parts {
 			have, ok := ss.parts[p.Offset]
-			if !ok || have.ID != p.ID || p.Offset != off {
+			if !ok || have.ID != p.ID || p.Offset != off || p.Size != 0 && p.Size != have.Size ||
+				p.SHA1 != "" && !strings.EqualFold(p.SHA1, have.SHA1) {
 				writeError(w, http.StatusBadRequest, "parts_mismatch", "The list of parts does not match the uploaded parts", nil)
 				return
 			}
@@ -572,9 +637,16 @@ func (s *Server) sessionCall(w http.ResponseWriter, r *http.Request, id, action 
 			writeError(w, http.StatusBadRequest, "parts_mismatch", "The list of parts does not cover the file", nil)
 			return
 		}
+		if ss.commits < s.opts.CommitProcessing {
+			ss.commits++
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
 		sum := sha1.Sum(ss.data)
 		if !bytes.Equal(sum[:], want) {
-			writeError(w, http.StatusUnprocessableEntity, "sha1_mismatch", "The SHA1 digest of the file does not match", nil)
+			writeError(w, http.StatusBadRequest, "digest_mismatch", fmt.Sprintf("File digest was incorrect. Actual: %s Expected: %s",
+				base64.StdEncoding.EncodeToString(sum[:]), base64.StdEncoding.EncodeToString(want)), nil)
 			return
 		}
 		delete(s.sessions, id)
