@@ -19,6 +19,10 @@ type RetryPolicy struct {
 	// MaxWait caps one Retry-After, so a broken header cannot park a caller
 	// for hours; the context bounds the total anyway. Zero means 5 minutes.
 	MaxWait time.Duration
+	// Outer marks the policy of the caller that set WithoutRetries (the
+	// transfer engine): its own tries are the ones that count, so Do
+	// ignores the mark for it.
+	Outer bool
 }
 
 type noRetriesKey struct{}
@@ -71,10 +75,11 @@ func (p RetryPolicy) Backoff(attempt int, err error) time.Duration {
 }
 
 // Do runs step until it succeeds, returns an error retryable rejects, the
-// attempts are used up, or ctx ends. Under WithoutRetries it runs step once.
+// attempts are used up, or ctx ends. Under WithoutRetries it runs step once
+// unless the policy is Outer.
 func (p RetryPolicy) Do(ctx context.Context, retryable func(error) bool, step func() error) error {
 	p = p.withDefaults()
-	if RetriesDisabled(ctx) {
+	if RetriesDisabled(ctx) && !p.Outer {
 		p.Attempts = 1
 	}
 	for attempt := 1; ; attempt++ {
