@@ -244,3 +244,16 @@ func (c Checksums) Best(accept func(Hash) bool) Checksum {
 	}
 	return Checksum{}
 }
+
+// MarshalText writes String's form, so a Checksum is one JSON string.
+func (c Checksum) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText reads String's form.
+func (c *Checksum) UnmarshalText(b []byte) error {
+	v, err := ParseChecksum(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}

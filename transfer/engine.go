@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,8 +45,19 @@ type Options struct {
 	// of every byte where the source's checksum allows one): faster, and
 	// the bytes are still length-checked, but ChecksumVerified stays false.
 	NoDownloadChecksums bool
-	Logger              *slog.Logger
+	// Retention is how long a finished job (completed, failed, cancelled)
+	// stays in the journal after its last change. Restore and an hourly
+	// sweep delete older ones (see Expire). Default 30 days; negative keeps
+	// them for ever.
+	Retention time.Duration
+	Logger    *slog.Logger
 }
+
+// DefaultRetention is Options.Retention's default.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// expireEvery is how often a running engine deletes expired jobs.
+const expireEvery = time.Hour
 
 // Engine runs transfer jobs. It is safe for concurrent use.
 type Engine struct {
@@ -58,12 +70,17 @@ type Engine struct {
 	base    context.Context
 	stop    context.CancelFunc
 
+	// ctl serializes adopting a job from the journal with starting or
+	// cancelling it, so one process never runs a job twice.
+	ctl sync.Mutex
+
 	mu     sync.Mutex
 	jobs   map[string]*job
 	subs   map[int]chan Event
 	nextID int
 	closed bool
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // job runs
+	loops  sync.WaitGroup // the expiry loop
 }
 
 // New returns an Engine. Call Restore to pick up jobs of an earlier process
@@ -93,10 +110,22 @@ func New(opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if open := opts.Open; open != nil {
+		opts.Open = func(ctx context.Context, account string) (provider.Storage, error) {
+			st, err := open(ctx, account)
+			if err == nil {
+				track(ctx, st)
+			}
+			return st, err
+		}
+	}
 	base, stop := context.WithCancel(context.Background())
-	return &Engine{
+	e := &Engine{
 		opts:    opts,
-		policy:  provider.RetryPolicy{Attempts: opts.MaxAttempts, Base: opts.RetryBase, Max: opts.RetryMax},
+		policy:  provider.RetryPolicy{Attempts: opts.MaxAttempts, Base: opts.RetryBase, Max: opts.RetryMax, Outer: true},
 		journal: opts.Journal,
 		sem:     semaphore.NewWeighted(int64(opts.Concurrency)),
 		log:     opts.Logger,
@@ -104,6 +133,60 @@ func New(opts Options) *Engine {
 		stop:    stop,
 		jobs:    map[string]*job{},
 		subs:    map[int]chan Event{},
+	}
+	if opts.Retention > 0 {
+		e.loops.Add(1)
+		go e.expireLoop()
+	}
+	return e
+}
+
+// expireLoop deletes expired jobs every hour until the engine closes.
+func (e *Engine) expireLoop() {
+	defer e.loops.Done()
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.base.Done():
+			return
+		case <-t.C:
+			if _, err := e.Expire(e.base); err != nil && e.base.Err() == nil {
+				e.log.Warn("transfer: deleting expired jobs", "err", err)
+			}
+		}
+	}
+}
+
+// opened collects the drivers opened under a context (see trackOpens), so
+// whoever made the context closes them all when the work is done.
+type opened struct {
+	mu  sync.Mutex
+	all []provider.Storage
+}
+
+type openedKey struct{}
+
+// trackOpens returns a context under which every driver the engine opens
+// is recorded, and a function that closes them.
+func trackOpens(ctx context.Context) (context.Context, func()) {
+	o := &opened{}
+	return context.WithValue(ctx, openedKey{}, o), func() {
+		o.mu.Lock()
+		all := o.all
+		o.all = nil
+		o.mu.Unlock()
+		for _, st := range all {
+			_ = st.Close()
+		}
+	}
+}
+
+func track(ctx context.Context, st provider.Storage) {
+	if o, ok := ctx.Value(openedKey{}).(*opened); ok {
+		o.mu.Lock()
+		o.all = append(o.all, st)
+		o.mu.Unlock()
 	}
 }
 
@@ -123,7 +206,9 @@ func (e *Engine) Start(ctx context.Context, req Request) (string, error) {
 	if e.isClosed() {
 		return "", ErrClosed
 	}
-	rec, err := e.plan(ctx, req)
+	pctx, closeOpened := trackOpens(ctx)
+	rec, err := e.plan(pctx, req)
+	closeOpened()
 	if err != nil {
 		return "", err
 	}
@@ -180,12 +265,65 @@ var (
 	errClose  = errors.New("transfer: engine closing")
 )
 
-// Pause stops a running job: in-flight parts are abandoned within moments
-// and the finished ones stay in the journal for Resume.
-func (e *Engine) Pause(ctx context.Context, id string) error {
-	j, err := e.job(id)
+// active reports whether a run of j is under way in this engine.
+func (j *job) active() bool {
+	j.mu.Lock()
+	done := j.done
+	j.mu.Unlock()
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// notHere explains why a job this engine does not run cannot be paused:
+// ErrUnknownJob, or ErrBadState naming the state the journal holds.
+func (e *Engine) notHere(ctx context.Context, id string) error {
+	rec, err := e.journal.Get(ctx, id)
 	if err != nil {
 		return err
+	}
+	if rec.State == Running || rec.State == Pending {
+		return fmt.Errorf("%w: job %s is %s in another process", ErrBadState, id, rec.State)
+	}
+	return fmt.Errorf("%w: job %s is %s", ErrBadState, id, rec.State)
+}
+
+// adopt returns the job for Resume or Cancel. A job this engine runs is
+// returned as it is. Any other comes from the journal, the authority on jobs
+// at rest (another process may have resumed or cancelled it since this
+// engine last ran it): one the journal says is running or pending belongs to
+// another process (ErrBadState); the rest are loaded into this engine, which
+// adopts them. e.ctl must be held.
+func (e *Engine) adopt(ctx context.Context, id string) (*job, error) {
+	held, err := e.job(id)
+	if err == nil && held.active() {
+		return held, nil
+	}
+	rec, err := e.journal.Get(ctx, id)
+	switch {
+	case errors.Is(err, ErrUnknownJob) && held != nil:
+		return held, nil // the journal lost it: go on with what we hold
+	case err != nil:
+		return nil, err
+	case rec.State == Running || rec.State == Pending:
+		return nil, fmt.Errorf("%w: job %s is %s in another process", ErrBadState, id, rec.State)
+	case rec.State == Completed || rec.State == Cancelled:
+		return nil, fmt.Errorf("%w: job %s is %s", ErrBadState, id, rec.State)
+	}
+	return e.register(rec), nil
+}
+
+// Pause stops a job this engine runs: in-flight parts are abandoned within
+// moments and the finished ones stay in the journal for Resume. A job that
+// runs in another process on the same journal is ErrBadState: pause it
+// there.
+func (e *Engine) Pause(ctx context.Context, id string) error {
+	j, err := e.job(id)
+	if err != nil || !j.active() {
+		return e.notHere(ctx, id)
 	}
 	j.mu.Lock()
 	state, cancel, done := j.state, j.cancel, j.done
@@ -202,9 +340,18 @@ func (e *Engine) Pause(ctx context.Context, id string) error {
 	}
 }
 
-// Resume continues a paused or failed job from its journal.
+// Resume continues a paused or failed job from its journal, in this engine:
+// a job paused or failed in another process on the same journal (or before
+// a restart) is adopted and runs here from then on. A job the journal says
+// is running or pending is ErrBadState: it belongs to another process (or
+// to one that crashed, whose jobs the next Restore picks up).
 func (e *Engine) Resume(ctx context.Context, id string) error {
-	j, err := e.job(id)
+	if e.isClosed() {
+		return ErrClosed
+	}
+	e.ctl.Lock()
+	defer e.ctl.Unlock()
+	j, err := e.adopt(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -214,17 +361,22 @@ func (e *Engine) Resume(ctx context.Context, id string) error {
 		j.mu.Unlock()
 		return fmt.Errorf("%w: job %s is %s", ErrBadState, id, state)
 	}
-	j.state = Pending
-	j.err = ""
 	j.mu.Unlock()
+	// Pending goes to the journal before the run starts, so other
+	// processes on it no longer take the job for one at rest.
+	j.setState(ctx, Pending, "")
 	e.launch(j)
 	return nil
 }
 
 // Cancel stops a job for good: unfinished multipart uploads are aborted and
-// partial local files removed. Finished items stay where they are.
+// partial local files removed. Finished items stay where they are. Like
+// Resume, Cancel adopts a paused or failed job of another process and
+// refuses one running there (ErrBadState).
 func (e *Engine) Cancel(ctx context.Context, id string) error {
-	j, err := e.job(id)
+	e.ctl.Lock()
+	defer e.ctl.Unlock()
+	j, err := e.adopt(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -246,12 +398,15 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 		return nil
 	}
 	// Paused (or restored but not running): nothing in flight, clean up here.
-	j.cleanup(ctx)
+	cctx, closeOpened := trackOpens(ctx)
+	j.cleanup(cctx)
+	closeOpened()
 	j.setState(ctx, Cancelled, "")
 	return nil
 }
 
-// Status returns a snapshot of the job.
+// Status returns a snapshot of a job this engine holds (see Lookup for
+// any job of the journal).
 func (e *Engine) Status(id string) (Status, error) {
 	j, err := e.job(id)
 	if err != nil {
@@ -260,7 +415,76 @@ func (e *Engine) Status(id string) (Status, error) {
 	return j.status(), nil
 }
 
-// List returns every job the engine knows, oldest first.
+// Lookup returns a snapshot of any job of the journal: the live status
+// of a job this engine runs, the journal's record of any other (run by
+// another process on the same journal, or at rest).
+func (e *Engine) Lookup(ctx context.Context, id string) (Status, error) {
+	held, herr := e.job(id)
+	if herr == nil && held.active() {
+		return held.status(), nil
+	}
+	rec, err := e.journal.Get(ctx, id)
+	if err != nil {
+		if herr == nil {
+			return held.status(), nil // the journal failed or lost it
+		}
+		return Status{}, err
+	}
+	return e.summaryStatus(rec.summary()), nil
+}
+
+// ListJournal returns the jobs of the journal f selects, oldest first: the
+// live status of the jobs this engine runs, the journal's record of the
+// others (run by other processes on the same journal, or at rest).
+func (e *Engine) ListJournal(ctx context.Context, f ListFilter) ([]Status, error) {
+	sums, err := e.journal.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	held := maps.Clone(e.jobs)
+	e.mu.Unlock()
+	out := make([]Status, 0, len(sums))
+	for _, s := range sums {
+		if j := held[s.ID]; j != nil && j.active() {
+			out = append(out, j.status())
+		} else {
+			out = append(out, e.summaryStatus(s))
+		}
+		delete(held, s.ID)
+	}
+	// A running job the journal did not list (a journal write failed, or
+	// its state there did not match f yet) is still shown if it matches.
+	for _, j := range held {
+		if !j.active() {
+			continue
+		}
+		if st := j.status(); f.Match(st.Owner, st.State, st.Updated) {
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b Status) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// summaryStatus is the status of a job at rest or run elsewhere: the
+// journal's counts, no rate.
+func (e *Engine) summaryStatus(s JobSummary) Status {
+	rec := s.JobRecord
+	st := newJob(e, &rec).status()
+	st.BytesDone, st.BytesTotal = s.BytesDone, s.BytesTotal
+	st.FilesDone, st.FilesFailed, st.FilesTotal = s.FilesDone, s.FilesFailed, s.FilesTotal
+	st.ChecksumVerified = s.Verified
+	return st
+}
+
+// List returns every job the engine holds (started, restored or adopted by
+// it), oldest first. ListJournal lists those of every process.
 func (e *Engine) List() []Status {
 	e.mu.Lock()
 	jobs := slices.Collect(maps.Values(e.jobs))
@@ -346,28 +570,87 @@ func (e *Engine) emit(ev Event) {
 	}
 }
 
-// Restore loads the journal's jobs after a restart: running or pending jobs
-// start again from their last finished parts; paused and failed ones wait
-// for Resume; finished ones are listed.
+// Restore picks up the journal's jobs after a restart: running or pending
+// jobs start again from their last finished parts. Paused and failed ones
+// stay in the journal, listed by ListJournal, until Resume or Cancel adopts
+// them; finished ones older than the retention are deleted first (Expire).
 func (e *Engine) Restore(ctx context.Context) error {
-	recs, err := e.journal.List(ctx)
+	if _, err := e.Expire(ctx); err != nil {
+		e.log.Warn("transfer: deleting expired jobs", "err", err)
+	}
+	sums, err := e.journal.List(ctx, ListFilter{States: []State{Pending, Running}})
 	if err != nil {
 		return err
 	}
-	for _, r := range recs {
-		if _, err := e.job(r.ID); err == nil {
+	e.ctl.Lock()
+	defer e.ctl.Unlock()
+	for _, s := range sums {
+		if _, err := e.job(s.ID); err == nil {
 			continue
 		}
-		full, err := e.journal.Get(ctx, r.ID)
+		full, err := e.journal.Get(ctx, s.ID)
+		if errors.Is(err, ErrUnknownJob) {
+			continue // deleted since the listing
+		}
 		if err != nil {
 			return err
 		}
-		j := e.register(full)
 		if full.State == Running || full.State == Pending {
-			e.launch(j)
+			e.launch(e.register(full))
 		}
 	}
 	return nil
+}
+
+// Expire deletes from the journal, and from the engine, the finished jobs
+// (completed, failed, cancelled) last changed longer than
+// Options.Retention ago, with their items and parts, and returns how many
+// went from the journal. A failed job is cleaned up first as Cancel would:
+// its unfinished multipart uploads are aborted and partial files removed.
+// The engine calls it at Restore and every hour.
+func (e *Engine) Expire(ctx context.Context) (int, error) {
+	if e.opts.Retention < 0 {
+		return 0, nil
+	}
+	cutoff := time.Now().Add(-e.opts.Retention)
+	failed, err := e.journal.List(ctx, ListFilter{States: []State{Failed}, UpdatedBefore: cutoff})
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range failed {
+		e.expireFailed(ctx, s.ID, cutoff)
+	}
+	n, err := e.journal.DeleteFinished(ctx, cutoff)
+	if err != nil {
+		return n, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, j := range e.jobs {
+		j.mu.Lock()
+		old := j.state.Final() && j.rec.Updated.Before(cutoff)
+		j.mu.Unlock()
+		if old && !j.active() {
+			delete(e.jobs, id)
+		}
+	}
+	return n, nil
+}
+
+// expireFailed cleans up after a failed job that is about to expire.
+func (e *Engine) expireFailed(ctx context.Context, id string, cutoff time.Time) {
+	e.ctl.Lock()
+	defer e.ctl.Unlock()
+	if held, err := e.job(id); err == nil && held.active() {
+		return
+	}
+	rec, err := e.journal.Get(ctx, id)
+	if err != nil || rec.State != Failed || !rec.Updated.Before(cutoff) {
+		return
+	}
+	cctx, closeOpened := trackOpens(ctx)
+	defer closeOpened()
+	newJob(e, rec).cleanup(cctx)
 }
 
 // Close pauses every running job (they resume after Restore in a new
@@ -390,5 +673,6 @@ func (e *Engine) Close() error {
 	}
 	e.wg.Wait()
 	e.stop()
+	e.loops.Wait()
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sync"
+	"time"
 )
 
 // FileJournal keeps each job in a directory as two files: <id>.json, the
@@ -243,6 +243,12 @@ func (j *FileJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	return j.replay(rec)
+}
+
+// replay applies the job's log to its plan. j.mu must be held.
+func (j *FileJournal) replay(rec *JobRecord) (*JobRecord, error) {
+	id := rec.ID
 	p, _ := j.path(id, ".log")
 	b, err := os.ReadFile(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -268,14 +274,37 @@ func (j *FileJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
 	return rec, nil
 }
 
-func (j *FileJournal) List(ctx context.Context) ([]*JobRecord, error) {
+// List reads the plans, and the logs of the jobs f selects for their
+// counts.
+func (j *FileJournal) List(ctx context.Context, f ListFilter) ([]JobSummary, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	plans, err := j.plans()
+	if err != nil {
+		return nil, err
+	}
+	var out []JobSummary
+	for _, rec := range plans {
+		if !f.Match(rec.Owner, rec.State, rec.Updated) {
+			continue
+		}
+		full, err := j.replay(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, full.summary())
+	}
+	sortSummaries(out)
+	return out, nil
+}
+
+// plans reads every job's plan, without its log. A plan that does not
+// read (a torn write of an older version) is skipped. j.mu must be held.
+func (j *FileJournal) plans() ([]*JobRecord, error) {
 	matches, err := filepath.Glob(filepath.Join(j.dir, "*.json"))
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(matches)
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	var out []*JobRecord
 	for _, m := range matches {
 		id := filepath.Base(m)
@@ -284,7 +313,6 @@ func (j *FileJournal) List(ctx context.Context) ([]*JobRecord, error) {
 		if err != nil {
 			continue
 		}
-		rec.Items = nil
 		out = append(out, rec)
 	}
 	return out, nil
@@ -293,6 +321,31 @@ func (j *FileJournal) List(ctx context.Context) ([]*JobRecord, error) {
 func (j *FileJournal) Delete(ctx context.Context, id string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.deleteLocked(id)
+}
+
+func (j *FileJournal) DeleteFinished(ctx context.Context, t time.Time) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	plans, err := j.plans()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rec := range plans {
+		if !rec.State.Final() || !rec.Updated.Before(t) {
+			continue
+		}
+		if err := j.deleteLocked(rec.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// deleteLocked removes the job's plan and log. j.mu must be held.
+func (j *FileJournal) deleteLocked(id string) error {
 	delete(j.items, id)
 	p, err := j.path(id, ".json")
 	if err != nil {

@@ -3,17 +3,13 @@ package transfer
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -27,59 +23,80 @@ import (
 func (e *Engine) assignPartSizes(ctx context.Context, rec *JobRecord) error {
 	requested := rec.Options.PartSize
 	var lim provider.PartLimits
+	var dst provider.Storage
 	if rec.Kind != Download {
-		dst, err := e.open(ctx, rec.Dest.Account)
-		if err != nil {
+		var err error
+		if dst, err = e.open(ctx, rec.Dest.Account); err != nil {
 			return err
 		}
+		defer dst.Close()
 		if mu, ok := dst.(provider.MultipartUploader); ok {
 			lim = mu.PartLimits()
 		}
 	}
 	for i := range rec.Items {
-		if rec.Items[i].SrcParts > 0 {
-			continue // cut along the source's parts
+		it := &rec.Items[i]
+		it.PartSize = lim.PartSize(requested, e.opts.PartSize, it.Size)
+		// The parts' own digest: the source's, when it folds across ranges
+		// (a download or copy then checks every byte it read), else one the
+		// destination reports for whole objects.
+		switch {
+		case provider.Combinable(it.SrcSum.Hash):
+			it.SumHash = it.SrcSum.Hash
+		case rec.Kind != Download:
+			it.SumHash = combinableHash(dst)
 		}
-		rec.Items[i].PartSize = lim.PartSize(requested, e.opts.PartSize, rec.Items[i].Size)
 	}
 	return nil
+}
+
+// combinableHash is the first digest st reports for objects that can be
+// folded from part digests; empty when there is none.
+func combinableHash(st provider.Storage) provider.Hash {
+	if h, ok := st.(provider.Hasher); ok {
+		for _, alg := range h.Hashes() {
+			if provider.Combinable(alg) {
+				return alg
+			}
+		}
+	}
+	return ""
 }
 
 func partialPath(dst, jobID string) string {
 	return dst + ".amove-" + jobID[:8] + ".partial"
 }
 
-// isMD5 reports whether an ETag is a plain MD5 (a single-part S3 object).
-func plainETag(etag string) string {
-	e := strings.ToLower(strings.Trim(etag, `"`))
-	if len(e) == 32 && !strings.Contains(e, "-") {
-		if _, err := hex.DecodeString(e); err == nil {
-			return e
-		}
+// sumOf is the h digest of b; zero when h is empty.
+func sumOf(h provider.Hash, b []byte) provider.Checksum {
+	if h == "" {
+		return provider.Checksum{}
 	}
-	return ""
+	return provider.SumBytes(h, b)
 }
 
-// multipartETag is S3's ETag of a multipart object: the MD5 of the parts'
-// binary MD5s, then "-" and the part count.
-func multipartETag(parts []PartRecord) (string, bool) {
-	h := md5.New()
-	for _, p := range parts {
-		b, err := hex.DecodeString(p.MD5)
-		if err != nil || len(b) != md5.Size {
-			return "", false
-		}
-		h.Write(b)
-	}
-	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts)), true
+// mismatch is the error for bytes whose digest differs from the one a
+// provider computed.
+func mismatch(what string, got, want provider.Checksum) error {
+	return fmt.Errorf("%w: %s has %s %s, %s expected", ErrChecksumMismatch, what, got.Hash, got.Value, want.Value)
 }
 
-// objectMD5 is what a provider says the object's MD5 is, if anything.
-func objectMD5(o provider.Object) string {
-	if o.Checksums.MD5 != "" {
-		return strings.ToLower(o.Checksums.MD5)
+// checkWritten compares what a write returned with the bytes sent: the
+// driver's own verdict (Object.Verified) when it gave one, else the
+// cheapest digest the provider reported, computed over b. verified is false
+// when the provider reported nothing to compare.
+func checkWritten(o provider.Object, b []byte, what string) (verified bool, err error) {
+	if o.Verified != "" {
+		return true, nil
 	}
-	return plainETag(o.ETag)
+	want := o.Checksums.Best(nil)
+	if want.IsZero() {
+		return false, nil
+	}
+	if got := provider.SumBytes(want.Hash, b); !got.Equal(want) {
+		return false, mismatch(what, got, want)
+	}
+	return true, nil
 }
 
 func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func(int, error)) error {
@@ -154,10 +171,10 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 		if err := j.readSource(ctx, it, 0, buf); err != nil {
 			return err
 		}
-		sum := md5.Sum(buf)
-		local := hex.EncodeToString(sum[:])
-		if it.SrcMD5 != "" && it.SrcMD5 != local {
-			return fmt.Errorf("%w: read %s with MD5 %s, source says %s", ErrChecksumMismatch, it.Src, local, it.SrcMD5)
+		if !it.SrcSum.IsZero() {
+			if got := provider.SumBytes(it.SrcSum.Hash, buf); !got.Equal(it.SrcSum) {
+				return mismatch("read "+it.Src, got, it.SrcSum)
+			}
 		}
 		if err := waitBandwidth(ctx, j.limiter, it.Size); err != nil {
 			return err
@@ -166,19 +183,22 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 		if err != nil {
 			return err
 		}
-		remote := objectMD5(o)
-		if remote != "" && remote != local {
-			return fmt.Errorf("%w: wrote %s with MD5 %s, destination says %s", ErrChecksumMismatch, it.Dst, local, remote)
-		}
-		verified = remote != ""
-		return nil
+		verified, err = checkWritten(o, buf, it.Dst)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && j.sourceChecked(it)})
 	return nil
+}
+
+// sourceChecked reports whether the bytes read for it were compared with
+// the source's own digest: always for a local file (an upload), for a copy
+// only when the source has a digest.
+func (j *job) sourceChecked(it ItemRecord) bool {
+	return j.rec.Kind == Upload || !it.SrcSum.IsZero()
 }
 
 // readSource fills buf with the item's bytes from offset off.
@@ -207,21 +227,41 @@ func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []by
 }
 
 // streamCopy pipes a source object into a destination without multipart
-// support: no buffer, no disk.
+// support: no buffer, no disk. The stream is hashed for the source's digest
+// and for the first one the destination reports.
 func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
+	var verified bool
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		h := md5.New()
-		_, err = j.dst.Write(ctx, j.rec.Dest.Bucket, it.Dst, io.TeeReader(rc, h), it.Size, provider.WriteOptions{})
+		var body io.Reader = rc
+		srcHash, _ := provider.NewHash(it.SrcSum.Hash)
+		if srcHash != nil {
+			body = io.TeeReader(body, srcHash)
+		}
+		dstAlg := firstHash(j.dst)
+		dstHash, _ := provider.NewHash(dstAlg)
+		if dstHash != nil {
+			body = io.TeeReader(body, dstHash)
+		}
+		o, err := j.dst.Write(ctx, j.rec.Dest.Bucket, it.Dst, body, it.Size, provider.WriteOptions{})
 		if err != nil {
 			return err
 		}
-		if it.SrcMD5 != "" && hex.EncodeToString(h.Sum(nil)) != it.SrcMD5 {
-			return fmt.Errorf("%w: copied %s differs from its source MD5", ErrChecksumMismatch, it.Src)
+		if srcHash != nil {
+			if got := (provider.Checksum{Hash: it.SrcSum.Hash, Value: hex.EncodeToString(srcHash.Sum(nil))}); !got.Equal(it.SrcSum) {
+				return mismatch("read "+it.Src, got, it.SrcSum)
+			}
+		}
+		verified = o.Verified != ""
+		if want := o.Checksums.Get(dstAlg); !verified && dstHash != nil && !want.IsZero() {
+			if got := (provider.Checksum{Hash: dstAlg, Value: hex.EncodeToString(dstHash.Sum(nil))}); !got.Equal(want) {
+				return mismatch(it.Dst, got, want)
+			}
+			verified = true
 		}
 		return nil
 	})
@@ -229,8 +269,20 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: it.SrcMD5 != ""})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && j.sourceChecked(it)})
 	return nil
+}
+
+// firstHash is the first digest st reports for objects; empty when none.
+func firstHash(st provider.Storage) provider.Hash {
+	if h, ok := st.(provider.Hasher); ok {
+		for _, alg := range h.Hashes() {
+			if _, known := provider.NewHash(alg); known {
+				return alg
+			}
+		}
+	}
+	return ""
 }
 
 func (j *job) serverCopy(ctx context.Context, cp provider.Copier, i int, it ItemRecord) error {
@@ -243,12 +295,15 @@ func (j *job) serverCopy(ctx context.Context, cp provider.Copier, i int, it Item
 	if err != nil {
 		return err
 	}
-	remote := objectMD5(o)
-	if it.SrcMD5 != "" && remote != "" && remote != it.SrcMD5 {
-		return fmt.Errorf("%w: server-side copy of %s", ErrChecksumMismatch, it.Src)
+	verified := o.Verified != ""
+	if got := o.Checksums.Get(it.SrcSum.Hash); !verified && !it.SrcSum.IsZero() && !got.IsZero() {
+		if !got.Equal(it.SrcSum) {
+			return mismatch("server-side copy "+it.Dst, got, it.SrcSum)
+		}
+		verified = true
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: it.SrcMD5 != "" && remote == it.SrcMD5})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified})
 	return nil
 }
 
@@ -294,7 +349,7 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 	var remaining atomic.Int64
 	remaining.Store(int64(n - len(done)))
 	if remaining.Load() == 0 {
-		task(func() error { return j.complete(ctx, mu, u, i) })
+		task(func() error { return j.complete(ctx, mu, u, i, it) })
 		return nil
 	}
 	for num := 1; num <= n; num++ {
@@ -308,7 +363,7 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 				return err
 			}
 			if remaining.Add(-1) == 0 {
-				return j.complete(ctx, mu, u, i)
+				return j.complete(ctx, mu, u, i, it)
 			}
 			return nil
 		})
@@ -316,6 +371,9 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 	return nil
 }
 
+// uploadPart sends one part and compares the digest the provider checked
+// (Part.Checksum) with the bytes sent; Sum keeps the part's digest for the
+// whole-object check.
 func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64) error {
 	bufp := j.e.bufs.get(it.PartSize)
 	defer j.e.bufs.put(bufp)
@@ -325,8 +383,7 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 		if err := j.readSource(ctx, it, off, buf); err != nil {
 			return err
 		}
-		sum := md5.Sum(buf)
-		local := hex.EncodeToString(sum[:])
+		sum := sumOf(it.SumHash, buf)
 		if err := waitBandwidth(ctx, j.limiter, size); err != nil {
 			return err
 		}
@@ -334,12 +391,16 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 		if err != nil {
 			return err
 		}
-		// A part's ETag is its MD5 on S3-style providers: check the part
-		// arrived as sent.
-		if remote := plainETag(p.ETag); remote != "" && remote != local {
-			return fmt.Errorf("%w: part %d of %s", ErrChecksumMismatch, num, it.Dst)
+		if !p.Checksum.IsZero() {
+			local := sum
+			if p.Checksum.Hash != it.SumHash {
+				local = provider.SumBytes(p.Checksum.Hash, buf)
+			}
+			if !local.Equal(p.Checksum) {
+				return mismatch(fmt.Sprintf("part %d of %s", num, it.Dst), local, p.Checksum)
+			}
 		}
-		rec = PartRecord{Number: num, Size: size, ETag: p.ETag, MD5: local}
+		rec = PartRecord{Number: num, Size: size, ETag: p.ETag, Checksum: p.Checksum, Sum: sum}
 		return nil
 	})
 	if err != nil {
@@ -350,27 +411,50 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 	return nil
 }
 
-func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int) error {
+// foldParts folds the parts' Sums, in order, into the digest of the whole.
+func foldParts(h provider.Hash, parts []PartRecord) (provider.Checksum, bool) {
+	ranges := make([]provider.Range, len(parts))
+	for k, p := range parts {
+		ranges[k] = provider.Range{Size: p.Size, Sum: p.Sum}
+	}
+	return provider.CombineChecksums(h, ranges)
+}
+
+func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord) error {
 	j.mu.Lock()
 	parts := slices.Clone(j.rec.Items[i].Parts)
 	j.mu.Unlock()
 	slices.SortFunc(parts, func(a, b PartRecord) int { return a.Number - b.Number })
 	pp := make([]provider.Part, len(parts))
+	partsChecked := len(parts) > 0
+	var size int64
 	for k, p := range parts {
-		pp[k] = provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag}
+		pp[k] = provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: p.Checksum}
+		partsChecked = partsChecked && !p.Checksum.IsZero()
+		size += p.Size
 	}
-	want, haveWant := multipartETag(parts)
+	if size != it.Size {
+		return fmt.Errorf("%w: parts of %s add up to %d bytes, want %d", ErrChecksumMismatch, it.Dst, size, it.Size)
+	}
+	whole, haveWhole := foldParts(it.SumHash, parts)
+	if haveWhole && it.SumHash == it.SrcSum.Hash && !whole.Equal(it.SrcSum) {
+		// The bytes read from the source were damaged: start the item over
+		// rather than complete a wrong object.
+		_ = mu.AbortMultipart(ctx, u)
+		j.markItem(ctx, i, ItemUpdate{})
+		return mismatch("read "+it.Src, whole, it.SrcSum)
+	}
 	var o provider.Object
 	attempt := 0
 	err := j.e.retry(ctx, func() error {
 		attempt++
 		var err error
 		o, err = mu.CompleteMultipart(ctx, u, pp)
-		if errors.Is(err, provider.ErrNotFound) && attempt > 1 {
+		if errors.Is(err, provider.ErrNotFound) && attempt > 1 && haveWhole {
 			// An earlier attempt may have completed before its answer was
-			// lost: the object with the expected ETag proves it.
+			// lost: an object with the parts' digest proves it.
 			st, serr := j.dst.Stat(ctx, u.Bucket, u.Key)
-			if serr == nil && haveWant && strings.Trim(st.ETag, `"`) == want {
+			if serr == nil && st.Size == it.Size && st.Checksums.Get(whole.Hash).Equal(whole) {
 				o, err = st, nil
 			}
 		}
@@ -379,14 +463,15 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 	if err != nil {
 		return err
 	}
-	verified := false
-	if etag := strings.ToLower(strings.Trim(o.ETag, `"`)); haveWant && strings.Contains(etag, "-") {
-		if etag != want {
-			return fmt.Errorf("%w: %s has ETag %s, parts give %s", ErrChecksumMismatch, u.Key, etag, want)
+	verified := o.Verified != "" || partsChecked
+	if got := o.Checksums.Get(it.SumHash); haveWhole && !got.IsZero() {
+		if !got.Equal(whole) {
+			return mismatch(it.Dst, got, whole)
 		}
 		verified = true
 	}
-	j.markItem(ctx, i, ItemUpdate{UploadID: u.ID, Done: true, Verified: verified})
+	srcChecked := j.rec.Kind == Upload || haveWhole && it.SumHash == it.SrcSum.Hash
+	j.markItem(ctx, i, ItemUpdate{UploadID: u.ID, Done: true, Verified: verified && srcChecked})
 	return nil
 }
 
@@ -397,7 +482,6 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	tmp := partialPath(it.Dst, j.rec.ID)
-	var local string
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
@@ -408,13 +492,9 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if err != nil {
 			return err
 		}
-		var h hash.Hash = md5.New()
-		want := it.SrcMD5
-		if it.SrcCRC32C != "" {
-			h, want = crc32.New(provider.CRC32C), it.SrcCRC32C
-		}
 		var body io.Reader = rc
-		if want != "" {
+		h, _ := provider.NewHash(it.SrcSum.Hash)
+		if h != nil {
 			body = io.TeeReader(rc, h)
 		}
 		n, err := io.Copy(f, j.limited(ctx, body))
@@ -427,12 +507,11 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if n != it.Size {
 			return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
 		}
-		if want == "" {
+		if h == nil {
 			return nil // nothing to check against
 		}
-		local = hex.EncodeToString(h.Sum(nil))
-		if local != want {
-			return fmt.Errorf("%w: %s has checksum %s, source says %s", ErrChecksumMismatch, it.Src, local, want)
+		if got := (provider.Checksum{Hash: it.SrcSum.Hash, Value: hex.EncodeToString(h.Sum(nil))}); !got.Equal(it.SrcSum) {
+			return mismatch(it.Src, got, it.SrcSum)
 		}
 		return nil
 	})
@@ -444,7 +523,7 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: it.SrcMD5 != "" || it.SrcCRC32C != ""})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero()})
 	return nil
 }
 
@@ -532,8 +611,10 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 	return nil
 }
 
+// downloadPart writes one range into the partial file, hashed with the
+// item's SumHash (a digest that folds across ranges) when it has one.
 func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string, num int, off, size int64) error {
-	var sum string
+	var sum provider.Checksum
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, off, size)
 		if err != nil {
@@ -544,14 +625,9 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 		if err != nil {
 			return err
 		}
-		// Hash a range only when the sum can be checked against the source's
-		// multipart ETag: MD5 costs more CPU than the copy itself.
-		var h hash.Hash = md5.New()
-		if it.SrcCRC32C != "" {
-			h = crc32.New(provider.CRC32C)
-		}
 		var body io.Reader = io.LimitReader(rc, size)
-		if it.SrcParts > 0 || it.SrcCRC32C != "" {
+		h, _ := provider.NewHash(it.SumHash)
+		if h != nil {
 			body = io.TeeReader(body, h)
 		}
 		w := io.NewOffsetWriter(f, off)
@@ -567,84 +643,65 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 		if n != size {
 			return fmt.Errorf("%w: range %d of %s gave %d bytes, want %d", ErrChecksumMismatch, num, it.Src, n, size)
 		}
-		if it.SrcParts > 0 || it.SrcCRC32C != "" {
-			sum = hex.EncodeToString(h.Sum(nil))
+		if h != nil {
+			sum = provider.Checksum{Hash: it.SumHash, Value: hex.EncodeToString(h.Sum(nil))}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	rec := PartRecord{Number: num, Size: size, MD5: sum}
-	if it.SrcCRC32C != "" {
-		rec.MD5, rec.ETag = "", sum
-	}
-	j.addPart(ctx, i, rec)
+	j.addPart(ctx, i, PartRecord{Number: num, Size: size, Sum: sum})
 	j.bytesDone.Add(size)
 	return nil
 }
 
-// finishDownload verifies the whole file where the source's checksum allows
-// it, then renames it into place.
+// finishDownload verifies the whole file against the source's digest, by
+// folding the ranges' digests or, for a digest that does not fold, by
+// reading the file once, then renames it into place.
 func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp string) error {
 	j.mu.Lock()
 	parts := slices.Clone(j.rec.Items[i].Parts)
 	j.mu.Unlock()
 	slices.SortFunc(parts, func(a, b PartRecord) int { return a.Number - b.Number })
-	var got, want string
-	switch {
-	case it.SrcCRC32C != "":
-		// Fold the ranges' CRCs in order into the whole file's.
-		var whole uint32
-		for _, p := range parts {
-			crc, ok := provider.ParseCRC32C(p.ETag)
-			if !ok {
-				whole, got = 0, "a range without its CRC"
-				break
+	if !it.SrcSum.IsZero() {
+		got, ok := foldParts(it.SrcSum.Hash, parts)
+		if !ok {
+			var err error
+			if got, err = fileSum(tmp, it.SrcSum.Hash); err != nil {
+				return err
 			}
-			whole = provider.CombineCRC32C(whole, crc, p.Size)
 		}
-		if got == "" {
-			got = provider.FormatCRC32C(whole)
+		if !got.Equal(it.SrcSum) {
+			// Start the item over: a damaged range cannot be told from the rest.
+			for _, p := range parts {
+				j.bytesDone.Add(-p.Size)
+			}
+			_ = os.Remove(tmp)
+			j.markItem(ctx, i, ItemUpdate{})
+			return mismatch(it.Dst, got, it.SrcSum)
 		}
-		want = it.SrcCRC32C
-	case it.SrcMD5 != "":
-		var err error
-		if got, err = fileMD5(tmp); err != nil {
-			return err
-		}
-		want = it.SrcMD5
-	case it.SrcParts > 0:
-		// Cut along the source's parts: the range MD5s give its ETag.
-		got, _ = multipartETag(parts)
-		want = strings.Trim(strings.ToLower(it.SrcETag), `"`)
 	}
-	if got != want {
-		// Start the item over: a damaged range cannot be told from the rest.
-		for _, p := range parts {
-			j.bytesDone.Add(-p.Size)
-		}
-		_ = os.Remove(tmp)
-		j.markItem(ctx, i, ItemUpdate{})
-		return fmt.Errorf("%w: %s has checksum %s, source says %s", ErrChecksumMismatch, it.Dst, got, want)
-	}
-	verified := want != ""
 	if err := os.Rename(tmp, it.Dst); err != nil {
 		return err
 	}
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero()})
 	return nil
 }
 
-func fileMD5(path string) (string, error) {
+// fileSum is the h digest of a file's bytes.
+func fileSum(path string, h provider.Hash) (provider.Checksum, error) {
+	hh, ok := provider.NewHash(h)
+	if !ok {
+		return provider.Checksum{}, fmt.Errorf("%w: checksum algorithm %q", provider.ErrUnsupported, h)
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return provider.Checksum{}, err
 	}
 	defer f.Close()
-	var h hash.Hash = md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	if _, err := io.Copy(hh, f); err != nil {
+		return provider.Checksum{}, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return provider.Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}, nil
 }

@@ -24,6 +24,14 @@ const (
 	Upload   Kind = "upload"   // local file or tree -> account/bucket/prefix
 	Download Kind = "download" // object or prefix -> local file or directory
 	Copy     Kind = "copy"     // account/bucket/key or prefix -> another account
+	// ServerTransfer streams one object into a session on a destination
+	// that takes appended chunks (provider.Appender), resuming from the
+	// session's committed offset (remote.go).
+	ServerTransfer Kind = "server_transfer"
+	// P2P asks the source's server to push one object to the destination
+	// (provider.Pusher, provider.UploadGranter), and relays the bytes like a
+	// ServerTransfer when the source cannot reach it (p2p.go).
+	P2P Kind = "p2p"
 )
 
 // State is where a job is in its life.
@@ -74,6 +82,11 @@ type Request struct {
 	// Owner is an opaque label the caller uses to tell whose job it is (the
 	// amove client stores the tenant and user). The engine only keeps it.
 	Owner string
+	// Overwrite lets a P2P job replace an existing destination object.
+	Overwrite bool
+	// Meta is kept with the job and returned in its Status: labels of the
+	// caller's (the server URLs of a server transfer). Never secrets.
+	Meta map[string]string
 }
 
 // Status is a snapshot of a job.
@@ -102,6 +115,10 @@ type Status struct {
 	Dest      Location  `json:"dest"`
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
+	// Meta is the Request's.
+	Meta map[string]string `json:"meta,omitempty"`
+	// Push is how a P2P job moves its bytes.
+	Push PushRecord `json:"push,omitzero"`
 }
 
 // EventType says what an Event reports.

@@ -3,10 +3,12 @@ package transfer
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // Journal persists job plans and progress so a job survives pause, an agent
@@ -26,10 +28,92 @@ type Journal interface {
 	// Get returns the job with every part added so far merged into its
 	// items. An unknown id is ErrUnknownJob.
 	Get(ctx context.Context, id string) (*JobRecord, error)
-	// List returns every job, without parts.
-	List(ctx context.Context) ([]*JobRecord, error)
-	// Delete forgets the job.
+	// List returns the jobs f selects, oldest first (by Created, then ID),
+	// without their items but with the Counts over them, so a listing costs
+	// neither the plans nor the parts.
+	List(ctx context.Context, f ListFilter) ([]JobSummary, error)
+	// Delete forgets the job with its items and parts. An unknown id is not
+	// an error.
 	Delete(ctx context.Context, id string) error
+	// DeleteFinished forgets, with their items and parts, the jobs in a final
+	// state (completed, failed, cancelled) last updated before t, and
+	// returns how many went. The state and time are checked where the job
+	// is deleted, so a job another process resumes meanwhile stays.
+	DeleteFinished(ctx context.Context, t time.Time) (int, error)
+}
+
+// ListFilter selects jobs for Journal.List. Each set field narrows the
+// selection; the zero ListFilter selects every job.
+type ListFilter struct {
+	// Owner keeps the jobs whose Owner is exactly Owner.
+	Owner string
+	// OwnerPrefix keeps the jobs whose Owner begins with OwnerPrefix (the
+	// amove client lists a tenant's jobs with "tenant/").
+	OwnerPrefix string
+	// States keeps the jobs in one of these states.
+	States []State
+	// UpdatedBefore keeps the jobs last updated before it.
+	UpdatedBefore time.Time
+}
+
+// Match reports whether f selects a job of this owner, state and last
+// update.
+func (f ListFilter) Match(owner string, state State, updated time.Time) bool {
+	return (f.Owner == "" || owner == f.Owner) &&
+		strings.HasPrefix(owner, f.OwnerPrefix) &&
+		(len(f.States) == 0 || slices.Contains(f.States, state)) &&
+		(f.UpdatedBefore.IsZero() || updated.Before(f.UpdatedBefore))
+}
+
+// Unfinished are the states of jobs that may still do work: Restore runs
+// the pending and running ones, Resume continues paused and failed ones.
+var Unfinished = []State{Pending, Running, Paused, Failed}
+
+// JobSummary is a job as Journal.List returns it: the record without items
+// (Items is nil) and the counts over the items and their parts.
+type JobSummary struct {
+	JobRecord
+	Counts
+}
+
+// Counts are a job's totals, as Status reports them.
+type Counts struct {
+	// BytesTotal is the size of every item; BytesDone that of the done
+	// items plus the recorded parts of the items neither done nor failed.
+	BytesDone, BytesTotal int64
+	// FilesTotal is the number of items; FilesDone and FilesFailed those
+	// done and failed.
+	FilesDone, FilesFailed, FilesTotal int
+	// Verified is true when the job has items and every one is Verified.
+	Verified bool
+}
+
+// Counts returns the totals over r's items and parts.
+func (r *JobRecord) Counts() Counts {
+	c := Counts{FilesTotal: len(r.Items), Verified: len(r.Items) > 0}
+	for _, it := range r.Items {
+		c.BytesTotal += it.Size
+		c.Verified = c.Verified && it.Verified
+		switch {
+		case it.Done:
+			c.FilesDone++
+			c.BytesDone += it.Size
+		case it.Failed != "":
+			c.FilesFailed++
+		default:
+			for _, p := range it.Parts {
+				c.BytesDone += p.Size
+			}
+		}
+	}
+	return c
+}
+
+// summary is r without items, with its Counts.
+func (r *JobRecord) summary() JobSummary {
+	s := JobSummary{JobRecord: *r, Counts: r.Counts()}
+	s.Items = nil
+	return s
 }
 
 // JobRecord is the persisted form of a job.
@@ -46,6 +130,9 @@ type JobRecord struct {
 	Items     []ItemRecord `json:"items"`
 	Created   time.Time    `json:"created"`
 	Updated   time.Time    `json:"updated"`
+	// Meta and Push: see Request.Meta and PushRecord.
+	Meta map[string]string `json:"meta,omitempty"`
+	Push PushRecord        `json:"push,omitzero"`
 }
 
 // JobOptions are the per-job settings kept for a resume.
@@ -64,19 +151,20 @@ type ItemRecord struct {
 	// SrcETag pins the source version: a resume refuses to mix parts of two
 	// versions of a changed source.
 	SrcETag string `json:"srcEtag,omitempty"`
-	SrcMD5  string `json:"srcMd5,omitempty"`
-	// SrcCRC32C is the source\'s full-object CRC32C (hex), the cheapest
-	// end-to-end check of a download; ranges then keep their CRC in ETag.
-	SrcCRC32C string `json:"srcCrc32c,omitempty"`
-	// SrcParts is the source\'s part count when the download is cut along
-	// the source\'s own parts, so its multipart ETag can be checked.
-	SrcParts int          `json:"srcParts,omitempty"`
-	PartSize int64        `json:"partSize"`
-	UploadID string       `json:"uploadId,omitempty"`
-	Done     bool         `json:"done"`
-	Failed   string       `json:"failed,omitempty"`
-	Verified bool         `json:"verified"`
-	Parts    []PartRecord `json:"parts,omitempty"`
+	// SrcSum is the source object's whole digest, as its provider computed
+	// it, that a download or copy checks the bytes it reads against (zero:
+	// the source offers none, or checks are off).
+	SrcSum provider.Checksum `json:"srcSum,omitzero"`
+	// SumHash is the algorithm of the parts' Sum: one that folds across
+	// ranges (provider.Combinable), chosen at plan time so a resume keeps
+	// it. Empty when no whole-object check can use part digests.
+	SumHash  provider.Hash `json:"sumHash,omitempty"`
+	PartSize int64         `json:"partSize"`
+	UploadID string        `json:"uploadId,omitempty"`
+	Done     bool          `json:"done"`
+	Failed   string        `json:"failed,omitempty"`
+	Verified bool          `json:"verified"`
+	Parts    []PartRecord  `json:"parts,omitempty"`
 }
 
 // ItemUpdate is the part of an item that changes while a job runs.
@@ -101,13 +189,18 @@ func (r *JobRecord) apply(index int, u ItemUpdate) error {
 }
 
 // PartRecord is a finished part: for uploads and copies the provider's part,
-// for downloads a byte range written to the local file (whose ETag field
-// then holds the range's CRC32C when the source has a full-object CRC32C).
+// for downloads a byte range written to the local file.
 type PartRecord struct {
 	Number int    `json:"n"`
 	Size   int64  `json:"size"`
-	ETag   string `json:"etag,omitempty"`
-	MD5    string `json:"md5,omitempty"` // hex MD5 of the part's bytes
+	ETag   string `json:"etag,omitempty"` // the provider's handle of the part
+	// Checksum is the part's digest that the provider computed or checked
+	// on receipt (provider.Part.Checksum), after the engine compared it
+	// with the bytes it sent; zero when the provider checked nothing.
+	Checksum provider.Checksum `json:"checksum,omitzero"`
+	// Sum is the engine's digest of the part's bytes in the item's SumHash,
+	// so the parts fold into a whole-object digest without the bytes.
+	Sum provider.Checksum `json:"sum,omitzero"`
 }
 
 // clone returns a deep copy, so journals never share memory with the engine.
@@ -190,16 +283,27 @@ func (m *MemJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
 	return rec.clone(), nil
 }
 
-func (m *MemJournal) List(ctx context.Context) ([]*JobRecord, error) {
+func (m *MemJournal) List(ctx context.Context, f ListFilter) ([]JobSummary, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []*JobRecord
-	for _, id := range slices.Sorted(maps.Keys(m.jobs)) {
-		c := *m.jobs[id]
-		c.Items = nil
-		out = append(out, &c)
+	var out []JobSummary
+	for _, rec := range m.jobs {
+		if f.Match(rec.Owner, rec.State, rec.Updated) {
+			out = append(out, rec.summary())
+		}
 	}
+	sortSummaries(out)
 	return out, nil
+}
+
+// sortSummaries orders jobs oldest first, then by id.
+func sortSummaries(s []JobSummary) {
+	slices.SortFunc(s, func(a, b JobSummary) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }
 
 func (m *MemJournal) Delete(ctx context.Context, id string) error {
@@ -207,4 +311,17 @@ func (m *MemJournal) Delete(ctx context.Context, id string) error {
 	defer m.mu.Unlock()
 	delete(m.jobs, id)
 	return nil
+}
+
+func (m *MemJournal) DeleteFinished(ctx context.Context, t time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, rec := range m.jobs {
+		if rec.State.Final() && rec.Updated.Before(t) {
+			delete(m.jobs, id)
+			n++
+		}
+	}
+	return n, nil
 }

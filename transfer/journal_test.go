@@ -70,7 +70,7 @@ func TestFileJournalReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	journaltest.Equal(t, "Get after reopen", got, want)
-	list, err := j.List(ctx)
+	list, err := j.List(ctx, transfer.ListFilter{})
 	if err != nil || len(list) != 1 || list[0].ID != want.ID || list[0].State != want.State {
 		t.Fatalf("List after reopen = %+v, %v", list, err)
 	}

@@ -32,6 +32,7 @@ func (e *Engine) plan(ctx context.Context, req Request) (*JobRecord, error) {
 		Options:   JobOptions{PartSize: req.PartSize, Concurrency: req.Concurrency, BytesPerSecond: req.BytesPerSecond},
 		Created:   now,
 		Updated:   now,
+		Meta:      req.Meta,
 	}
 	var err error
 	switch req.Kind {
@@ -41,6 +42,8 @@ func (e *Engine) plan(ctx context.Context, req Request) (*JobRecord, error) {
 		err = e.planDownload(ctx, rec)
 	case Copy:
 		err = e.planCopy(ctx, rec)
+	case ServerTransfer, P2P:
+		err = e.planRemote(ctx, rec, req)
 	default:
 		err = fmt.Errorf("%w: job kind %q", provider.ErrInvalid, req.Kind)
 	}
@@ -136,12 +139,14 @@ func (e *Engine) sourceItems(ctx context.Context, src Location) (st provider.Sto
 	if !isPrefix(src.Key) {
 		o, err := st.Stat(ctx, src.Bucket, src.Key)
 		if err != nil {
+			st.Close()
 			return nil, false, nil, err
 		}
 		return st, true, []provider.Object{o}, nil
 	}
 	for o, err := range provider.Walk(ctx, st, src.Bucket, provider.ListOptions{Prefix: src.Key}) {
 		if err != nil {
+			st.Close()
 			return nil, false, nil, err
 		}
 		if o.IsFolder {
@@ -152,26 +157,27 @@ func (e *Engine) sourceItems(ctx context.Context, src Location) (st provider.Sto
 	return st, false, objs, nil
 }
 
-// sourceLayout cuts a download of a multipart object along the source's
-// own parts when the driver can tell them, so the per-range MD5s add up to
-// the source's ETag and the download can be verified end to end.
-func (e *Engine) sourceLayout(ctx context.Context, st provider.Storage, bucket string, it *ItemRecord) {
-	pl, ok := st.(provider.PartLayouter)
-	if !ok || !strings.Contains(it.SrcETag, "-") || it.SrcMD5 != "" {
-		return
-	}
-	ps, n, err := pl.PartLayout(ctx, bucket, it.Src)
-	if err != nil || n < 2 || ps < 1<<20 || ps*int64(n-1) >= it.Size || ps*int64(n) < it.Size {
-		return // an odd layout: download unverified rather than guess
-	}
-	it.PartSize, it.SrcParts = ps, n
+// srcSum picks the source digest a download or copy checks: the cheapest
+// to compute of those the provider reported (provider.Preference), among
+// the algorithms this engine can compute.
+func srcSum(o provider.Object) provider.Checksum {
+	return o.Checksums.Best(func(h provider.Hash) bool {
+		_, ok := provider.NewHash(h)
+		return ok
+	})
 }
 
-func srcMD5(o provider.Object) string {
-	if o.Checksums.MD5 != "" {
-		return o.Checksums.MD5
+// withChecksums fills in the checksums a listing left out: one Stat per
+// large object (listings rarely carry digests, a HEAD often does), kept
+// only if the object is still the listed version.
+func (e *Engine) withChecksums(ctx context.Context, st provider.Storage, bucket string, o provider.Object) provider.Object {
+	if e.opts.NoDownloadChecksums || !o.Checksums.IsZero() || o.Size <= e.opts.PartSize {
+		return o
 	}
-	return ""
+	if full, err := st.Stat(ctx, bucket, o.Key); err == nil && full.ETag == o.ETag && full.Size == o.Size {
+		o.Checksums = full.Checksums
+	}
+	return o
 }
 
 func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
@@ -186,20 +192,17 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 	fi, statErr := os.Stat(root)
 	isDir := statErr == nil && fi.IsDir() || strings.HasSuffix(rec.LocalPath, string(filepath.Separator)) || !single
 	rec.LocalPath = root
 	for _, o := range objs {
-		if !e.opts.NoDownloadChecksums && !single && o.Size > e.opts.PartSize && o.Checksums.CRC32C == "" {
-			// Listings carry no checksums; one HEAD per large object may
-			// give a full-object CRC32C, far cheaper to check than an MD5.
-			if st, err := src.Stat(ctx, rec.Source.Bucket, o.Key); err == nil && st.ETag == o.ETag {
-				o.Checksums = st.Checksums
-			}
+		if !single {
+			o = e.withChecksums(ctx, src, rec.Source.Bucket, o)
 		}
-		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag, SrcMD5: srcMD5(o), SrcCRC32C: o.Checksums.CRC32C}
-		if e.opts.NoDownloadChecksums {
-			it.SrcMD5, it.SrcCRC32C = "", ""
+		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag}
+		if !e.opts.NoDownloadChecksums {
+			it.SrcSum = srcSum(o)
 		}
 		switch {
 		case single && !isDir:
@@ -215,9 +218,6 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 				it.Dst = filepath.Join(root, filepath.FromSlash(rel))
 			}
 		}
-		if it.Size > e.opts.PartSize && !e.opts.NoDownloadChecksums && it.SrcCRC32C == "" {
-			e.sourceLayout(ctx, src, rec.Source.Bucket, &it)
-		}
 		rec.Items = append(rec.Items, it)
 	}
 	return nil
@@ -227,12 +227,16 @@ func (e *Engine) planCopy(ctx context.Context, rec *JobRecord) error {
 	if err := checkLocation(rec.Dest, "destination"); err != nil {
 		return err
 	}
-	_, single, objs, err := e.sourceItems(ctx, rec.Source)
+	src, single, objs, err := e.sourceItems(ctx, rec.Source)
 	if err != nil {
 		return err
 	}
+	defer src.Close()
 	for _, o := range objs {
-		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag, SrcMD5: srcMD5(o)}
+		if !single {
+			o = e.withChecksums(ctx, src, rec.Source.Bucket, o)
+		}
+		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag, SrcSum: srcSum(o)}
 		switch {
 		case single && !isPrefix(rec.Dest.Key):
 			it.Dst = rec.Dest.Key

@@ -35,6 +35,8 @@ type job struct {
 	limiter     *rate.Limiter
 
 	src, dst provider.Storage // opened per run
+
+	ready chan struct{} // P2P: closed when the push is under way (p2p.go); under mu
 }
 
 func newJob(e *Engine, rec *JobRecord) *job {
@@ -85,6 +87,8 @@ func (j *job) status() Status {
 		BytesPerSecond: j.rate,
 		Created:        j.rec.Created,
 		Updated:        j.rec.Updated,
+		Meta:           j.rec.Meta,
+		Push:           j.pushStatus(),
 	}
 	if j.rate > 0 && st.BytesTotal > st.BytesDone && j.state == Running {
 		st.ETA = time.Duration(float64(st.BytesTotal-st.BytesDone) / j.rate * float64(time.Second))
@@ -141,6 +145,13 @@ func (j *job) progressLoop(ctx context.Context) {
 }
 
 func (j *job) run(ctx context.Context) {
+	// The drivers opened for this run (execute, a cancel's clean-up) are
+	// closed when it ends; the next run opens its own.
+	ctx, closeOpened := trackOpens(ctx)
+	defer func() {
+		closeOpened()
+		j.src, j.dst = nil, nil
+	}()
 	j.setState(ctx, Running, "")
 	pctx, stopProgress := context.WithCancel(ctx)
 	go j.progressLoop(pctx)
@@ -148,6 +159,10 @@ func (j *job) run(ctx context.Context) {
 	stopProgress()
 	cause := context.Cause(ctx)
 	switch {
+	case err == nil:
+		// Done, even when a pause or cancel came too late to stop it (a
+		// P2P push that completed on the source meanwhile).
+		j.setState(ctx, Completed, "")
 	case errors.Is(cause, errPause), errors.Is(cause, errClose):
 		state := Paused
 		if errors.Is(cause, errClose) {
@@ -159,10 +174,8 @@ func (j *job) run(ctx context.Context) {
 	case errors.Is(cause, errCancel):
 		j.cleanup(context.WithoutCancel(ctx))
 		j.setState(ctx, Cancelled, "")
-	case err != nil:
-		j.setState(ctx, Failed, err.Error())
 	default:
-		j.setState(ctx, Completed, "")
+		j.setState(ctx, Failed, err.Error())
 	}
 	j.mu.Lock()
 	j.rate = 0
@@ -178,6 +191,8 @@ func (j *job) execute(ctx context.Context) error {
 	rec := j.rec
 	var err error
 	switch rec.Kind {
+	case ServerTransfer, P2P:
+		return j.executeRemote(ctx)
 	case Upload:
 		j.dst, err = e.open(ctx, rec.Dest.Account)
 	case Download:
@@ -280,6 +295,10 @@ func (j *job) cleanup(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	rec := j.rec
+	if rec.Kind == ServerTransfer || rec.Kind == P2P {
+		j.cleanupRemote(ctx)
+		return
+	}
 	if rec.Kind == Download {
 		for _, it := range rec.Items {
 			if !it.Done && it.Dst != "" {

@@ -154,7 +154,7 @@ func journaledParts(dir string) (string, []int, error) {
 	}
 	defer j.Close()
 	ctx := context.Background()
-	jobs, err := j.List(ctx)
+	jobs, err := j.List(ctx, transfer.ListFilter{})
 	if err != nil || len(jobs) == 0 {
 		return "", nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/transfer"
 )
 
@@ -33,7 +34,10 @@ func Run(t *testing.T, newJournal func(t *testing.T) transfer.Journal) {
 		{"UnknownJob", testUnknownJob},
 		{"BadIndex", testBadIndex},
 		{"List", testList},
+		{"ListFilter", testListFilter},
+		{"ListCounts", testListCounts},
 		{"Delete", testDelete},
+		{"DeleteFinished", testDeleteFinished},
 		{"ConcurrentAddPart", testConcurrentAddPart},
 		{"ManyItems", testManyItems},
 	}
@@ -73,7 +77,9 @@ func Plan(id string, n int) *transfer.JobRecord {
 
 // Part returns part n with a size and checksums derived from n and tag.
 func Part(n int, tag string) transfer.PartRecord {
-	return transfer.PartRecord{Number: n, Size: int64(n) * 100, ETag: fmt.Sprintf("%q", tag+strconv.Itoa(n)), MD5: fmt.Sprintf("%032x", n)}
+	return transfer.PartRecord{Number: n, Size: int64(n) * 100, ETag: fmt.Sprintf("%q", tag+strconv.Itoa(n)),
+		Checksum: provider.Checksum{Hash: provider.HashCRC32C, Value: fmt.Sprintf("%08x", n)},
+		Sum:      provider.Checksum{Hash: provider.HashMD5, Value: fmt.Sprintf("%032x", n)}}
 }
 
 // Normalize returns a copy of rec in a comparable form: times in UTC, parts
@@ -159,7 +165,7 @@ func testRoundTrip(t *testing.T, j transfer.Journal) {
 	rec.Items[1].Parts = []transfer.PartRecord{Part(1, "a"), Part(2, "a")}
 	rec.Items[2].Done, rec.Items[2].Verified = true, true
 	rec.Items[0].Failed = "access denied"
-	rec.Items[0].SrcMD5 = "d41d8cd98f00b204e9800998ecf8427e"
+	rec.Items[0].SrcSum = provider.Checksum{Hash: provider.HashMD5, Value: "d41d8cd98f00b204e9800998ecf8427e"}
 	put(t, j, rec)
 	Equal(t, "Get", get(t, j, rec.ID), rec)
 
@@ -301,23 +307,31 @@ func testBadIndex(t *testing.T, j transfer.Journal) {
 	Equal(t, "Get", get(t, j, rec.ID), rec)
 }
 
-// testList: every job, ordered by id, without parts.
+// testList: every job, oldest first (then by id), without items.
 func testList(t *testing.T, j transfer.Journal) {
 	ctx := context.Background()
-	if list, err := j.List(ctx); err != nil || len(list) != 0 {
+	if list, err := j.List(ctx, transfer.ListFilter{}); err != nil || len(list) != 0 {
 		t.Fatalf("List of an empty journal = %d jobs, %v", len(list), err)
 	}
 	var want []*transfer.JobRecord
-	for _, id := range []string{"job-b", "job-a", "job-c"} {
+	for k, id := range []string{"job-b", "job-a", "job-c", "job-0"} {
 		rec := Plan(id, 2)
 		rec.State = transfer.Paused
+		rec.Owner = "tenant/user"
+		if id != "job-a" {
+			// job-a and job-b were created at the same time: the id
+			// orders them; job-0 is the youngest.
+			rec.Created = created.Add(time.Duration(k) * time.Second)
+		}
 		put(t, j, rec)
 		update(t, j, id, 0, transfer.ItemUpdate{UploadID: "u-" + id})
 		addPart(t, j, id, 0, Part(1, id))
 		want = append(want, rec)
 	}
-	slices.SortFunc(want, func(a, b *transfer.JobRecord) int { return cmp.Compare(a.ID, b.ID) })
-	list, err := j.List(ctx)
+	slices.SortFunc(want, func(a, b *transfer.JobRecord) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	})
+	list, err := j.List(ctx, transfer.ListFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,15 +339,113 @@ func testList(t *testing.T, j transfer.Journal) {
 		t.Fatalf("List = %d jobs, want %d", len(list), len(want))
 	}
 	for i, got := range list {
-		for _, it := range got.Items {
-			if len(it.Parts) > 0 {
-				t.Errorf("List: job %s has parts", got.ID)
-			}
+		if got.Items != nil {
+			t.Errorf("List: job %s has items", got.ID)
 		}
-		// Items are optional in List (the engine calls Get for them).
-		g, w := *got, *want[i]
-		g.Items, w.Items = nil, nil
-		Equal(t, "List["+strconv.Itoa(i)+"]", &g, &w)
+		w := *want[i]
+		w.Items = nil
+		Equal(t, "List["+strconv.Itoa(i)+"]", &got.JobRecord, &w)
+	}
+}
+
+// listIDs returns the ids of the jobs f selects, in List's order.
+func listIDs(t *testing.T, j transfer.Journal, f transfer.ListFilter) []string {
+	t.Helper()
+	list, err := j.List(context.Background(), f)
+	if err != nil {
+		t.Fatalf("List(%+v): %v", f, err)
+	}
+	ids := []string{}
+	for _, s := range list {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+// testListFilter: owner, owner prefix, states and last update narrow the
+// listing, together.
+func testListFilter(t *testing.T, j transfer.Journal) {
+	jobs := []struct {
+		id, owner string
+		state     transfer.State
+		age       time.Duration
+	}{
+		{"job-1", "t1/alice", transfer.Completed, 40 * 24 * time.Hour},
+		{"job-2", "t1/alice", transfer.Running, time.Hour},
+		{"job-3", "t1/bob", transfer.Paused, 40 * 24 * time.Hour},
+		{"job-4", "t2/alice", transfer.Failed, time.Minute},
+		{"job-5", "", transfer.Cancelled, 50 * 24 * time.Hour},
+		{"job-6", "t1/alicia", transfer.Pending, 0},
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for k, jb := range jobs {
+		rec := Plan(jb.id, 1)
+		rec.Owner, rec.State = jb.owner, jb.state
+		rec.Created = created.Add(time.Duration(k) * time.Second)
+		rec.Updated = now.Add(-jb.age)
+		put(t, j, rec)
+	}
+	cutoff := now.Add(-30 * 24 * time.Hour)
+	for _, tc := range []struct {
+		f    transfer.ListFilter
+		want []string
+	}{
+		{transfer.ListFilter{}, []string{"job-1", "job-2", "job-3", "job-4", "job-5", "job-6"}},
+		{transfer.ListFilter{Owner: "t1/alice"}, []string{"job-1", "job-2"}},
+		{transfer.ListFilter{Owner: "nobody"}, []string{}},
+		{transfer.ListFilter{OwnerPrefix: "t1/"}, []string{"job-1", "job-2", "job-3", "job-6"}},
+		{transfer.ListFilter{OwnerPrefix: "t1/alic"}, []string{"job-1", "job-2", "job-6"}},
+		{transfer.ListFilter{OwnerPrefix: "t1/", Owner: "t1/bob"}, []string{"job-3"}},
+		{transfer.ListFilter{States: transfer.Unfinished}, []string{"job-2", "job-3", "job-4", "job-6"}},
+		{transfer.ListFilter{States: []transfer.State{transfer.Completed, transfer.Cancelled}}, []string{"job-1", "job-5"}},
+		{transfer.ListFilter{UpdatedBefore: cutoff}, []string{"job-1", "job-3", "job-5"}},
+		{transfer.ListFilter{UpdatedBefore: cutoff, States: []transfer.State{transfer.Paused}, OwnerPrefix: "t1/"}, []string{"job-3"}},
+	} {
+		if got := listIDs(t, j, tc.f); !slices.Equal(got, tc.want) {
+			t.Errorf("List(%+v) = %v, want %v", tc.f, got, tc.want)
+		}
+	}
+}
+
+// testListCounts: List counts bytes and files as the engine does from the
+// full record (JobRecord.Counts): done items whole, parts of the items
+// still under way, nothing of failed items.
+func testListCounts(t *testing.T, j transfer.Journal) {
+	rec := Plan("job-counts", 5) // sizes 0, 1000, 2000, 3000, 4000
+	rec.Owner = "t/u"
+	put(t, j, rec)
+	update(t, j, rec.ID, 1, transfer.ItemUpdate{Done: true, Verified: true})
+	update(t, j, rec.ID, 2, transfer.ItemUpdate{UploadID: "u2"})
+	addPart(t, j, rec.ID, 2, Part(1, "u2"))
+	addPart(t, j, rec.ID, 2, Part(3, "u2"))
+	update(t, j, rec.ID, 3, transfer.ItemUpdate{UploadID: "u3"})
+	addPart(t, j, rec.ID, 3, Part(2, "u3"))
+	update(t, j, rec.ID, 3, transfer.ItemUpdate{UploadID: "u3", Failed: "denied"})
+	put(t, j, Plan("job-empty", 0))
+	all := Plan("job-verified", 2)
+	put(t, j, all)
+	update(t, j, all.ID, 0, transfer.ItemUpdate{Done: true, Verified: true})
+	update(t, j, all.ID, 1, transfer.ItemUpdate{Done: true, Verified: true})
+
+	want := map[string]transfer.Counts{
+		"job-counts":   {BytesDone: 1000 + 100 + 300, BytesTotal: 10000, FilesDone: 1, FilesFailed: 1, FilesTotal: 5},
+		"job-empty":    {},
+		"job-verified": {BytesDone: 1000, BytesTotal: 1000, FilesDone: 2, FilesTotal: 2, Verified: true},
+	}
+	list, err := j.List(context.Background(), transfer.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(want) {
+		t.Fatalf("List = %d jobs, want %d", len(list), len(want))
+	}
+	for _, s := range list {
+		if s.Counts != want[s.ID] {
+			t.Errorf("List: %s counts %+v, want %+v", s.ID, s.Counts, want[s.ID])
+		}
+		if c := get(t, j, s.ID).Counts(); c != s.Counts {
+			t.Errorf("%s: List counts %+v, the record's %+v", s.ID, s.Counts, c)
+		}
 	}
 }
 
@@ -352,7 +464,7 @@ func testDelete(t *testing.T, j transfer.Journal) {
 	if _, err := j.Get(ctx, rec.ID); !errors.Is(err, transfer.ErrUnknownJob) {
 		t.Errorf("Get after Delete = %v, want ErrUnknownJob", err)
 	}
-	list, err := j.List(ctx)
+	list, err := j.List(ctx, transfer.ListFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +476,53 @@ func testDelete(t *testing.T, j transfer.Journal) {
 	}
 	put(t, j, rec)
 	Equal(t, "Get of a reused id", get(t, j, rec.ID), rec)
+}
+
+// testDeleteFinished: jobs in a final state last updated before the time
+// go with their items and parts; unfinished and younger ones stay.
+func testDeleteFinished(t *testing.T, j transfer.Journal) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	old := now.Add(-31 * 24 * time.Hour)
+	for _, jb := range []struct {
+		id      string
+		state   transfer.State
+		updated time.Time
+	}{
+		{"job-done-old", transfer.Completed, old},
+		{"job-failed-old", transfer.Failed, old},
+		{"job-cancelled-old", transfer.Cancelled, old},
+		{"job-done-new", transfer.Completed, now},
+		{"job-paused-old", transfer.Paused, old},
+		{"job-running-old", transfer.Running, old},
+		{"job-pending-old", transfer.Pending, old},
+	} {
+		rec := Plan(jb.id, 2)
+		rec.State, rec.Updated = jb.state, jb.updated
+		put(t, j, rec)
+		update(t, j, jb.id, 0, transfer.ItemUpdate{UploadID: "u"})
+		addPart(t, j, jb.id, 0, Part(1, "u"))
+	}
+	n, err := j.DeleteFinished(ctx, now.Add(-30*24*time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("DeleteFinished = %d, %v; want 3", n, err)
+	}
+	want := []string{"job-done-new", "job-paused-old", "job-pending-old", "job-running-old"}
+	if got := listIDs(t, j, transfer.ListFilter{}); !slices.Equal(got, want) {
+		t.Errorf("List after DeleteFinished = %v, want %v", got, want)
+	}
+	for _, id := range []string{"job-done-old", "job-failed-old", "job-cancelled-old"} {
+		if _, err := j.Get(ctx, id); !errors.Is(err, transfer.ErrUnknownJob) {
+			t.Errorf("Get %s after DeleteFinished = %v, want ErrUnknownJob", id, err)
+		}
+		// The parts went too: a new job with the id starts from nothing.
+		rec := Plan(id, 2)
+		put(t, j, rec)
+		Equal(t, "Get of a reused id", get(t, j, id), rec)
+	}
+	if n, err := j.DeleteFinished(ctx, now.Add(-30*24*time.Hour)); err != nil || n != 0 {
+		t.Errorf("second DeleteFinished = %d, %v; want 0", n, err)
+	}
 }
 
 // testConcurrentAddPart: the engine's workers record parts of one job at
@@ -429,8 +588,11 @@ func testManyItems(t *testing.T, j transfer.Journal) {
 	}
 	rec.Items[n-1].Parts = []transfer.PartRecord{Part(1, "last")}
 	Equal(t, "Get", got, rec)
-	list, err := j.List(ctx)
+	list, err := j.List(ctx, transfer.ListFilter{})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("List = %d jobs, %v", len(list), err)
+	}
+	if c := rec.Counts(); list[0].Counts != c {
+		t.Errorf("List counts %+v, want %+v", list[0].Counts, c)
 	}
 }

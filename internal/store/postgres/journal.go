@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -33,9 +36,9 @@ func planJSON(rec *transfer.JobRecord) (json.RawMessage, error) {
 	return json.Marshal(&c)
 }
 
-const upsertPart = `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, md5)
-	VALUES ($1, $2, $3, $4, $5, $6)
-	ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, md5 = excluded.md5`
+const upsertPart = `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`
 
 func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
 	plan, err := planJSON(rec)
@@ -87,7 +90,7 @@ func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
 		var b pgx.Batch
 		for i, it := range rec.Items {
 			for _, p := range it.Parts {
-				b.Queue(upsertPart, rec.ID, i, p.Number, p.Size, p.ETag, p.MD5)
+				b.Queue(upsertPart, rec.ID, i, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
 			}
 		}
 		if b.Len() == 0 {
@@ -157,7 +160,7 @@ func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfe
 // AddPart is one statement: it runs for every part, and the foreign key
 // tells a missing job or item apart from success without a prior read.
 func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {
-	_, err := j.s.pool.Exec(ctx, upsertPart, id, index, p.Number, p.Size, p.ETag, p.MD5)
+	_, err := j.s.pool.Exec(ctx, upsertPart, id, index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
 		return j.noItem(ctx, id, index)
@@ -195,15 +198,19 @@ func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT idx, number, size, etag, md5 FROM transfer_parts
+		rows, err = tx.Query(ctx, `SELECT idx, number, size, etag, checksum, sum FROM transfer_parts
 			WHERE transfer_id = $1 ORDER BY idx, number`, id)
 		if err != nil {
 			return err
 		}
 		var p transfer.PartRecord
-		_, err = pgx.ForEachRow(rows, []any{&i, &p.Number, &p.Size, &p.ETag, &p.MD5}, func() error {
+		var checksum, sum string
+		_, err = pgx.ForEachRow(rows, []any{&i, &p.Number, &p.Size, &p.ETag, &checksum, &sum}, func() error {
 			if i < 0 || i >= len(rec.Items) {
 				return fmt.Errorf("job %s: part of item %d outside the plan", id, i)
+			}
+			if err := errors.Join(p.Checksum.UnmarshalText([]byte(checksum)), p.Sum.UnmarshalText([]byte(sum))); err != nil {
+				return fmt.Errorf("job %s: %w", id, err)
 			}
 			rec.Items[i].Parts = append(rec.Items[i].Parts, p)
 			return nil
@@ -219,21 +226,51 @@ func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error
 	return &rec, nil
 }
 
-// List decodes the plans without their items: a job of many files would
-// otherwise cost its whole plan here, and the engine calls Get for them.
-func (j journal) List(ctx context.Context) ([]*transfer.JobRecord, error) {
-	rows, err := j.s.pool.Query(ctx, `SELECT record - 'items' FROM transfers ORDER BY id COLLATE "C"`)
+// List decodes the plans without their items (a job of many files would
+// otherwise cost its whole plan here) and counts the items and parts in
+// SQL. Item sizes live only in the plan, hence jsonb_array_elements.
+func (j journal) List(ctx context.Context, f transfer.ListFilter) ([]transfer.JobSummary, error) {
+	where, args := listWhere(f)
+	rows, err := j.s.pool.Query(ctx, `WITH sel AS (SELECT id, record, created_at FROM transfers WHERE `+where+`),
+		sizes AS (
+			SELECT sel.id, (e.ord - 1)::int AS idx, (e.item ->> 'size')::bigint AS size
+			FROM sel, jsonb_array_elements(sel.record -> 'items') WITH ORDINALITY AS e(item, ord)),
+		items AS (
+			SELECT sizes.id,
+				sum(sizes.size) AS bytes_total,
+				count(*) AS files_total,
+				coalesce(sum(sizes.size) FILTER (WHERE i.done), 0) AS bytes_done,
+				count(*) FILTER (WHERE i.done) AS files_done,
+				count(*) FILTER (WHERE NOT i.done AND i.failed <> '') AS files_failed,
+				bool_and(coalesce(i.verified, false)) AS verified
+			FROM sizes LEFT JOIN transfer_items i ON i.transfer_id = sizes.id AND i.idx = sizes.idx
+			GROUP BY sizes.id),
+		parts AS (
+			SELECT i.transfer_id AS id, sum(p.size) AS bytes
+			FROM sel JOIN transfer_items i ON i.transfer_id = sel.id AND NOT i.done AND i.failed = ''
+			JOIN transfer_parts p ON p.transfer_id = i.transfer_id AND p.idx = i.idx
+			GROUP BY i.transfer_id)
+		SELECT sel.record - 'items',
+			coalesce(items.bytes_total, 0)::bigint, coalesce(items.files_total, 0)::bigint,
+			(coalesce(items.bytes_done, 0) + coalesce(parts.bytes, 0))::bigint,
+			coalesce(items.files_done, 0)::bigint, coalesce(items.files_failed, 0)::bigint, coalesce(items.verified, false)
+		FROM sel LEFT JOIN items ON items.id = sel.id LEFT JOIN parts ON parts.id = sel.id
+		ORDER BY sel.created_at, sel.id COLLATE "C"`, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	var out []*transfer.JobRecord
+	var out []transfer.JobSummary
 	var plan []byte
-	_, err = pgx.ForEachRow(rows, []any{&plan}, func() error {
+	var s transfer.JobSummary
+	var total, done, failed int64
+	_, err = pgx.ForEachRow(rows, []any{&plan, &s.BytesTotal, &total, &s.BytesDone, &done, &failed, &s.Verified}, func() error {
 		var rec transfer.JobRecord
 		if err := json.Unmarshal(plan, &rec); err != nil {
 			return fmt.Errorf("transfers: %w", err)
 		}
-		out = append(out, &rec)
+		s.JobRecord = rec
+		s.FilesTotal, s.FilesDone, s.FilesFailed = int(total), int(done), int(failed)
+		out = append(out, s)
 		return nil
 	})
 	if err != nil {
@@ -242,9 +279,46 @@ func (j journal) List(ctx context.Context) ([]*transfer.JobRecord, error) {
 	return out, nil
 }
 
+// listWhere is the condition on transfers that selects what f selects.
+func listWhere(f transfer.ListFilter) (string, []any) {
+	conds, args := []string{"true"}, []any{}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Owner != "" {
+		conds = append(conds, `coalesce(record ->> 'owner', '') = `+arg(f.Owner))
+	}
+	if f.OwnerPrefix != "" {
+		conds = append(conds, `starts_with(coalesce(record ->> 'owner', ''), `+arg(f.OwnerPrefix)+`)`)
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, st := range f.States {
+			states[i] = string(st)
+		}
+		conds = append(conds, `state = ANY(`+arg(states)+`)`)
+	}
+	if !f.UpdatedBefore.IsZero() {
+		conds = append(conds, `updated_at < `+arg(f.UpdatedBefore))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
 // Delete is a hard delete: items and parts go by ON DELETE CASCADE. Nobody
 // audits the part lists of finished jobs.
 func (j journal) Delete(ctx context.Context, id string) error {
 	_, err := j.s.pool.Exec(ctx, `DELETE FROM transfers WHERE id = $1`, id)
 	return mapErr(err)
+}
+
+// DeleteFinished is one statement: the state and time are checked on the
+// rows it deletes.
+func (j journal) DeleteFinished(ctx context.Context, t time.Time) (int, error) {
+	tag, err := j.s.pool.Exec(ctx, `DELETE FROM transfers WHERE state = ANY($1) AND updated_at < $2`,
+		[]string{string(transfer.Completed), string(transfer.Failed), string(transfer.Cancelled)}, t)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(tag.RowsAffected()), nil
 }

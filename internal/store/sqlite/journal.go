@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -82,9 +84,9 @@ func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
 		return mapErr(err)
 	}
 	defer items.Close()
-	parts, err := tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, md5)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, md5 = excluded.md5`)
+	parts, err := tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -94,7 +96,7 @@ func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
 			return mapErr(err)
 		}
 		for _, p := range it.Parts {
-			if _, err := parts.ExecContext(ctx, rec.ID, i, p.Number, p.Size, p.ETag, p.MD5); err != nil {
+			if _, err := parts.ExecContext(ctx, rec.ID, i, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String()); err != nil {
 				return mapErr(err)
 			}
 		}
@@ -147,10 +149,10 @@ func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfe
 // AddPart is one statement: it runs for every part, and the foreign key
 // tells a missing job or item apart from success without a prior read.
 func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {
-	_, err := j.s.w.ExecContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, md5)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, md5 = excluded.md5`,
-		id, index, p.Number, p.Size, p.ETag, p.MD5)
+	_, err := j.s.w.ExecContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`,
+		id, index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return j.noItem(ctx, id, index)
@@ -198,7 +200,7 @@ func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT idx, number, size, etag, md5 FROM transfer_parts
+	rows, err = tx.QueryContext(ctx, `SELECT idx, number, size, etag, checksum, sum FROM transfer_parts
 		WHERE transfer_id = ? ORDER BY idx, number`, id)
 	if err != nil {
 		return nil, mapErr(err)
@@ -207,8 +209,12 @@ func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error
 	for rows.Next() {
 		var i int
 		var p transfer.PartRecord
-		if err := rows.Scan(&i, &p.Number, &p.Size, &p.ETag, &p.MD5); err != nil {
+		var sum, checksum string
+		if err := rows.Scan(&i, &p.Number, &p.Size, &p.ETag, &checksum, &sum); err != nil {
 			return nil, mapErr(err)
+		}
+		if err := errors.Join(p.Checksum.UnmarshalText([]byte(checksum)), p.Sum.UnmarshalText([]byte(sum))); err != nil {
+			return nil, fmt.Errorf("sqlite: job %s: %w", id, err)
 		}
 		if i < 0 || i >= len(rec.Items) {
 			return nil, fmt.Errorf("sqlite: job %s: part of item %d outside the plan", id, i)
@@ -221,25 +227,51 @@ func (j journal) Get(ctx context.Context, id string) (*transfer.JobRecord, error
 	return &rec, nil
 }
 
-// List decodes the plans without their items: a job of many files would
-// otherwise cost its whole plan here, and the engine calls Get for them.
-func (j journal) List(ctx context.Context) ([]*transfer.JobRecord, error) {
-	rows, err := j.s.r.QueryContext(ctx, `SELECT json_remove(record, '$.items') FROM transfers ORDER BY id`)
+// List decodes the plans without their items (a job of many files would
+// otherwise cost its whole plan here) and counts the items and parts in
+// SQL. Item sizes live only in the plan, hence json_each.
+func (j journal) List(ctx context.Context, f transfer.ListFilter) ([]transfer.JobSummary, error) {
+	where, args := listWhere(f)
+	rows, err := j.s.r.QueryContext(ctx, `WITH sel AS (SELECT id, record, created_at FROM transfers WHERE `+where+`),
+		sizes AS (
+			SELECT sel.id, e.key AS idx, e.value ->> '$.size' AS size
+			FROM sel, json_each(sel.record, '$.items') AS e),
+		items AS (
+			SELECT sizes.id,
+				sum(sizes.size) AS bytes_total,
+				count(*) AS files_total,
+				coalesce(sum(CASE WHEN i.done THEN sizes.size ELSE 0 END), 0) AS bytes_done,
+				coalesce(sum(i.done <> 0), 0) AS files_done,
+				coalesce(sum(i.done = 0 AND i.failed <> ''), 0) AS files_failed,
+				min(coalesce(i.verified, 0)) AS verified
+			FROM sizes LEFT JOIN transfer_items i ON i.transfer_id = sizes.id AND i.idx = sizes.idx
+			GROUP BY sizes.id),
+		parts AS (
+			SELECT i.transfer_id AS id, sum(p.size) AS bytes
+			FROM sel JOIN transfer_items i ON i.transfer_id = sel.id AND i.done = 0 AND i.failed = ''
+			JOIN transfer_parts p ON p.transfer_id = i.transfer_id AND p.idx = i.idx
+			GROUP BY i.transfer_id)
+		SELECT json_remove(sel.record, '$.items'),
+			coalesce(items.bytes_total, 0), coalesce(items.files_total, 0),
+			coalesce(items.bytes_done, 0) + coalesce(parts.bytes, 0),
+			coalesce(items.files_done, 0), coalesce(items.files_failed, 0), coalesce(items.verified, 0)
+		FROM sel LEFT JOIN items ON items.id = sel.id LEFT JOIN parts ON parts.id = sel.id
+		ORDER BY sel.created_at, sel.id`, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	defer rows.Close()
-	var out []*transfer.JobRecord
+	var out []transfer.JobSummary
 	for rows.Next() {
 		var plan string
-		if err := rows.Scan(&plan); err != nil {
+		var s transfer.JobSummary
+		if err := rows.Scan(&plan, &s.BytesTotal, &s.FilesTotal, &s.BytesDone, &s.FilesDone, &s.FilesFailed, &s.Verified); err != nil {
 			return nil, mapErr(err)
 		}
-		var rec transfer.JobRecord
-		if err := json.Unmarshal([]byte(plan), &rec); err != nil {
+		if err := json.Unmarshal([]byte(plan), &s.JobRecord); err != nil {
 			return nil, fmt.Errorf("sqlite: transfers: %w", err)
 		}
-		out = append(out, &rec)
+		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(err)
@@ -247,9 +279,45 @@ func (j journal) List(ctx context.Context) ([]*transfer.JobRecord, error) {
 	return out, nil
 }
 
+// listWhere is the condition on transfers that selects what f selects.
+func listWhere(f transfer.ListFilter) (string, []any) {
+	conds, args := []string{"1"}, []any{}
+	if f.Owner != "" {
+		conds = append(conds, `coalesce(record ->> '$.owner', '') = ?`)
+		args = append(args, f.Owner)
+	}
+	if f.OwnerPrefix != "" {
+		conds = append(conds, `substr(coalesce(record ->> '$.owner', ''), 1, length(?)) = ?`)
+		args = append(args, f.OwnerPrefix, f.OwnerPrefix)
+	}
+	if len(f.States) > 0 {
+		conds = append(conds, `state IN (`+strings.Repeat(", ?", len(f.States))[2:]+`)`)
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	if !f.UpdatedBefore.IsZero() {
+		conds = append(conds, `updated_at < ?`)
+		args = append(args, fmtTime(f.UpdatedBefore))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
 // Delete is a hard delete: items and parts go by ON DELETE CASCADE. Nobody
 // audits the part lists of finished jobs.
 func (j journal) Delete(ctx context.Context, id string) error {
 	_, err := j.s.w.ExecContext(ctx, `DELETE FROM transfers WHERE id = ?`, id)
 	return mapErr(err)
+}
+
+// DeleteFinished is one statement: the state and time are checked on the
+// rows it deletes.
+func (j journal) DeleteFinished(ctx context.Context, t time.Time) (int, error) {
+	res, err := j.s.w.ExecContext(ctx, `DELETE FROM transfers WHERE state IN (?, ?, ?) AND updated_at < ?`,
+		string(transfer.Completed), string(transfer.Failed), string(transfer.Cancelled), fmtTime(t))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err)
 }

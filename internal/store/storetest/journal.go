@@ -61,7 +61,7 @@ func JournalRestart(t *testing.T, reopen func(t *testing.T) store.Store) {
 		t.Fatal(err)
 	}
 	journaltest.Equal(t, "Get after reopen", got, rec)
-	list, err := s.Journal().List(ctx)
+	list, err := s.Journal().List(ctx, transfer.ListFilter{})
 	if err != nil || len(list) != 1 || list[0].ID != rec.ID || list[0].State != rec.State {
 		t.Fatalf("List after reopen = %+v, %v", list, err)
 	}
