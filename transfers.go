@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/transfer"
@@ -21,8 +22,13 @@ type TransferOptions struct {
 	PartSize    int64
 	// SkipRestore leaves the journal's unfinished transfers alone. Set it in
 	// short-lived tools that share a store with a running agent (the CLI),
-	// so two processes never run the same transfer.
+	// so two processes never run the same transfer. Such a client still
+	// lists every transfer of the store (ListTransfers reads the journal).
 	SkipRestore bool
+	// Retention is how long finished transfers stay listed after their last
+	// change (see transfer.Options.Retention). Default 30 days; negative
+	// keeps them for ever.
+	Retention time.Duration
 }
 
 // startEngine creates the transfer engine and restarts the journal's
@@ -37,6 +43,7 @@ func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 		Journal:     j,
 		Concurrency: opts.Concurrency,
 		PartSize:    opts.PartSize,
+		Retention:   opts.Retention,
 		Logger:      c.log,
 	})
 	if opts.SkipRestore {
@@ -156,30 +163,47 @@ func sees(p Principal, st transfer.Status) bool {
 	return p.Role.IsAdmin() && strings.HasPrefix(st.Owner, p.TenantID+"/")
 }
 
-// TransferStatus returns a transfer the caller may see; any other id is
-// NOT_FOUND.
+// TransferStatus returns a transfer the caller may see, whichever process
+// on the store runs or ran it: the live status of a transfer this client
+// runs, the store's record of any other. Any other id is NOT_FOUND.
 func (c *Client) TransferStatus(ctx context.Context, p Principal, id string) (transfer.Status, error) {
 	if err := p.check(); err != nil {
 		return transfer.Status{}, err
 	}
-	st, err := c.engine.Status(id)
-	if err != nil || !sees(p, st) {
+	st, err := c.engine.Lookup(ctx, id)
+	if errors.Is(err, transfer.ErrUnknownJob) || err == nil && !sees(p, st) {
 		return transfer.Status{}, notFound("transfer")
+	}
+	if err != nil {
+		return transfer.Status{}, transferErr(err, "transfer status")
 	}
 	return st, nil
 }
 
-// ListTransfers returns the transfers the caller may see, oldest first.
+// ListTransfers returns the transfers the caller may see, oldest first,
+// read from the store: those this client runs (with live progress) and
+// those of every other process on the store, such as the agent's and
+// earlier CLI runs', with their recorded state and byte counts. Finished
+// transfers stay listed for TransferOptions.Retention.
 func (c *Client) ListTransfers(ctx context.Context, p Principal) ([]transfer.Status, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	all := c.engine.List()
+	f := transfer.ListFilter{Owner: owner(p)}
+	if p.Role.IsAdmin() {
+		f = transfer.ListFilter{OwnerPrefix: p.TenantID + "/"}
+	}
+	all, err := c.engine.ListJournal(ctx, f)
+	if err != nil {
+		return nil, transferErr(err, "list transfers")
+	}
 	return slices.DeleteFunc(all, func(st transfer.Status) bool { return !sees(p, st) }), nil
 }
 
-// PauseTransfer pauses a running transfer; anything else is an error with
-// code TRANSFER (errors.Is transfer.ErrBadState).
+// PauseTransfer pauses a transfer this client runs; anything else is an
+// error with code TRANSFER (errors.Is transfer.ErrBadState), among them a
+// transfer running in another process on the store (pause it there: the
+// agent's HTTP API for the agent's transfers).
 func (c *Client) PauseTransfer(ctx context.Context, p Principal, id string) error {
 	if _, err := c.TransferStatus(ctx, p, id); err != nil {
 		return err
@@ -187,15 +211,27 @@ func (c *Client) PauseTransfer(ctx context.Context, p Principal, id string) erro
 	return transferErr(c.engine.Pause(ctx, id), "pause transfer")
 }
 
-// ResumeTransfer continues a paused (or failed) transfer.
+// ResumeTransfer continues a paused (or failed) transfer in this client,
+// from the parts the store recorded. A transfer paused or failed in another
+// process (or before a restart) is taken over: it runs in this client from
+// then on, so keep the client open until it ends. A transfer the store says
+// is running or pending belongs to another process: code TRANSFER
+// (transfer.ErrBadState).
 func (c *Client) ResumeTransfer(ctx context.Context, p Principal, id string) error {
 	if _, err := c.TransferStatus(ctx, p, id); err != nil {
 		return err
 	}
-	return transferErr(c.engine.Resume(ctx, id), "resume transfer")
+	if err := c.engine.Resume(ctx, id); err != nil {
+		return transferErr(err, "resume transfer")
+	}
+	// A P2P push is resumed on its source server before this returns.
+	_ = c.engine.AwaitStarted(ctx, id)
+	return nil
 }
 
-// CancelTransfer stops a transfer for good and cleans up after it.
+// CancelTransfer stops a transfer for good and cleans up after it. Like
+// ResumeTransfer it takes over a paused or failed transfer of another
+// process, and refuses one running there (code TRANSFER).
 func (c *Client) CancelTransfer(ctx context.Context, p Principal, id string) error {
 	if _, err := c.TransferStatus(ctx, p, id); err != nil {
 		return err

@@ -210,3 +210,143 @@ func (c countingParts) UploadPart(ctx context.Context, u provider.Upload, n int,
 	}
 	return p, err
 }
+
+// TestTransfersOfOtherClients: clients on one store stand for the agent and
+// CLI runs. A client lists and looks up the transfers of the others, closed
+// or running, with their recorded state and bytes; it cannot pause one that
+// runs elsewhere, and it takes over a paused one it resumes.
+func TestTransfersOfOtherClients(t *testing.T) {
+	run(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		cloud := newFakeCloud(t)
+		parts := make(chan int, 256)
+		open := func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+			if _, err := cloud.open(ctx, cfg); err != nil {
+				return nil, err
+			}
+			return slowParts{nopClose{cloud.mem}, parts}, nil
+		}
+		keyFile := filepath.Join(t.TempDir(), "secret.key")
+		newClient := func(skipRestore bool) *amove.Client {
+			c, err := amove.New(ctx, amove.Options{DSN: b.dsn, KeyFile: keyFile, OpenStorage: open, Logger: slog.New(slog.DiscardHandler),
+				Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 1, SkipRestore: skipRestore}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		agent := newClient(false)
+		defer agent.Close()
+		_, admin, err := agent.CreateTenant(ctx, uniqueName("t"), amove.NewUser{Username: uniqueName("admin"), Role: amove.RoleDesktopAdmin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := admin.Principal()
+		a, err := agent.InsertAccount(ctx, p, goodAccount("media", false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		small, big := filepath.Join(dir, "small.bin"), filepath.Join(dir, "big.bin")
+		if err := os.WriteFile(small, make([]byte, 1000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		data := make([]byte, 30<<20)
+		_, _ = rand.Read(data)
+		if err := os.WriteFile(big, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		upload := func(c *amove.Client, path, key string) string {
+			t.Helper()
+			id, err := c.Upload(ctx, p, amove.UploadRequest{AccountID: a.ID, Bucket: "media", Key: key, LocalPath: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+
+		// An earlier CLI run completed one upload, another paused one.
+		cli1 := newClient(true)
+		done := upload(cli1, small, "small.bin")
+		waitTransfer(t, cli1, p, done)
+		cli1.Close()
+		cli2 := newClient(true)
+		paused := upload(cli2, big, "paused.bin")
+		<-parts
+		if err := cli2.PauseTransfer(ctx, p, paused); err != nil {
+			t.Fatal(err)
+		}
+		cli2.Close()
+		// The agent runs one now.
+		running := upload(agent, big, "running.bin")
+		<-parts
+
+		cli := newClient(true)
+		defer cli.Close()
+		list, err := cli.ListTransfers(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]transfer.Status{}
+		for _, st := range list {
+			got[st.ID] = st
+		}
+		if st := got[done]; st.State != transfer.Completed || st.BytesDone != 1000 || st.FilesDone != 1 || !st.ChecksumVerified {
+			t.Errorf("completed transfer of an earlier client: %+v", st)
+		}
+		if st := got[paused]; st.State != transfer.Paused || st.BytesDone == 0 || st.BytesTotal != int64(len(data)) {
+			t.Errorf("paused transfer of an earlier client: %+v", st)
+		}
+		if st := got[running]; st.State != transfer.Running || st.BytesTotal != int64(len(data)) {
+			t.Errorf("running transfer of the agent: %+v", st)
+		}
+		if len(list) != 3 {
+			t.Errorf("the CLI lists %d transfers, want 3", len(list))
+		}
+		if st, err := cli.TransferStatus(ctx, p, paused); err != nil || st.State != transfer.Paused {
+			t.Errorf("status of another client's transfer: %+v, %v", st, err)
+		}
+		// Others of the tenant and other tenants see nothing.
+		std := newEnvUser(t, agent, admin, amove.RoleStandardUser)
+		if list, _ := cli.ListTransfers(ctx, std); len(list) != 0 {
+			t.Errorf("a standard user lists %d transfers of another", len(list))
+		}
+		if _, err := cli.TransferStatus(ctx, std, done); !errors.Is(err, amove.ErrNotFound) {
+			t.Errorf("a standard user sees another's transfer: %v", err)
+		}
+
+		// The agent's running transfer is the agent's to control.
+		if err := cli.PauseTransfer(ctx, p, running); amove.ErrorCode(err) != amove.CodeTransfer || !errors.Is(err, transfer.ErrBadState) {
+			t.Errorf("pause of the agent's transfer from the CLI: %v", err)
+		}
+		if err := cli.CancelTransfer(ctx, p, running); amove.ErrorCode(err) != amove.CodeTransfer {
+			t.Errorf("cancel of the agent's transfer from the CLI: %v", err)
+		}
+		// A paused one is taken over by whoever resumes it.
+		go func() {
+			for range parts {
+			}
+		}()
+		if err := cli.ResumeTransfer(ctx, p, paused); err != nil {
+			t.Fatal(err)
+		}
+		if st := waitTransfer(t, cli, p, paused); st.State != transfer.Completed || st.BytesDone != int64(len(data)) {
+			t.Errorf("resumed in the CLI: %+v", st)
+		}
+		if st := waitTransfer(t, agent, p, running); st.State != transfer.Completed {
+			t.Errorf("the agent's transfer: %+v", st)
+		}
+		if st, err := agent.TransferStatus(ctx, p, paused); err != nil || st.State != transfer.Completed {
+			t.Errorf("the agent sees the CLI's resumed transfer as %+v, %v", st, err)
+		}
+	})
+}
+
+func newEnvUser(t *testing.T, c *amove.Client, admin amove.User, role amove.Role) amove.Principal {
+	t.Helper()
+	u, err := c.CreateUser(context.Background(), admin.Principal(), amove.NewUser{Username: uniqueName("user"), Role: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Principal()
+}

@@ -290,7 +290,9 @@ func human(b float64) string {
 	return fmt.Sprintf("%.1f %s", b, units[i])
 }
 
-func cmdTransfers(ctx context.Context, args []string) error {
+// cmdTransfers lists the transfers of the store: those of the agent and of
+// every CLI run, running, at rest or finished within the retention.
+func cmdTransfers(ctx context.Context, args []string, w io.Writer) error {
 	s, _, err := parse("transfers", args, nil)
 	if err != nil {
 		return err
@@ -304,10 +306,11 @@ func cmdTransfers(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tBYTES\tFILES")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tBYTES\tFILES\tUPDATED")
 	for _, st := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\n", st.ID, st.Kind, st.State, st.BytesDone, st.BytesTotal, st.FilesDone, st.FilesTotal)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.ID, st.Kind, st.State, st.BytesDone, st.BytesTotal,
+			st.FilesDone, st.FilesTotal, st.Updated.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/oauth"
@@ -32,6 +33,9 @@ type settings struct {
 	User           string       `json:"user"`
 	// NoLocalStorage turns off the embedded "Local storage" Fastr server.
 	NoLocalStorage bool `json:"noLocalStorage"`
+	// TransferRetention is how long finished transfers stay listed, as a Go
+	// duration ("720h"); default 30 days, negative for ever.
+	TransferRetention string `json:"transferRetention"`
 	// OAuth holds the app credentials per provider: "dropbox", "box",
 	// "onedrive", "googledrive".
 	OAuth map[string]oauthApp `json:"oauth"`
@@ -78,6 +82,7 @@ func (s *settings) load() error {
 	env(&s.KeyFile, "AMOVE_KEY_FILE")
 	env(&s.Addr, "AMOVE_ADDR")
 	env(&s.User, "AMOVE_USER")
+	env(&s.TransferRetention, "AMOVE_TRANSFER_RETENTION")
 	if s.config == "" {
 		if dir, err := os.UserConfigDir(); err == nil {
 			s.config = filepath.Join(dir, "amove", "config.json")
@@ -99,6 +104,7 @@ func (s *settings) load() error {
 			fill(&s.KeyFile, file.KeyFile)
 			fill(&s.TempDir, file.TempDir)
 			fill(&s.User, file.User)
+			fill(&s.TransferRetention, file.TransferRetention)
 			s.NoLocalStorage = s.NoLocalStorage || file.NoLocalStorage
 			if s.SMTP == (smtpSettings{}) {
 				s.SMTP = file.SMTP
@@ -169,9 +175,16 @@ func (s *settings) oauthConfig() oauth.Config {
 // unfinished transfers: a CLI command sharing the store with a running agent
 // must not run the agent's transfers a second time.
 func (s *settings) open(ctx context.Context, log *slog.Logger, agent bool) (*amove.Client, error) {
+	var retention time.Duration
+	if s.TransferRetention != "" {
+		var err error
+		if retention, err = time.ParseDuration(s.TransferRetention); err != nil || retention == 0 {
+			return nil, fmt.Errorf("transferRetention %q: want a duration such as 720h (negative: keep for ever)", s.TransferRetention)
+		}
+	}
 	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log,
 		TokenSources: oauth.NewTokenSources(s.oauthConfig()),
-		Transfers:    amove.TransferOptions{SkipRestore: !agent}})
+		Transfers:    amove.TransferOptions{SkipRestore: !agent, Retention: retention}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

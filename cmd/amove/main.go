@@ -45,7 +45,7 @@ commands:
   accounts add -type T -name N [-access K -secret S -endpoint URL -region R -service-url URL]
   ls ACCOUNT[:BUCKET[/PREFIX]]
   cp SRC DST                 upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
-  transfers                  list transfers
+  transfers                  list the transfers of the store (agent and CLI runs)
   fastr serve -root DIR [-addr 127.0.0.1:29124 -access-key K -secret-key S | -keys FILE ...]
                              run a standalone Fastr server (keys also from FASTR_ACCESS_KEY/FASTR_SECRET_KEY)
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string) error {
 	case "cp":
 		return cmdCp(ctx, args[1:])
 	case "transfers":
-		return cmdTransfers(ctx, args[1:])
+		return cmdTransfers(ctx, args[1:], os.Stdout)
 	case "fastr":
 		return cmdFastr(ctx, args[1:])
 	case "help", "-h", "-help", "--help":

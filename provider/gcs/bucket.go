@@ -48,7 +48,7 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 	if region != "" {
 		attrs = &storage.BucketAttrs{Location: region}
 	}
-	return mapErr(s.client.Bucket(name).Create(ctx, project, attrs), name)
+	return mapErr(s.bucket(ctx, name).Create(ctx, project, attrs), name)
 }
 
 // DeleteBucket removes an empty bucket.
@@ -56,7 +56,7 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
-	return mapErr(s.client.Bucket(name).Delete(ctx), name)
+	return mapErr(s.bucket(ctx, name).Delete(ctx), name)
 }
 
 // BucketRegion returns the bucket's location, lower-cased like GCS region
@@ -65,7 +65,7 @@ func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, erro
 	if err := provider.CheckBucket(bucket); err != nil {
 		return "", err
 	}
-	attrs, err := s.client.Bucket(bucket).Attrs(ctx)
+	attrs, err := s.bucket(ctx, bucket).Attrs(ctx)
 	if err != nil {
 		return "", mapErr(err, bucket)
 	}

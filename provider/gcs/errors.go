@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -29,7 +30,13 @@ func mapErr(err error, what string) error {
 	}
 	var gerr *googleapi.Error
 	if !errors.As(err, &gerr) {
+		if digestError(err.Error()) {
+			return provider.Wrap(provider.ErrChecksum, err, what)
+		}
 		return withContext(err, what)
+	}
+	if gerr.Code == http.StatusBadRequest && digestError(gerr.Message) {
+		return provider.Wrap(provider.ErrChecksum, err, what)
 	}
 	switch gerr.Code {
 	case http.StatusNotFound:
@@ -53,4 +60,16 @@ func withContext(err error, what string) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// digestError tells the errors of damaged bytes: Cloud Storage's (and
+// fake-gcs-server's) 400 "Provided MD5 hash ... doesn't match calculated MD5
+// hash ..." and "Provided CRC32C ... doesn't match calculated CRC32C ...",
+// and the client's own checks, which it reports as plain errors ("storage:
+// bad CRC on read: ...", "storage: object checksum mismatch: ...").
+func digestError(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "doesn't match calculated") ||
+		strings.Contains(msg, "storage: bad crc on") ||
+		strings.Contains(msg, "storage: object checksum mismatch")
 }

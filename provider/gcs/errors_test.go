@@ -35,6 +35,9 @@ func TestMapErr(t *testing.T) {
 		{"400", apiErr(400, nil), provider.ErrInvalid},
 		{"416", apiErr(416, nil), provider.ErrInvalid},
 		{"cancelled", fmt.Errorf("upload: %w", context.Canceled), context.Canceled},
+		{"md5 refused", &googleapi.Error{Code: 400, Message: `Provided MD5 hash "eV8y" doesn't match calculated MD5 hash "+w4i".`}, provider.ErrChecksum},
+		{"crc refused", &googleapi.Error{Code: 400, Message: `provided CRC32C "AAAE0g==" doesn't match calculated CRC32C "97N5Rg=="`}, provider.ErrChecksum},
+		{"bad read", errors.New("storage: bad CRC on read: got 1, want 2"), provider.ErrChecksum},
 	}
 	for _, c := range cases {
 		got := mapErr(c.err, "b/k")

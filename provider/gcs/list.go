@@ -161,7 +161,7 @@ func (s *Storage) fetch(ctx context.Context, bucket string, opts provider.ListOp
 		}
 	}
 	var attrs []*storage.ObjectAttrs
-	tok, err := iterator.NewPager(s.client.Bucket(bucket).Objects(ctx, q), n, "").NextPage(&attrs)
+	tok, err := iterator.NewPager(s.bucket(ctx, bucket).Objects(ctx, q), n, "").NextPage(&attrs)
 	if err != nil {
 		return nil, false, mapErr(err, bucket)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"regexp"
 	"slices"
@@ -102,7 +103,7 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 	if err != nil {
 		return provider.Upload{}, err
 	}
-	_, err = s.write(ctx, s.object(bucket, stagingPrefix(u)+"info"), bytes.NewReader(info), int64(len(info)),
+	_, err = s.write(ctx, s.object(ctx, bucket, stagingPrefix(u)+"info"), bytes.NewReader(info), int64(len(info)),
 		provider.WriteOptions{ContentType: "application/json"})
 	if err != nil {
 		return provider.Upload{}, err
@@ -112,7 +113,7 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 
 func (s *Storage) readInfo(ctx context.Context, u provider.Upload) (uploadInfo, error) {
 	var info uploadInfo
-	r, err := s.object(u.Bucket, stagingPrefix(u)+"info").NewReader(ctx)
+	r, err := s.object(ctx, u.Bucket, stagingPrefix(u)+"info").NewReader(ctx)
 	if err != nil {
 		if errors.Is(err, storage.ErrObjectNotExist) {
 			return info, fmt.Errorf("%w: upload %q of %s/%s", provider.ErrNotFound, u.ID, u.Bucket, u.Key)
@@ -126,8 +127,9 @@ func (s *Storage) readInfo(ctx context.Context, u provider.Upload) (uploadInfo, 
 	return info, nil
 }
 
-// UploadPart stages part n. The part's MD5 is computed first and sent with
-// it, so Cloud Storage refuses a part that arrives damaged.
+// UploadPart stages part n. The part's MD5 and CRC32C are computed first and
+// sent with it, so Cloud Storage refuses a part that arrives damaged. The
+// part's Checksum is the staged object's MD5, compared with the bytes'.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if err := checkUpload(u); err != nil {
 		return provider.Part{}, err
@@ -142,7 +144,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if size < 0 || size > lim.MaxPartSize {
 		return provider.Part{}, fmt.Errorf("%w: part size %d", provider.ErrInvalid, size)
 	}
-	if _, err := s.object(u.Bucket, stagingPrefix(u)+"info").Attrs(ctx); err != nil {
+	if _, err := s.object(ctx, u.Bucket, stagingPrefix(u)+"info").Attrs(ctx); err != nil {
 		if errors.Is(err, storage.ErrObjectNotExist) {
 			return provider.Part{}, fmt.Errorf("%w: upload %q of %s/%s", provider.ErrNotFound, u.ID, u.Bucket, u.Key)
 		}
@@ -152,8 +154,9 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if err != nil {
 		return provider.Part{}, err
 	}
-	h := md5.New()
-	if _, err := io.Copy(h, &countingReader{ctx: ctx, r: io.LimitReader(r, size)}); err != nil {
+	md := md5.New()
+	crc := crc32.New(provider.CRC32C)
+	if _, err := io.Copy(io.MultiWriter(md, crc), &countingReader{ctx: ctx, r: io.LimitReader(r, size)}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return provider.Part{}, cerr
 		}
@@ -162,19 +165,24 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if _, err := r.Seek(start, io.SeekStart); err != nil {
 		return provider.Part{}, err
 	}
-	obj := s.object(u.Bucket, partName(u, n))
-	a, err := s.writeWithMD5(ctx, obj, io.LimitReader(r, size), size, h.Sum(nil))
+	obj := s.object(ctx, u.Bucket, partName(u, n))
+	a, err := s.writePart(ctx, obj, io.LimitReader(r, size), size, md.Sum(nil), crc.Sum32())
 	if err != nil {
 		return provider.Part{}, err
 	}
 	return partFrom(n, a), nil
 }
 
-// writeWithMD5 is write with a precomputed MD5 the server checks.
-func (s *Storage) writeWithMD5(ctx context.Context, obj *storage.ObjectHandle, r io.Reader, size int64, sum []byte) (*storage.ObjectAttrs, error) {
-	return s.writeOpts(ctx, obj, r, size, provider.WriteOptions{ContentType: "application/octet-stream"}, func(w *storage.Writer) {
+// writePart is write with the part's MD5 and CRC32C, computed beforehand:
+// the service refuses a part whose bytes do not give them, and writeOpts
+// compares them with the staged object's. CompleteMultipart combines the
+// staged parts' CRC32Cs into the whole object's.
+func (s *Storage) writePart(ctx context.Context, obj *storage.ObjectHandle, r io.Reader, size int64, sum []byte, crc uint32) (*storage.ObjectAttrs, error) {
+	a, _, err := s.writeOpts(ctx, obj, r, size, provider.WriteOptions{ContentType: "application/octet-stream"}, func(w *storage.Writer) {
 		w.MD5 = sum
+		w.CRC32C, w.SendCRC32C = crc, true
 	})
+	return a, err
 }
 
 func partFrom(n int, a *storage.ObjectAttrs) provider.Part {
@@ -185,10 +193,10 @@ func partFrom(n int, a *storage.ObjectAttrs) provider.Part {
 // staged lists the staging objects of u.
 func (s *Storage) staged(ctx context.Context, u provider.Upload) ([]*storage.ObjectAttrs, error) {
 	q := &storage.Query{Prefix: stagingPrefix(u), Projection: storage.ProjectionNoACL}
-	if err := q.SetAttrSelection([]string{"Name", "Size", "MD5", "Generation"}); err != nil {
+	if err := q.SetAttrSelection([]string{"Name", "Size", "MD5", "CRC32C", "Generation"}); err != nil {
 		return nil, err
 	}
-	it := s.client.Bucket(u.Bucket).Objects(ctx, q)
+	it := s.bucket(ctx, u.Bucket).Objects(ctx, q)
 	var out []*storage.ObjectAttrs
 	for {
 		a, err := it.Next()
@@ -249,7 +257,7 @@ func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]pro
 	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
 		return nil, err
 	}
-	it := s.client.Bucket(bucket).Objects(ctx, q)
+	it := s.bucket(ctx, bucket).Objects(ctx, q)
 	seen := map[provider.Upload]bool{}
 	var out []provider.Upload
 	for {
@@ -294,7 +302,7 @@ func (s *Storage) deleteStaged(ctx context.Context, bucket string, objs []*stora
 	g.SetLimit(16)
 	for _, a := range objs {
 		g.Go(func() error {
-			err := s.object(bucket, a.Name).Delete(gctx)
+			err := s.object(ctx, bucket, a.Name).Delete(gctx)
 			if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
 				return mapErr(err, bucket+"/"+a.Name)
 			}
@@ -323,6 +331,10 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 		return provider.Object{}, err
 	}
 	srcs := make([]*storage.ObjectHandle, 0, len(parts))
+	// The parts' CRC32Cs (each the one UploadPart sent and compared) give
+	// the whole object's, which the final compose sends for the service to
+	// check and which is compared with the result.
+	whole, withCRC := uint32(0), true
 	for i, p := range parts {
 		a, ok := held[p.Number]
 		if !ok || partFrom(p.Number, a).ETag != p.ETag {
@@ -336,10 +348,13 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 		}
 		// Pin the generation listed, so a part overwritten meanwhile fails
 		// the compose instead of slipping in.
-		srcs = append(srcs, s.object(u.Bucket, a.Name).Generation(a.Generation))
+		srcs = append(srcs, s.object(ctx, u.Bucket, a.Name).Generation(a.Generation))
+		// Zero is how the client says "unknown", except for no bytes.
+		withCRC = withCRC && (a.CRC32C != 0 || a.Size == 0)
+		whole = provider.CombineCRC32C(whole, a.CRC32C, a.Size)
 	}
 
-	bkt := s.client.Bucket(u.Bucket)
+	bkt := s.bucket(ctx, u.Bucket)
 	for level := 1; len(srcs) > maxCompose; level++ {
 		next := make([]*storage.ObjectHandle, 0, (len(srcs)+maxCompose-1)/maxCompose)
 		for i := 0; i < len(srcs); i += maxCompose {
@@ -352,12 +367,20 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 		}
 		srcs = next
 	}
-	c := bkt.Object(u.Key).ComposerFrom(srcs...)
+	dst := bkt.Object(u.Key)
+	c := dst.ComposerFrom(srcs...)
 	c.ContentType = info.ContentType
 	c.Metadata = info.Metadata
+	c.CRC32C, c.SendCRC32C = whole, withCRC
 	a, err := c.Run(ctx)
 	if err != nil {
 		return provider.Object{}, mapErr(err, u.Bucket+"/"+u.Key)
+	}
+	var verified provider.Hash
+	if withCRC {
+		if verified, err = s.checkStored(ctx, dst, a, whole, nil); err != nil {
+			return provider.Object{}, fmt.Errorf("%s/%s: %w", u.Bucket, u.Key, err)
+		}
 	}
 
 	// The object is complete; failing to clean up is logged, not returned,
@@ -369,5 +392,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	if err != nil {
 		s.log.WarnContext(ctx, "gcs: multipart staging objects left behind", "bucket", u.Bucket, "key", u.Key, "upload", u.ID, "err", err)
 	}
-	return objectFrom(a), nil
+	o := objectFrom(a)
+	o.Verified = verified
+	return o, nil
 }

@@ -18,7 +18,8 @@ import (
 const maxExpiry = 7 * 24 * time.Hour
 
 // PresignURL returns a V4 signed URL, signed with the service account's
-// private key. Without a service-account key it is ErrUnsupported.
+// private key. Without a service-account key (an authorized_user JSON, or
+// an emulator opened without credentials) it is ErrUnsupported, saying why.
 func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return "", err
@@ -33,7 +34,7 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 		opts.Expiry = time.Hour
 	}
 	if s.account.ClientEmail == "" || s.account.PrivateKey == "" {
-		return "", fmt.Errorf("%w: gcs: presigned URLs need a service-account key (client_email and private_key)", provider.ErrUnsupported)
+		return "", fmt.Errorf("%w: gcs: signing a URL needs a service-account key or HMAC credentials; this account has neither", provider.ErrUnsupported)
 	}
 	so := &storage.SignedURLOptions{
 		GoogleAccessID: s.account.ClientEmail,
