@@ -165,8 +165,9 @@ func (s *Server) RateLimit(retryAfter ...time.Duration) {
 }
 
 // CorruptUploads damages the body of the next n requests that carry file
-// content (upload, upload_session/*) in transit: a byte flips before the
-// server checks the content_hash argument and stores the bytes.
+// content (upload, upload_session/* with a non-empty body) in transit: a
+// byte flips before the server checks the content_hash argument and stores
+// the bytes.
 func (s *Server) CorruptUploads(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -786,7 +787,7 @@ func (s *Server) upload(route string, arg map[string]any, body []byte) (any, *ap
 	if int64(len(body)) > s.opts.MaxRequest {
 		return nil, routeErr(u("payload_too_large"))
 	}
-	if s.corruptIn > 0 {
+	if s.corruptIn > 0 && len(body) > 0 {
 		s.corruptIn--
 		body = corrupt(body)
 	}
@@ -862,7 +863,9 @@ func (s *Server) appendChunk(arg map[string]any, body []byte, closing bool) map[
 	mult := s.opts.ChunkMultiple
 	if ss.concurrent {
 		switch {
-		case ss.closed:
+		case ss.closed && (closing || off+int64(len(body)) > ss.end):
+			// Chunks before the closing one may still land: concurrent
+			// appends arrive in any order.
 			return u("closed")
 		case off%mult != 0:
 			return u("concurrent_session_invalid_offset")
@@ -876,10 +879,12 @@ func (s *Server) appendChunk(arg map[string]any, body []byte, closing bool) map[
 		return nil
 	}
 	switch {
+	case off != int64(len(ss.data)):
+		// Before closed: a retried closing append whose answer was lost
+		// learns that it landed.
+		return us("incorrect_offset", map[string]any{"correct_offset": len(ss.data)})
 	case ss.closed:
 		return u("closed")
-	case off != int64(len(ss.data)):
-		return us("incorrect_offset", map[string]any{"correct_offset": len(ss.data)})
 	case s.opts.StrictChunks && !closing && int64(len(body))%mult != 0:
 		return u("concurrent_session_invalid_data_size")
 	}
