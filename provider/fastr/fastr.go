@@ -123,9 +123,25 @@ func mapError(err error, what string) error {
 		}
 		return provider.Wrap(provider.ErrExists, err, what)
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusRequestedRangeNotSatisfiable:
+		if e.Code == fastrapi.CodeBadDigest {
+			// The body, a part or the assembled object did not give the
+			// SHA-256 declared with it.
+			return provider.Wrap(provider.ErrChecksum, err, what)
+		}
 		return provider.Wrap(provider.ErrInvalid, err, what)
 	}
 	return err
+}
+
+// verified checks that the server stored an object whose SHA-256, which it
+// computed over the stored bytes, is want (the SHA-256 of the bytes sent,
+// which the server already refused to store otherwise) and marks it so.
+func verified(o provider.Object, want, what string) (provider.Object, error) {
+	if o.Checksums.SHA256 != want {
+		return provider.Object{}, fmt.Errorf("%w: %s stored with SHA-256 %q, sent %s", provider.ErrChecksum, what, o.Checksums.SHA256, want)
+	}
+	o.Verified = provider.HashSHA256
+	return o, nil
 }
 
 func objectFrom(o fastrapi.ObjectInfo) provider.Object {
@@ -251,7 +267,8 @@ func sumHex(b []byte) string {
 // anything larger (or of unknown size beyond one part) through an upload
 // session with Concurrency parts in flight. Every request body is signed
 // by its SHA-256, and the session is completed with the whole object's
-// SHA-256, so the server commits exactly the bytes that were read.
+// SHA-256, so the server commits exactly the bytes that were read: the
+// Object returned is verified by SHA-256.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
 	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
 		return provider.Object{}, err
@@ -278,11 +295,12 @@ func (s *Storage) putSingle(ctx context.Context, bucket, key string, data []byte
 	if size >= 0 && int64(len(data)) != size {
 		return provider.Object{}, fmt.Errorf("%w: reader gave %d bytes, expected %d", provider.ErrInvalid, len(data), size)
 	}
-	o, err := s.c.Put(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), opts.ContentType, sumHex(data))
+	sum := sumHex(data)
+	o, err := s.c.Put(ctx, bucket, key, bytes.NewReader(data), int64(len(data)), opts.ContentType, sum)
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
 	}
-	return objectFrom(o), nil
+	return verified(objectFrom(o), sum, bucket+"/"+key)
 }
 
 func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first []byte, r io.Reader, size, ps int64, opts provider.WriteOptions) (obj provider.Object, err error) {
@@ -352,11 +370,12 @@ func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first 
 	if size >= 0 && total != size {
 		return provider.Object{}, fmt.Errorf("%w: reader gave %d bytes, expected %d", provider.ErrInvalid, total, size)
 	}
-	o, err := s.c.CompleteUpload(ctx, up.ID, fastrapi.CompleteRequest{Parts: parts, SHA256: hex.EncodeToString(whole.Sum(nil))})
+	sum := hex.EncodeToString(whole.Sum(nil))
+	o, err := s.c.CompleteUpload(ctx, up.ID, fastrapi.CompleteRequest{Parts: parts, SHA256: sum})
 	if err != nil {
 		return provider.Object{}, mapError(err, what)
 	}
-	return objectFrom(o), nil
+	return verified(objectFrom(o), sum, what)
 }
 
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
@@ -400,6 +419,11 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	p, err := s.c.UploadPart(ctx, u.ID, n, io.LimitReader(r, size), size, sum)
 	if err != nil {
 		return provider.Part{}, mapError(err, u.Bucket+"/"+u.Key)
+	}
+	// The part's ETag is the SHA-256 the server computed over what it
+	// stored (and it refused the part unless that was sum).
+	if p.ETag != sum {
+		return provider.Part{}, fmt.Errorf("%w: %s/%s part %d stored with SHA-256 %q, sent %s", provider.ErrChecksum, u.Bucket, u.Key, n, p.ETag, sum)
 	}
 	return provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: provider.Checksum{Hash: provider.HashSHA256, Value: p.ETag}}, nil
 }
