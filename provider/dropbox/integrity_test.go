@@ -251,3 +251,36 @@ func TestWithoutRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCopyReplaces: copy_v2 refuses an occupied destination; Copy replaces
+// a file there, reports the copy's content_hash, and refuses folders.
+func TestCopyReplaces(t *testing.T) {
+	srv := newFake(t, fake.Options{})
+	st := open(t, srv, dropbox.Options{})
+	ctx := context.Background()
+	a, b := []byte("source bytes"), []byte("old destination")
+	for k, v := range map[string][]byte{"cp/a": a, "cp/b": b} {
+		if _, err := st.Write(ctx, dropbox.RootBucket, k, bytes.NewReader(v), int64(len(v)), provider.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, err := st.Copy(ctx, dropbox.RootBucket, "cp/b", dropbox.RootBucket, "cp/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Checksums.Dropbox != fake.ContentHash(a) || o.Size != int64(len(a)) || o.Verified != "" {
+		t.Errorf("Copy = %+v", o)
+	}
+	if got, err := st.Stat(ctx, dropbox.RootBucket, "cp/b"); err != nil || got.Checksums.Dropbox != fake.ContentHash(a) {
+		t.Errorf("after Copy: %+v, %v", got, err)
+	}
+	if err := st.CreateFolder(ctx, dropbox.RootBucket, "cp/dir/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Copy(ctx, dropbox.RootBucket, "cp/c", dropbox.RootBucket, "cp/dir"); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("Copy of a folder: %v, want ErrNotFound", err)
+	}
+	if _, err := st.Copy(ctx, dropbox.RootBucket, "cp/dir", dropbox.RootBucket, "cp/a"); !errors.Is(err, provider.ErrExists) {
+		t.Errorf("Copy onto a folder: %v, want ErrExists", err)
+	}
+}
