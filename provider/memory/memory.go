@@ -402,7 +402,13 @@ func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader
 	if err != nil {
 		return provider.Object{}, err
 	}
-	return s.put(bucketName, key, newObject(data, opts.ContentType))
+	o, err := s.put(bucketName, key, newObject(data, opts.ContentType))
+	if err != nil {
+		return provider.Object{}, err
+	}
+	// The stored object's MD5 is computed over exactly the bytes given.
+	o.Verified = provider.HashMD5
+	return o, nil
 }
 
 func (s *Storage) Delete(ctx context.Context, bucketName, key string) error {
