@@ -3,7 +3,6 @@ package onedrive
 import (
 	"context"
 	"crypto/md5"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -35,11 +34,13 @@ import (
 //     no fragment can be sent before CompleteMultipart adds up the parts:
 //     every part is held in memory until then, up to maxBuffered bytes.
 //
-// Part ETags are the parts' MD5 in hex (the engine checks them against its
-// own). Each part's share of the file's quickXorHash is computed at the
-// offset it is sent at; quickXorHash is an XOR of position-shifted bytes, so
-// the shares combine into the whole file's hash, which CompleteMultipart
-// compares with the one Graph reports.
+// Part ETags are the parts' MD5 in hex, computed here to recognise a part
+// sent again; Graph checks nothing per fragment, so Part.Checksum stays
+// zero. Each part's share of the file's quickXorHash is computed at the
+// offset it is sent at (see share in hash.go); the shares combine into the
+// whole file's hash, which CompleteMultipart compares with the one Graph
+// reports: a match is Object.Verified QuickXor, a difference
+// provider.ErrChecksum.
 //
 // Sessions cannot be listed on Graph: ListUploads reports the sessions this
 // Storage created or resumed. Another process resumes through Upload.ID,
@@ -222,15 +223,6 @@ func (s *Storage) send(ctx context.Context, up *upload, data []byte) (*driveItem
 	return &res.driveItem, nil
 }
 
-// share is the part's contribution to the quickXorHash of the whole file
-// when it starts at off: its bytes XORed in at the register position byte
-// off lands on. The length is folded in once, at the end.
-func share(data []byte, off int64) [20]byte {
-	q := &quickXor{pos: int(off % 160 * 11 % 160)}
-	q.Write(data)
-	return q.reg
-}
-
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if n < 1 || size <= 0 || size > maxFragment {
 		return provider.Part{}, fmt.Errorf("%w: part %d of %d bytes (1 to %d allowed)", provider.ErrInvalid, n, size, maxFragment)
@@ -340,30 +332,25 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	s.mu.Lock()
 	delete(s.uploads, u.ID)
 	s.mu.Unlock()
-	if it.Size != total {
-		return provider.Object{}, fmt.Errorf("%w: Graph stored %d bytes, sent %d", provider.ErrInvalid, it.Size, total)
-	}
-	e, err := s.verified(driveOf(up.parent), *it, up.quickXor(len(parts), total))
+	e, err := s.verified(driveOf(up.parent), *it, up.quickXor(len(parts), total), total)
 	if err != nil {
 		return provider.Object{}, err
 	}
 	return tree.Object(u.Key, e), nil
 }
 
-// quickXor combines the parts' shares into the file's quickXorHash, or
-// returns "" (nothing to compare) when a part's share is unknown.
-func (up *upload) quickXor(parts int, total int64) string {
-	q := &quickXor{n: uint64(total)}
+// quickXor combines the parts' shares into the file's quickXorHash digest,
+// or returns nil (nothing to compare) when a part's share is unknown.
+func (up *upload) quickXor(parts int, total int64) []byte {
+	shares := make([][20]byte, 0, parts)
 	for n := 1; n <= parts; n++ {
 		sh, ok := up.shares[n]
 		if !ok {
-			return ""
+			return nil
 		}
-		for i := range q.reg {
-			q.reg[i] ^= sh[i]
-		}
+		shares = append(shares, sh)
 	}
-	return base64.StdEncoding.EncodeToString(q.Sum(nil))
+	return combine(shares, total)
 }
 
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {

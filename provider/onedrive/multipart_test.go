@@ -11,7 +11,6 @@ import (
 
 	fake "github.com/amove/amove-go/internal/fakes/onedrive"
 	"github.com/amove/amove-go/provider"
-	"github.com/amove/amove-go/provider/onedrive"
 	"github.com/amove/amove-go/transfer"
 )
 
@@ -56,7 +55,7 @@ func TestEngineUpload40MiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, itemID, _ := strings.Cut(o.ID, "/")
-	if got, want := srv.QuickXorOf(itemID), onedrive.QuickXorHash(data); got != want || o.Size != int64(len(data)) {
+	if got, want := srv.QuickXorOf(itemID), fake.QuickXorHash(data); got != want || o.Size != int64(len(data)) {
 		t.Errorf("Graph has quickXorHash %q and %d bytes, want %q and %d", got, o.Size, want, len(data))
 	}
 	mu := st.(provider.MultipartUploader)
@@ -113,7 +112,7 @@ func TestResumeAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, itemID, _ := strings.Cut(o.ID, "/")
-	if got := srv.QuickXorOf(itemID); got != onedrive.QuickXorHash(data) {
+	if got := srv.QuickXorOf(itemID); got != fake.QuickXorHash(data) {
 		t.Error("resumed object differs")
 	}
 

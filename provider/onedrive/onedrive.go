@@ -13,8 +13,11 @@
 // total on every fragment) go through an upload session in fragments that
 // are multiples of 320 KiB, sent without the bearer token to the
 // pre-authenticated uploadUrl. Every upload is checked against the
-// quickXorHash Graph reports; provider.Checksums has no field for it, so it
-// is compared here and not reported (no Hasher).
+// quickXorHash Graph reports (file.hashes, base64): a match sets the
+// returned Object's Verified to provider.HashQuickXor, a difference is
+// provider.ErrChecksum. Objects carry that hash in Checksums.QuickXor (hex),
+// and the deprecated sha1Hash/sha256Hash where Graph still reports them.
+// No Hasher yet: the conformance suite cannot check a QuickXor entry.
 //
 // MultipartUploader runs upload sessions for the transfer engine, which
 // uploads parts out of order: see multipart.go for how parts are sequenced
@@ -28,6 +31,7 @@ package onedrive
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,7 +59,9 @@ const (
 	simpleMax        = 4 << 20
 	fragmentMultiple = 320 << 10
 	defaultFragment  = 32 * fragmentMultiple // 10 MiB
-	maxFragment      = 60 << 20
+	// maxFragment is the largest fragment: Graph wants "less than 60 MiB"
+	// in any one request, and multiples of 320 KiB.
+	maxFragment = 60<<20 - fragmentMultiple
 )
 
 // Storage is the OneDrive driver.
@@ -188,7 +194,9 @@ type driveItem struct {
 	File     *struct {
 		MimeType string `json:"mimeType"`
 		Hashes   struct {
-			QuickXorHash string `json:"quickXorHash"`
+			QuickXorHash string `json:"quickXorHash"` // base64
+			SHA1Hash     string `json:"sha1Hash"`     // hex; Personal only, deprecated
+			SHA256Hash   string `json:"sha256Hash"`
 		} `json:"hashes"`
 	} `json:"file"`
 	Parent struct {
@@ -275,6 +283,11 @@ func (s *Storage) entry(driveID string, it driveItem) tree.Entry {
 	}
 	if it.File != nil {
 		e.ContentType = it.File.MimeType
+		e.Checksums = provider.Checksums{
+			QuickXor: graphHex(it.File.Hashes.QuickXorHash),
+			SHA1:     strings.ToLower(it.File.Hashes.SHA1Hash),
+			SHA256:   strings.ToLower(it.File.Hashes.SHA256Hash),
+		}
 	}
 	if e.IsFolder {
 		e.Size = 0
@@ -409,14 +422,24 @@ func (s *Storage) simple(ctx context.Context, parent, name string, data []byte, 
 	if _, err := s.do(ctx, s.hc, http.MethodPut, s.childURL(parent, name, "/content"), data, h, false, &it); err != nil {
 		return tree.Entry{}, err
 	}
-	return s.verified(driveOf(parent), it, QuickXorHash(data))
+	return s.verified(driveOf(parent), it, quickXor(data), int64(len(data)))
 }
 
-func (s *Storage) verified(driveID string, it driveItem, sum string) (tree.Entry, error) {
-	if it.File != nil && it.File.Hashes.QuickXorHash != "" && it.File.Hashes.QuickXorHash != sum {
-		return tree.Entry{}, fmt.Errorf("%w: checksum mismatch: Graph has quickXorHash %s, sent %s", provider.ErrInvalid, it.File.Hashes.QuickXorHash, sum)
+// verified compares the file Graph stored with the size and quickXorHash
+// digest of the bytes sent (sum nil: unknown, nothing to compare).
+func (s *Storage) verified(driveID string, it driveItem, sum []byte, size int64) (tree.Entry, error) {
+	e := s.entry(driveID, it)
+	if it.Size != size {
+		return tree.Entry{}, fmt.Errorf("%w: Graph stored %d bytes, sent %d", provider.ErrChecksum, it.Size, size)
 	}
-	return s.entry(driveID, it), nil
+	if sum == nil || e.Checksums.QuickXor == "" {
+		return e, nil
+	}
+	if sent := hex.EncodeToString(sum); sent != e.Checksums.QuickXor {
+		return tree.Entry{}, fmt.Errorf("%w: Graph has quickXorHash %s, sent %s", provider.ErrChecksum, e.Checksums.QuickXor, sent)
+	}
+	e.Verified = provider.HashQuickXor
+	return e, nil
 }
 
 // session uploads size bytes from r through an upload session: fragments in
@@ -425,7 +448,7 @@ func (s *Storage) verified(driveID string, it driveItem, sum string) (tree.Entry
 func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader, size int64, opts provider.WriteOptions) (_ tree.Entry, err error) {
 	frag := int64(defaultFragment)
 	if opts.PartSize > 0 {
-		frag = min((opts.PartSize+fragmentMultiple-1)/fragmentMultiple*fragmentMultiple, maxFragment/fragmentMultiple*fragmentMultiple)
+		frag = min((opts.PartSize+fragmentMultiple-1)/fragmentMultiple*fragmentMultiple, maxFragment)
 	}
 	uploadURL, err := s.createSession(ctx, parent, name)
 	if err != nil {
@@ -439,7 +462,7 @@ func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader,
 			_, _ = s.do(cctx, s.plain, http.MethodDelete, uploadURL, nil, nil, true, nil)
 		}
 	}()
-	h := newQuickXor()
+	h := provider.NewQuickXor()
 	buf := make([]byte, frag)
 	var off int64
 	var it driveItem
@@ -469,10 +492,7 @@ func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader,
 	if err := s.getChild(ctx, parent, name, &it); err != nil {
 		return tree.Entry{}, err
 	}
-	if it.Size != size {
-		return tree.Entry{}, fmt.Errorf("%w: Graph stored %d bytes, sent %d", provider.ErrInvalid, it.Size, size)
-	}
-	return s.verified(driveOf(parent), it, h.base64Sum())
+	return s.verified(driveOf(parent), it, h.Sum(nil), size)
 }
 
 func (s *Storage) getChild(ctx context.Context, parent, name string, it *driveItem) error {

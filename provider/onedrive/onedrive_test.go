@@ -18,7 +18,7 @@ import (
 
 	fake "github.com/amove/amove-go/internal/fakes/onedrive"
 	"github.com/amove/amove-go/provider"
-	"github.com/amove/amove-go/provider/onedrive"
+	_ "github.com/amove/amove-go/provider/onedrive"
 	"github.com/amove/amove-go/provider/providertest"
 )
 
@@ -63,7 +63,7 @@ func TestLarge40MiB(t *testing.T) {
 	st := open(t, srv, false)
 	ctx := context.Background()
 	data := payload(40 << 20)
-	want := onedrive.QuickXorHash(data)
+	want := fake.QuickXorHash(data)
 	for _, size := range []int64{int64(len(data)), -1} {
 		key := fmt.Sprintf("big/40mib-%d", size)
 		before := srv.SessionsCreated.Load()

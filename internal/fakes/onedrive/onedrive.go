@@ -1,17 +1,23 @@
 // Package onedrive is a fake of the OneDrive part of Microsoft Graph v1.0:
 // /me/drive, /me/drives, items by id and by "id:/name:" path, children with
 // $top, $orderby=name and @odata.nextLink, simple PUT uploads, upload
-// sessions (pre-authenticated uploadUrl, fragments in order and multiples of
-// 320 KiB, 202 with nextExpectedRanges, 416 on a wrong offset, GET status,
-// DELETE cancel), content downloads through a 302 to a pre-authenticated URL
-// with Range, Graph's error JSON, 429 with Retry-After, expiring tokens and a
-// token endpoint. Names are unique per folder, case-insensitively.
+// sessions as Microsoft documents them (driveitem-createuploadsession):
+// pre-authenticated uploadUrl (401 with an Authorization header),
+// conflictBehavior "fail" by default (409 nameAlreadyExists, also when the
+// last fragment lands), fragments in order, each less than 60 MiB and a
+// multiple of 320 KiB but the last, the same total on every one, 202 with
+// nextExpectedRanges, 416 on a wrong offset, 200/201 with the driveItem at
+// the end, GET status (200), DELETE cancel (204). Also content downloads
+// through a 302 to a pre-authenticated URL with Range, file.hashes.
+// quickXorHash, Graph's error JSON, 429 with Retry-After, expiring tokens
+// and a token endpoint. Names are unique per folder, case-insensitively.
 //
 // Not modelled: delta, copy monitors, sharing links, thumbnails, SharePoint
 // sites, $select (every field is always returned), recycle bin and quotas.
 package onedrive
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -27,14 +33,21 @@ import (
 	"time"
 
 	"github.com/amove/amove-go/internal/fakes/fakeauth"
-	"github.com/amove/amove-go/provider/onedrive"
+	"github.com/amove/amove-go/provider"
 )
+
+// QuickXorHash returns data's quickXorHash as Graph reports it: base64.
+func QuickXorHash(data []byte) string {
+	h := provider.NewQuickXor()
+	h.Write(data)
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
 
 // Options are the fake's limits; zero values take Graph's.
 type Options struct {
 	MaxPageSize      int   // children page cap (1,000)
 	FragmentMultiple int64 // 320 KiB
-	MaxFragment      int64 // 60 MiB
+	MaxFragment      int64 // fragments must be less than this (60 MiB)
 	SimpleMax        int64 // simple PUT limit (250 MB)
 }
 
@@ -52,6 +65,7 @@ type item struct {
 
 type session struct {
 	parent, name string
+	conflict     string // @microsoft.graph.conflictBehavior
 	total        int64
 	data         []byte
 }
@@ -63,8 +77,12 @@ type Server struct {
 	Throttle fakeauth.Throttle
 	// Sessions counts upload sessions created.
 	SessionsCreated atomic.Int64
-	DriveID         string
-	opts            Options
+	// Corrupt, when set, makes the server damage what it stores: the first
+	// byte of every file written afterwards is flipped, so the quickXorHash
+	// it reports describes other bytes than were sent (a test switch).
+	Corrupt atomic.Bool
+	DriveID string
+	opts    Options
 
 	mu       sync.Mutex
 	items    map[string]*item
@@ -276,7 +294,7 @@ func (s *Server) json(it *item) map[string]any {
 	if it.Folder {
 		m["folder"] = map[string]int{"childCount": len(s.children[it.ID])}
 	} else {
-		m["file"] = map[string]any{"mimeType": it.Mime, "hashes": map[string]string{"quickXorHash": onedrive.QuickXorHash(it.Data)}}
+		m["file"] = map[string]any{"mimeType": it.Mime, "hashes": map[string]string{"quickXorHash": QuickXorHash(it.Data)}}
 		m["@microsoft.graph.downloadUrl"] = s.downloadURL(it)
 	}
 	return m
@@ -393,6 +411,10 @@ func (s *Server) put(parent, name string, data []byte, mime string, folder bool)
 	if mime == "" {
 		mime = "application/octet-stream"
 	}
+	if !folder && s.Corrupt.Load() && len(data) > 0 {
+		data = bytes.Clone(data)
+		data[0] ^= 0xff
+	}
 	it.Data, it.Mime, it.Modified, it.ETag = data, mime, now, fakeauth.ID(8)
 	return it
 }
@@ -445,13 +467,21 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, parent, n
 		Item itemBody `json:"item"`
 	}
 	_ = json.NewDecoder(r.Body).Decode(&body)
-	if old := s.children[parent][strings.ToLower(name)]; old != nil && (body.Item.Conflict == "fail" || old.Folder) {
+	conflict := body.Item.Conflict
+	if conflict == "" {
+		conflict = "fail" // Graph's default for upload sessions
+	}
+	if conflict != "fail" && conflict != "replace" {
+		writeError(w, http.StatusBadRequest, "invalidRequest", "This fake supports conflictBehavior fail and replace only")
+		return
+	}
+	if old := s.children[parent][strings.ToLower(name)]; old != nil && (conflict == "fail" || old.Folder) {
 		writeError(w, http.StatusConflict, "nameAlreadyExists", "The specified item name already exists.")
 		return
 	}
 	s.SessionsCreated.Add(1)
 	sid := fakeauth.ID(40)
-	s.sessions[sid] = &session{parent: parent, name: name, total: -1}
+	s.sessions[sid] = &session{parent: parent, name: name, conflict: conflict, total: -1}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"uploadUrl":          s.URL + "/upload/" + sid + "?tempauth=" + fakeauth.ID(24),
 		"expirationDateTime": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339),
@@ -469,15 +499,15 @@ func (s *Server) fragment(w http.ResponseWriter, r *http.Request, sid string) {
 		writeError(w, http.StatusNotFound, "itemNotFound", "The upload session was not found")
 		return
 	}
-	status := func() {
-		writeJSON(w, http.StatusAccepted, map[string]any{
+	status := func(code int) {
+		writeJSON(w, code, map[string]any{
 			"expirationDateTime": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339),
 			"nextExpectedRanges": []string{fmt.Sprintf("%d-", len(sess.data))},
 		})
 	}
 	switch r.Method {
-	case http.MethodGet:
-		status()
+	case http.MethodGet: // upload status
+		status(http.StatusOK)
 		return
 	case http.MethodDelete:
 		delete(s.sessions, sid)
@@ -512,9 +542,9 @@ func (s *Server) fragment(w http.ResponseWriter, r *http.Request, sid string) {
 		return
 	}
 	final := end+1 == total
-	if n > s.opts.MaxFragment || (!final && n%s.opts.FragmentMultiple != 0) || end >= total {
+	if n >= s.opts.MaxFragment || (!final && n%s.opts.FragmentMultiple != 0) || end >= total {
 		writeError(w, http.StatusBadRequest, "invalidRequest",
-			fmt.Sprintf("Fragments must be multiples of %d bytes and under %d bytes, except the last", s.opts.FragmentMultiple, s.opts.MaxFragment))
+			fmt.Sprintf("Fragments must be less than %d bytes and multiples of %d bytes, except the last", s.opts.MaxFragment, s.opts.FragmentMultiple))
 		return
 	}
 	data, err := io.ReadAll(r.Body)
@@ -525,18 +555,25 @@ func (s *Server) fragment(w http.ResponseWriter, r *http.Request, sid string) {
 	sess.total = total
 	sess.data = append(sess.data, data...)
 	if !final {
-		status()
+		status(http.StatusAccepted)
 		return
 	}
-	delete(s.sessions, sid)
 	if p := s.items[sess.parent]; p == nil {
+		delete(s.sessions, sid)
 		notFound(w)
 		return
 	}
 	status2 := http.StatusCreated
-	if s.children[sess.parent][strings.ToLower(sess.name)] != nil {
+	if old := s.children[sess.parent][strings.ToLower(sess.name)]; old != nil {
+		if sess.conflict == "fail" || old.Folder {
+			// The session is kept until it expires, as on Graph.
+			sess.data = sess.data[:start]
+			writeError(w, http.StatusConflict, "nameAlreadyExists", "Another file exists with the same name as the uploaded session.")
+			return
+		}
 		status2 = http.StatusOK
 	}
+	delete(s.sessions, sid)
 	it := s.put(sess.parent, sess.name, sess.data, "", false)
 	writeJSON(w, status2, s.json(it))
 }
@@ -589,7 +626,7 @@ func (s *Server) QuickXorOf(id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if it := s.items[id]; it != nil && !it.Folder {
-		return onedrive.QuickXorHash(it.Data)
+		return QuickXorHash(it.Data)
 	}
 	return ""
 }
