@@ -8,9 +8,14 @@
 // driver never creates a second one (writes replace the content of an
 // existing file) and reads the first match.
 //
+// Every write compares the md5Checksum Drive computed over the stored file
+// with the bytes sent: a match sets the returned Object's Verified to MD5,
+// a difference is provider.ErrChecksum. Objects carry md5Checksum,
+// sha1Checksum and sha256Checksum in Checksums.
+//
 // Optional interfaces: MultipartUploader (resumable sessions, sequential by
-// offset: see multipart.go) and Hasher (MD5). Drive has no credential-free
-// URL for a private file, so there is no Presigner.
+// offset: see multipart.go) and Hasher (MD5, SHA-1, SHA-256). Drive has no
+// credential-free URL for a private file, so there is no Presigner.
 package gdrive
 
 import (
@@ -42,7 +47,7 @@ const (
 	DefaultEndpoint = "https://www.googleapis.com"
 	folderMime      = "application/vnd.google-apps.folder"
 	// fileFields are the fields every file answer needs.
-	fileFields = "id,name,mimeType,size,md5Checksum,modifiedTime,headRevisionId,version,parents"
+	fileFields = "id,name,mimeType,size,md5Checksum,sha1Checksum,sha256Checksum,modifiedTime,headRevisionId,version,parents"
 	listFields = "nextPageToken,files(" + fileFields + ")"
 	// simpleMax is the largest body sent in one multipart/related request.
 	simpleMax = 5 << 20
@@ -92,7 +97,9 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 
 func (s *Storage) Close() error { return nil }
 
-func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
+func (s *Storage) Hashes() []provider.Hash {
+	return []provider.Hash{provider.HashMD5, provider.HashSHA1, provider.HashSHA256}
+}
 
 // rateLimitReasons are the error reasons Drive uses for throttling, with 403
 // as often as 429.
@@ -137,7 +144,8 @@ func entry(f *drive.File) tree.Entry {
 		Size:        f.Size,
 		ContentType: f.MimeType,
 		ETag:        f.HeadRevisionId,
-		Checksums:   provider.Checksums{MD5: f.Md5Checksum},
+		Checksums: provider.Checksums{MD5: strings.ToLower(f.Md5Checksum),
+			SHA1: strings.ToLower(f.Sha1Checksum), SHA256: strings.ToLower(f.Sha256Checksum)},
 	}
 	if e.ETag == "" {
 		e.ETag = f.Md5Checksum
@@ -371,6 +379,7 @@ func (s *Storage) Upload(ctx context.Context, parent, name string, existing *tre
 	h := md5.New()
 	var body func() io.Reader
 	var single bool
+	var counted *countReader // the bytes a resumable upload read
 	var media []googleapi.MediaOption
 	if n <= limit && (size < 0 || size <= simpleMax) {
 		if size >= 0 && n != size {
@@ -383,14 +392,9 @@ func (s *Storage) Upload(ctx context.Context, parent, name string, existing *tre
 		single = true
 	} else {
 		chunk := chunkSize(opts.PartSize)
-		counted := &countReader{r: io.TeeReader(io.MultiReader(bytes.NewReader(w.Bytes()), ctxReader{ctx, r}), h)}
+		counted = &countReader{r: io.TeeReader(io.MultiReader(bytes.NewReader(w.Bytes()), ctxReader{ctx, r}), h)}
 		body = func() io.Reader { return counted }
 		media = append(media, googleapi.ChunkSize(int(chunk)))
-		defer func() {
-			if err == nil && size >= 0 && counted.n != size {
-				err = fmt.Errorf("%w: reader gave %d of %d bytes", provider.ErrInvalid, counted.n, size)
-			}
-		}()
 	}
 	if opts.ContentType != "" {
 		media = append(media, googleapi.ContentType(opts.ContentType))
@@ -419,10 +423,36 @@ func (s *Storage) Upload(ctx context.Context, parent, name string, existing *tre
 		}
 		return tree.Entry{}, err
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); f.Md5Checksum != "" && f.Md5Checksum != sum {
-		return tree.Entry{}, fmt.Errorf("%w: checksum mismatch: Drive has MD5 %s, sent %s", provider.ErrInvalid, f.Md5Checksum, sum)
+	sent := n
+	if counted != nil {
+		if size >= 0 && counted.n != size {
+			return tree.Entry{}, fmt.Errorf("%w: reader gave %d of %d bytes", provider.ErrInvalid, counted.n, size)
+		}
+		sent = counted.n
 	}
-	return entry(f), nil
+	return verified(f, h.Sum(nil), sent)
+}
+
+// verified compares the file Drive stored with the size and MD5 digest of
+// the bytes sent (md5 nil: unknown, nothing to compare). Only files with
+// binary content have an md5Checksum (a write converted to a Google Doc has
+// neither it nor the size sent).
+func verified(f *drive.File, md5 []byte, size int64) (tree.Entry, error) {
+	e := entry(f)
+	if e.Checksums.MD5 == "" {
+		return e, nil
+	}
+	if f.Size != size {
+		return tree.Entry{}, fmt.Errorf("%w: Drive stored %d bytes, sent %d", provider.ErrChecksum, f.Size, size)
+	}
+	if md5 == nil {
+		return e, nil
+	}
+	if sum := hex.EncodeToString(md5); sum != e.Checksums.MD5 {
+		return tree.Entry{}, fmt.Errorf("%w: Drive has MD5 %s, sent %s", provider.ErrChecksum, e.Checksums.MD5, sum)
+	}
+	e.Verified = provider.HashMD5
+	return e, nil
 }
 
 // ctxReader stops a read loop when ctx is done: the SDK only checks ctx

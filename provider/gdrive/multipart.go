@@ -38,6 +38,21 @@ import (
 // when CreateMultipart was given one). A buffered part is not on Drive until
 // the gap before it fills: after a crash ListParts reports only what Drive
 // committed, and the engine re-sends the rest.
+//
+// Drive checks nothing per chunk, so Part.Checksum stays zero; part ETags
+// are the parts' MD5, computed here to recognise a part sent again. The MD5
+// of the whole file is computed in part order as parts go up and compared
+// at completion with the md5Checksum Drive reports (Object.Verified MD5, or
+// provider.ErrChecksum). After a restart the parts Drive committed earlier
+// are listed without an ETag; when the caller sends them again they are not
+// uploaded twice but hashed, in order, and held until the parts before them
+// are (up to maxHashHold bytes). If they are not all sent again, or more
+// would have to be held, completion reports no Verified rather than
+// claiming a check it did not make.
+
+// maxHashHold bounds the bytes held for hashing in part order after a
+// restart.
+const maxHashHold = 256 << 20
 
 type upload struct {
 	mu       sync.Mutex
@@ -49,7 +64,36 @@ type upload struct {
 	sent     int64 // bytes Drive has committed
 	parts    map[int]provider.Part
 	early    map[int][]byte // parts waiting for the gap before them
-	sum      hash.Hash      // MD5 of the bytes sent, in order; nil after a resume
+	sum      hash.Hash      // MD5 of parts 1..hashed; nil once given up
+	hashed   int
+	held     map[int][]byte // parts waiting to be hashed in order
+	heldSize int64
+}
+
+func newUpload(bucket, key, loc string) *upload {
+	return &upload{bucket: bucket, key: key, url: loc, next: 1, parts: map[int]provider.Part{},
+		early: map[int][]byte{}, sum: md5.New(), held: map[int][]byte{}}
+}
+
+// hash adds part n's bytes to the file's MD5, in part order, holding the
+// part until those before it are hashed; up.mu must be held.
+func (up *upload) hash(n int, data []byte) {
+	if up.sum == nil || n <= up.hashed {
+		return
+	}
+	if _, ok := up.held[n]; !ok {
+		up.held[n] = data
+		up.heldSize += int64(len(data))
+	}
+	for d, ok := up.held[up.hashed+1]; ok; d, ok = up.held[up.hashed+1] {
+		up.sum.Write(d)
+		delete(up.held, up.hashed+1)
+		up.heldSize -= int64(len(d))
+		up.hashed++
+	}
+	if up.heldSize > maxHashHold {
+		up.sum, up.held, up.heldSize = nil, nil, 0 // no whole-file check then
+	}
 }
 
 func (s *Storage) PartLimits() provider.PartLimits {
@@ -109,7 +153,7 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 	if err != nil {
 		return provider.Upload{}, err
 	}
-	up := &upload{bucket: bucket, key: key, url: loc, next: 1, parts: map[int]provider.Part{}, early: map[int][]byte{}, sum: md5.New()}
+	up := newUpload(bucket, key, loc)
 	id := loc
 	if opts.PartSize > 0 {
 		up.partSize = chunkSize(opts.PartSize)
@@ -140,7 +184,8 @@ func (s *Storage) session(ctx context.Context, u provider.Upload) (*upload, erro
 	if err != nil || ps <= 0 || !strings.HasPrefix(loc, "http") {
 		return nil, fmt.Errorf("%w: upload %q is unknown here and carries no part size to resume with", provider.ErrNotFound, u.ID)
 	}
-	up = &upload{bucket: u.Bucket, key: u.Key, url: loc, partSize: ps, parts: map[int]provider.Part{}, early: map[int][]byte{}}
+	up = newUpload(u.Bucket, u.Key, loc)
+	up.partSize = ps
 	committed, _, err := s.put(ctx, up, nil, 0, "*")
 	if err != nil {
 		return nil, err
@@ -218,8 +263,14 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	up.mu.Lock()
 	defer up.mu.Unlock()
 	if n < up.next {
-		if old := up.parts[n]; old.Size == size && (old.ETag == "" || old.ETag == part.ETag) {
+		switch old := up.parts[n]; {
+		case old.Size == size && old.ETag == part.ETag:
 			return old, nil // already on Drive: a retry
+		case old.Size == size && old.ETag == "":
+			// Committed before a restart: Drive has it, now its hash is known.
+			up.parts[n] = part
+			up.hash(n, data)
+			return part, nil
 		}
 		return provider.Part{}, fmt.Errorf("%w: part %d was already sent with other content", provider.ErrInvalid, n)
 	}
@@ -246,9 +297,7 @@ func (s *Storage) flush(ctx context.Context, up *upload) error {
 		if committed != up.sent+int64(len(data)) {
 			return fmt.Errorf("%w: Drive committed %d bytes, expected %d", provider.ErrInvalid, committed, up.sent+int64(len(data)))
 		}
-		if up.sum != nil {
-			up.sum.Write(data)
-		}
+		up.hash(up.next, data)
 		up.sent = committed
 		delete(up.early, up.next)
 		up.next++
@@ -280,8 +329,8 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	if up.next == len(parts) {
 		last := up.early[up.next]
 		_, f, err = s.put(ctx, up, last, up.sent, strconv.FormatInt(total, 10))
-		if err == nil && up.sum != nil {
-			up.sum.Write(last)
+		if err == nil {
+			up.hash(up.next, last)
 		}
 	} else if up.next == len(parts)+1 {
 		_, f, err = s.put(ctx, up, nil, 0, strconv.FormatInt(total, 10))
@@ -297,11 +346,13 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	s.mu.Lock()
 	delete(s.uploads, u.ID)
 	s.mu.Unlock()
-	e := entry(f)
-	if up.sum != nil && e.Checksums.MD5 != "" {
-		if sum := hex.EncodeToString(up.sum.Sum(nil)); sum != e.Checksums.MD5 {
-			return provider.Object{}, fmt.Errorf("%w: checksum mismatch: Drive has MD5 %s, sent %s", provider.ErrInvalid, e.Checksums.MD5, sum)
-		}
+	var sum []byte
+	if up.sum != nil && up.hashed == len(parts) {
+		sum = up.sum.Sum(nil)
+	}
+	e, err := verified(f, sum, total)
+	if err != nil {
+		return provider.Object{}, err
 	}
 	return tree.Object(u.Key, e), nil
 }

@@ -1,8 +1,13 @@
 // Package gdrive is a fake of the Google Drive API v3, enough for the
-// provider/gdrive driver and the official Go SDK: files get/list/create/
-// update/delete with a subset of the query language, alt=media downloads with
-// Range, multipart/media/resumable uploads (256 KiB chunk rule, 308 or the
-// X-GUploader-No-308 override, status queries), shared drives, Google's error
+// provider/gdrive driver and the official Go SDK, checked against the
+// discovery document in google.golang.org/api (drive/v3/drive-api.json):
+// files get/list/create/update/delete with a subset of the query language
+// (q, pageSize 1-1000 with larger values coerced to 1000, pageToken and
+// nextPageToken, orderBy, fields), alt=media downloads with Range,
+// multipart/media/resumable uploads on /upload/drive/v3/files and the
+// discovery's resumable path /resumable/upload/drive/v3/files (256 KiB chunk
+// rule, 308 with Range or the X-GUploader-No-308 override, status queries),
+// md5Checksum, sha1Checksum and sha256Checksum, shared drives, Google's error
 // JSON, 429 or 403 rate limits, expiring tokens and a refresh endpoint.
 //
 // Like Drive, names are not unique: a folder may hold two children with the
@@ -14,6 +19,8 @@ package gdrive
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -75,8 +82,12 @@ type Server struct {
 	Throttle fakeauth.Throttle
 	// Resumable counts resumable sessions started.
 	Resumable atomic.Int64
-	opts      Options
-	RootID    string
+	// Corrupt, when set, makes the server damage what it stores: the first
+	// byte of every file written afterwards is flipped, so the checksums it
+	// reports describe other bytes than were sent (a test switch).
+	Corrupt atomic.Bool
+	opts    Options
+	RootID  string
 
 	mu       sync.Mutex
 	files    map[string]*file
@@ -193,6 +204,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case strings.HasPrefix(p, "/upload/drive/v3/files"):
 		s.upload(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/upload/drive/v3/files"), "/"))
+	case strings.HasPrefix(p, "/resumable/upload/drive/v3/files"):
+		// The discovery document's path for the resumable protocol.
+		if r.URL.Query().Get("uploadType") != "resumable" {
+			writeError(w, http.StatusBadRequest, "badRequest", "Invalid uploadType")
+			return
+		}
+		s.upload(w, r, strings.TrimPrefix(strings.TrimPrefix(p, "/resumable/upload/drive/v3/files"), "/"))
 	default:
 		writeError(w, http.StatusNotFound, "notFound", "Not Found")
 	}
@@ -236,6 +254,14 @@ func (s *Server) json(f *file, fields string) map[string]any {
 		}
 		if want("md5Checksum") {
 			m["md5Checksum"] = f.MD5
+		}
+		if want("sha1Checksum") {
+			sum := sha1.Sum(f.Data)
+			m["sha1Checksum"] = hex.EncodeToString(sum[:])
+		}
+		if want("sha256Checksum") {
+			sum := sha256.Sum256(f.Data)
+			m["sha256Checksum"] = hex.EncodeToString(sum[:])
 		}
 		if want("headRevisionId") {
 			m["headRevisionId"] = f.Rev
@@ -335,14 +361,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "Invalid Value: "+err.Error())
 		return
 	}
-	pageSize := 100
+	// Unspecified: at most 100 files for shared drives, the entire list
+	// otherwise (here: up to the fake's page cap). Above 1000 is coerced.
+	pageSize := 1000
+	if q.Get("driveId") != "" || q.Get("corpora") == "drive" {
+		pageSize = 100
+	}
 	if v := q.Get("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
+		if err != nil || n < 1 {
 			writeError(w, http.StatusBadRequest, "invalid", "Invalid value for pageSize")
 			return
 		}
-		pageSize = n
+		pageSize = min(n, 1000)
 	}
 	pageSize = min(pageSize, s.opts.MaxPageSize)
 	offset := 0
@@ -418,6 +449,10 @@ type meta struct {
 
 // put stores a new file or a new version; s.mu must be held.
 func (s *Server) put(f *file, data []byte) {
+	if s.Corrupt.Load() && len(data) > 0 && f.MimeType != FolderMime {
+		data = bytes.Clone(data)
+		data[0] ^= 0xff
+	}
 	now := time.Now().UTC()
 	sum := md5.Sum(data)
 	if f.ID == "" {
