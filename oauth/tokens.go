@@ -75,6 +75,9 @@ type persistentSource struct {
 	mu   sync.Mutex
 	tok  *oauth2.Token
 	save func(ctx context.Context, credentialsData string) error
+	// rejected is the access token a driver last reported refused
+	// (Expire): a stale copy of it read from the store must not come back.
+	rejected string
 }
 
 // update adopts the newest save function and, when the stored token is
@@ -85,6 +88,12 @@ func (p *persistentSource) update(tok *oauth2.Token, save func(ctx context.Conte
 	defer p.mu.Unlock()
 	if save != nil {
 		p.save = save
+	}
+	if tok.AccessToken != "" && tok.AccessToken == p.rejected {
+		// The store still holds the token the provider refused: Expire
+		// zeroed our expiry, so without this check the stale token would
+		// look newer and be handed out again instead of refreshed.
+		return
 	}
 	if tok.Expiry.After(p.tok.Expiry) || (tok.RefreshToken != "" && p.tok.RefreshToken == "") {
 		p.tok = tok
@@ -140,6 +149,7 @@ func (p *persistentSource) Expire(accessToken string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tok.AccessToken == accessToken {
+		p.rejected = accessToken
 		t := *p.tok
 		t.AccessToken, t.Expiry = "", time.Time{}
 		p.tok = &t
