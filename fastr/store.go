@@ -127,12 +127,18 @@ func (s *Server) needBucket(bucket string) error {
 }
 
 func (s *Server) readMeta(bucket, key string, fi fs.FileInfo) (objectMeta, bool) {
+	return s.readMetaOf(bucket, key, fi.Size(), fi.ModTime())
+}
+
+// readMetaOf reads the sidecar of the data file of that size and
+// modification time; ok is false when it describes another version.
+func (s *Server) readMetaOf(bucket, key string, size int64, mod time.Time) (objectMeta, bool) {
 	b, err := s.root.ReadFile(metaPath(bucket, key))
 	if err != nil {
 		return objectMeta{}, false
 	}
 	var m objectMeta
-	if json.Unmarshal(b, &m) != nil || m.Size != fi.Size() || m.MTime != fi.ModTime().UnixNano() {
+	if json.Unmarshal(b, &m) != nil || m.Size != size || m.MTime != mod.UnixNano() {
 		return objectMeta{}, false
 	}
 	return m, true
@@ -559,7 +565,15 @@ func (s *Server) list(bucket, prefix, delim, token string, maxKeys int) (ObjectL
 			break
 		}
 		e := entries[i]
-		out.Objects = append(out.Objects, ObjectInfo{Key: e.key, Size: e.size, ModTime: e.mod, IsFolder: e.folder})
+		o := ObjectInfo{Key: e.key, Size: e.size, ModTime: e.mod, IsFolder: e.folder}
+		if !e.folder {
+			// The checksums the server computed when it stored the object,
+			// so a client can check a download without a HEAD per object.
+			if m, ok := s.readMetaOf(bucket, e.key, e.size, e.mod); ok {
+				o.SHA256, o.MD5, o.ETag = m.SHA256, m.MD5, m.SHA256
+			}
+		}
+		out.Objects = append(out.Objects, o)
 	}
 	return out, nil
 }
