@@ -858,24 +858,12 @@ func (s *suite) testHashes(t *testing.T) {
 	}
 	want := Sums(data)
 	for _, h := range hs {
-		var got, exp string
-		switch h {
-		case provider.HashMD5:
-			got, exp = st.Checksums.MD5, want.MD5
-		case provider.HashSHA256:
-			got, exp = st.Checksums.SHA256, want.SHA256
-		case provider.HashSHA1:
-			got, exp = st.Checksums.SHA1, want.SHA1
-		case provider.HashCRC32C:
-			got, exp = st.Checksums.CRC32C, want.CRC32C
-		case provider.HashCRC64:
-			got, exp = st.Checksums.CRC64, want.CRC64
-		default:
+		if _, ok := provider.NewHash(h); !ok {
 			t.Errorf("unknown hash %q", h)
 			continue
 		}
-		if got != exp {
-			t.Errorf("%s: Stat reports %q, content has %q", h, got, exp)
+		if got, exp := st.Checksums.Get(h), want.Get(h); !got.Equal(exp) {
+			t.Errorf("%s: Stat reports %q, content has %q", h, got.Value, exp.Value)
 		}
 	}
 	if len(hs) == 0 {
