@@ -653,3 +653,7 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	return objs, nil
 }
+
+// Hashes: Dropbox reports its content_hash for every file (Stat, listings,
+// writes).
+func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashDropbox} }
