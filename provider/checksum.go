@@ -257,3 +257,13 @@ func (c *Checksum) UnmarshalText(b []byte) error {
 	*c = v
 	return nil
 }
+
+// VerifiedReader is implemented by readers from NewRangeReader that compare
+// the bytes they return with digests the provider computed for them (Azure
+// answers an MD5 of every range up to 4 MiB). Once the reader returned every
+// byte of its range, Checksum is the digest of those bytes, in an algorithm
+// whose per-range values the provider vouched for; zero when it compared
+// nothing. A mismatch is a Read error matching ErrChecksum.
+type VerifiedReader interface {
+	Checksum() Checksum
+}

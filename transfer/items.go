@@ -482,6 +482,7 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	tmp := partialPath(it.Dst, j.rec.ID)
+	var rangeChecked bool
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
@@ -507,6 +508,7 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if n != it.Size {
 			return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
 		}
+		rangeChecked = !readerChecksum(rc).IsZero()
 		if h == nil {
 			return nil // nothing to check against
 		}
@@ -523,8 +525,18 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero()})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero() || rangeChecked})
 	return nil
+}
+
+// readerChecksum is what a driver's reader vouches for: the digest of the
+// bytes it returned, compared range by range with the provider's
+// (provider.VerifiedReader); zero when it compared nothing.
+func readerChecksum(r io.Reader) provider.Checksum {
+	if vr, ok := r.(provider.VerifiedReader); ok {
+		return vr.Checksum()
+	}
+	return provider.Checksum{}
 }
 
 // limited applies the job's bandwidth cap to a stream.
@@ -614,7 +626,7 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 // downloadPart writes one range into the partial file, hashed with the
 // item's SumHash (a digest that folds across ranges) when it has one.
 func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string, num int, off, size int64) error {
-	var sum provider.Checksum
+	var sum, checked provider.Checksum
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, off, size)
 		if err != nil {
@@ -646,12 +658,13 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 		if h != nil {
 			sum = provider.Checksum{Hash: it.SumHash, Value: hex.EncodeToString(h.Sum(nil))}
 		}
+		checked = readerChecksum(rc)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	j.addPart(ctx, i, PartRecord{Number: num, Size: size, Sum: sum})
+	j.addPart(ctx, i, PartRecord{Number: num, Size: size, Checksum: checked, Sum: sum})
 	j.bytesDone.Add(size)
 	return nil
 }
@@ -682,10 +695,16 @@ func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp stri
 			return mismatch(it.Dst, got, it.SrcSum)
 		}
 	}
+	// Without a whole-object digest, ranges the source's reader checked
+	// against the provider's own range digests still cover every byte.
+	rangesChecked := len(parts) > 0
+	for _, p := range parts {
+		rangesChecked = rangesChecked && !p.Checksum.IsZero()
+	}
 	if err := os.Rename(tmp, it.Dst); err != nil {
 		return err
 	}
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero()})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero() || rangesChecked})
 	return nil
 }
 
