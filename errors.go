@@ -125,8 +125,12 @@ func providerErr(err error, op string) error {
 		return &Error{Code: CodeAccess, Message: op, Err: err}
 	case errors.Is(err, provider.ErrExists):
 		return &Error{Code: CodeDuplicate, Message: op, Err: err}
-	case errors.Is(err, provider.ErrUnauthenticated), errors.Is(err, provider.ErrInvalid),
-		errors.Is(err, provider.ErrUnsupported):
+	case errors.Is(err, provider.ErrUnsupported):
+		// Drivers say in their own words why a capability is missing (a
+		// GCS account without signing keys cannot presign): the caller
+		// needs that reason, and it carries no provider internals.
+		return &Error{Code: CodeDefault, Message: op + ": " + err.Error(), Err: err}
+	case errors.Is(err, provider.ErrUnauthenticated), errors.Is(err, provider.ErrInvalid):
 		// ErrUnauthenticated here means the stored credentials were
 		// rejected, not the caller's token: a 499, never a 401.
 		return &Error{Code: CodeDefault, Message: op, Err: err}

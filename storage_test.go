@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/amove/amove-go"
@@ -55,6 +56,16 @@ func TestStorageOps(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || string(body) != "frames" {
 			t.Errorf("GET presigned URL = %d %q", resp.StatusCode, body)
 		}
+
+		// A capability the driver lacks says why, in the message the API
+		// returns (not only in the wrapped error).
+		e.cloud.mem.SetBaseURL("")
+		_, err = keep(e.c.PresignURL(ctx, p, a.ID, "media", "clip.mov", provider.PresignOptions{Method: http.MethodGet}))
+		var ae *amove.Error
+		if !errors.Is(err, provider.ErrUnsupported) || !errors.As(err, &ae) || !strings.Contains(ae.Message, "no BaseURL") {
+			t.Errorf("PresignURL without a base URL = %v; want ErrUnsupported with the driver's reason in Message", err)
+		}
+		e.cloud.mem.SetBaseURL(e.cloud.srv.URL)
 
 		if err := keepErr(e.c.DeleteObject(ctx, p, a.ID, "media", "clip.mov")); err != nil {
 			t.Fatal(err)
