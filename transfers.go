@@ -61,9 +61,13 @@ func (c *Client) openRef(ctx context.Context, ref string) (provider.Storage, err
 	if !ok {
 		return nil, fmt.Errorf("amove: bad account reference %q", ref)
 	}
+	id, serviceURL := splitServiceURL(id)
 	a, err := c.store.GetAccount(ctx, tenantID, id)
 	if err != nil {
 		return nil, storeErr(err, "cloud account")
+	}
+	if serviceURL != "" {
+		a.ServiceURL = serviceURL // a Fastr transfer at another server (fastrtransfers.go)
 	}
 	st, _, err := c.openStored(ctx, a)
 	return st, err

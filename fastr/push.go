@@ -195,6 +195,10 @@ func (p *push) run(ctx context.Context, done chan struct{}) {
 		// Paused or cancelled: the controller sets the state.
 	default:
 		p.st.Status, p.st.ErrorMessage, p.st.EndTime = PushFailed, err.Error(), &now
+		// Every request of a push goes to the target, so a transport
+		// error is the target being out of the source's reach.
+		var ue *url.Error
+		p.st.TargetUnreachable = errors.As(err, &ue)
 		p.file.Close()
 		// The partial target session is left for a new push to resume
 		// from; it is not worth a request that would probably fail too.

@@ -258,7 +258,12 @@ func (s *Server) authenticate(r *http.Request) error {
 	if !ok {
 		return unauth(CodeMissingAuth, "missing or malformed Authorization header")
 	}
-	secret, ok := s.opts.Credentials(ak)
+	lookup := ak
+	scope, scoped := parseScope(ak)
+	if scoped {
+		lookup = scope.accessKey
+	}
+	secret, ok := s.opts.Credentials(lookup)
 	if !ok {
 		return unauth(CodeUnknownAccessKey, "unknown access key")
 	}
@@ -278,6 +283,12 @@ func (s *Server) authenticate(r *http.Request) error {
 	if payload == "" {
 		return unauth(CodeSignatureMismatch, "missing %s", HeaderContentSHA256)
 	}
+	if scoped {
+		if now.Unix() > scope.expires {
+			return unauth(CodeCredentialExpired, "upload credential expired")
+		}
+		secret = scopedSecret(secret, scope.uploadID, scope.expires)
+	}
 	want := Signature(secret, StringToSign(r.Method, r.URL.Path, q, r.Header, payload))
 	if !hmac.Equal([]byte(want), []byte(sig)) {
 		return unauth(CodeSignatureMismatch, "signature does not match")
@@ -286,6 +297,9 @@ func (s *Server) authenticate(r *http.Request) error {
 	// fill the cache or block a legitimate one.
 	if !s.nonces.add(ak+"\x00"+nonce, now) {
 		return unauth(CodeReplayedRequest, "nonce already used")
+	}
+	if scoped && !scope.allows(r) {
+		return errf(http.StatusForbidden, CodeAccessDenied, "an upload credential reaches only its own upload session")
 	}
 	return nil
 }

@@ -146,6 +146,10 @@ type PushStatus struct {
 	StartTime        time.Time  `json:"startTime"`
 	EndTime          *time.Time `json:"endTime,omitempty"`
 	ErrorMessage     string     `json:"errorMessage,omitempty"`
+	// TargetUnreachable is set on a failed push when the source could not
+	// connect to the target (no route, refused, timed out): an agent may
+	// then carry the bytes into the same session itself.
+	TargetUnreachable bool `json:"targetUnreachable,omitempty"`
 }
 
 // Terminal reports whether the push can no longer change.
@@ -185,6 +189,7 @@ const (
 	CodeRequestExpired    = "RequestTimeTooSkewed"
 	CodeReplayedRequest   = "ReplayedRequest"
 	CodeURLExpired        = "ExpiredPresignedURL"
+	CodeCredentialExpired = "ExpiredCredential"
 	CodeAccessDenied      = "AccessDenied"
 	CodeMethodNotAllowed  = "MethodNotAllowed"
 	CodeSlowDown          = "SlowDown"

@@ -31,6 +31,20 @@ import (
 // The Fastr transfer tests run two reference servers and the agent on
 // loopback. Names carry an fx prefix to stay clear of other test files.
 
+// The states and modes of the wire.
+const (
+	stPending   = "pending"
+	stRunning   = "running"
+	stPaused    = "paused"
+	stCompleted = "completed"
+	stFailed    = "failed"
+	stCancelled = "cancelled"
+	modePush    = "push"
+	modeRelay   = "relay"
+)
+
+func terminal(st string) bool { return st == stCompleted || st == stFailed || st == stCancelled }
+
 const (
 	fxSrcKey    = "AKSOURCE0001"
 	fxSrcSecret = "source-secret-0123456789abcdef"
@@ -251,8 +265,11 @@ func fxNewAgent(t *testing.T, src, dst *fxServer) *fxAgent {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
+	// The agent's requests to the target honour the target's delay, as the
+	// source's pushes do.
 	c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + dir + "/a.db", KeyFile: dir + "/k",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTPClient: &http.Client{Transport: fxSlow{dst.wrap.delay}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,8 +295,6 @@ func fxNewAgent(t *testing.T, src, dst *fxServer) *fxAgent {
 	}
 	a.srcID, a.dstID = sa.ID, da.ID
 	a.api = New(c, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	a.api.fastr.poll = 50 * time.Millisecond
-	a.api.fastr.hc = &http.Client{Transport: fxSlow{dst.wrap.delay}}
 	a.srv = httptest.NewServer(a.api)
 	t.Cleanup(func() {
 		a.srv.Close()

@@ -78,7 +78,6 @@ type Server struct {
 	hub      *hub
 	routes   []route
 	oauth    *oauth.Flow
-	fastr    *fastrJobs
 }
 
 // New returns the handler for every documented endpoint.
@@ -96,15 +95,13 @@ func New(c *amove.Client, opts ...Option) *Server {
 		s.tempDir = filepath.Join(os.TempDir(), "amove")
 	}
 	s.hub = newHub(s)
-	s.fastr = newFastrJobs(s)
 	s.register()
 	return s
 }
 
-// Close stops the agent's Fastr senders and the notification hub; open
-// sockets are closed with 1000.
+// Close stops the notification hub; open sockets are closed with 1000.
+// Transfers belong to the client, which Close leaves running.
 func (s *Server) Close() {
-	s.fastr.close()
 	s.hub.close()
 }
 

@@ -77,7 +77,11 @@ func (h *hub) loop(events <-chan transfer.Event) {
 		if ev.Type == transfer.EventState {
 			kind = "state"
 		}
-		msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: progressData{Event: kind, transferStatus: statusOut(ev.Status)}})
+		var data any = progressData{Event: kind, transferStatus: statusOut(ev.Status)}
+		if fe, ok := fastrEventOf(kind, ev.Status); ok {
+			data = fe
+		}
+		msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: data})
 		var user []byte
 		if ev.Type == transfer.EventState && ev.Status.State.Final() {
 			user, _ = json.Marshal(envelope{Type: notifyUser, Data: map[string]string{
