@@ -522,3 +522,7 @@ var (
 
 func encodeName(s string) string { return encoder.Replace(s) }
 func decodeName(s string) string { return decoder.Replace(s) }
+
+// Hashes: Graph reports a QuickXorHash for every file (Stat, listings,
+// writes).
+func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashQuickXor} }
