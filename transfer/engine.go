@@ -41,9 +41,10 @@ type Options struct {
 	// ProgressInterval is the least time between two progress events of a
 	// job. Default 100 ms (10 a second).
 	ProgressInterval time.Duration
-	// NoDownloadChecksums skips the end-to-end check of downloads (an MD5
-	// of every byte where the source's checksum allows one): faster, and
-	// the bytes are still length-checked, but ChecksumVerified stays false.
+	// NoDownloadChecksums skips the end-to-end check of downloads (a
+	// digest of every byte against the source's, see docs/integrity.md):
+	// faster, and the bytes are still length-checked, but ChecksumVerified
+	// stays false unless the driver's reader checked the ranges itself.
 	NoDownloadChecksums bool
 	// Retention is how long a finished job (completed, failed, cancelled)
 	// stays in the journal after its last change. Restore and an hourly
