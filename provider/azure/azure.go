@@ -31,7 +31,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -139,6 +138,8 @@ func (s *Storage) Close() error { return nil }
 // parts are hashed separately and MD5s do not combine. Azure keeps no CRC64
 // of a block blob: Azurite 3.35 answers HEAD and GET of a committed block
 // blob without x-ms-content-crc64, and ignores a transactional CRC64.
+// Reads need no stored digest: NewRangeReader checks every span it returns
+// against the MD5 the service computes for that range.
 func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
 
 func (s *Storage) container(name string) *container.Client {
@@ -225,42 +226,6 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	}
 	o.Checksums.MD5 = hexMD5(p.ContentMD5)
 	return o, nil
-}
-
-// NewRangeReader reads length bytes from offset (to the end when length < 0).
-func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
-	if length == 0 {
-		// The SDK reads a zero count as "to the end"; check the blob exists
-		// and hand back nothing.
-		if _, err := s.Stat(ctx, bucket, key); err != nil {
-			return nil, err
-		}
-		return io.NopCloser(strings.NewReader("")), nil
-	}
-	opts := &blob.DownloadStreamOptions{}
-	if offset > 0 || length > 0 {
-		opts.Range = blob.HTTPRange{Offset: offset}
-		if length > 0 {
-			opts.Range.Count = length
-		}
-	}
-	resp, err := s.blockBlob(bucket, key).DownloadStream(ctx, opts)
-	if err != nil {
-		return nil, mapErr(err, bucket+"/"+key)
-	}
-	if provider.RetriesDisabled(ctx) {
-		// The caller reads the range again itself.
-		return resp.Body, nil
-	}
-	// A dropped connection resumes where it stopped, pinned to the ETag so
-	// a blob replaced meanwhile fails instead of mixing two versions.
-	return resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: readRetries}), nil
 }
 
 // Delete removes the blob and its snapshots. A missing blob is not an error;
