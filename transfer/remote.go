@@ -193,36 +193,43 @@ func (j *job) stream(ctx context.Context) error {
 		return err
 	}
 
+	// Each chunk holds one place in the engine's pool, and a buffer only
+	// while it does.
 	chunk := j.chunkSize()
-	bufp := e.bufs.get(chunk)
-	defer e.bufs.put(bufp)
 	for off < it.Size {
-		b := (*bufp)[:min(chunk, it.Size-off)]
+		n := min(chunk, it.Size-off)
 		var next int64
-		err := e.retry(ctx, func() error {
-			if err := j.readRange(ctx, it.Src, off, int64(len(b)), &sliceWriter{b: b}); err != nil {
+		err := j.slot(ctx, func() error {
+			bufp := e.bufs.get(chunk)
+			defer e.bufs.put(bufp)
+			b := (*bufp)[:n]
+			err := e.retry(ctx, func() error {
+				if err := j.readRange(ctx, it.Src, off, n, &sliceWriter{b: b}); err != nil {
+					return err
+				}
+				if err := waitBandwidth(ctx, j.limiter, n); err != nil {
+					return err
+				}
+				var err error
+				next, err = ap.Append(ctx, u, off, b)
+				var oe *provider.OffsetError
+				if errors.As(err, &oe) {
+					// A chunk we thought lost did land, or the
+					// session is elsewhere: go on from where it is.
+					next, err = oe.Committed, nil
+				}
 				return err
-			}
-			if err := waitBandwidth(ctx, j.limiter, int64(len(b))); err != nil {
-				return err
-			}
-			var err error
-			next, err = ap.Append(ctx, u, off, b)
-			var oe *provider.OffsetError
-			if errors.As(err, &oe) {
-				// A chunk we thought lost did land, or the session
-				// is elsewhere: go on from where it is.
-				next, err = oe.Committed, nil
+			})
+			if err == nil && h != nil && next == off+n && hashed == off {
+				h.Write(b)
+				hashed = next
 			}
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("chunk at %d: %w", off, err)
 		}
-		if h != nil && next == off+int64(len(b)) && hashed == off {
-			h.Write(b)
-			hashed = next
-		} else if err := catchUp(next); err != nil {
+		if err := catchUp(next); err != nil {
 			return err
 		}
 		off = next
