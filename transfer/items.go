@@ -348,8 +348,14 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 	n := int((it.Size + it.PartSize - 1) / it.PartSize)
 	var remaining atomic.Int64
 	remaining.Store(int64(n - len(done)))
+	// A copy whose source digest does not fold checks what it read by
+	// hashing the parts in order; only when it sends every part itself.
+	var seq *seqHash
+	if j.rec.Kind == Copy && !it.SrcSum.IsZero() && !provider.Combinable(it.SrcSum.Hash) && len(done) == 0 {
+		seq = newSeqHash(it.SrcSum.Hash)
+	}
 	if remaining.Load() == 0 {
-		task(func() error { return j.complete(ctx, mu, u, i, it) })
+		task(func() error { return j.complete(ctx, mu, u, i, it, seq) })
 		return nil
 	}
 	for num := 1; num <= n; num++ {
@@ -359,11 +365,14 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 		off := int64(num-1) * it.PartSize
 		size := min(it.PartSize, it.Size-off)
 		task(func() error {
-			if err := j.uploadPart(ctx, mu, u, i, it, num, off, size); err != nil {
+			if err := j.uploadPart(ctx, mu, u, i, it, num, off, size, seq); err != nil {
+				if seq != nil {
+					seq.fail()
+				}
 				return err
 			}
 			if remaining.Add(-1) == 0 {
-				return j.complete(ctx, mu, u, i, it)
+				return j.complete(ctx, mu, u, i, it, seq)
 			}
 			return nil
 		})
@@ -374,7 +383,7 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 // uploadPart sends one part and compares the digest the provider checked
 // (Part.Checksum) with the bytes sent; Sum keeps the part's digest for the
 // whole-object check.
-func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64) error {
+func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64, seq *seqHash) error {
 	bufp := j.e.bufs.get(it.PartSize)
 	defer j.e.bufs.put(bufp)
 	buf := (*bufp)[:size]
@@ -406,6 +415,11 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 	if err != nil {
 		return err
 	}
+	if seq != nil {
+		if err := j.addInOrder(ctx, seq, num, buf); err != nil {
+			return err
+		}
+	}
 	j.addPart(ctx, i, rec)
 	j.bytesDone.Add(size)
 	return nil
@@ -420,7 +434,7 @@ func foldParts(h provider.Hash, parts []PartRecord) (provider.Checksum, bool) {
 	return provider.CombineChecksums(h, ranges)
 }
 
-func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord) error {
+func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, seq *seqHash) error {
 	j.mu.Lock()
 	parts := slices.Clone(j.rec.Items[i].Parts)
 	j.mu.Unlock()
@@ -437,12 +451,16 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 		return fmt.Errorf("%w: parts of %s add up to %d bytes, want %d", ErrChecksumMismatch, it.Dst, size, it.Size)
 	}
 	whole, haveWhole := foldParts(it.SumHash, parts)
-	if haveWhole && it.SumHash == it.SrcSum.Hash && !whole.Equal(it.SrcSum) {
+	read, haveRead := whole, haveWhole && it.SumHash == it.SrcSum.Hash
+	if seq != nil {
+		read, haveRead = seq.sum(len(parts))
+	}
+	if haveRead && !read.Equal(it.SrcSum) {
 		// The bytes read from the source were damaged: start the item over
 		// rather than complete a wrong object.
 		_ = mu.AbortMultipart(ctx, u)
 		j.markItem(ctx, i, ItemUpdate{})
-		return mismatch("read "+it.Src, whole, it.SrcSum)
+		return mismatch("read "+it.Src, read, it.SrcSum)
 	}
 	var o provider.Object
 	attempt := 0
@@ -470,7 +488,7 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 		}
 		verified = true
 	}
-	srcChecked := j.rec.Kind == Upload || haveWhole && it.SumHash == it.SrcSum.Hash
+	srcChecked := j.rec.Kind == Upload || haveRead
 	j.markItem(ctx, i, ItemUpdate{UploadID: u.ID, Done: true, Verified: verified && srcChecked})
 	return nil
 }

@@ -138,8 +138,8 @@ type Event struct {
 
 // Errors of the engine.
 var (
-	ErrUnknownJob       = errors.New("transfer: unknown job")
-	ErrBadState         = errors.New("transfer: operation not allowed in this state")
+	ErrUnknownJob = errors.New("transfer: unknown job")
+	ErrBadState   = errors.New("transfer: operation not allowed in this state")
 	// ErrChecksumMismatch is provider.ErrChecksum: one sentinel for damaged
 	// bytes, whichever side found them.
 	ErrChecksumMismatch = provider.ErrChecksum
