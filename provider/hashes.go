@@ -59,14 +59,14 @@ func (c *dropboxHash) Reset() {
 func (c *dropboxHash) Size() int      { return sha256.Size }
 func (c *dropboxHash) BlockSize() int { return sha256.BlockSize }
 
-// quickXor is Microsoft's QuickXorHash: every input byte is XORed into a
-// circular 160-bit little-endian register at a bit offset that advances 11
-// bits per byte; at the end the 64-bit little-endian length is XORed into the
-// last 8 bytes. Since 160 is a multiple of 8, a byte shifted past the end of
-// the register wraps to its start a whole byte at a time.
+// quickXor is Microsoft's QuickXorHash: byte i of the input is XORed into a
+// circular 160-bit little-endian register at bit offset (11·i) mod 160; at
+// the end the 64-bit little-endian length is XORed into the last 8 bytes.
+// Bytes 160 apart land on the same offset, so Write only XORs the input
+// into a 160-byte accumulator indexed by i mod 160 (eight bytes at a time)
+// and Sum places the 160 accumulated bytes into the register once.
 type quickXor struct {
-	reg [20]byte
-	pos int // bit offset of the next byte
+	acc [160]byte
 	n   uint64
 }
 
@@ -74,27 +74,44 @@ type quickXor struct {
 func NewQuickXor() hash.Hash { return &quickXor{} }
 
 func (q *quickXor) Write(p []byte) (int, error) {
-	for _, b := range p {
-		i, shift := q.pos/8, q.pos%8
-		v := uint16(b) << shift
-		q.reg[i] ^= byte(v)
-		q.reg[(i+1)%20] ^= byte(v >> 8)
-		q.pos = (q.pos + 11) % 160
+	total := len(p)
+	i := int(q.n % 160)
+	// Up to the next multiple of 160, byte by byte.
+	for i != 0 && len(p) > 0 {
+		q.acc[i] ^= p[0]
+		p = p[1:]
+		i = (i + 1) % 160
 	}
-	q.n += uint64(len(p))
-	return len(p), nil
+	for len(p) >= 160 {
+		for k := 0; k < 160; k += 8 {
+			v := binary.LittleEndian.Uint64(q.acc[k:]) ^ binary.LittleEndian.Uint64(p[k:])
+			binary.LittleEndian.PutUint64(q.acc[k:], v)
+		}
+		p = p[160:]
+	}
+	for k, b := range p {
+		q.acc[k] ^= b
+	}
+	q.n += uint64(total)
+	return total, nil
 }
 
 func (q *quickXor) Sum(b []byte) []byte {
-	out := q.reg
+	var reg [20]byte
+	for k, v := range q.acc {
+		pos := k * 11 % 160
+		w := uint16(v) << (pos % 8)
+		reg[pos/8] ^= byte(w)
+		reg[(pos/8+1)%20] ^= byte(w >> 8)
+	}
 	var l [8]byte
 	binary.LittleEndian.PutUint64(l[:], q.n)
 	for i := range l {
-		out[12+i] ^= l[i]
+		reg[12+i] ^= l[i]
 	}
-	return append(b, out[:]...)
+	return append(b, reg[:]...)
 }
 
 func (q *quickXor) Reset()         { *q = quickXor{} }
 func (q *quickXor) Size() int      { return 20 }
-func (q *quickXor) BlockSize() int { return 64 }
+func (q *quickXor) BlockSize() int { return 160 }
