@@ -37,7 +37,7 @@ func TestExpireNotUndoneByStoredToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.(interface{ Expire(string) }).Expire("old") // the server said 401 expired_access_token
+	src.(interface{ Expire(string) }).Expire("old")                // the server said 401 expired_access_token
 	if _, err := get(ctx, acct, string(stored), nil); err != nil { // a concurrent operation opens the account
 		t.Fatal(err)
 	}
