@@ -101,23 +101,7 @@ var matrixCells = []string{cellUpload, cellDownload, cellFolderUp, cellFolderDow
 // matrixUnverified lists, per provider and cell, why checksumVerified is
 // false there. Every other cell must report true; a cell listed here must
 // report false (delete its line when it turns true).
-var matrixUnverified = map[string]map[string]string{
-	"memory": {cellCopy: copyNoFold + "memory reports MD5 and SHA-256"},
-	"azure (Azurite)": {cellCopy: copyNoFold + "Azure reports MD5; its range reads are checked by the driver " +
-		"(provider.VerifiedReader), but only downloads count them, not a copy's readSource"},
-	"dropbox (fake)":    {cellCopy: copyNoFold + "Dropbox reports its content hash"},
-	"box (fake)":        {cellCopy: copyNoFold + "Box reports SHA-1"},
-	"onedrive (fake)":   {cellCopy: copyNoFold + "OneDrive reports QuickXorHash"},
-	"gdrive (fake)":     {cellCopy: copyNoFold + "Drive reports MD5"},
-	"fastr LocalHttp":   {cellCopy: copyNoFold + "Fastr reports SHA-256 and MD5"},
-	"fastr FastrServer": {cellCopy: copyNoFold + "Fastr reports SHA-256 and MD5"},
-}
-
-// copyNoFold is why a copy to the peer is not verified (docs/integrity.md,
-// "Known limits").
-const copyNoFold = "a copy in parts compares the bytes it read with the source's digest only when that digest " +
-	"folds across parts (CRC32, CRC32C, CRC64: srcChecked in transfer/items.go complete), or it would read " +
-	"the source twice; "
+var matrixUnverified = map[string]map[string]string{}
 
 // matrixStartsOver lists the providers whose uploads start over, instead of
 // continuing from their finished parts, after a pause or a new client, with

@@ -200,3 +200,32 @@ func TestDownloadVerifiedByReader(t *testing.T) {
 		}
 	}
 }
+
+// A copy from a source without digests is verified only when its reader
+// vouched for every range it read, in parts and in one request alike.
+func TestCopyVerifiedByReader(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newMemory(t, "b"), newMemory(t, "b")
+	for _, n := range []int{1000, 11<<20 + 5} {
+		data := randBytes(n, n)
+		if _, err := src.Write(ctx, "b", "o", bytes.NewReader(data), int64(n), provider.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, vouch := range []bool{false, true} {
+			e := transfer.New(transfer.Options{PartSize: 2 << 20, Open: accounts{"s": noDigests{src, vouch}, "d": dst}.open})
+			id, err := e.Start(ctx, transfer.Request{Kind: transfer.Copy,
+				Source: transfer.Location{Account: "s", Bucket: "b", Key: "o"}, Dest: transfer.Location{Account: "d", Bucket: "b", Key: "c"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := wait(t, e, id)
+			e.Close()
+			if st.State != transfer.Completed || st.ChecksumVerified != vouch {
+				t.Errorf("%d bytes, reader vouches %v: %s verified=%v %s", n, vouch, st.State, st.ChecksumVerified, st.Error)
+			}
+			if got := readObject(t, dst, "b", "c"); !bytes.Equal(got, data) {
+				t.Errorf("%d bytes: copy differs", n)
+			}
+		}
+	}
+}

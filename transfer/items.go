@@ -166,9 +166,10 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 	bufp := j.e.bufs.get(sizeClass(it.Size))
 	defer j.e.bufs.put(bufp)
 	buf := (*bufp)[:it.Size]
-	var verified bool
+	var verified, vouched bool
 	err := j.e.retry(ctx, func() error {
-		if err := j.readSource(ctx, it, 0, buf); err != nil {
+		var err error
+		if vouched, err = j.readSource(ctx, it, 0, buf); err != nil {
 			return err
 		}
 		if !it.SrcSum.IsZero() {
@@ -190,7 +191,7 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && j.sourceChecked(it)})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && (vouched || j.sourceChecked(it))})
 	return nil
 }
 
@@ -201,36 +202,38 @@ func (j *job) sourceChecked(it ItemRecord) bool {
 	return j.rec.Kind == Upload || !it.SrcSum.IsZero()
 }
 
-// readSource fills buf with the item's bytes from offset off.
-func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []byte) error {
+// readSource fills buf with the item's bytes from offset off. vouched
+// reports that the source's reader compared them with the provider's own
+// range digests (provider.VerifiedReader).
+func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []byte) (vouched bool, err error) {
 	if j.rec.Kind == Upload {
 		f, err := os.Open(it.Src)
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer f.Close()
 		_, err = f.ReadAt(buf, off)
 		if err == io.EOF && len(buf) == 0 {
 			err = nil
 		}
-		return err
+		return false, err
 	}
 	rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, off, int64(len(buf)))
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rc.Close()
 	if _, err := io.ReadFull(rc, buf); err != nil {
-		return fmt.Errorf("reading %s at %d: %w", it.Src, off, err)
+		return false, fmt.Errorf("reading %s at %d: %w", it.Src, off, err)
 	}
-	return nil
+	return !readerChecksum(rc).IsZero(), nil
 }
 
 // streamCopy pipes a source object into a destination without multipart
 // support: no buffer, no disk. The stream is hashed for the source's digest
 // and for the first one the destination reports.
 func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
-	var verified bool
+	var verified, vouched bool
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
@@ -256,6 +259,7 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 				return mismatch("read "+it.Src, got, it.SrcSum)
 			}
 		}
+		vouched = !readerChecksum(rc).IsZero()
 		verified = o.Verified != ""
 		if want := o.Checksums.Get(dstAlg); !verified && dstHash != nil && !want.IsZero() {
 			if got := (provider.Checksum{Hash: dstAlg, Value: hex.EncodeToString(dstHash.Sum(nil))}); !got.Equal(want) {
@@ -269,7 +273,7 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && j.sourceChecked(it)})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && (vouched || j.sourceChecked(it))})
 	return nil
 }
 
@@ -349,13 +353,19 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 	var remaining atomic.Int64
 	remaining.Store(int64(n - len(done)))
 	// A copy whose source digest does not fold checks what it read by
-	// hashing the parts in order; only when it sends every part itself.
-	var seq *seqHash
-	if j.rec.Kind == Copy && !it.SrcSum.IsZero() && !provider.Combinable(it.SrcSum.Hash) && len(done) == 0 {
-		seq = newSeqHash(it.SrcSum.Hash)
+	// hashing the parts in order, one without a digest by its readers'
+	// word; only when this run sends every part.
+	var rc *readCheck
+	if j.rec.Kind == Copy && len(done) == 0 {
+		switch {
+		case it.SrcSum.IsZero():
+			rc = newReadCheck("")
+		case !provider.Combinable(it.SrcSum.Hash):
+			rc = newReadCheck(it.SrcSum.Hash)
+		}
 	}
 	if remaining.Load() == 0 {
-		task(func() error { return j.complete(ctx, mu, u, i, it, seq) })
+		task(func() error { return j.complete(ctx, mu, u, i, it, rc) })
 		return nil
 	}
 	for num := 1; num <= n; num++ {
@@ -365,14 +375,14 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 		off := int64(num-1) * it.PartSize
 		size := min(it.PartSize, it.Size-off)
 		task(func() error {
-			if err := j.uploadPart(ctx, mu, u, i, it, num, off, size, seq); err != nil {
-				if seq != nil {
-					seq.fail()
+			if err := j.uploadPart(ctx, mu, u, i, it, num, off, size, rc); err != nil {
+				if rc != nil {
+					rc.fail()
 				}
 				return err
 			}
 			if remaining.Add(-1) == 0 {
-				return j.complete(ctx, mu, u, i, it, seq)
+				return j.complete(ctx, mu, u, i, it, rc)
 			}
 			return nil
 		})
@@ -383,13 +393,15 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 // uploadPart sends one part and compares the digest the provider checked
 // (Part.Checksum) with the bytes sent; Sum keeps the part's digest for the
 // whole-object check.
-func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64, seq *seqHash) error {
+func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64, rc *readCheck) error {
 	bufp := j.e.bufs.get(it.PartSize)
 	defer j.e.bufs.put(bufp)
 	buf := (*bufp)[:size]
 	var rec PartRecord
+	var vouched bool
 	err := j.e.retry(ctx, func() error {
-		if err := j.readSource(ctx, it, off, buf); err != nil {
+		var err error
+		if vouched, err = j.readSource(ctx, it, off, buf); err != nil {
 			return err
 		}
 		sum := sumOf(it.SumHash, buf)
@@ -415,8 +427,11 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 	if err != nil {
 		return err
 	}
-	if seq != nil {
-		if err := j.addInOrder(ctx, seq, num, buf); err != nil {
+	if rc != nil {
+		if vouched {
+			rc.vouched.Add(1)
+		}
+		if err := j.addInOrder(ctx, rc, num, buf); err != nil {
 			return err
 		}
 	}
@@ -434,7 +449,7 @@ func foldParts(h provider.Hash, parts []PartRecord) (provider.Checksum, bool) {
 	return provider.CombineChecksums(h, ranges)
 }
 
-func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, seq *seqHash) error {
+func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, rc *readCheck) error {
 	j.mu.Lock()
 	parts := slices.Clone(j.rec.Items[i].Parts)
 	j.mu.Unlock()
@@ -452,8 +467,8 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 	}
 	whole, haveWhole := foldParts(it.SumHash, parts)
 	read, haveRead := whole, haveWhole && it.SumHash == it.SrcSum.Hash
-	if seq != nil {
-		read, haveRead = seq.sum(len(parts))
+	if rc != nil && rc.alg != "" {
+		read, haveRead = rc.sum(len(parts))
 	}
 	if haveRead && !read.Equal(it.SrcSum) {
 		// The bytes read from the source were damaged: start the item over
@@ -488,7 +503,8 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 		}
 		verified = true
 	}
-	srcChecked := j.rec.Kind == Upload || haveRead
+	srcChecked := j.rec.Kind == Upload || haveRead ||
+		rc != nil && rc.alg == "" && rc.vouched.Load() == int64(len(parts))
 	j.markItem(ctx, i, ItemUpdate{UploadID: u.ID, Done: true, Verified: verified && srcChecked})
 	return nil
 }

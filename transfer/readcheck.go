@@ -5,18 +5,27 @@ import (
 	"encoding/hex"
 	"hash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/amove/amove-go/provider"
 )
 
-// seqHash feeds the parts of one item into one digest in part order, so a
-// copy in concurrent parts can still check the bytes it read against a
-// source digest that does not fold across ranges (MD5, SHA-1, SHA-256,
-// Dropbox's content hash, QuickXor). A part waits for its predecessors with
-// its buffer but without its engine slot, so memory stays within the job's
-// concurrency and an earlier part always gets a slot to finish.
-type seqHash struct {
-	alg provider.Hash
+// readCheck is what a copy in concurrent parts learns about the bytes it
+// read from the source, when neither a folding digest (CRC32C...) nor a
+// single request covers them:
+//   - a source digest that does not fold across ranges (MD5, SHA-1,
+//     SHA-256, Dropbox's content hash, QuickXor) is fed the parts in part
+//     order. A part waits for its predecessors with its buffer but without
+//     its engine slot, so memory stays within the job's concurrency and an
+//     earlier part always gets a slot to finish;
+//   - a source without a digest may still have readers that vouch for the
+//     ranges they return (provider.VerifiedReader): vouched counts them.
+//
+// It lives for one run of the item: a resumed item whose earlier parts
+// were sent by another run cannot rebuild either and stays unverified.
+type readCheck struct {
+	alg     provider.Hash // empty: no digest to feed
+	vouched atomic.Int64
 
 	mu      sync.Mutex
 	h       hash.Hash
@@ -25,22 +34,22 @@ type seqHash struct {
 	advance chan struct{} // closed and replaced whenever next or broken changes
 }
 
-func newSeqHash(alg provider.Hash) *seqHash {
-	h, ok := provider.NewHash(alg)
-	if !ok {
-		return nil
+func newReadCheck(alg provider.Hash) *readCheck {
+	h, _ := provider.NewHash(alg)
+	if h == nil {
+		alg = ""
 	}
-	return &seqHash{alg: alg, h: h, next: 1, advance: make(chan struct{})}
+	return &readCheck{alg: alg, h: h, next: 1, advance: make(chan struct{})}
 }
 
 // wake tells waiters that next or broken changed; s.mu is held.
-func (s *seqHash) wake() {
+func (s *readCheck) wake() {
 	close(s.advance)
 	s.advance = make(chan struct{})
 }
 
 // fail marks the digest unusable and releases every waiting part.
-func (s *seqHash) fail() {
+func (s *readCheck) fail() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.broken {
@@ -50,10 +59,10 @@ func (s *seqHash) fail() {
 }
 
 // sum is the digest of parts 1..n, false unless all of them were added.
-func (s *seqHash) sum(n int) (provider.Checksum, bool) {
+func (s *readCheck) sum(n int) (provider.Checksum, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.broken || s.next != n+1 {
+	if s.h == nil || s.broken || s.next != n+1 {
 		return provider.Checksum{}, false
 	}
 	return provider.Checksum{Hash: s.alg, Value: hex.EncodeToString(s.h.Sum(nil))}, true
@@ -62,7 +71,10 @@ func (s *seqHash) sum(n int) (provider.Checksum, bool) {
 // addInOrder hashes part num's bytes once parts 1..num-1 are hashed. The
 // caller holds an engine slot (it runs inside job.slot); the slot is given
 // back while waiting and taken again before returning.
-func (j *job) addInOrder(ctx context.Context, s *seqHash, num int, b []byte) error {
+func (j *job) addInOrder(ctx context.Context, s *readCheck, num int, b []byte) error {
+	if s.h == nil {
+		return nil
+	}
 	for {
 		s.mu.Lock()
 		switch {
