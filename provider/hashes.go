@@ -2,6 +2,7 @@ package provider
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"hash"
 )
@@ -63,7 +64,7 @@ func (c *dropboxHash) BlockSize() int { return sha256.BlockSize }
 // circular 160-bit little-endian register at bit offset (11·i) mod 160; at
 // the end the 64-bit little-endian length is XORed into the last 8 bytes.
 // Bytes 160 apart land on the same offset, so Write only XORs the input
-// into a 160-byte accumulator indexed by i mod 160 (eight bytes at a time)
+// into a 160-byte accumulator indexed by i mod 160 (crypto/subtle.XORBytes)
 // and Sum places the 160 accumulated bytes into the register once.
 type quickXor struct {
 	acc [160]byte
@@ -83,10 +84,7 @@ func (q *quickXor) Write(p []byte) (int, error) {
 		i = (i + 1) % 160
 	}
 	for len(p) >= 160 {
-		for k := 0; k < 160; k += 8 {
-			v := binary.LittleEndian.Uint64(q.acc[k:]) ^ binary.LittleEndian.Uint64(p[k:])
-			binary.LittleEndian.PutUint64(q.acc[k:], v)
-		}
+		subtle.XORBytes(q.acc[:], q.acc[:], p[:160])
 		p = p[160:]
 	}
 	for k, b := range p {

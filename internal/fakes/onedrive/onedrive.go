@@ -57,6 +57,7 @@ type item struct {
 	Folder   bool
 	Parent   string
 	Data     []byte
+	QuickXor string // of Data, computed once when it is stored, as Graph does
 	Mime     string
 	Created  time.Time
 	Modified time.Time
@@ -294,7 +295,7 @@ func (s *Server) json(it *item) map[string]any {
 	if it.Folder {
 		m["folder"] = map[string]int{"childCount": len(s.children[it.ID])}
 	} else {
-		m["file"] = map[string]any{"mimeType": it.Mime, "hashes": map[string]string{"quickXorHash": QuickXorHash(it.Data)}}
+		m["file"] = map[string]any{"mimeType": it.Mime, "hashes": map[string]string{"quickXorHash": it.QuickXor}}
 		m["@microsoft.graph.downloadUrl"] = s.downloadURL(it)
 	}
 	return m
@@ -416,6 +417,9 @@ func (s *Server) put(parent, name string, data []byte, mime string, folder bool)
 		data[0] ^= 0xff
 	}
 	it.Data, it.Mime, it.Modified, it.ETag = data, mime, now, fakeauth.ID(8)
+	if !folder {
+		it.QuickXor = QuickXorHash(data)
+	}
 	return it
 }
 
@@ -626,7 +630,7 @@ func (s *Server) QuickXorOf(id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if it := s.items[id]; it != nil && !it.Folder {
-		return QuickXorHash(it.Data)
+		return it.QuickXor
 	}
 	return ""
 }
