@@ -178,54 +178,43 @@ func beUint(b []byte) uint64 {
 	return v
 }
 
-// Get returns the digest of algorithm h, or a zero Checksum.
-func (c Checksums) Get(h Hash) Checksum {
-	var v string
+// field is where c keeps the digest of algorithm h; nil for an unknown h.
+func (c *Checksums) field(h Hash) *string {
 	switch h {
 	case HashMD5:
-		v = c.MD5
+		return &c.MD5
 	case HashSHA1:
-		v = c.SHA1
+		return &c.SHA1
 	case HashSHA256:
-		v = c.SHA256
+		return &c.SHA256
 	case HashCRC32:
-		v = c.CRC32
+		return &c.CRC32
 	case HashCRC32C:
-		v = c.CRC32C
+		return &c.CRC32C
 	case HashCRC64:
-		v = c.CRC64
+		return &c.CRC64
 	case HashDropbox:
-		v = c.Dropbox
+		return &c.Dropbox
 	case HashQuickXor:
-		v = c.QuickXor
+		return &c.QuickXor
 	}
-	if v == "" {
+	return nil
+}
+
+// Get returns the digest of algorithm h, or a zero Checksum.
+func (c Checksums) Get(h Hash) Checksum {
+	f := c.field(h)
+	if f == nil || *f == "" {
 		return Checksum{}
 	}
-	return Checksum{Hash: h, Value: strings.ToLower(v)}
+	return Checksum{Hash: h, Value: strings.ToLower(*f)}
 }
 
 // Set records sum in the field of its algorithm; unknown algorithms are
 // ignored.
 func (c *Checksums) Set(sum Checksum) {
-	v := strings.ToLower(sum.Value)
-	switch sum.Hash {
-	case HashMD5:
-		c.MD5 = v
-	case HashSHA1:
-		c.SHA1 = v
-	case HashSHA256:
-		c.SHA256 = v
-	case HashCRC32:
-		c.CRC32 = v
-	case HashCRC32C:
-		c.CRC32C = v
-	case HashCRC64:
-		c.CRC64 = v
-	case HashDropbox:
-		c.Dropbox = v
-	case HashQuickXor:
-		c.QuickXor = v
+	if f := c.field(sum.Hash); f != nil {
+		*f = strings.ToLower(sum.Value)
 	}
 }
 

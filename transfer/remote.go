@@ -312,13 +312,9 @@ func (j *job) cleanupRemote(ctx context.Context) {
 	if it.Done || it.UploadID == "" {
 		return
 	}
-	dst := j.dst
+	dst := j.cleanupDest(ctx)
 	if dst == nil {
-		var err error
-		if dst, err = j.e.open(ctx, rec.Dest.Account); err != nil {
-			j.e.log.Warn("transfer: cancel clean-up", "job", rec.ID, "err", err)
-			return
-		}
+		return
 	}
 	ap, ok := dst.(provider.Appender)
 	if !ok {

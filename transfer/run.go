@@ -307,13 +307,9 @@ func (j *job) cleanup(ctx context.Context) {
 		}
 		return
 	}
-	dst := j.dst
+	dst := j.cleanupDest(ctx)
 	if dst == nil {
-		var err error
-		if dst, err = j.e.open(ctx, rec.Dest.Account); err != nil {
-			j.e.log.Warn("transfer: cancel clean-up", "job", rec.ID, "err", err)
-			return
-		}
+		return
 	}
 	mu, ok := dst.(provider.MultipartUploader)
 	if !ok {
@@ -330,4 +326,18 @@ func (j *job) cleanup(ctx context.Context) {
 		}
 		j.markItem(ctx, i, ItemUpdate{})
 	}
+}
+
+// cleanupDest is the destination a clean-up aborts uploads on: the run's,
+// or one opened for it (nil, logged, when it cannot be opened).
+func (j *job) cleanupDest(ctx context.Context) provider.Storage {
+	if j.dst != nil {
+		return j.dst
+	}
+	dst, err := j.e.open(ctx, j.rec.Dest.Account)
+	if err != nil {
+		j.e.log.Warn("transfer: cancel clean-up", "job", j.rec.ID, "err", err)
+		return nil
+	}
+	return dst
 }
