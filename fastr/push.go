@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // The push engine: the source server sends one of its objects to a target
@@ -269,17 +271,23 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 	off := up.Offset
 	p.setProgress(off, false)
 	buf := make([]byte, p.req.ChunkSize)
-	failures := 0
+	// The one retry policy of amove-go, per chunk.
+	policy := provider.RetryPolicy{Attempts: 5, Base: 250 * time.Millisecond, Max: 4 * time.Second}
 	for off < p.st.TotalBytes {
 		n, err := p.file.ReadAt(buf[:min(p.req.ChunkSize, p.st.TotalBytes-off)], off)
 		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == min(p.req.ChunkSize, p.st.TotalBytes-off)) {
 			return false, fmt.Errorf("reading source: %w", err)
 		}
-		next, err := p.target.AppendChunk(ctx, uploadID, off, buf[:n])
+		var next int64
+		err = policy.Do(ctx, retryable, func() error {
+			var err error
+			next, err = p.target.AppendChunk(ctx, uploadID, off, buf[:n])
+			return err
+		})
 		var e *Error
 		switch {
 		case err == nil:
-			off, failures = next, 0
+			off = next
 			p.setProgress(off, true)
 		case errors.As(err, &e) && e.Code == CodeOffsetMismatch && e.ExpectedOffset != nil:
 			// The target knows better (a chunk we thought lost did
@@ -288,13 +296,6 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 			p.setProgress(off, false)
 		case ctx.Err() != nil:
 			return false, ctx.Err()
-		case retryable(err) && failures < 4:
-			failures++
-			select {
-			case <-ctx.Done():
-				return false, ctx.Err()
-			case <-time.After(time.Duration(failures*failures) * 250 * time.Millisecond):
-			}
 		default:
 			return false, fmt.Errorf("sending chunk at %d: %w", off, err)
 		}
