@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -162,7 +163,6 @@ type verifiedReader struct {
 	ctx   context.Context
 	fetch fetchFunc
 	what  string
-	retry bool // fetch a span again when its body breaks off
 
 	next    int64 // offset of the next span to return
 	end     int64 // end of the range, exclusive
@@ -202,7 +202,6 @@ func newVerifiedReader(ctx context.Context, fetch fetchFunc, what string, offset
 		ctx:     ctx,
 		fetch:   fetch,
 		what:    what,
-		retry:   !provider.RetriesDisabled(ctx),
 		next:    offset,
 		end:     end,
 		etag:    sp.etag,
@@ -251,7 +250,12 @@ func (r *verifiedReader) fill() error {
 	count := min(int64(maxRangeMD5), r.end-r.next)
 	data := r.buf[:count]
 	var sp span
-	for attempt := 0; ; attempt++ {
+	// A body that breaks off is fetched again with the one retry policy
+	// (which tries once under provider.WithoutRetries); anything else ends
+	// the read.
+	var broken error
+	policy := provider.RetryPolicy{Attempts: readRetries + 1, Base: 50 * time.Millisecond, Max: time.Second}
+	err := policy.Do(r.ctx, func(err error) bool { return errors.Is(err, broken) }, func() error {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
@@ -269,12 +273,14 @@ func (r *verifiedReader) fill() error {
 		}
 		_, err := io.ReadFull(sp.body, data)
 		sp.body.Close()
-		if err == nil {
-			break
+		if err != nil {
+			broken = fmt.Errorf("%s: range at %d: %w", r.what, r.next, ctxErr(r.ctx, err))
+			return broken
 		}
-		if err = ctxErr(r.ctx, err); !r.retry || r.ctx.Err() != nil || attempt >= readRetries {
-			return fmt.Errorf("%s: range at %d: %w", r.what, r.next, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(sp.md5) == 0 {
 		r.vouched = false
