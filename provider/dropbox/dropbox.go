@@ -637,7 +637,7 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 				}
 				key += "/"
 			}
-			if strings.HasPrefix(key, opts.Prefix) && key != opts.Prefix {
+			if strings.HasPrefix(key, opts.Prefix) {
 				objs = append(objs, m.object(key))
 			}
 		}

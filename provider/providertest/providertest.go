@@ -393,6 +393,9 @@ func (s *suite) testFolders(t *testing.T) {
 	check(provider.ListOptions{Prefix: p + "d/", Delimiter: "/"}) // only the marker: empty
 	check(provider.ListOptions{Prefix: p + "a/"}, "1.txt", "b/2.txt", "b/c/3.txt")
 	check(provider.ListOptions{Prefix: p + "a/b/c/3"}, ".txt")
+	// A prefix that is a whole key lists that object (S3 semantics).
+	check(provider.ListOptions{Prefix: p + "c.txt"}, "")
+	check(provider.ListOptions{Prefix: p + "a/1.txt", Delimiter: "/"}, "")
 	// Paging through folders must neither repeat nor lose a folder.
 	check(provider.ListOptions{Prefix: p, Delimiter: "/", MaxKeys: 1}, "a/", "c.txt", "d/", "e/")
 }
