@@ -48,13 +48,15 @@ func TestUploadFromForm(t *testing.T) {
 	acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
 	post := func(ctype string, body []byte) reply {
 		t.Helper()
-		return e.request(t, "POST", "/cloud/upload_object_from_form", http.Header{"Content-Type": {ctype}}, body)
+		return e.request(t, "POST", "/cloud/upload_object_from_form?token="+e.aliceTok, http.Header{"Content-Type": {ctype}}, body)
 	}
 
-	// Nobody is signed in to the agent yet: the form route takes no token.
+	// Without a token the form route answers 401, even with alice signed
+	// in to the agent: tokenless mode is an explicit option
+	// (TestTokenlessLocalRoutes).
 	ct, body := formBody(t, acct, "b", "hello.txt", []byte("hello"))
-	wantError(t, post(ct, body), 401, "AUTH")
 	must(t, e.request(t, "POST", "/authentication/login", nil, map[string]any{"username": "alice", "password": alicePassword}), 200, nil)
+	wantError(t, e.request(t, "POST", "/cloud/upload_object_from_form", http.Header{"Content-Type": {ct}}, body), 401, "AUTH")
 
 	ct, body = formBody(t, acct, "b", "hello.txt", nil)
 	wantError(t, post(ct, body), 400, "DEFAULT")

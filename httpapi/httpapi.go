@@ -35,11 +35,19 @@ type Option func(*Server)
 func WithRoots(roots ...string) Option { return func(s *Server) { s.roots = roots } }
 
 // WithSignedInUser sets who the agent acts for when a request that allows
-// it (upload_object, download_object, upload_object_from_form, list_buckets)
-// comes without a token. A successful /authentication/login replaces it.
+// it comes without a token (see WithTokenlessLocalRoutes). A successful
+// /authentication/login replaces it.
 func WithSignedInUser(p amove.Principal) Option {
 	return func(s *Server) { s.signedIn.set(p) }
 }
+
+// WithTokenlessLocalRoutes lets the four routes the spec marks tokenless
+// (list_buckets, upload_object, download_object, upload_object_from_form)
+// act for the signed-in user when a request carries no token. Off by
+// default: every route then needs a token (?token= or Authorization:
+// Bearer), because any local process could otherwise read or write files
+// through the agent. Turn it on only for a client that cannot send one.
+func WithTokenlessLocalRoutes() Option { return func(s *Server) { s.tokenless = true } }
 
 // WithMailer sets how send_download_url sends mail.
 func WithMailer(m Mailer) Option { return func(s *Server) { s.mailer = m } }
@@ -75,6 +83,9 @@ type Server struct {
 	origins  []string
 	anyHost  bool
 	signedIn signedIn
+	// tokenless lets authOptional and authNone routes act for signedIn
+	// without a token (WithTokenlessLocalRoutes).
+	tokenless bool
 	hub      *hub
 	routes   []route
 	oauth    *oauth.Flow

@@ -18,10 +18,10 @@ import (
 type auth int
 
 const (
-	authQuery    auth = iota // ?token= (the agent's /cloud/... family)
+	authQuery    auth = iota // ?token= or Authorization: Bearer (the agent's /cloud/... family)
 	authBearer               // Authorization: Bearer (the hosted /api/v1/... family)
-	authOptional             // ?token= or, without one, the signed-in user
-	authNone                 // no token accepted: the signed-in user (upload_object_from_form)
+	authOptional             // a token; or, under WithTokenlessLocalRoutes, the signed-in user
+	authNone                 // the spec's form route: as authOptional
 	authPublic               // nobody needed (login, OpenAPI)
 )
 
@@ -78,13 +78,18 @@ func (s *Server) authenticate(r *http.Request, a auth) (amove.Principal, error) 
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
 			token = strings.TrimSpace(t)
 		}
-	case authQuery, authOptional:
+	default:
+		// The agent's routes take ?token= as the spec says, or the header,
+		// so a token need not sit in URLs.
 		token = r.URL.Query().Get("token")
+		if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && token == "" {
+			token = strings.TrimSpace(t)
+		}
 	}
 	if token != "" {
 		return s.c.Authenticate(r.Context(), token)
 	}
-	if a == authOptional || a == authNone {
+	if (a == authOptional || a == authNone) && s.tokenless {
 		if p, ok := s.signedIn.get(); ok {
 			return p, nil
 		}

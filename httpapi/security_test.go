@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // TestNotificationSocket covers /notification: token required, foreign
@@ -204,4 +207,56 @@ func TestSecurity(t *testing.T) {
 			t.Fatalf("refused paths started %d transfers", len(all))
 		}
 	})
+}
+
+// TestTokenlessLocalRoutes: the four routes the spec marks tokenless need a
+// token by default, so the attack of issue 13 (upload_object of the
+// agent's key file with no token at all, while a user is signed in) is a
+// 401 that starts nothing. WithTokenlessLocalRoutes turns the spec's
+// behaviour on, and then the request acts for the signed-in user only.
+func TestTokenlessLocalRoutes(t *testing.T) {
+	for _, tokenless := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "tokenless"}[tokenless], func(t *testing.T) {
+			var opts []Option
+			if tokenless {
+				opts = append(opts, WithTokenlessLocalRoutes())
+			}
+			e := newMemoryEnv(t, opts...)
+			acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
+			key := filepath.Join(e.root, "secret.key")
+			if err := os.WriteFile(key, []byte("the master key"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			must(t, e.request(t, "POST", "/authentication/login", nil, map[string]any{"username": "alice", "password": alicePassword}), 200, nil)
+			ref := map[string]any{"id": acct}
+			upload := e.request(t, "POST", "/cloud/upload_object", nil, map[string]any{"cloudAccount": ref, "storageName": "b", "localFilePath": key})
+			list := e.request(t, "POST", "/cloud/list_buckets", nil, ref)
+			download := e.request(t, "POST", "/cloud/download_object", nil, map[string]any{"cloudAccount": ref, "storageName": "b",
+				"downloadPath": filepath.Join(e.root, "got"), "objectKey": "secret.key"})
+			if !tokenless {
+				for _, r := range []reply{upload, list, download} {
+					wantError(t, r, 401, "AUTH")
+				}
+				var all []map[string]any
+				must(t, e.cloud(t, "GET", "/cloud/client_transfer/all", e.aliceTok, nil), 200, &all)
+				if len(all) != 0 {
+					t.Errorf("refused requests started transfers: %v", all)
+				}
+				if _, err := e.mem.Stat(context.Background(), "b", "secret.key"); !errors.Is(err, provider.ErrNotFound) {
+					t.Errorf("the key file reached the bucket: %v", err)
+				}
+				// The same requests with a token (header or query) work.
+				must(t, e.hosted(t, "POST", "/cloud/list_buckets", e.aliceTok, ref), 200, nil)
+				return
+			}
+			var up transferID
+			must(t, upload, 200, &up)
+			if st := e.waitTransfer(t, e.aliceTok, up.TransferID); st.Status != "completed" {
+				t.Fatalf("tokenless upload for the signed-in user: %+v", st)
+			}
+			must(t, list, 200, nil)
+			// Bob's token cannot see what the signed-in alice did.
+			wantError(t, e.cloud(t, "GET", "/cloud/client_transfer/"+up.TransferID+"/status", e.bobTok, nil), 404, "")
+		})
+	}
 }

@@ -25,6 +25,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	fs.StringVar(&s.SMTP.Addr, "smtp", "", "SMTP server host:port for send_download_url")
 	fs.StringVar(&s.SMTP.From, "smtp-from", "amove@localhost", "sender address of mails")
 	fs.BoolVar(&s.NoLocalStorage, "no-local-storage", false, "do not serve the embedded \"Local storage\" Fastr server (env AMOVE_NO_LOCAL_STORAGE=1)")
+	tokenless := fs.Bool("tokenless", false, "let list_buckets, upload_object, download_object and upload_object_from_form act for the signed-in user without a token (unsafe: any local process may then read and write files through the agent)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -53,6 +54,10 @@ func cmdServe(ctx context.Context, args []string) error {
 	}
 	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithSignedInUser(admin.Principal()),
 		httpapi.WithAllowedOrigins(s.AllowedOrigins...)}
+	if *tokenless {
+		log.Warn("tokenless mode: list_buckets, upload_object, download_object and upload_object_from_form act for the signed-in user without a token; any local process can use them")
+		opts = append(opts, httpapi.WithTokenlessLocalRoutes())
+	}
 	if len(s.Roots) > 0 {
 		opts = append(opts, httpapi.WithRoots(s.Roots...))
 	}
