@@ -86,9 +86,9 @@ type Server struct {
 	// tokenless lets authOptional and authNone routes act for signedIn
 	// without a token (WithTokenlessLocalRoutes).
 	tokenless bool
-	hub      *hub
-	routes   []route
-	oauth    *oauth.Flow
+	hub       *hub
+	routes    []route
+	oauth     *oauth.Flow
 }
 
 // New returns the handler for every documented endpoint.
