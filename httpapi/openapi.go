@@ -24,8 +24,10 @@ func (s *Server) openAPIDoc() map[string]any {
 			},
 		}
 		switch rt.auth {
-		case authQuery, authOptional:
-			op["security"] = []any{map[string]any{"queryToken": []any{}}}
+		case authQuery, authOptional, authNone:
+			// Either one: the agent's routes take the token in the query or
+			// the header (tokenless mode aside, docs/security.md).
+			op["security"] = []any{map[string]any{"queryToken": []any{}}, map[string]any{"bearer": []any{}}}
 		case authBearer:
 			op["security"] = []any{map[string]any{"bearer": []any{}}}
 		default:
