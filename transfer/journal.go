@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -64,10 +65,6 @@ func (f ListFilter) Match(owner string, state State, updated time.Time) bool {
 		(len(f.States) == 0 || slices.Contains(f.States, state)) &&
 		(f.UpdatedBefore.IsZero() || updated.Before(f.UpdatedBefore))
 }
-
-// Unfinished are the states of jobs that may still do work: Restore runs
-// the pending and running ones, Resume continues paused and failed ones.
-var Unfinished = []State{Pending, Running, Paused, Failed}
 
 // JobSummary is a job as Journal.List returns it: the record without items
 // (Items is nil) and the counts over the items and their parts.
@@ -299,10 +296,7 @@ func (m *MemJournal) List(ctx context.Context, f ListFilter) ([]JobSummary, erro
 // sortSummaries orders jobs oldest first, then by id.
 func sortSummaries(s []JobSummary) {
 	slices.SortFunc(s, func(a, b JobSummary) int {
-		if c := a.Created.Compare(b.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
 	})
 }
 

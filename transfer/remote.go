@@ -204,7 +204,7 @@ func (j *job) stream(ctx context.Context) error {
 			defer e.bufs.put(bufp)
 			b := (*bufp)[:n]
 			err := e.retry(ctx, func() error {
-				if err := j.readRange(ctx, it.Src, off, n, &sliceWriter{b: b}); err != nil {
+				if _, err := j.readSource(ctx, it, off, b); err != nil {
 					return err
 				}
 				if err := waitBandwidth(ctx, j.limiter, n); err != nil {
@@ -285,20 +285,6 @@ func (j *job) readRange(ctx context.Context, key string, off, n int64, w io.Writ
 		err = fmt.Errorf("%w: read %d of %d bytes of %s at %d", io.ErrUnexpectedEOF, m, n, key, off)
 	}
 	return err
-}
-
-// sliceWriter fills b.
-type sliceWriter struct {
-	b []byte
-	n int
-}
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	if len(p) > len(w.b)-w.n {
-		return 0, io.ErrShortWrite
-	}
-	w.n += copy(w.b[w.n:], p)
-	return len(p), nil
 }
 
 // cleanupRemote discards what a cancelled ServerTransfer or P2P job left:

@@ -41,20 +41,11 @@ type job struct {
 
 func newJob(e *Engine, rec *JobRecord) *job {
 	j := &job{e: e, rec: rec, state: rec.State, err: rec.Error, done: closedChan()}
-	for _, it := range rec.Items {
-		j.bytesTotal += it.Size
-		switch {
-		case it.Done:
-			j.filesDone.Add(1)
-			j.bytesDone.Add(it.Size)
-		case it.Failed != "":
-			j.filesFailed.Add(1)
-		default:
-			for _, p := range it.Parts {
-				j.bytesDone.Add(p.Size)
-			}
-		}
-	}
+	c := rec.Counts()
+	j.bytesTotal = c.BytesTotal
+	j.bytesDone.Store(c.BytesDone)
+	j.filesDone.Store(int64(c.FilesDone))
+	j.filesFailed.Store(int64(c.FilesFailed))
 	if bps := rec.Options.BytesPerSecond; bps > 0 {
 		j.limiter = rate.NewLimiter(rate.Limit(bps), int(min(max(bps/10, 64<<10), 16<<20)))
 	}

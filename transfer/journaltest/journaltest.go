@@ -396,7 +396,7 @@ func testListFilter(t *testing.T, j transfer.Journal) {
 		{transfer.ListFilter{OwnerPrefix: "t1/"}, []string{"job-1", "job-2", "job-3", "job-6"}},
 		{transfer.ListFilter{OwnerPrefix: "t1/alic"}, []string{"job-1", "job-2", "job-6"}},
 		{transfer.ListFilter{OwnerPrefix: "t1/", Owner: "t1/bob"}, []string{"job-3"}},
-		{transfer.ListFilter{States: transfer.Unfinished}, []string{"job-2", "job-3", "job-4", "job-6"}},
+		{transfer.ListFilter{States: []transfer.State{transfer.Pending, transfer.Running, transfer.Paused, transfer.Failed}}, []string{"job-2", "job-3", "job-4", "job-6"}},
 		{transfer.ListFilter{States: []transfer.State{transfer.Completed, transfer.Cancelled}}, []string{"job-1", "job-5"}},
 		{transfer.ListFilter{UpdatedBefore: cutoff}, []string{"job-1", "job-3", "job-5"}},
 		{transfer.ListFilter{UpdatedBefore: cutoff, States: []transfer.State{transfer.Paused}, OwnerPrefix: "t1/"}, []string{"job-3"}},
