@@ -211,11 +211,7 @@ func (m metadata) verify(key string, sum []byte) (provider.Object, error) {
 
 // contentHash is the hex content_hash of b, sent with each upload request
 // for Dropbox to check.
-func contentHash(b []byte) string {
-	h := provider.NewDropboxHash()
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil))
-}
+func contentHash(b []byte) string { return provider.SumBytes(provider.HashDropbox, b).Value }
 
 func (s *Storage) metadata(ctx context.Context, key string) (metadata, error) {
 	var m metadata
