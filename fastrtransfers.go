@@ -69,15 +69,7 @@ const defaultPushChunk = 64 << 20
 
 // StartServerTransfer starts a server transfer and returns its transfer id.
 func (c *Client) StartServerTransfer(ctx context.Context, p Principal, r ServerTransferRequest) (string, error) {
-	src, srcURL, err := c.fastrRef(ctx, p, r.SourceAccountID, r.SourceURL)
-	if err != nil {
-		return "", err
-	}
-	dstID := r.TargetAccountID
-	if dstID == "" {
-		dstID = r.SourceAccountID
-	}
-	dst, dstURL, err := c.fastrRef(ctx, p, dstID, r.TargetURL)
+	src, srcURL, dst, dstURL, err := c.fastrRefs(ctx, p, r.SourceAccountID, r.SourceURL, r.TargetAccountID, r.TargetURL)
 	if err != nil {
 		return "", err
 	}
@@ -90,15 +82,7 @@ func (c *Client) StartServerTransfer(ctx context.Context, p Principal, r ServerT
 // StartP2PTransfer starts a P2P transfer and returns its transfer id once
 // the source server has the push under way (or the agent relays).
 func (c *Client) StartP2PTransfer(ctx context.Context, p Principal, r P2PTransferRequest) (string, error) {
-	src, srcURL, err := c.fastrRef(ctx, p, r.SourceAccountID, "")
-	if err != nil {
-		return "", err
-	}
-	dstID := r.TargetAccountID
-	if dstID == "" {
-		dstID = r.SourceAccountID
-	}
-	dst, dstURL, err := c.fastrRef(ctx, p, dstID, r.TargetURL)
+	src, srcURL, dst, dstURL, err := c.fastrRefs(ctx, p, r.SourceAccountID, "", r.TargetAccountID, r.TargetURL)
 	if err != nil {
 		return "", err
 	}
@@ -115,6 +99,21 @@ func (c *Client) StartP2PTransfer(ctx context.Context, p Principal, r P2PTransfe
 	}
 	_ = c.engine.AwaitStarted(ctx, id)
 	return id, nil
+}
+
+// fastrRefs is fastrRef of the source and of the target account, which
+// defaults to the source's.
+func (c *Client) fastrRefs(ctx context.Context, p Principal, srcID, srcURL, dstID, dstURL string) (src, srcAt, dst, dstAt string, err error) {
+	if src, srcAt, err = c.fastrRef(ctx, p, srcID, srcURL); err != nil {
+		return "", "", "", "", err
+	}
+	if dstID == "" {
+		dstID = srcID
+	}
+	if dst, dstAt, err = c.fastrRef(ctx, p, dstID, dstURL); err != nil {
+		return "", "", "", "", err
+	}
+	return src, srcAt, dst, dstAt, nil
 }
 
 // fastrRef checks that p sees a Fastr account and returns its engine
