@@ -140,6 +140,9 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// SetUserActive activates or deactivates a user of the tenant; no such
+	// user is ErrNotFound.
+	SetUserActive(ctx context.Context, tenantID, id string, active bool) error
 
 	// InsertAccount stores a new account. A taken id is ErrDuplicate; an
 	// unknown tenant or user is ErrNotFound.

@@ -157,6 +157,17 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return mapErr(insertUser(ctx, s.pool, u))
 }
 
+func (s *Store) SetUserActive(ctx context.Context, tenantID, id string, active bool) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET active = $1 WHERE id = $2 AND tenant_id = $3`, active, id, tenantID)
+	if err != nil {
+		return mapErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 const userCols = `id::text, tenant_id::text, username, email, role, password_hash, active, created_at`
 
 func scanUser(row pgx.Row) (store.User, error) {

@@ -199,6 +199,19 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return insertUser(ctx, s.w, u)
 }
 
+func (s *Store) SetUserActive(ctx context.Context, tenantID, id string, active bool) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET active = ? WHERE id = ? AND tenant_id = ?`, active, id, tenantID)
+	if err != nil {
+		return mapErr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr(err)
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 const userCols = `id, tenant_id, username, email, role, password_hash, active, created_at`
 
 func scanUser(row *sql.Row) (store.User, error) {

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"Users", testUsers},
+		{"SetUserActive", testSetUserActive},
 		{"DuplicateUsername", testDuplicateUsername},
 		{"UnknownTenant", testUnknownTenant},
 		{"AccountRoundTrip", testAccountRoundTrip},
@@ -111,6 +112,35 @@ func testUsers(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetUserByUsername(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetUserByUsername(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func testSetUserActive(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tn, _ := newTenant(t, s)
+	u := newUser(t, s, tn.ID, store.RoleStandardUser)
+	if err := s.SetUserActive(ctx, tn.ID, u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetUser(ctx, u.ID); err != nil || got.Active {
+		t.Errorf("after deactivation GetUser = %+v, %v; want inactive", got, err)
+	}
+	// Another tenant cannot touch the user.
+	other, _ := newTenant(t, s)
+	if err := s.SetUserActive(ctx, other.ID, u.ID, true); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetUserActive(other tenant) = %v, want ErrNotFound", err)
+	}
+	if got, _ := s.GetUser(ctx, u.ID); got.Active {
+		t.Error("another tenant reactivated the user")
+	}
+	if err := s.SetUserActive(ctx, tn.ID, id(), false); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetUserActive(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := s.SetUserActive(ctx, tn.ID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetUser(ctx, u.ID); !got.Active {
+		t.Error("reactivation did not stick")
 	}
 }
 
