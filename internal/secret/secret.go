@@ -1,11 +1,15 @@
 // Package secret seals credentials at rest with AES-256-GCM and manages the
-// key file.
+// key files.
 //
-// A sealed value is "v1:" followed by base64url(nonce || ciphertext || tag).
-// The prefix names the format so the key or algorithm can change later
-// without guessing what a stored value is. Each value is bound to where it is
-// stored (associated data such as "cloud_accounts/<id>/secret_key"), so a
-// ciphertext copied into another row or column fails to open.
+// A Keyring (keyring.go) holds separate keys for sealing and for signing
+// tokens, each with an id. Its sealed values are "v2:<kid>:" followed by
+// base64url(nonce || ciphertext || tag); a Box alone (one key, the legacy
+// single key file) seals "v1:" values, which carry no key id. The prefix
+// names the format so the key or algorithm can change without guessing
+// what a stored value is. Each value is bound to where it is stored
+// (associated data such as "cloud_accounts/<tenant>/<owner>/<id>/secret_key"),
+// so a ciphertext copied into another row, column, owner or tenant fails to
+// open.
 package secret
 
 import (
@@ -14,7 +18,6 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -65,12 +68,11 @@ func (b *Box) Seal(plaintext, ad string) (string, error) {
 	if plaintext == "" {
 		return "", nil
 	}
-	nonce := make([]byte, b.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	raw, err := b.seal(plaintext, ad)
+	if err != nil {
 		return "", err
 	}
-	out := b.aead.Seal(nonce, nonce, []byte(plaintext), []byte(ad))
-	return prefixV1 + base64.RawURLEncoding.EncodeToString(out), nil
+	return prefixV1 + raw, nil
 }
 
 // Open decrypts a value sealed with the same key and ad.
@@ -82,16 +84,7 @@ func (b *Box) Open(sealed, ad string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: unknown format", ErrOpen)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil || len(raw) < b.aead.NonceSize()+b.aead.Overhead() {
-		return "", fmt.Errorf("%w: malformed", ErrOpen)
-	}
-	n := b.aead.NonceSize()
-	pt, err := b.aead.Open(nil, raw[:n], raw[n:], []byte(ad))
-	if err != nil {
-		return "", ErrOpen
-	}
-	return string(pt), nil
+	return b.open(rest, ad)
 }
 
 // DeriveKey returns a 32-byte key for purpose, derived from the Box key with
