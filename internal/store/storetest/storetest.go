@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthStateSingleUse", testOAuthStateSingleUse},
 		{"OAuthStateRace", testOAuthStateRace},
 		{"UpdateCredentials", testUpdateCredentials},
+		{"Reseal", testReseal}, // reseal.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
