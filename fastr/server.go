@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -41,8 +41,13 @@ type Options struct {
 	// Logger receives request failures; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxClockSkew is how far X-Fastr-Date may be from the server clock;
-	// zero means 5 minutes. Nonces are remembered for this long.
+	// zero means 5 minutes. A nonce is remembered, in Root/.fastr-nonces
+	// so that a restart remembers it too, until its date is this far past.
 	MaxClockSkew time.Duration
+	// MaxNonces bounds the nonces remembered at once; zero means
+	// DefaultMaxNonces. When it is reached, signed requests are refused
+	// with 503 SlowDown until nonces expire.
+	MaxNonces int
 	// PushClient carries the requests of pushes to target servers; nil
 	// means a client with sane timeouts.
 	PushClient *http.Client
@@ -54,6 +59,17 @@ type Options struct {
 	// server discards it; zero means 7 days. Sweeps run when a session is
 	// created, at most once an hour.
 	UploadTTL time.Duration
+	// PublicHosts are the host[:port] names clients use to reach the
+	// server. Signatures are bound to the host (docs/fastr.md §1), and the
+	// Host header is the client's to choose, so the server must know its
+	// own names: when set, a request verifies only if it was signed for
+	// one of these hosts, and the received Host header is not consulted
+	// (behind a reverse proxy that rewrites Host, list the proxy's public
+	// name). Empty means the server answers only to the address the
+	// connection came in on: an IP literal (or "localhost" on a loopback
+	// connection) with the listener's port; any other Host is refused with
+	// 421 MisdirectedRequest.
+	PublicHosts []string
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -65,7 +81,7 @@ type Server struct {
 	root   *os.Root
 	log    *slog.Logger
 	mux    *http.ServeMux
-	nonces nonceCache
+	nonces *nonceCache
 	locks  sessionLocks
 	pushes pushRegistry
 }
@@ -113,8 +129,12 @@ func NewServer(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("fastr: creating %s: %w", d, err)
 		}
 	}
-	s := &Server{opts: opts, root: root, log: opts.Logger}
-	s.nonces.ttl = 2 * opts.MaxClockSkew
+	nonces, err := newNonceCache(root, opts.MaxClockSkew, opts.MaxNonces, opts.Now())
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	s := &Server{opts: opts, root: root, log: opts.Logger, nonces: nonces}
 	s.pushes.init()
 	s.routes()
 	return s, nil
@@ -124,6 +144,7 @@ func NewServer(opts Options) (*Server, error) {
 // the root.
 func (s *Server) Close() error {
 	s.pushes.stopAll()
+	s.nonces.close()
 	return s.root.Close()
 }
 
@@ -289,14 +310,19 @@ func (s *Server) authenticate(r *http.Request) error {
 		}
 		secret = scopedSecret(secret, scope.uploadID, scope.expires)
 	}
-	want := Signature(secret, StringToSign(r.Method, r.URL.Path, q, r.Header, payload))
-	if !hmac.Equal([]byte(want), []byte(sig)) {
-		return unauth(CodeSignatureMismatch, "signature does not match")
+	if err := s.verify(secret, sig, func(host string) string {
+		return StringToSign(r.Method, host, r.URL.Path, q, r.Header, payload)
+	}, r); err != nil {
+		return err
 	}
 	// Only a verified request may spend a nonce, so forged requests cannot
-	// fill the cache or block a legitimate one.
-	if !s.nonces.add(ak+"\x00"+nonce, now) {
-		return unauth(CodeReplayedRequest, "nonce already used")
+	// fill the cache or block a legitimate one. The nonce is on disk
+	// before the request runs, so a restart does not forget it.
+	if err := s.nonces.spend(ak, nonce, date.Add(s.opts.MaxClockSkew), now); err != nil {
+		if errors.Is(err, errReplayed) {
+			return unauth(CodeReplayedRequest, "nonce already used")
+		}
+		return err
 	}
 	if scoped && !scope.allows(r) {
 		return errf(http.StatusForbidden, CodeAccessDenied, "an upload credential reaches only its own upload session")
@@ -327,9 +353,10 @@ func (s *Server) verifyPresigned(r *http.Request, q url.Values) error {
 	if err != nil || exp <= 0 || time.Duration(exp)*time.Second > MaxPresignExpiry {
 		return unauth(CodeURLExpired, "malformed %s", QueryExpires)
 	}
-	want := Signature(secret, StringToSign(method, r.URL.Path, q, nil, UnsignedPayload))
-	if !hmac.Equal([]byte(want), []byte(q.Get(QuerySignature))) {
-		return unauth(CodeSignatureMismatch, "signature does not match")
+	if err := s.verify(secret, q.Get(QuerySignature), func(host string) string {
+		return StringToSign(method, host, r.URL.Path, q, nil, UnsignedPayload)
+	}, r); err != nil {
+		return err
 	}
 	now := s.now()
 	if now.After(date.Add(time.Duration(exp)*time.Second)) || date.After(now.Add(s.opts.MaxClockSkew)) {
@@ -341,35 +368,50 @@ func (s *Server) verifyPresigned(r *http.Request, q url.Values) error {
 	return nil
 }
 
-// nonceCache remembers the nonces of verified requests for twice the clock
-// skew: an older request is refused by its date anyway.
-type nonceCache struct {
-	mu    sync.Mutex
-	ttl   time.Duration
-	m     map[string]time.Time
-	swept time.Time
+// verify reports whether sig is the signature of the string to sign for
+// one of the hosts this server answers to: Options.PublicHosts when set,
+// else the request's Host if it names the address the connection came in
+// on (a replay to another server that shares the key pair names the
+// first server).
+func (s *Server) verify(secret, sig string, sts func(host string) string, r *http.Request) error {
+	hosts := s.opts.PublicHosts
+	if len(hosts) == 0 {
+		if !connectedTo(r) {
+			return errf(http.StatusMisdirectedRequest, CodeMisdirected,
+				"this server does not answer to host %q: list the names clients use in Options.PublicHosts (amove fastr serve -public-host)", r.Host)
+		}
+		hosts = []string{r.Host}
+	}
+	for _, h := range hosts {
+		if hmac.Equal([]byte(Signature(secret, sts(h))), []byte(sig)) {
+			return nil
+		}
+	}
+	return unauth(CodeSignatureMismatch, "signature does not match")
 }
 
-// add records nonce and reports false when it was seen before.
-func (c *nonceCache) add(nonce string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]time.Time{}
-	}
-	if now.Sub(c.swept) > c.ttl/4 {
-		for k, exp := range c.m {
-			if now.After(exp) {
-				delete(c.m, k)
-			}
-		}
-		c.swept = now
-	}
-	if exp, seen := c.m[nonce]; seen && !now.After(exp) {
+// connectedTo reports whether r's Host names the local end of its
+// connection: the same IP (or "localhost" over loopback) and port.
+func connectedTo(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	if !ok {
 		return false
 	}
-	c.m[nonce] = now.Add(c.ttl)
-	return true
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host, port = strings.Trim(r.Host, "[]"), "80"
+		if r.TLS != nil {
+			port = "443"
+		}
+	}
+	if port != strconv.Itoa(local.Port) {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return local.IP.IsLoopback()
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.Equal(local.IP)
 }
 
 // ---- handlers ----

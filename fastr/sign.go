@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -105,13 +106,31 @@ func canonicalHeaders(h http.Header) string {
 	return strings.Join(lines, "\n")
 }
 
-// StringToSign builds the text the HMAC covers. Date, nonce and body hash
-// are X-Fastr headers, so they are inside the header block; the payload hash
-// is repeated last so a presigned URL (no headers) still binds it.
-func StringToSign(method, path string, query url.Values, h http.Header, payloadHash string) string {
+// CanonicalHost is the host line of the string to sign: host[:port] as the
+// client dialled it, lowercased, without a port that is the default of
+// http or https (":80", ":443"), since clients differ in whether they send
+// it in the Host header. Both sides sign it, so a request captured on its
+// way to one server does not verify on another that shares the key pair.
+func CanonicalHost(host string) string {
+	h := strings.ToLower(host)
+	if name, port, err := net.SplitHostPort(h); err == nil && (port == "80" || port == "443") {
+		if strings.Contains(name, ":") {
+			return "[" + name + "]"
+		}
+		return name
+	}
+	return h
+}
+
+// StringToSign builds the text the HMAC covers. host is the server's
+// host[:port] (CanonicalHost is applied). Date, nonce and body hash are
+// X-Fastr headers, so they are inside the header block; the payload hash is
+// repeated last so a presigned URL (no headers) still binds it.
+func StringToSign(method, host, path string, query url.Values, h http.Header, payloadHash string) string {
 	return strings.Join([]string{
 		Algorithm,
 		method,
+		CanonicalHost(host),
 		CanonicalPath(path),
 		canonicalQuery(query),
 		canonicalHeaders(h),
@@ -126,8 +145,9 @@ func Signature(secret, stringToSign string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// SignRequest signs req in place for accessKey/secret. payloadHash is the hex
-// SHA-256 of the body or UnsignedPayload. apiPath is the path the server sees
+// SignRequest signs req in place for accessKey/secret. The host signed is
+// req.Host, or req.URL.Host when that is empty (what net/http sends as
+// Host). payloadHash is the hex SHA-256 of the body or UnsignedPayload. apiPath is the path the server sees
 // (starting with APIPrefix), which differs from req.URL.Path when the
 // service URL has a path of its own. A fresh nonce makes every signed request
 // single-use.
@@ -135,7 +155,11 @@ func SignRequest(req *http.Request, apiPath, accessKey, secret, payloadHash stri
 	req.Header.Set(HeaderDate, now.UTC().Format(DateFormat))
 	req.Header.Set(HeaderNonce, newID())
 	req.Header.Set(HeaderContentSHA256, payloadHash)
-	sts := StringToSign(req.Method, apiPath, req.URL.Query(), req.Header, payloadHash)
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	sts := StringToSign(req.Method, host, apiPath, req.URL.Query(), req.Header, payloadHash)
 	req.Header.Set("Authorization", Algorithm+" Credential="+accessKey+", Signature="+Signature(secret, sts))
 }
 
@@ -169,8 +193,9 @@ type PresignOptions struct {
 // MaxPresignExpiry bounds how long a presigned URL may live.
 const MaxPresignExpiry = 7 * 24 * time.Hour
 
-// PresignURL returns base+apiPath with the query-string signature. Presigned
-// URLs carry no nonce: they are meant to be reused until they expire.
+// PresignURL returns base+apiPath with the query-string signature, bound to
+// base's host. Presigned URLs carry no nonce: they are meant to be reused
+// until they expire.
 func PresignURL(base *url.URL, apiPath, accessKey, secret string, opts PresignOptions, now time.Time) string {
 	q := url.Values{}
 	q.Set(QueryCredential, accessKey)
@@ -182,7 +207,7 @@ func PresignURL(base *url.URL, apiPath, accessKey, secret string, opts PresignOp
 	if opts.Disposition != "" {
 		q.Set(QueryDisposition, opts.Disposition)
 	}
-	sts := StringToSign(opts.Method, apiPath, q, nil, UnsignedPayload)
+	sts := StringToSign(opts.Method, base.Host, apiPath, q, nil, UnsignedPayload)
 	q.Set(QuerySignature, Signature(secret, sts))
 	u := *base
 	u.Path = strings.TrimSuffix(base.Path, "/") + apiPath

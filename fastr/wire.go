@@ -191,6 +191,7 @@ const (
 	CodeURLExpired        = "ExpiredPresignedURL"
 	CodeCredentialExpired = "ExpiredCredential"
 	CodeAccessDenied      = "AccessDenied"
+	CodeMisdirected       = "MisdirectedRequest"
 	CodeMethodNotAllowed  = "MethodNotAllowed"
 	CodeSlowDown          = "SlowDown"
 	CodeInternal          = "InternalError"

@@ -42,6 +42,8 @@ func cmdFastr(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (with -tls-key: serve HTTPS)")
 	tlsKey := fs.String("tls-key", "", "TLS key file")
 	pushAllow := fs.String("push-allow", "", "comma-separated CIDRs push targets must resolve into (default: any)")
+	var publicHosts stringList
+	fs.Var(&publicHosts, "public-host", "host[:port] clients use to reach the server (repeatable; default: the listening IP and port only)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
@@ -70,7 +72,7 @@ func cmdFastr(ctx context.Context, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts := fastr.Options{Root: *root, Credentials: fastr.StaticCredentials(keys), Logger: log,
-		MaxClockSkew: *maxSkew, UploadTTL: *uploadTTL}
+		MaxClockSkew: *maxSkew, UploadTTL: *uploadTTL, PublicHosts: publicHosts}
 	if *pushAllow != "" {
 		allow, err := cidrPolicy(*pushAllow)
 		if err != nil {
