@@ -11,11 +11,25 @@ import (
 // It keeps many idle connections per host, since the transfer engine sends
 // dozens of requests to one endpoint at once and redialing (and TLS) would
 // dominate small transfers, and it times out connects and stalled answers
-// but not bodies: an object read may legitimately take hours.
+// but not bodies: an object read may legitimately take hours. It applies
+// the default OutboundPolicy: no redirect to another host, no link-local
+// (cloud metadata) address.
 func NewHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
+	hc, _ := OutboundPolicy{}.NewHTTPClient() // an empty policy has nothing to parse
+	return hc
+}
+
+// NewHTTPClient is provider.NewHTTPClient under policy p; an AllowHosts
+// entry that does not parse is ErrInvalid.
+func (p OutboundPolicy) NewHTTPClient() (*http.Client, error) {
+	c, err := p.compile()
+	if err != nil {
+		return nil, err
+	}
+	dial := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &policyTransport{p: c, next: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           c.dialer(dial),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          512,
 		MaxIdleConnsPerHost:   256,
@@ -25,5 +39,5 @@ func NewHTTPClient() *http.Client {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		WriteBufferSize:       256 << 10,
 		ReadBufferSize:        256 << 10,
-	}}
+	}}}, nil
 }
