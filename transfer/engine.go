@@ -52,6 +52,12 @@ type Options struct {
 	// sweep delete older ones (see Expire). Default 30 days; negative keeps
 	// them for ever.
 	Retention time.Duration
+	// Protected are local paths (files or folders) no job reads or writes,
+	// whatever name, symlink or hard link reaches them: the agent's key,
+	// database and configuration. An upload of a folder that holds one is
+	// refused whole; a download skips (fails) the items that would land in
+	// one. See ErrProtected.
+	Protected []string
 	Logger    *slog.Logger
 }
 

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 
@@ -113,12 +111,8 @@ func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func
 	}
 	switch j.rec.Kind {
 	case Upload:
-		fi, err := os.Stat(it.Src)
-		if err != nil {
+		if err := unchanged(it); err != nil {
 			return err
-		}
-		if fileVersion(fi) != it.SrcETag {
-			return fmt.Errorf("%w: %s changed since the transfer was planned", provider.ErrInvalid, it.Src)
 		}
 	case Download, Copy:
 		if len(it.Parts) > 0 || it.UploadID != "" {
@@ -172,6 +166,13 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 		if vouched, err = j.readSource(ctx, it, 0, buf); err != nil {
 			return err
 		}
+		if j.rec.Kind == Upload {
+			// A file written to while it was read gives a buffer of
+			// neither version: refuse it rather than store it as verified.
+			if err := unchanged(it); err != nil {
+				return err
+			}
+		}
 		if !it.SrcSum.IsZero() {
 			if got := provider.SumBytes(it.SrcSum.Hash, buf); !got.Equal(it.SrcSum) {
 				return mismatch("read "+it.Src, got, it.SrcSum)
@@ -207,7 +208,7 @@ func (j *job) sourceChecked(it ItemRecord) bool {
 // range digests (provider.VerifiedReader).
 func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []byte) (vouched bool, err error) {
 	if j.rec.Kind == Upload {
-		f, err := os.Open(it.Src)
+		f, err := j.e.openSource(it.Src)
 		if err != nil {
 			return false, err
 		}
@@ -477,6 +478,14 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 		j.markItem(ctx, i, ItemUpdate{})
 		return mismatch("read "+it.Src, read, it.SrcSum)
 	}
+	if j.rec.Kind == Upload {
+		// The parts were read over time: a file changed meanwhile would
+		// make an object of two versions. Fail before it exists; the
+		// uploaded parts stay for a resume once the file is planned again.
+		if err := unchanged(it); err != nil {
+			return err
+		}
+	}
 	var o provider.Object
 	attempt := 0
 	err := j.e.retry(ctx, func() error {
@@ -512,27 +521,29 @@ func (j *job) complete(ctx context.Context, mu provider.MultipartUploader, u pro
 // downloadWhole fetches a small object into a partial file, checks it and
 // renames it into place.
 func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
-	if err := os.MkdirAll(filepath.Dir(it.Dst), 0o755); err != nil {
+	lf, err := j.target(it)
+	if err != nil {
 		return err
 	}
-	tmp := partialPath(it.Dst, j.rec.ID)
 	var rangeChecked bool
-	err := j.e.retry(ctx, func() error {
+	err = j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		f, err := lf.create()
 		if err != nil {
 			return err
 		}
-		var body io.Reader = rc
+		// The digest is of the bytes the file took, each buffer hashed
+		// once written (io.MultiWriter stops at the first failed write).
+		var w io.Writer = f
 		h, _ := provider.NewHash(it.SrcSum.Hash)
 		if h != nil {
-			body = io.TeeReader(rc, h)
+			w = io.MultiWriter(f, h)
 		}
-		n, err := io.Copy(f, j.limited(ctx, body))
+		n, err := io.Copy(w, j.limited(ctx, rc))
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -552,10 +563,10 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return nil
 	})
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = lf.root.Remove(lf.tmp)
 		return err
 	}
-	if err := os.Rename(tmp, it.Dst); err != nil {
+	if err := lf.commit(j.rec.Overwrite); err != nil {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
@@ -603,19 +614,18 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // startDownloadParts fetches the missing ranges of a large object into a
 // partial file with concurrent ranged reads.
 func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i int, it ItemRecord, fail func(int, error)) error {
-	if err := os.MkdirAll(filepath.Dir(it.Dst), 0o755); err != nil {
+	lf, err := j.target(it)
+	if err != nil {
 		return err
 	}
-	tmp := partialPath(it.Dst, j.rec.ID)
-	fi, err := os.Stat(tmp)
-	if err != nil || fi.Size() != it.Size {
+	if lf.size() != it.Size || !j.partsOnDisk(lf, it) {
 		// No usable partial file: journaled ranges are worthless.
 		for _, p := range it.Parts {
 			j.bytesDone.Add(-p.Size)
 		}
 		it.Parts = nil
 		j.markItem(ctx, i, ItemUpdate{})
-		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		f, err := lf.create()
 		if err != nil {
 			return err
 		}
@@ -635,7 +645,7 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 	var remaining atomic.Int64
 	remaining.Store(int64(n - len(done)))
 	if remaining.Load() == 0 {
-		task(func() error { return j.finishDownload(ctx, i, it, tmp) })
+		task(func() error { return j.finishDownload(ctx, i, it, lf) })
 		return nil
 	}
 	for num := 1; num <= n; num++ {
@@ -645,11 +655,11 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 		off := int64(num-1) * it.PartSize
 		size := min(it.PartSize, it.Size-off)
 		task(func() error {
-			if err := j.downloadPart(ctx, i, it, tmp, num, off, size); err != nil {
+			if err := j.downloadPart(ctx, i, it, lf, num, off, size); err != nil {
 				return err
 			}
 			if remaining.Add(-1) == 0 {
-				return j.finishDownload(ctx, i, it, tmp)
+				return j.finishDownload(ctx, i, it, lf)
 			}
 			return nil
 		})
@@ -659,7 +669,7 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 
 // downloadPart writes one range into the partial file, hashed with the
 // item's SumHash (a digest that folds across ranges) when it has one.
-func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string, num int, off, size int64) error {
+func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, lf localFile, num int, off, size int64) error {
 	var sum, checked provider.Checksum
 	err := j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, off, size)
@@ -667,18 +677,17 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 			return err
 		}
 		defer rc.Close()
-		f, err := os.OpenFile(tmp, os.O_WRONLY, 0)
+		f, err := lf.open()
 		if err != nil {
 			return err
 		}
-		var body io.Reader = io.LimitReader(rc, size)
+		var w io.Writer = io.NewOffsetWriter(f, off)
 		h, _ := provider.NewHash(it.SumHash)
 		if h != nil {
-			body = io.TeeReader(body, h)
+			w = io.MultiWriter(w, h) // hashed once written, as in downloadWhole
 		}
-		w := io.NewOffsetWriter(f, off)
 		bufp := j.e.bufs.get(256 << 10)
-		n, err := io.CopyBuffer(w, j.limited(ctx, body), *bufp)
+		n, err := io.CopyBuffer(w, j.limited(ctx, io.LimitReader(rc, size)), *bufp)
 		j.e.bufs.put(bufp)
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -706,7 +715,7 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, tmp string
 // finishDownload verifies the whole file against the source's digest, by
 // folding the ranges' digests or, for a digest that does not fold, by
 // reading the file once, then renames it into place.
-func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp string) error {
+func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, lf localFile) error {
 	j.mu.Lock()
 	parts := slices.Clone(j.rec.Items[i].Parts)
 	j.mu.Unlock()
@@ -715,7 +724,7 @@ func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp stri
 		got, ok := foldParts(it.SrcSum.Hash, parts)
 		if !ok {
 			var err error
-			if got, err = fileSum(tmp, it.SrcSum.Hash); err != nil {
+			if got, err = lf.sum(it.SrcSum.Hash, 0, it.Size); err != nil {
 				return err
 			}
 		}
@@ -724,7 +733,7 @@ func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp stri
 			for _, p := range parts {
 				j.bytesDone.Add(-p.Size)
 			}
-			_ = os.Remove(tmp)
+			_ = lf.root.Remove(lf.tmp)
 			j.markItem(ctx, i, ItemUpdate{})
 			return mismatch(it.Dst, got, it.SrcSum)
 		}
@@ -735,26 +744,9 @@ func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, tmp stri
 	for _, p := range parts {
 		rangesChecked = rangesChecked && !p.Checksum.IsZero()
 	}
-	if err := os.Rename(tmp, it.Dst); err != nil {
+	if err := lf.commit(j.rec.Overwrite); err != nil {
 		return err
 	}
 	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero() || rangesChecked})
 	return nil
-}
-
-// fileSum is the h digest of a file's bytes.
-func fileSum(path string, h provider.Hash) (provider.Checksum, error) {
-	hh, ok := provider.NewHash(h)
-	if !ok {
-		return provider.Checksum{}, fmt.Errorf("%w: checksum algorithm %q", provider.ErrUnsupported, h)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return provider.Checksum{}, err
-	}
-	defer f.Close()
-	if _, err := io.Copy(hh, f); err != nil {
-		return provider.Checksum{}, err
-	}
-	return provider.Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}, nil
 }

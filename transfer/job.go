@@ -82,7 +82,9 @@ type Request struct {
 	// Owner is an opaque label the caller uses to tell whose job it is (the
 	// amove client stores the tenant and user). The engine only keeps it.
 	Owner string
-	// Overwrite lets a P2P job replace an existing destination object.
+	// Overwrite lets a download replace existing local files (otherwise
+	// an existing file fails with ErrExists and is left as it was) and a
+	// P2P job replace an existing destination object.
 	Overwrite bool
 	// Meta is kept with the job and returned in its Status: labels of the
 	// caller's (the server URLs of a server transfer). Never secrets.

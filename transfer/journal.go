@@ -130,6 +130,8 @@ type JobRecord struct {
 	// Meta and Push: see Request.Meta and PushRecord.
 	Meta map[string]string `json:"meta,omitempty"`
 	Push PushRecord        `json:"push,omitzero"`
+	// Overwrite: see Request.Overwrite.
+	Overwrite bool `json:"overwrite,omitempty"`
 }
 
 // JobOptions are the per-job settings kept for a resume.

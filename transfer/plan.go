@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amove/amove-go/internal/localpath"
 	"github.com/amove/amove-go/provider"
 )
 
@@ -33,6 +34,7 @@ func (e *Engine) plan(ctx context.Context, req Request) (*JobRecord, error) {
 		Created:   now,
 		Updated:   now,
 		Meta:      req.Meta,
+		Overwrite: req.Overwrite,
 	}
 	var err error
 	switch req.Kind {
@@ -75,16 +77,25 @@ func (e *Engine) planUpload(ctx context.Context, rec *JobRecord) error {
 	if rec.LocalPath == "" {
 		return fmt.Errorf("%w: empty local path", provider.ErrInvalid)
 	}
-	root, err := filepath.Abs(rec.LocalPath)
+	// The real path: symlinks on the way resolved, so the checks and the
+	// reads are of the same file.
+	root, err := localpath.Resolve(rec.LocalPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", provider.ErrInvalid, err)
 	}
 	rec.LocalPath = root
+	if err := e.protectedPath(root, false); err != nil {
+		return err
+	}
 	fi, err := os.Stat(root)
 	if err != nil {
 		return fmt.Errorf("%w: %w", provider.ErrInvalid, err)
 	}
+	protected := e.protectedFiles()
 	if !fi.IsDir() {
+		if err := aliasOf(fi, protected, root); err != nil {
+			return err
+		}
 		key := rec.Dest.Key
 		if isPrefix(key) {
 			key += filepath.Base(root)
@@ -109,6 +120,9 @@ func (e *Engine) planUpload(ctx context.Context, rec *JobRecord) error {
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if err := aliasOf(info, protected, p); err != nil {
+			return err // a hard link to the agent's key in the tree
 		}
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
@@ -184,8 +198,19 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 	if rec.LocalPath == "" {
 		return fmt.Errorf("%w: empty download path", provider.ErrInvalid)
 	}
-	root, err := filepath.Abs(rec.LocalPath)
+	// A symlink as the last element is followed only to a folder (a
+	// download into a linked folder); a link to a file is what a download
+	// replaces (with Overwrite), never writes through.
+	root, err := localpath.ResolveParent(rec.LocalPath)
+	if fi, serr := os.Stat(rec.LocalPath); err == nil && serr == nil && fi.IsDir() {
+		root, err = localpath.Resolve(rec.LocalPath)
+	}
 	if err != nil {
+		return fmt.Errorf("%w: %w", provider.ErrInvalid, err)
+	}
+	// A folder that holds protected paths (the home folder) may receive
+	// downloads; the items that would land in one fail below.
+	if err := e.protectedPath(root, true); err != nil {
 		return err
 	}
 	src, single, objs, err := e.sourceItems(ctx, rec.Source)
@@ -218,7 +243,35 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 				it.Dst = filepath.Join(root, filepath.FromSlash(rel))
 			}
 		}
+		if it.Dst != "" {
+			if err := e.checkTarget(it.Dst, rec.Overwrite); err != nil {
+				if single {
+					return err
+				}
+				it.Failed, it.Dst = err.Error(), ""
+			}
+		}
 		rec.Items = append(rec.Items, it)
+	}
+	return nil
+}
+
+// checkTarget refuses a download's file that would be, or be inside, a
+// protected path, and an existing file unless overwrite. The write checks
+// again (localfs.go); this check is for a clear answer at Start.
+func (e *Engine) checkTarget(dst string, overwrite bool) error {
+	real, err := localpath.ResolveParent(dst)
+	if err != nil {
+		return fmt.Errorf("%w: %w", provider.ErrInvalid, err)
+	}
+	if err := e.protectedPath(real, false); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(dst); err == nil && !overwrite {
+		if fi.IsDir() {
+			return fmt.Errorf("%w: %s is a folder", ErrExists, dst)
+		}
+		return fmt.Errorf("%w: %s", ErrExists, dst)
 	}
 	return nil
 }

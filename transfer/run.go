@@ -35,6 +35,7 @@ type job struct {
 	limiter     *rate.Limiter
 
 	src, dst provider.Storage // opened per run
+	root     *os.Root         // a download's folder, opened per run (localfs.go); under mu
 
 	ready chan struct{} // P2P: closed when the push is under way (p2p.go); under mu
 }
@@ -141,6 +142,7 @@ func (j *job) run(ctx context.Context) {
 	ctx, closeOpened := trackOpens(ctx)
 	defer func() {
 		closeOpened()
+		j.closeLocalDir()
 		j.src, j.dst = nil, nil
 	}()
 	j.setState(ctx, Running, "")

@@ -1,0 +1,303 @@
+package transfer
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/amove/amove-go/internal/localpath"
+	"github.com/amove/amove-go/provider"
+)
+
+// ErrProtected is the error of a local path that is, holds or lies inside
+// one of Options.Protected (the agent's own key, database, configuration),
+// whatever name or link reaches it.
+var ErrProtected = errors.New("transfer: the local path is one of the agent's own files")
+
+// ErrExists is the error of a download whose local file exists when the
+// request did not ask to overwrite it (Request.Overwrite).
+var ErrExists = errors.New("transfer: the local file exists and the request does not overwrite it")
+
+// protectedPath reports ErrProtected when p, a resolved path
+// (localpath.Resolve), is one of the protected paths or lies inside one;
+// unless mayHold, also when p holds one (an upload of a folder that holds
+// the agent's key). The protected paths are resolved at each call: some
+// (a database's WAL) appear after the engine starts.
+func (e *Engine) protectedPath(p string, mayHold bool) error {
+	for _, q := range e.opts.Protected {
+		r, err := localpath.Resolve(q)
+		if err != nil {
+			r = filepath.Clean(q)
+		}
+		if localpath.Within(p, r) || !mayHold && localpath.Within(r, p) {
+			return fmt.Errorf("%w: %s", ErrProtected, p)
+		}
+	}
+	return nil
+}
+
+// protectedFiles are the protected files, and the files directly in the
+// protected folders (where an agent keeps its key, database and password
+// file), to tell a hard link to one of them by its identity rather than
+// its name. Deeper files (a local storage's objects) are judged by path.
+func (e *Engine) protectedFiles() []fs.FileInfo {
+	var out []fs.FileInfo
+	for _, q := range e.opts.Protected {
+		fi, err := os.Stat(q)
+		switch {
+		case err != nil:
+		case fi.Mode().IsRegular():
+			out = append(out, fi)
+		case fi.IsDir():
+			entries, _ := os.ReadDir(q)
+			for _, d := range entries {
+				if !d.Type().IsRegular() {
+					continue
+				}
+				if fi, err := d.Info(); err == nil {
+					out = append(out, fi)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func aliasOf(fi fs.FileInfo, protected []fs.FileInfo, name string) error {
+	for _, q := range protected {
+		if os.SameFile(fi, q) {
+			return fmt.Errorf("%w: %s", ErrProtected, name)
+		}
+	}
+	return nil
+}
+
+// openSource opens an upload's local file: never through a symlink in its
+// last element (the plan resolved the others), never anything but a regular
+// file, and never one of the protected files, whatever name reaches it.
+// Checking the open file, not the name, leaves no window between check and
+// use.
+func (e *Engine) openSource(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%w: %s is not a regular file", provider.ErrInvalid, p)
+	default:
+		err = aliasOf(fi, e.protectedFiles(), p)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// downloadBase is the folder a download job writes in: its local path, or
+// that path's folder when the job writes one file at that path.
+func downloadBase(rec *JobRecord) string {
+	if len(rec.Items) == 1 && rec.Items[0].Dst == rec.LocalPath {
+		return filepath.Dir(rec.LocalPath)
+	}
+	return rec.LocalPath
+}
+
+// localDir gives a download job's writes their folder as an os.Root, so a
+// key's name or a symlink planted in the folder cannot lead a write outside
+// it. Opened on first use; closed when the run ends.
+func (j *job) localDir() (*os.Root, string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	base := downloadBase(j.rec)
+	if j.root != nil {
+		return j.root, base, nil
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, "", err
+	}
+	r, err := os.OpenRoot(base)
+	if err != nil {
+		return nil, "", err
+	}
+	j.root = r
+	return r, base, nil
+}
+
+func (j *job) closeLocalDir() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.root != nil {
+		j.root.Close()
+		j.root = nil
+	}
+}
+
+// localFile is one download target inside the job's folder.
+type localFile struct {
+	root     *os.Root
+	dst, tmp string // relative to root
+	dir      string // the folder of dst, relative to root
+}
+
+// target prepares the folders of item it's file, refusing a folder that
+// resolves into a protected path (a download into the home folder of a
+// key such as ".config/amove/secret.key").
+func (j *job) target(it ItemRecord) (localFile, error) {
+	root, base, err := j.localDir()
+	if err != nil {
+		return localFile{}, err
+	}
+	rel, err := filepath.Rel(base, it.Dst)
+	if err != nil || !filepath.IsLocal(rel) {
+		return localFile{}, fmt.Errorf("%w: %s is outside %s", provider.ErrInvalid, it.Dst, base)
+	}
+	lf := localFile{root: root, dst: rel, tmp: partialPath(rel, j.rec.ID), dir: filepath.Dir(rel)}
+	if err := root.MkdirAll(lf.dir, 0o755); err != nil {
+		return localFile{}, err
+	}
+	real, err := localpath.ResolveParent(filepath.Join(base, rel))
+	if err != nil {
+		return localFile{}, err
+	}
+	if err := j.e.protectedPath(real, false); err != nil {
+		return localFile{}, err
+	}
+	return lf, nil
+}
+
+// create makes a new, empty partial file: O_EXCL and mode 0600, so it is
+// never a file (or a link) someone put there. A stale partial of this job
+// (an earlier try) is removed first.
+func (lf localFile) create() (*os.File, error) {
+	f, err := lf.root.OpenFile(lf.tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		if err := lf.root.Remove(lf.tmp); err != nil {
+			return nil, err
+		}
+		f, err = lf.root.OpenFile(lf.tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	}
+	return f, err
+}
+
+// open opens the partial file for writing ranges; never through a link.
+func (lf localFile) open() (*os.File, error) {
+	return lf.root.OpenFile(lf.tmp, os.O_WRONLY|oNoFollow, 0)
+}
+
+// size is the partial file's size, or -1 when there is none.
+func (lf localFile) size() int64 {
+	fi, err := lf.root.Lstat(lf.tmp)
+	if err != nil || !fi.Mode().IsRegular() {
+		return -1
+	}
+	return fi.Size()
+}
+
+// commit makes the partial file durable and puts it in place: the file's
+// bytes are synced before it gets its name, and the folder after, so a
+// crash leaves either the old state or the whole new file. Without
+// overwrite it never replaces an existing file (a hard link fails when the
+// name exists, with no window between check and rename).
+func (lf localFile) commit(overwrite bool) error {
+	f, err := lf.root.OpenFile(lf.tmp, os.O_WRONLY|oNoFollow, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Chmod(0o644); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if overwrite {
+		err = lf.root.Rename(lf.tmp, lf.dst)
+	} else if err = lf.root.Link(lf.tmp, lf.dst); err == nil {
+		err = lf.root.Remove(lf.tmp)
+	} else if errors.Is(err, fs.ErrExist) {
+		_ = lf.root.Remove(lf.tmp)
+		return fmt.Errorf("%w: %s", ErrExists, lf.dst)
+	} else if _, serr := lf.root.Lstat(lf.dst); serr == nil {
+		return fmt.Errorf("%w: %s", ErrExists, lf.dst)
+	} else {
+		// A file system without hard links: the name was free a moment ago.
+		err = lf.root.Rename(lf.tmp, lf.dst)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := lf.root.Open(lf.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// sum is the h digest of n bytes of the partial file from off.
+func (lf localFile) sum(h provider.Hash, off, n int64) (provider.Checksum, error) {
+	hh, ok := provider.NewHash(h)
+	if !ok {
+		return provider.Checksum{}, fmt.Errorf("%w: checksum algorithm %q", provider.ErrUnsupported, h)
+	}
+	f, err := lf.root.OpenFile(lf.tmp, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return provider.Checksum{}, err
+	}
+	defer f.Close()
+	if _, err := io.Copy(hh, io.NewSectionReader(f, off, n)); err != nil {
+		return provider.Checksum{}, err
+	}
+	return provider.Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}, nil
+}
+
+// partsOnDisk re-reads, once, the ranges an earlier run journaled, so
+// that what a crash left unwritten (bytes in a page cache that never
+// reached the disk) is fetched again rather than trusted: a digest the
+// final check relies on must be of the bytes on disk. Ranges without a
+// digest of their own are left to the whole-file check.
+func (j *job) partsOnDisk(lf localFile, it ItemRecord) bool {
+	for _, p := range it.Parts {
+		want := p.Sum
+		if want.IsZero() {
+			want = p.Checksum
+		}
+		if _, ok := provider.NewHash(want.Hash); !ok {
+			continue
+		}
+		got, err := lf.sum(want.Hash, int64(p.Number-1)*it.PartSize, p.Size)
+		if err != nil || !got.Equal(want) {
+			j.e.log.Warn("transfer: a range written before the restart is not on disk; the file starts over", "job", j.rec.ID, "part", p.Number)
+			return false
+		}
+	}
+	return true
+}
+
+// ErrSourceChanged is the error of an upload whose local file changed
+// (size or modification time) since the transfer was planned: checked when
+// an item starts, after a small file is read and before a multipart upload
+// is completed, so no object mixes two versions of a file.
+var ErrSourceChanged = errors.New("transfer: the local file changed during the transfer")
+
+func unchanged(it ItemRecord) error {
+	fi, err := os.Stat(it.Src)
+	if err != nil {
+		return err
+	}
+	if fileVersion(fi) != it.SrcETag {
+		return fmt.Errorf("%w: %s", ErrSourceChanged, it.Src)
+	}
+	return nil
+}
