@@ -219,8 +219,6 @@ func (c *Client) checkCredentials(ctx context.Context, cfg provider.Config) erro
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, provider.ErrOutboundRefused):
-		return &Error{Code: CodeDefault, Message: "the agent's outbound policy does not allow this endpoint (see amove serve -allow-host)", Err: err}
 	case errors.Is(err, provider.ErrUnauthenticated), errors.Is(err, provider.ErrPermission):
 		return &Error{Code: CodeDefault, Message: "the provider rejected the credentials", Err: err}
 	case errors.Is(err, provider.ErrUnsupported):
@@ -313,7 +311,8 @@ func (c *Client) ownerOnly(ctx context.Context, p Principal, id, what string) (s
 }
 
 // SetShared shares or unshares an account within the tenant (manage_share).
-// Only the owner may.
+// Only the owner may. Unsharing pauses the other users' transfers on it
+// (revoke.go).
 func (c *Client) SetShared(ctx context.Context, p Principal, id string, shared bool) error {
 	id, err := c.ownerOnly(ctx, p, id, "change sharing")
 	if err != nil {
@@ -325,11 +324,15 @@ func (c *Client) SetShared(ctx context.Context, p Principal, id string, shared b
 		return storeErr(err, "cloud account")
 	}
 	c.log.InfoContext(ctx, "cloud account sharing changed", "account", id, "shared", shared)
+	if !shared {
+		c.accountRevoked(ctx, p.TenantID, id, p.UserID, "account unshared")
+	}
 	return nil
 }
 
 // DeleteAccount soft-deletes an account: it disappears from Get and List and
-// its row is kept. Only the owner may.
+// its row is kept. Only the owner may. Every transfer on it is paused
+// (revoke.go).
 func (c *Client) DeleteAccount(ctx context.Context, p Principal, id string) error {
 	id, err := c.ownerOnly(ctx, p, id, "delete the account")
 	if err != nil {
@@ -339,5 +342,6 @@ func (c *Client) DeleteAccount(ctx context.Context, p Principal, id string) erro
 		return storeErr(err, "cloud account")
 	}
 	c.log.InfoContext(ctx, "cloud account deleted", "account", id)
+	c.accountRevoked(ctx, p.TenantID, id, "", "account deleted")
 	return nil
 }

@@ -79,5 +79,5 @@ func (a *JWTAuthenticator) Verify(_ context.Context, token string) (Principal, e
 		// The jwt error says which check failed; it never holds the key.
 		return Principal{}, &Error{Code: CodeToken, Message: msg, Err: err}
 	}
-	return Principal{UserID: c.Subject, TenantID: c.TenantID, Role: c.Role}, nil
+	return Principal{UserID: c.Subject, TenantID: c.TenantID, Role: c.Role, Expires: c.ExpiresAt.Time}, nil
 }

@@ -30,12 +30,19 @@ func TestLoginAndAuthenticate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tok.Principal != u.Principal() || time.Until(tok.Expires) < 11*time.Hour {
+		want := u.Principal()
+		want.Expires = tok.Expires
+		if tok.Principal != want || time.Until(tok.Expires) < 11*time.Hour {
 			t.Errorf("Login = %+v", tok)
 		}
+		// The principal carries the token's expiry, so sessions opened
+		// with it (WebSockets) end with the token.
 		p, err := keep(e.c.Authenticate(ctx, tok.Token))
-		if err != nil || p != u.Principal() {
-			t.Errorf("Authenticate = %+v, %v; want %+v", p, err, u.Principal())
+		if err != nil || !p.Expires.Equal(tok.Expires) {
+			t.Errorf("Authenticate = %+v, %v; want expiry %v", p, err, tok.Expires)
+		}
+		if p.Expires = (time.Time{}); p != u.Principal() {
+			t.Errorf("Authenticate = %+v; want %+v", p, u.Principal())
 		}
 
 		// Every login failure looks the same, so usernames cannot be probed.
@@ -57,7 +64,7 @@ func TestLoginAndAuthenticate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p, err := keep(e.c.Authenticate(ctx, it.Token)); err != nil || p != e.admin.Principal() {
+		if p, err := keep(e.c.Authenticate(ctx, it.Token)); err != nil || p.UserID != e.admin.ID || p.Role != e.admin.Role || !p.Expires.Equal(it.Expires) {
 			t.Errorf("Authenticate(IssueToken) = %+v, %v", p, err)
 		}
 		if _, err := keep(e.c.IssueToken(ctx, "nope")); !errors.Is(err, amove.ErrValidation) {

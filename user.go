@@ -40,6 +40,10 @@ type Principal struct {
 	UserID   string
 	TenantID string
 	Role     Role
+	// Expires is when the token the principal came from expires (sessions
+	// opened with it, such as the agent's WebSockets, end then); zero when
+	// it came from no token or the Authenticator does not say.
+	Expires time.Time
 }
 
 // check rejects a principal that cannot be one. Ids must be canonical: the
@@ -240,7 +244,9 @@ func (c *Client) issue(ctx context.Context, u User) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{Token: tok, Expires: exp, Principal: u.Principal()}, nil
+	p := u.Principal()
+	p.Expires = exp
+	return Token{Token: tok, Expires: exp, Principal: p}, nil
 }
 
 // Authenticate verifies a token and returns the principal it stands for.
@@ -267,7 +273,9 @@ func (c *Client) Authenticate(ctx context.Context, token string) (Principal, err
 	if !u.Active {
 		return Principal{}, &Error{Code: CodeInactiveUser, Message: "user is not active"}
 	}
-	return userOut(u).Principal(), nil
+	out := userOut(u).Principal()
+	out.Expires = p.Expires
+	return out, nil
 }
 
 // LookupUser returns a user by username. Like CreateTenant and IssueToken it

@@ -48,7 +48,8 @@ type env struct {
 	aliceTok          string
 	bobTok            string
 
-	mem *memory.Storage // the shared memory driver, when not on MinIO
+	mem  *memory.Storage // the shared memory driver, when not on MinIO
+	gate *gate           // holds the memory driver's writes (newGatedEnv)
 
 	mu      sync.Mutex
 	replies []reply // every response body, for the secret sweep
@@ -59,6 +60,8 @@ type envConfig struct {
 	// drivers.
 	open func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
 	opts []Option
+	// tokenTTL is amove.Options.TokenTTL (zero: the default).
+	tokenTTL time.Duration
 }
 
 // sharedMemory is one memory driver every account opens: the Client closes
@@ -73,7 +76,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	dir := t.TempDir()
 	c, err := amove.New(ctx, amove.Options{
 		DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "k"),
-		Logger: discard, OpenStorage: cfg.open,
+		Logger: discard, OpenStorage: cfg.open, TokenTTL: cfg.tokenTTL,
 		// Progress moves a part at a time: small parts, two in flight, so a
 		// 64 MiB transfer shows several progress events however fast it is.
 		Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2},

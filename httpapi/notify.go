@@ -34,32 +34,67 @@ type progressData struct {
 	transferStatus
 }
 
+// Close codes of /notification sockets the agent ends (4000-4999 are the
+// application's): the client should get a new token, or give up.
+const (
+	closeTokenExpired    websocket.StatusCode = 4401
+	closeUserDeactivated websocket.StatusCode = 4403
+)
+
+// closeReason is why the agent ends a socket.
+type closeReason struct {
+	code websocket.StatusCode
+	why  string
+}
+
 // hub fans transfer events out to the sockets of the users who may see them.
 type hub struct {
-	s     *Server
-	stop  func()
-	mu    sync.Mutex
-	conns map[*socket]struct{}
-	files map[string]string // transfer id -> staged file to remove at the end
-	done  chan struct{}
+	s      *Server
+	stop   func()
+	unhook func() // from OnUserDeactivated
+	mu     sync.Mutex
+	conns  map[*socket]struct{}
+	files  map[string]string // transfer id -> staged file to remove at the end
+	done   chan struct{}
 }
 
 type socket struct {
 	p    amove.Principal
 	send chan []byte
+	end  chan closeReason // buffered 1: the first reason wins
 }
 
 func newHub(s *Server) *hub {
 	h := &hub{s: s, conns: map[*socket]struct{}{}, files: map[string]string{}, done: make(chan struct{})}
 	events, stop := s.c.Transfers().Subscribe(4096)
 	h.stop = stop
+	// A deactivated user's sockets close at once, not when the token
+	// expires.
+	h.unhook = s.c.OnUserDeactivated(func(userID string) {
+		h.endUser(userID, closeReason{closeUserDeactivated, "user deactivated"})
+	})
 	go h.loop(events)
 	return h
 }
 
 func (h *hub) close() {
+	h.unhook()
 	h.stop()
 	<-h.done
+}
+
+// endUser closes every socket of the user.
+func (h *hub) endUser(userID string, r closeReason) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.conns {
+		if c.p.UserID == userID {
+			select {
+			case c.end <- r:
+			default:
+			}
+		}
+	}
 }
 
 func (h *hub) loop(events <-chan transfer.Event) {
@@ -149,7 +184,9 @@ func (h *hub) appNotification(p amove.Principal, r *http.Request) {
 
 // serve upgrades /notification. Unlike the product, which leaves the socket
 // open to anyone on the machine, it needs ?token= and refuses web pages from
-// origins other than the agent's own and the configured ones.
+// origins other than the agent's own and the configured ones. A socket lives
+// no longer than its token: it is closed with 4401 "token expired" when the
+// token expires and 4403 "user deactivated" when the user is deactivated.
 func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	if !s.anyHost && !loopbackHost(r.Host) {
@@ -172,7 +209,7 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered (403 for a foreign origin)
 	}
-	c := &socket{p: p, send: make(chan []byte, 256)}
+	c := &socket{p: p, send: make(chan []byte, 256), end: make(chan closeReason, 1)}
 	h.mu.Lock()
 	select {
 	case <-h.done:
@@ -191,10 +228,32 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		h.mu.Unlock()
 	}()
+	// A deactivation between the check above and the registration was
+	// not seen by endUser: check once more now that it would be.
+	if _, err := s.authenticate(r, authQuery); err != nil {
+		why := closeReason{closeTokenExpired, "token expired"}
+		if amove.ErrorCode(err) == amove.CodeInactiveUser {
+			why = closeReason{closeUserDeactivated, "user deactivated"}
+		}
+		conn.Close(why.code, why.why)
+		return
+	}
+	var expired <-chan time.Time
+	if !p.Expires.IsZero() {
+		t := time.NewTimer(time.Until(p.Expires))
+		defer t.Stop()
+		expired = t.C
+	}
 	// Clients only read; CloseRead answers pings and notices a close.
 	ctx := conn.CloseRead(r.Context())
 	for {
 		select {
+		case <-expired:
+			conn.Close(closeTokenExpired, "token expired")
+			return
+		case why := <-c.end:
+			conn.Close(why.code, why.why)
+			return
 		case msg, ok := <-c.send:
 			if !ok {
 				conn.Close(websocket.StatusNormalClosure, "")

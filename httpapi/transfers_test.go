@@ -57,7 +57,7 @@ func newGatedEnv(t *testing.T) (*env, *gate) {
 	e := newEnv(t, envConfig{open: func(context.Context, provider.Config) (provider.Storage, error) {
 		return gatedMemory{sharedMemory{mem}, g}, nil
 	}})
-	e.mem = mem
+	e.mem, e.gate = mem, g
 	return e, g
 }
 
