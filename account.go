@@ -219,6 +219,8 @@ func (c *Client) checkCredentials(ctx context.Context, cfg provider.Config) erro
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, provider.ErrOutboundRefused):
+		return &Error{Code: CodeDefault, Message: "the agent's outbound policy does not allow this endpoint (see amove serve -allow-host)", Err: err}
 	case errors.Is(err, provider.ErrUnauthenticated), errors.Is(err, provider.ErrPermission):
 		return &Error{Code: CodeDefault, Message: "the provider rejected the credentials", Err: err}
 	case errors.Is(err, provider.ErrUnsupported):

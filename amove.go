@@ -59,6 +59,11 @@ type Options struct {
 	// to a provider are reused across calls and transfers. Nil means
 	// provider.NewHTTPClient().
 	HTTPClient *http.Client
+	// Outbound bounds where the default HTTP client (HTTPClient nil) may
+	// send requests (provider.OutboundPolicy). The zero value refuses
+	// redirects to another host and link-local (cloud metadata) addresses;
+	// AllowHosts pins the hosts. Ignored when HTTPClient is set.
+	Outbound provider.OutboundPolicy
 	// TokenSources builds the token source of OAuth accounts (Dropbox, Box,
 	// OneDrive, Google Drive) so refreshed tokens are written back to the
 	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
@@ -96,7 +101,11 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c.httpClient = opts.HTTPClient
 	if c.httpClient == nil {
-		c.httpClient = provider.NewHTTPClient()
+		hc, err := opts.Outbound.NewHTTPClient()
+		if err != nil {
+			return nil, fmt.Errorf("amove: Options.Outbound: %w", err)
+		}
+		c.httpClient = hc
 	}
 	if c.open == nil {
 		c.open = provider.Open
