@@ -69,6 +69,12 @@ type Options struct {
 	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
 	// TokenSource unset.
 	TokenSources TokenSourceFunc
+	// ProtectedPaths are local files and folders no transfer may read or
+	// write (transfer.ErrProtected), beside those the Client protects on
+	// its own: its key file and its SQLite database (with its WAL), and the
+	// whole default configuration folder when it uses it. An agent adds its
+	// configuration and data folders.
+	ProtectedPaths []string
 }
 
 // Client is safe for concurrent use.
@@ -83,7 +89,7 @@ type Client struct {
 	tokenSources    TokenSourceFunc
 	now             func() time.Time
 	engine          *transfer.Engine
-	revoked         revocations // OnUserDeactivated's functions (revoke.go)
+	protected       []string // Options.ProtectedPaths and the Client's own files
 	httpClient      *http.Client
 }
 
@@ -114,6 +120,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		c.validateTimeout = 15 * time.Second
 	}
 
+	c.protected = append(ownFiles(opts), opts.ProtectedPaths...)
 	key := opts.SecretKey
 	if key == nil {
 		path := opts.KeyFile
@@ -177,6 +184,25 @@ func OpenStore(ctx context.Context, dsn string) (Store, error) {
 	}
 	// Never echo the DSN: it may carry a database password.
 	return nil, errors.New("amove: unsupported store DSN: want sqlite:<path> or postgres://<...>")
+}
+
+// ownFiles are the local paths of the Client's secrets and store, which no
+// transfer may read or write (Options.ProtectedPaths).
+func ownFiles(opts Options) []string {
+	var own []string
+	if opts.SecretKey == nil && opts.KeyFile != "" {
+		own = append(own, opts.KeyFile, strings.TrimSuffix(opts.KeyFile, ".key")+".keyring")
+	}
+	if opts.SecretKey == nil && opts.KeyFile == "" || opts.Store == nil && opts.DSN == "" {
+		if dir, err := configDir(); err == nil {
+			own = append(own, dir)
+		}
+	}
+	if db, ok := strings.CutPrefix(opts.DSN, "sqlite:"); ok && opts.Store == nil {
+		// SQLite keeps the database's recent writes beside it.
+		own = append(own, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	return own
 }
 
 func configDir() (string, error) {

@@ -40,6 +40,10 @@ const (
 	CodeNotFound     Code = "NOT_FOUND"
 	CodeDuplicate    Code = "DUPLICATE"
 	CodeTransfer     Code = "TRANSFER"
+	// CodeFilesystem: a local path the request may not use (outside the
+	// agent's roots, one of its own files, an existing file without
+	// overwrite).
+	CodeFilesystem Code = "FILESYSTEM_ACCESS"
 )
 
 // Error is an application error: a code, a message safe to show the caller

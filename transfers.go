@@ -44,6 +44,7 @@ func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 		Concurrency: opts.Concurrency,
 		PartSize:    opts.PartSize,
 		Retention:   opts.Retention,
+		Protected:   c.protected,
 		Logger:      c.log,
 	})
 	if opts.SkipRestore {
@@ -97,6 +98,9 @@ type DownloadRequest struct {
 	Bucket    string
 	Key       string
 	LocalPath string
+	// Overwrite lets the download replace existing local files; without it
+	// an existing file is refused (CodeFilesystem) and left as it was.
+	Overwrite bool
 }
 
 // CopyRequest copies objects between two accounts the caller sees, or
@@ -139,7 +143,7 @@ func (c *Client) Download(ctx context.Context, p Principal, r DownloadRequest) (
 	if err != nil {
 		return "", err
 	}
-	return c.start(ctx, transfer.Request{Kind: transfer.Download, LocalPath: r.LocalPath, Owner: owner(p),
+	return c.start(ctx, transfer.Request{Kind: transfer.Download, LocalPath: r.LocalPath, Owner: owner(p), Overwrite: r.Overwrite,
 		Source: transfer.Location{Account: ref, Bucket: r.Bucket, Key: r.Key}})
 }
 
@@ -220,16 +224,9 @@ func (c *Client) PauseTransfer(ctx context.Context, p Principal, id string) erro
 // process (or before a restart) is taken over: it runs in this client from
 // then on, so keep the client open until it ends. A transfer the store says
 // is running or pending belongs to another process: code TRANSFER
-// (transfer.ErrBadState). The transfer's owner must still be active and see
-// every account it uses: NOT_FOUND (the account) or ACCESS (an inactive
-// owner) otherwise.
+// (transfer.ErrBadState).
 func (c *Client) ResumeTransfer(ctx context.Context, p Principal, id string) error {
-	st, err := c.TransferStatus(ctx, p, id)
-	if err != nil {
-		return err
-	}
-	// A transfer paused because its owner lost access stays paused.
-	if err := c.mayRun(ctx, st); err != nil {
+	if _, err := c.TransferStatus(ctx, p, id); err != nil {
 		return err
 	}
 	if err := c.engine.Resume(ctx, id); err != nil {
@@ -261,6 +258,8 @@ func transferErr(err error, op string) error {
 		return nil
 	case errors.Is(err, transfer.ErrUnknownJob):
 		return &Error{Code: CodeNotFound, Message: "transfer not found", Err: err}
+	case errors.Is(err, transfer.ErrProtected), errors.Is(err, transfer.ErrExists), errors.Is(err, transfer.ErrSourceChanged):
+		return &Error{Code: CodeFilesystem, Message: op + ": " + err.Error(), Err: err}
 	case errors.Is(err, transfer.ErrBadState):
 		return &Error{Code: CodeTransfer, Message: op + ": " + err.Error(), Err: err}
 	case errors.Is(err, provider.ErrInvalid):

@@ -301,7 +301,7 @@ func FuzzLocalPath(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
-		got, err := s.localPath(p)
+		got, err := s.localPath(p, len(p)%2 == 0)
 		if err != nil {
 			return
 		}

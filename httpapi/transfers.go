@@ -30,7 +30,7 @@ func (s *Server) uploadObject(w http.ResponseWriter, r *http.Request) error {
 	if in.StorageName == "" {
 		return invalid("storageName is required")
 	}
-	local, err := s.localPath(in.LocalFilePath)
+	local, err := s.localPath(in.LocalFilePath, true)
 	if err != nil {
 		return err
 	}
@@ -65,6 +65,9 @@ func (s *Server) downloadObject(w http.ResponseWriter, r *http.Request) error {
 		ID           string       `json:"id"`
 		Name         string       `json:"name"`
 		ObjectType   int          `json:"objectType"`
+		// Overwrite is amove-go's addition (docs/security.md): without
+		// it an existing local file is refused and left as it was.
+		Overwrite bool `json:"overwrite"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
@@ -77,7 +80,7 @@ func (s *Server) downloadObject(w http.ResponseWriter, r *http.Request) error {
 	case in.ObjectType != 0 && in.ObjectType != objectFile && in.ObjectType != objectDirectory:
 		return invalid("objectType must be 1 (file) or 2 (directory)")
 	}
-	dir, err := s.localPath(in.DownloadPath)
+	dir, err := s.localPath(in.DownloadPath, false)
 	if err != nil {
 		return err
 	}
@@ -103,7 +106,7 @@ func (s *Server) downloadObject(w http.ResponseWriter, r *http.Request) error {
 		local = filepath.Join(dir, name)
 	}
 	id, err := s.c.Download(r.Context(), principalFrom(r.Context()), amove.DownloadRequest{
-		AccountID: in.CloudAccount.ID, Bucket: in.StorageName, Key: key, LocalPath: local,
+		AccountID: in.CloudAccount.ID, Bucket: in.StorageName, Key: key, LocalPath: local, Overwrite: in.Overwrite,
 	})
 	if err != nil {
 		return err

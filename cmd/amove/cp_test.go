@@ -69,7 +69,9 @@ func TestCpDropboxVerified(t *testing.T) {
 	if _, err := rand.Read(data); err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(dir, "big.bin")
+	// The files live outside the agent's folder, which no transfer may use.
+	files := t.TempDir()
+	src := filepath.Join(files, "big.bin")
 	if err := os.WriteFile(src, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestCpDropboxVerified(t *testing.T) {
 	if out := runCp(t, ctx, src, remote); !strings.Contains(out, "upload: completed, 1 files, 41943040 bytes, checksum verified: true") {
 		t.Errorf("amove cp up printed %q", out)
 	}
-	back := filepath.Join(dir, "back.bin")
+	back := filepath.Join(files, "back.bin")
 	if out := runCp(t, ctx, remote, back); !strings.Contains(out, "download: completed, 1 files, 41943040 bytes, checksum verified: true") {
 		t.Errorf("amove cp down printed %q", out)
 	}

@@ -69,7 +69,9 @@ func TestTransfersListsEveryProcess(t *testing.T) {
 	if account == "" {
 		t.Fatal("no local storage account")
 	}
-	small, big := filepath.Join(dir, "small.txt"), filepath.Join(dir, "big.bin")
+	// The files live outside the agent's folder, which no transfer may read.
+	files := t.TempDir()
+	small, big := filepath.Join(files, "small.txt"), filepath.Join(files, "big.bin")
 	if err := os.WriteFile(small, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
