@@ -90,6 +90,7 @@ type Client struct {
 	now             func() time.Time
 	engine          *transfer.Engine
 	protected       []string // Options.ProtectedPaths and the Client's own files
+	revoked         revocations // OnUserDeactivated's functions (revoke.go)
 	httpClient      *http.Client
 }
 

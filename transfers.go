@@ -224,9 +224,16 @@ func (c *Client) PauseTransfer(ctx context.Context, p Principal, id string) erro
 // process (or before a restart) is taken over: it runs in this client from
 // then on, so keep the client open until it ends. A transfer the store says
 // is running or pending belongs to another process: code TRANSFER
-// (transfer.ErrBadState).
+// (transfer.ErrBadState). The transfer's owner must still be active and see
+// every account it uses: NOT_FOUND (the account) or ACCESS (an inactive
+// owner) otherwise.
 func (c *Client) ResumeTransfer(ctx context.Context, p Principal, id string) error {
-	if _, err := c.TransferStatus(ctx, p, id); err != nil {
+	st, err := c.TransferStatus(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	// A transfer paused because its owner lost access stays paused.
+	if err := c.mayRun(ctx, st); err != nil {
 		return err
 	}
 	if err := c.engine.Resume(ctx, id); err != nil {

@@ -39,9 +39,17 @@ type settings struct {
 	// OAuth holds the app credentials per provider: "dropbox", "box",
 	// "onedrive", "googledrive".
 	OAuth map[string]oauthApp `json:"oauth"`
+	// AllowHosts pins where the agent may send requests
+	// (provider.OutboundPolicy.AllowHosts): names, *.domains, IPs, CIDRs.
+	// Empty allows every host.
+	AllowHosts []string `json:"allowHosts"`
+	// AllowLinkLocal lets requests reach link-local (cloud metadata)
+	// addresses.
+	AllowLinkLocal bool `json:"allowLinkLocal"`
 
-	config string
-	roots  stringList
+	config     string
+	roots      stringList
+	allowHosts stringList
 }
 
 type smtpSettings struct {
@@ -68,6 +76,7 @@ func (s *settings) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.KeyFile, "key-file", "", "secret key file, created with mode 0600 (env AMOVE_KEY_FILE)")
 	fs.StringVar(&s.config, "config", "", "JSON config file (env AMOVE_CONFIG)")
 	fs.StringVar(&s.User, "user", "", "act as this user (default admin; env AMOVE_USER)")
+	fs.Var(&s.allowHosts, "allow-host", "only send requests to this host, *.domain, IP or CIDR (repeatable; env AMOVE_ALLOW_HOSTS, comma-separated)")
 }
 
 // load fills what the flags left empty from the environment and the file.
@@ -106,6 +115,10 @@ func (s *settings) load() error {
 			fill(&s.User, file.User)
 			fill(&s.TransferRetention, file.TransferRetention)
 			s.NoLocalStorage = s.NoLocalStorage || file.NoLocalStorage
+			s.AllowLinkLocal = s.AllowLinkLocal || file.AllowLinkLocal
+			if len(s.allowHosts) == 0 && os.Getenv("AMOVE_ALLOW_HOSTS") == "" {
+				s.allowHosts = file.AllowHosts
+			}
 			if s.SMTP == (smtpSettings{}) {
 				s.SMTP = file.SMTP
 			}
@@ -122,6 +135,10 @@ func (s *settings) load() error {
 		s.NoLocalStorage = true
 	}
 	s.Roots = s.roots
+	if v := os.Getenv("AMOVE_ALLOW_HOSTS"); v != "" && len(s.allowHosts) == 0 {
+		s.allowHosts = strings.Split(v, ",")
+	}
+	s.AllowHosts = s.allowHosts
 	if s.Addr == "" {
 		s.Addr = "127.0.0.1:29123"
 	}
@@ -193,6 +210,7 @@ func (s *settings) open(ctx context.Context, log *slog.Logger, agent bool) (*amo
 	}
 	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
 		TokenSources: oauth.NewTokenSources(s.oauthConfig()),
+		Outbound:     provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
 		Transfers:    amove.TransferOptions{SkipRestore: !agent, Retention: retention}})
 }
 
