@@ -1,6 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +59,41 @@ func TestAttacks(t *testing.T) {
 				e = newMemoryEnv(t, a.opts...)
 			}
 			a.run(t, e)
+			sweepAttack(t, e)
 		})
+	}
+	if len(all) < 25 {
+		t.Fatalf("the security table has %d rows, the issue asks for at least 25", len(all))
+	}
+}
+
+// sweepAttack extends the secret sweep to every row: no response body holds
+// the accounts' secret key or the agent's key material, and the database
+// (its journal of transfers included) holds no credential in clear.
+func sweepAttack(t *testing.T, e *env) {
+	t.Helper()
+	secrets := [][]byte{[]byte("memory-secret-key")}
+	for _, name := range []string{"k.keyring", "k"} {
+		b, _ := os.ReadFile(filepath.Join(agentDir(e), name))
+		for _, f := range strings.FieldsFunc(string(b), func(r rune) bool { return strings.ContainsRune(" \t\n\r\",:{}[]", r) }) {
+			if len(f) >= 40 {
+				secrets = append(secrets, []byte(f)) // key material, however encoded
+			}
+		}
+	}
+	e.mu.Lock()
+	for _, r := range e.replies {
+		for _, sec := range secrets {
+			if bytes.Contains(r.body, sec) {
+				t.Errorf("%s: the response holds a secret", r.path)
+			}
+		}
+	}
+	e.mu.Unlock()
+	for _, name := range []string{"a.db", "a.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(agentDir(e), name))
+		if bytes.Contains(b, secrets[0]) {
+			t.Errorf("%s holds an account's secret key in clear", name)
+		}
 	}
 }
