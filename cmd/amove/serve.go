@@ -37,7 +37,21 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	// The order of the stop (issue 13 item 9): HTTP first (below: no new
+	// requests or transfers), then the engine, whose running transfers
+	// stop and stay "running" in the journal for the next agent to resume,
+	// then the embedded local storage, which those transfers may still be
+	// reading or writing until the engine has stopped them (stopped first,
+	// their requests would fail and the transfers with them), and the store
+	// last, which the engine writes to while it stops.
+	var stopLocal func()
+	defer func() {
+		c.Transfers().Close()
+		if stopLocal != nil {
+			stopLocal()
+		}
+		c.Close()
+	}()
 	admin, err := s.localAdmin(ctx, c)
 	if err != nil {
 		return err
@@ -45,11 +59,11 @@ func cmdServe(ctx context.Context, args []string) error {
 	if !s.NoLocalStorage {
 		// A newcomer gets a storage to list, upload to and download from
 		// at once: an embedded Fastr server on a folder next to the key.
-		stopLocal, err := s.startLocalStorage(ctx, c, admin, log)
+		stop, err := s.startLocalStorage(ctx, c, admin, log)
 		if err != nil {
 			log.Warn("local storage not started", "err", err)
 		} else {
-			defer stopLocal()
+			stopLocal = stop
 		}
 	}
 	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithSignedInUser(admin.Principal()),
@@ -72,6 +86,8 @@ func cmdServe(ctx context.Context, args []string) error {
 			Username: s.SMTP.Username, Password: s.SMTP.Password}))
 	}
 	api := httpapi.New(c, opts...)
+	// Runs before the stop above: the hub closes the WebSockets, which
+	// srv.Shutdown does not wait for.
 	defer api.Close()
 
 	host, _, err := net.SplitHostPort(s.Addr)
@@ -85,7 +101,19 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		// No ReadTimeout or WriteTimeout: they bound a whole request or
+		// response, and the agent rightly serves long ones (form uploads
+		// of gigabytes, objects streamed to a browser, the /notification
+		// WebSocket kept open for a session, whose connection keeps the
+		// deadlines the server set before the upgrade). httpapi sets
+		// per-request deadlines instead: a bound on JSON bodies and on a
+		// body or response that stalls.
+	}
 	fmt.Printf("amove agent listening on http://%s (signed in as %s)\n", ln.Addr(), admin.Username)
 	fmt.Printf("try: TOKEN=$(amove token create) && curl \"http://%s/cloud/accounts?token=$TOKEN\"\n", ln.Addr())
 	fmt.Printf("API description: http://%s/openapi.json\n", ln.Addr())
@@ -99,8 +127,14 @@ func cmdServe(ctx context.Context, args []string) error {
 		}
 	case <-ctx.Done():
 	}
+	// Stop taking requests and let those under way finish for a while;
+	// the deferred stops follow (sockets, engine, local storage, store).
+	log.Info("stopping: no new requests; running transfers are paused into the journal and resume at the next start")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	api.Close()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still under way after 10 s were cut off", "err", err)
+		srv.Close()
+	}
+	return nil
 }
