@@ -142,28 +142,56 @@ func New(opts Options) *Engine {
 		jobs:    map[string]*job{},
 		subs:    map[int]chan Event{},
 	}
-	if opts.Retention > 0 {
-		e.loops.Add(1)
-		go e.expireLoop()
-	}
+	e.loops.Add(1)
+	go e.sweepLoop()
 	return e
 }
 
-// expireLoop deletes expired jobs every hour until the engine closes.
-func (e *Engine) expireLoop() {
+// finishedInMemory is how long a finished job keeps its full record in
+// memory (for Wait and live status); the journal answers for it after
+// that, so an agent that runs many jobs does not hold them all.
+const finishedInMemory = 10 * time.Minute
+
+// sweepLoop drops finished jobs from memory and, hourly, deletes expired
+// jobs from the journal, until the engine closes.
+func (e *Engine) sweepLoop() {
 	defer e.loops.Done()
-	t := time.NewTicker(expireEvery)
+	t := time.NewTicker(finishedInMemory)
 	defer t.Stop()
+	lastExpire := time.Now()
 	for {
 		select {
 		case <-e.base.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			e.pruneFinished(now.Add(-finishedInMemory))
+			if e.opts.Retention <= 0 || now.Sub(lastExpire) < expireEvery {
+				continue
+			}
+			lastExpire = now
 			if _, err := e.Expire(e.base); err != nil && e.base.Err() == nil {
 				e.log.Warn("transfer: deleting expired jobs", "err", err)
 			}
 		}
 	}
+}
+
+// pruneFinished drops from memory the finished jobs last changed before
+// cutoff, and reports how many it dropped.
+func (e *Engine) pruneFinished(cutoff time.Time) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for id, j := range e.jobs {
+		j.mu.Lock()
+		old := j.state.Final() && j.rec.Updated.Before(cutoff)
+		j.mu.Unlock()
+		if old && !j.active() {
+			delete(e.jobs, id)
+			n++
+		}
+	}
+	return n
 }
 
 // opened collects the drivers opened under a context (see trackOpens), so
@@ -507,6 +535,12 @@ func (e *Engine) List() []Status {
 func (e *Engine) Wait(ctx context.Context, id string) (Status, error) {
 	j, err := e.job(id)
 	if err != nil {
+		// Finished long ago (pruneFinished) or run by another process: the
+		// journal's word, when it is final.
+		st, lerr := e.Lookup(ctx, id)
+		if lerr == nil && (st.State.Final() || st.State == Paused) {
+			return st, nil
+		}
 		return Status{}, err
 	}
 	for {
@@ -629,16 +663,7 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, j := range e.jobs {
-		j.mu.Lock()
-		old := j.state.Final() && j.rec.Updated.Before(cutoff)
-		j.mu.Unlock()
-		if old && !j.active() {
-			delete(e.jobs, id)
-		}
-	}
+	e.pruneFinished(cutoff)
 	return n, nil
 }
 
