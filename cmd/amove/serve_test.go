@@ -25,7 +25,7 @@ import (
 // embedded local storage leaves the transfer "running" in the journal,
 // not failed: the engine stops before the local storage does. The next
 // start on the same configuration resumes it, and the object has the
-// file's bytes.
+// file's bytes. On the way, the server's header cap is checked.
 func TestServeStopResumesTransfers(t *testing.T) {
 	dir := t.TempDir()
 	cfg, files := filepath.Join(dir, "cfg"), filepath.Join(dir, "files")
@@ -82,6 +82,15 @@ func TestServeStopResumesTransfers(t *testing.T) {
 			stop()
 		}
 	}()
+
+	// Headers are capped at 64 KiB (MaxHeaderBytes): 431 before any handler.
+	req, _ := http.NewRequest("GET", base+"/openapi.json", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 100<<10))
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if res.Body.Close(); res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a 100 KiB header: %d, want 431", res.StatusCode)
+	}
 
 	// A token from a CLI client on the same store, as `amove token create`.
 	ctx := context.Background()
