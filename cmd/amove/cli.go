@@ -205,7 +205,10 @@ func cmdLs(ctx context.Context, args []string) error {
 }
 
 func cmdCp(ctx context.Context, args []string) error {
-	s, fs, err := parse("cp", args, nil)
+	var overwrite bool
+	s, fs, err := parse("cp", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&overwrite, "overwrite", false, "let a download replace existing local files (by default an existing file is refused and left as it was)")
+	})
 	if err != nil {
 		return err
 	}
@@ -233,7 +236,7 @@ func cmdCp(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		id, err = se.c.Download(ctx, se.p, amove.DownloadRequest{AccountID: a.ID, Bucket: bucket, Key: key, LocalPath: dst})
+		id, err = se.c.Download(ctx, se.p, amove.DownloadRequest{AccountID: a.ID, Bucket: bucket, Key: key, LocalPath: dst, Overwrite: overwrite})
 		if err != nil {
 			return err
 		}

@@ -90,10 +90,27 @@ func TestCpDropboxVerified(t *testing.T) {
 	if sha256.Sum256(got) != sha256.Sum256(data) {
 		t.Error("the downloaded file differs from the uploaded one")
 	}
+
+	// An existing file is replaced only with -overwrite.
+	if err := os.WriteFile(back, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmdCp(ctx, []string{remote, back}); amove.ErrorCode(err) != amove.CodeFilesystem {
+		t.Fatalf("cp onto an existing file: %v, want FILESYSTEM_ACCESS", err)
+	}
+	if got, _ := os.ReadFile(back); string(got) != "mine" {
+		t.Fatal("cp without -overwrite changed the file")
+	}
+	if out := runCp(t, ctx, "-overwrite", remote, back); !strings.Contains(out, "checksum verified: true") {
+		t.Errorf("amove cp -overwrite printed %q", out)
+	}
+	if got, _ := os.ReadFile(back); sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Error("cp -overwrite did not replace the file")
+	}
 }
 
-// runCp runs `amove cp src dst` and returns what it printed on stderr.
-func runCp(t *testing.T, ctx context.Context, src, dst string) string {
+// runCp runs `amove cp args...` and returns what it printed on stderr.
+func runCp(t *testing.T, ctx context.Context, args ...string) string {
 	t.Helper()
 	f, err := os.CreateTemp(t.TempDir(), "stderr")
 	if err != nil {
@@ -102,10 +119,10 @@ func runCp(t *testing.T, ctx context.Context, src, dst string) string {
 	defer f.Close()
 	saved := os.Stderr
 	os.Stderr = f
-	err = cmdCp(ctx, []string{src, dst})
+	err = cmdCp(ctx, args)
 	os.Stderr = saved
 	if err != nil {
-		t.Fatalf("amove cp %s %s: %v", src, dst, err)
+		t.Fatalf("amove cp %v: %v", args, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		t.Fatal(err)
