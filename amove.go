@@ -69,6 +69,9 @@ type Options struct {
 	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
 	// TokenSource unset.
 	TokenSources TokenSourceFunc
+	// LoginLockout backs a username off after failed sign-ins (Login);
+	// the zero value is five attempts, then 1 s doubling to 15 min.
+	LoginLockout LoginLockout
 	// ProtectedPaths are local files and folders no transfer may read or
 	// write (transfer.ErrProtected), beside those the Client protects on
 	// its own: its key file and its SQLite database (with its WAL), and the
@@ -89,9 +92,10 @@ type Client struct {
 	tokenSources    TokenSourceFunc
 	now             func() time.Time
 	engine          *transfer.Engine
-	protected       []string // Options.ProtectedPaths and the Client's own files
+	protected       []string    // Options.ProtectedPaths and the Client's own files
 	revoked         revocations // OnUserDeactivated's functions (revoke.go)
 	httpClient      *http.Client
+	logins          *loginGuard // Login's failures per username (login.go)
 }
 
 // New opens the store and the key and returns a Client. Close releases them.
@@ -102,6 +106,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		validateTimeout: opts.ValidateTimeout,
 		tokenSources:    opts.TokenSources,
 		now:             time.Now,
+		logins:          newLoginGuard(opts.LoginLockout),
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -198,10 +198,17 @@ var dummyHash = sync.OnceValue(func() []byte {
 
 // Login checks a username and password and issues a token. Every failure
 // (unknown user, wrong password, no password set) is the same AUTH error so
-// usernames cannot be probed; an inactive user is INACTIVE_USER.
+// usernames cannot be probed; an inactive user is INACTIVE_USER. After
+// Options.LoginLockout's failures in a row a username is locked, known or
+// not: Login then answers ErrRateLimited (RetryAfter says how long) without
+// looking at the password, so a right guess during the lock learns nothing.
 func (c *Client) Login(ctx context.Context, username, password string) (Token, error) {
+	name := normalUsername(username)
+	if wait := c.logins.begin(name, c.now()); wait > 0 {
+		return Token{}, lockedOut(wait)
+	}
 	bad := &Error{Code: CodeAuth, Message: "wrong username or password"}
-	u, err := c.store.GetUserByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
+	u, err := c.store.GetUserByUsername(ctx, name)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return Token{}, storeErr(err, "user")
@@ -216,6 +223,7 @@ func (c *Client) Login(ctx context.Context, username, password string) (Token, e
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
 		return Token{}, bad
 	}
+	c.logins.succeeded(name)
 	if !u.Active {
 		return Token{}, &Error{Code: CodeInactiveUser, Message: "user is not active"}
 	}

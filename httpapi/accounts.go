@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/amove/amove-go"
 )
@@ -84,6 +85,9 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 // login is the agent's sign-in (amove-api-notes.md section 3): username and
 // password give a JWT, and the user becomes the agent's signed-in user.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if wait := s.loginRate.take(clientAddr(r), time.Now()); wait > 0 {
+		return rateLimited(wait)
+	}
 	var in struct {
 		Username string `json:"username"`
 		Password string `json:"password"`

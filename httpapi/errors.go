@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/amove/amove-go"
 )
@@ -17,6 +19,8 @@ type httpError struct {
 	status int
 	code   string
 	msg    string
+	// retryAfter, when set, is sent as Retry-After (a 429).
+	retryAfter time.Duration
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -50,6 +54,8 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &he):
 		writeError(w, he)
+	case errors.Is(err, amove.ErrRateLimited):
+		writeError(w, &httpError{status: http.StatusTooManyRequests, code: string(amove.ErrorCode(err)), msg: message(err), retryAfter: amove.RetryAfter(err)})
 	case errors.Is(err, amove.ErrUnauthorized):
 		code := string(amove.ErrorCode(err))
 		writeError(w, &httpError{status: http.StatusUnauthorized, code: code, msg: message(err)})
@@ -73,6 +79,10 @@ func message(err error) string {
 func writeError(w http.ResponseWriter, e *httpError) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("error-code", e.code)
+	if e.retryAfter > 0 {
+		// Whole seconds, rounded up: a client that waits that long is let in.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.retryAfter+time.Second-1)/time.Second), 10))
+	}
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(problem{Type: e.code, Status: e.status, Errors: map[string][]string{e.code: {e.msg}}})
 }

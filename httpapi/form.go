@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,10 +14,23 @@ import (
 )
 
 // uploadFromForm streams a browser's multipart upload to
-// tmp/{cloudAccountId}/{storageName}/ under the agent's temp dir and starts
-// its upload; the staged file is removed when the transfer ends.
+// tmp/{cloudAccountId}/{storageName}/ under the agent's private staging
+// folder and starts its upload; the staged file is removed when the
+// transfer ends. The form is bounded: at most maxFormParts parts, one file,
+// fields of at most maxFormField bytes, WithMaxFormBytes in all, and a body
+// that sends nothing for the stall timeout is given up.
 func (s *Server) uploadFromForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.maxForm)
+	if s.stagingErr != nil {
+		return errStagingRefused
+	}
+	// Checked again before each upload: the folder may have been swapped
+	// for a link since New accepted it.
+	if err := checkStaging(s.tempDir); err != nil {
+		s.log.Error("httpapi: form upload refused", "err", err)
+		return errStagingRefused
+	}
+	body := newStallReader(w, r.Body, s.stallTimeout)
+	r.Body = http.MaxBytesReader(w, io.NopCloser(body), s.maxForm)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return badRequest("the body must be multipart/form-data")
@@ -33,19 +47,24 @@ func (s *Server) uploadFromForm(w http.ResponseWriter, r *http.Request) error {
 			os.Remove(staged)
 		}
 	}()
-	for {
+	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return formErr(err)
+			return formErr(err, body)
+		}
+		if parts == maxFormParts {
+			return invalid(fmt.Sprintf("the form has more than %d parts", maxFormParts))
 		}
 		name := part.FormName()
 		if name == "file" {
 			if staged != "" {
 				return badRequest("only one file per request")
 			}
+			// CreateTemp makes the file 0600, in a folder only the agent
+			// may enter.
 			f, err := os.CreateTemp(incoming, "form-*")
 			if err != nil {
 				return err
@@ -56,19 +75,20 @@ func (s *Server) uploadFromForm(w http.ResponseWriter, r *http.Request) error {
 				err = cerr
 			}
 			if err != nil {
-				return formErr(err)
+				return formErr(err, body)
 			}
 			continue
 		}
-		v, err := io.ReadAll(io.LimitReader(part, maxJSONBody+1))
+		v, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
 		if err != nil {
-			return formErr(err)
+			return formErr(err, body)
 		}
-		if len(v) > maxJSONBody {
-			return invalid("form field " + name + " is larger than 1 MiB")
+		if len(v) > maxFormField {
+			return invalid(fmt.Sprintf("form field %q is larger than %d KiB", name, maxFormField>>10))
 		}
 		fields[name] = string(v)
 	}
+	body.done()
 	if staged == "" || size == 0 {
 		return badRequest("the file is missing or empty")
 	}
@@ -117,10 +137,18 @@ func safeElement(s string) bool {
 	return s != "" && s != "." && s != ".." && len(s) <= 255 && !strings.ContainsAny(s, "/\\\x00") && filepath.IsLocal(s)
 }
 
-func formErr(err error) error {
+var errStagingRefused = &httpError{status: http.StatusServiceUnavailable, code: "SECURITY",
+	msg: "the agent's staging folder is not private to it; see the agent's log"}
+
+// formErr maps a failure to read the form: too large, stalled, or broken.
+func formErr(err error, body *stallReader) error {
 	var me *http.MaxBytesError
-	if errors.As(err, &me) {
+	switch {
+	case errors.As(err, &me):
 		return invalid("the upload is larger than this agent accepts")
+	case body.stalled:
+		return &httpError{status: http.StatusRequestTimeout, code: "DEFAULT",
+			msg: fmt.Sprintf("the upload sent nothing for %s", body.d)}
 	}
 	return badRequest("malformed multipart body")
 }

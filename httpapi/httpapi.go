@@ -16,9 +16,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/oauth"
@@ -56,7 +56,10 @@ func WithMailer(m Mailer) Option { return func(s *Server) { s.mailer = m } }
 func WithMaxFormBytes(n int64) Option { return func(s *Server) { s.maxForm = n } }
 
 // WithTempDir sets where upload_object_from_form stages files, under
-// tmp/{cloudAccountId}/{storageName}/ (default: the OS temp dir/amove).
+// tmp/{cloudAccountId}/{storageName}/ (default: amove/staging in the user's
+// cache directory). The folder must be private to the agent: New creates it
+// with mode 0700 when it does not exist, and refuses one that is a symlink,
+// belongs to another user or is open to others (see Err).
 func WithTempDir(dir string) Option { return func(s *Server) { s.tempDir = dir } }
 
 // WithAllowedOrigins lets web pages from these origins (scheme://host[:port])
@@ -89,11 +92,18 @@ type Server struct {
 	hub       *hub
 	routes    []route
 	oauth     *oauth.Flow
+
+	// stagingErr is why tempDir was refused (ErrStagingDir): form uploads
+	// are refused then.
+	stagingErr   error
+	stallTimeout time.Duration
+	loginRate    *addrLimiter // sign-ins per client address (loginlimit.go)
 }
 
 // New returns the handler for every documented endpoint.
 func New(c *amove.Client, opts ...Option) *Server {
-	s := &Server{c: c, mux: http.NewServeMux(), log: slog.Default(), maxForm: 5 << 30}
+	s := &Server{c: c, mux: http.NewServeMux(), log: slog.Default(), maxForm: 5 << 30, stallTimeout: defaultStallTimeout,
+		loginRate: newAddrLimiter(defaultLoginBurst, defaultLoginEvery)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -103,12 +113,21 @@ func New(c *amove.Client, opts ...Option) *Server {
 		}
 	}
 	if s.tempDir == "" {
-		s.tempDir = filepath.Join(os.TempDir(), "amove")
+		s.tempDir = defaultStagingDir()
+	}
+	if s.stagingErr = prepareStaging(s.tempDir); s.stagingErr != nil {
+		s.log.Error("httpapi: form uploads are refused", "err", s.stagingErr)
 	}
 	s.hub = newHub(s)
 	s.register()
 	return s
 }
+
+// Err reports a setting New refused: a staging folder that is not private
+// to the agent (ErrStagingDir). The handler still serves every other route;
+// upload_object_from_form answers 503. A program that serves the agent
+// should stop when Err is not nil.
+func (s *Server) Err() error { return s.stagingErr }
 
 // Close stops the notification hub; open sockets are closed with 1000.
 // Transfers belong to the client, which Close leaves running.
@@ -136,6 +155,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	}()
+	s.setDeadlines(w, r)
 	s.mux.ServeHTTP(w, r)
 }
 
