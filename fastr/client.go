@@ -322,10 +322,15 @@ func (c *Client) UploadPart(ctx context.Context, id string, n int, r io.Reader, 
 // *Error with Code OffsetMismatch and ExpectedOffset set.
 func (c *Client) AppendChunk(ctx context.Context, id string, offset int64, chunk []byte) (int64, error) {
 	sum := sha256.Sum256(chunk)
-	hexSum := hex.EncodeToString(sum[:])
+	return c.appendChunkFrom(ctx, id, offset, bytes.NewReader(chunk), int64(len(chunk)), hex.EncodeToString(sum[:]))
+}
+
+// appendChunkFrom is AppendChunk of size bytes read from body, whose hex
+// SHA-256 is hexSum, so a caller need not hold the chunk in memory.
+func (c *Client) appendChunkFrom(ctx context.Context, id string, offset int64, body io.Reader, size int64, hexSum string) (int64, error) {
 	h := http.Header{HeaderChunkSHA256: {hexSum}, HeaderOffset: {itoa(offset)}}
 	resp, err := c.do(ctx, request{method: http.MethodPatch, path: APIPrefix + "/uploads/" + id,
-		body: bytes.NewReader(chunk), size: int64(len(chunk)), payload: hexSum, header: h})
+		body: body, size: size, payload: hexSum, header: h})
 	if err != nil {
 		return 0, err
 	}

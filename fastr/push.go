@@ -31,6 +31,11 @@ const DefaultPushChunk = 64 << 20
 // pushRetention is how long a finished push stays visible in status calls.
 const pushRetention = time.Hour
 
+// DefaultMaxPushes is how many pushes may be unfinished at once when
+// Options.MaxPushes is zero. Each holds its source file open and a
+// goroutine; its chunks are streamed from the file, not buffered.
+const DefaultMaxPushes = 64
+
 type pushRegistry struct {
 	mu     sync.Mutex
 	pushes map[string]*push
@@ -45,16 +50,27 @@ func (r *pushRegistry) get(id string) (*push, bool) {
 	return p, ok
 }
 
-func (r *pushRegistry) add(p *push, now time.Time) {
+// add registers p unless limit pushes are unfinished already.
+func (r *pushRegistry) add(p *push, now time.Time, limit int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	unfinished := 0
 	for id, old := range r.pushes {
 		st := old.status()
-		if st.Terminal() && st.EndTime != nil && now.Sub(*st.EndTime) > pushRetention {
+		switch {
+		case st.Terminal() && st.EndTime != nil && now.Sub(*st.EndTime) > pushRetention:
 			delete(r.pushes, id)
+		case !st.Terminal():
+			unfinished++
 		}
 	}
+	if unfinished >= limit {
+		e := errf(http.StatusTooManyRequests, CodeSlowDown, "%d pushes are unfinished, the most this server runs; try again later", unfinished)
+		e.RetryAfter = time.Minute
+		return e
+	}
 	r.pushes[p.st.ID] = p
+	return nil
 }
 
 func (r *pushRegistry) all() []PushStatus {
@@ -163,7 +179,14 @@ func (s *Server) startPush(req PushRequest) (PushStatus, error) {
 		TargetUploadID: t.UploadID,
 		TotalBytes:     o.Size, ChunkSize: req.ChunkSize, SHA256: o.SHA256, StartTime: s.now().UTC(),
 	}}
-	s.pushes.add(p, s.now())
+	limit := s.opts.MaxPushes
+	if limit <= 0 {
+		limit = DefaultMaxPushes
+	}
+	if err := s.pushes.add(p, s.now(), limit); err != nil {
+		f.Close()
+		return PushStatus{}, err
+	}
 	p.mu.Lock()
 	p.startLocked()
 	st := p.st
@@ -270,18 +293,22 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 	}
 	off := up.Offset
 	p.setProgress(off, false)
-	buf := make([]byte, p.req.ChunkSize)
 	// The one retry policy of amove-go, per chunk.
 	policy := provider.RetryPolicy{Attempts: 5, Base: 250 * time.Millisecond, Max: 4 * time.Second}
 	for off < p.st.TotalBytes {
-		n, err := p.file.ReadAt(buf[:min(p.req.ChunkSize, p.st.TotalBytes-off)], off)
-		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == min(p.req.ChunkSize, p.st.TotalBytes-off)) {
+		// A chunk is read from the file twice, to hash it and to send it,
+		// rather than held in memory: the request sets the chunk size (up
+		// to MaxPartSize), and a buffer of that size per push would let a
+		// few requests take all the memory.
+		n := min(p.req.ChunkSize, p.st.TotalBytes-off)
+		sum, err := hashRange(p.file, off, n)
+		if err != nil {
 			return false, fmt.Errorf("reading source: %w", err)
 		}
 		var next int64
 		err = policy.Do(ctx, retryable, func() error {
 			var err error
-			next, err = p.target.AppendChunk(ctx, uploadID, off, buf[:n])
+			next, err = p.target.appendChunkFrom(ctx, uploadID, off, io.NewSectionReader(p.file, off, n), n, sum)
 			return err
 		})
 		var e *Error
@@ -305,6 +332,19 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 		return false, fmt.Errorf("completing target upload: %w", err)
 	}
 	return o.SHA256 == sum, nil
+}
+
+// hashRange is the hex SHA-256 of f's n bytes at off.
+func hashRange(f io.ReaderAt, off, n int64) (string, error) {
+	h := sha256.New()
+	got, err := io.Copy(h, io.NewSectionReader(f, off, n))
+	if err != nil {
+		return "", err
+	}
+	if got != n {
+		return "", fmt.Errorf("%d bytes at %d, want %d: %w", got, off, n, io.ErrUnexpectedEOF)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // retryable: network errors and 5xx/429; a 4xx will not change by retrying.

@@ -59,6 +59,14 @@ type Options struct {
 	// server discards it; zero means 7 days. Sweeps run when a session is
 	// created, at most once an hour.
 	UploadTTL time.Duration
+	// MaxUploadsPerKey bounds the upload sessions one access key may have
+	// open at once; zero means DefaultMaxUploadsPerKey. Over it, creating
+	// a session is refused with 429 SlowDown.
+	MaxUploadsPerKey int
+	// MaxPushes bounds the pushes that may be unfinished (running, pending
+	// or paused) at once; zero means DefaultMaxPushes. Over it, starting a
+	// push is refused with 429 SlowDown.
+	MaxPushes int
 	// PublicHosts are the host[:port] names clients use to reach the
 	// server. Signatures are bound to the host (docs/fastr.md §1), and the
 	// Host header is the client's to choose, so the server must know its
@@ -77,13 +85,14 @@ type Options struct {
 // Server is the reference Fastr server, an http.Handler that keeps buckets
 // and objects in a directory. Close it to stop its pushes.
 type Server struct {
-	opts   Options
-	root   *os.Root
-	log    *slog.Logger
-	mux    *http.ServeMux
-	nonces *nonceCache
-	locks  sessionLocks
-	pushes pushRegistry
+	opts    Options
+	root    *os.Root
+	log     *slog.Logger
+	mux     *http.ServeMux
+	nonces  *nonceCache
+	locks   sessionLocks
+	uploads uploadCounts
+	pushes  pushRegistry
 }
 
 // NewServer opens opts.Root and returns the server. It creates the reserved
@@ -244,6 +253,9 @@ const maxJSONBody = 1 << 20
 
 // readJSON reads a JSON body and checks it against the signed body hash.
 func readJSON(r *http.Request, v any) error {
+	if err := declaredTooLarge(r, maxJSONBody); err != nil {
+		return err
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
 		return errf(http.StatusBadRequest, CodeInvalidArgument, "reading body: %v", err)
@@ -514,6 +526,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
+	if err := declaredTooLarge(r, MaxObjectPut); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
 	ct := r.Header.Get("Content-Type")
 	o, err := s.put(r.PathValue("bucket"), r.PathValue("key"), r.Body, ct, r.Header.Get(HeaderContentSHA256), MaxObjectPut)
 	if err != nil {
@@ -551,7 +567,10 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	u, err := s.createUpload(req)
+	// authenticate verified the request, and an upload credential may not
+	// create sessions, so this is the key that signed it.
+	ak, _, _ := parseAuthorization(r.Header.Get("Authorization"))
+	u, err := s.createUpload(req, ak)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -579,6 +598,10 @@ func (s *Server) handleGetUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request) {
+	if err := declaredTooLarge(r, MaxPartSize); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil {
 		s.writeErr(w, r, errf(http.StatusBadRequest, CodeInvalidPart, "invalid part number"))
@@ -593,6 +616,10 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
+	if err := declaredTooLarge(r, MaxPartSize); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
 	off, err := strconv.ParseInt(r.Header.Get(HeaderOffset), 10, 64)
 	if err != nil || off < 0 {
 		s.writeErr(w, r, errf(http.StatusBadRequest, CodeInvalidArgument, "missing or invalid %s", HeaderOffset))

@@ -35,14 +35,28 @@ type sessionFile struct {
 	Key         string    `json:"key"`
 	ContentType string    `json:"contentType,omitempty"`
 	Created     time.Time `json:"created"`
+	// AccessKey created the session: it counts against that key's
+	// MaxUploadsPerKey. Empty in sessions of older servers.
+	AccessKey string `json:"accessKey,omitempty"`
 }
 
+// DefaultMaxUploadsPerKey is how many upload sessions one access key may
+// have open at once when Options.MaxUploadsPerKey is zero.
+const DefaultMaxUploadsPerKey = 1000
+
 // sessionLocks serialises the steps of one session that must not interleave
-// (publishing a part, checking the offset, completing, aborting).
+// (publishing a part, checking the offset, completing, aborting). A lock
+// lives only while someone holds or waits for it, so ids from requests
+// (sessions that never existed) leave nothing behind.
 type sessionLocks struct {
 	mu    sync.Mutex
-	m     map[string]*sync.Mutex
+	m     map[string]*sessionLock
 	swept time.Time
+}
+
+type sessionLock struct {
+	sync.Mutex
+	refs int // holders and waiters; guarded by sessionLocks.mu
 }
 
 // sweepStale aborts sessions older than UploadTTL, so abandoned uploads do
@@ -74,27 +88,92 @@ func (s *Server) sweepStale() {
 func (l *sessionLocks) lock(id string) func() {
 	l.mu.Lock()
 	if l.m == nil {
-		l.m = map[string]*sync.Mutex{}
+		l.m = map[string]*sessionLock{}
 	}
 	m := l.m[id]
 	if m == nil {
-		m = &sync.Mutex{}
+		m = &sessionLock{}
 		l.m[id] = m
 	}
+	m.refs++
 	l.mu.Unlock()
 	m.Lock()
-	return m.Unlock
+	return func() {
+		m.Unlock()
+		l.mu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
 }
 
-func (l *sessionLocks) forget(id string) {
+// held is how many sessions have a lock in the table (for tests).
+func (l *sessionLocks) held() int {
 	l.mu.Lock()
-	delete(l.m, id)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
+
+// uploadCounts counts the open sessions of each access key, so one key
+// cannot fill the disk's directory with sessions. It is read from disk on
+// first use and kept up to date by create, complete and abort.
+type uploadCounts struct {
+	mu     sync.Mutex
+	loaded bool
+	n      map[string]int
+}
+
+// reserve counts a new session of ak, or refuses when ak already has max;
+// release undoes it when the session could not be created.
+func (s *Server) reserveUpload(ak string) (release func(), err error) {
+	c := &s.uploads
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		c.n = map[string]int{}
+		if f, err := s.root.Open(uploadsDir); err == nil {
+			ents, _ := f.ReadDir(-1)
+			f.Close()
+			for _, e := range ents {
+				if sf, err := s.readSession(e.Name()); err == nil && sf.AccessKey != "" {
+					c.n[sf.AccessKey]++
+				}
+			}
+		}
+		c.loaded = true
+	}
+	limit := s.opts.MaxUploadsPerKey
+	if limit <= 0 {
+		limit = DefaultMaxUploadsPerKey
+	}
+	if c.n[ak] >= limit {
+		e := errf(http.StatusTooManyRequests, CodeSlowDown, "this access key has %d open upload sessions, the most it may have; complete or abort some", c.n[ak])
+		e.RetryAfter = time.Minute
+		return nil, e
+	}
+	c.n[ak]++
+	return func() { s.uploadGone(ak) }, nil
+}
+
+// uploadGone uncounts a session of ak that was completed or aborted.
+func (s *Server) uploadGone(ak string) {
+	c := &s.uploads
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded || ak == "" {
+		return
+	}
+	if c.n[ak]--; c.n[ak] <= 0 {
+		delete(c.n, ak)
+	}
 }
 
 func sessionDir(id string) string { return uploadsDir + "/" + id }
 
-func (s *Server) createUpload(req CreateUploadRequest) (UploadInfo, error) {
+// createUpload opens a session for accessKey, the key that signed the
+// request.
+func (s *Server) createUpload(req CreateUploadRequest, accessKey string) (UploadInfo, error) {
 	if err := s.needBucket(req.Bucket); err != nil {
 		return UploadInfo{}, err
 	}
@@ -105,12 +184,19 @@ func (s *Server) createUpload(req CreateUploadRequest) (UploadInfo, error) {
 		return UploadInfo{}, errf(http.StatusBadRequest, CodeInvalidKey, "cannot upload a folder marker in parts")
 	}
 	s.sweepStale()
-	sf := sessionFile{ID: newID(), Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType, Created: s.now().UTC()}
+	release, err := s.reserveUpload(accessKey)
+	if err != nil {
+		return UploadInfo{}, err
+	}
+	sf := sessionFile{ID: newID(), Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType, Created: s.now().UTC(), AccessKey: accessKey}
 	if err := s.root.MkdirAll(sessionDir(sf.ID), 0o755); err != nil {
+		release()
 		return UploadInfo{}, err
 	}
 	b, _ := json.Marshal(sf)
 	if err := s.writeFileAtomic(sessionDir(sf.ID)+"/session.json", b); err != nil {
+		_ = s.root.RemoveAll(sessionDir(sf.ID))
+		release()
 		return UploadInfo{}, err
 	}
 	return UploadInfo{ID: sf.ID, Bucket: sf.Bucket, Key: sf.Key, ContentType: sf.ContentType, Created: sf.Created}, nil
@@ -399,14 +485,15 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 		return ObjectInfo{}, err
 	}
 	_ = s.root.RemoveAll(sessionDir(id))
-	s.locks.forget(id)
+	s.uploadGone(sf.AccessKey)
 	return o, nil
 }
 
 func (s *Server) abortUpload(id string) error {
 	unlock := s.locks.lock(id)
 	defer unlock()
-	if _, err := s.readSession(id); err != nil {
+	sf, err := s.readSession(id)
+	if err != nil {
 		return err
 	}
 	// session.json goes first: from then on the session does not exist,
@@ -415,6 +502,6 @@ func (s *Server) abortUpload(id string) error {
 		return err
 	}
 	_ = s.root.RemoveAll(sessionDir(id))
-	s.locks.forget(id)
+	s.uploadGone(sf.AccessKey)
 	return nil
 }
