@@ -81,6 +81,7 @@ type Server struct {
 	log      *slog.Logger
 	roots    []string
 	mailer   Mailer
+	mailRate mailLimiter // send_download_url per user (mail.go)
 	maxForm  int64
 	tempDir  string
 	origins  []string

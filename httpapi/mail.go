@@ -6,8 +6,73 @@ import (
 	"net"
 	"net/smtp"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
+
+// send_download_url mails a link on the caller's behalf to an address the
+// caller names, so it is bounded per user: by default a burst of 3 messages,
+// then one every 6 minutes (10 an hour). WithMailLimit changes it.
+const (
+	defaultMailBurst = 3
+	defaultMailEvery = 6 * time.Minute
+)
+
+// WithMailLimit sets how many send_download_url messages one user may send:
+// burst at once, then one per every. every <= 0 turns the limit off.
+func WithMailLimit(burst int, every time.Duration) Option {
+	return func(s *Server) { s.mailRate = mailLimiter{burst: burst, every: every} }
+}
+
+// mailLimiter is a token bucket per user. The zero value is the default
+// limit.
+type mailLimiter struct {
+	burst int
+	every time.Duration
+
+	mu    sync.Mutex
+	users map[string]*rate.Limiter
+}
+
+// maxMailUsers bounds the limiter map; buckets that are full again (their
+// user sent nothing lately) are dropped when it is reached.
+const maxMailUsers = 10000
+
+// allow spends one message of user's bucket, or says how long to wait.
+func (l *mailLimiter) allow(user string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	burst, every := l.burst, l.every
+	if burst == 0 && every == 0 {
+		burst, every = defaultMailBurst, defaultMailEvery
+	}
+	if every <= 0 {
+		return true, 0
+	}
+	if l.users == nil {
+		l.users = map[string]*rate.Limiter{}
+	}
+	lim, ok := l.users[user]
+	if !ok {
+		if len(l.users) >= maxMailUsers {
+			for u, b := range l.users {
+				if b.TokensAt(now) >= float64(b.Burst()) {
+					delete(l.users, u)
+				}
+			}
+		}
+		lim = rate.NewLimiter(rate.Every(every), max(burst, 1))
+		l.users[user] = lim
+	}
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
 
 // Mailer sends one plain-text message.
 type Mailer interface {

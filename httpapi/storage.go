@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/provider"
@@ -208,12 +210,22 @@ func (s *Server) sendDownloadURL(w http.ResponseWriter, r *http.Request) error {
 	if len(in.Note) > 2000 {
 		return invalid("note is longer than 2000 characters")
 	}
+	if strings.ContainsFunc(in.Note, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) {
+		return invalid("note must be plain text")
+	}
 	if s.mailer == nil {
 		return invalid("this agent has no mail server configured (see amove serve -smtp)")
 	}
+	// The URL is one the agent makes, for an object the caller may read:
+	// never a URL from the request.
 	u, err := s.presign(r, in, http.MethodGet)
 	if err != nil {
 		return err
+	}
+	if ok, wait := s.mailRate.allow(principalFrom(r.Context()).UserID, time.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		return &httpError{status: http.StatusTooManyRequests, code: "RATE_LIMIT",
+			msg: "too many download links mailed; try again later"}
 	}
 	exp, _ := in.expiry()
 	body := fmt.Sprintf("A file was shared with you: %s\n\nDownload it here (the link expires in %s):\n%s\n",
