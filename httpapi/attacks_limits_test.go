@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/fastr"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
 )
@@ -221,6 +225,67 @@ var limitAttacks = []attack{
 			wantRetryAfter(t, r, time.Hour)
 			if _, ok := e.api.signedIn.get(); ok {
 				t.Error("a sign-in over the limit went through")
+			}
+		},
+	},
+	{
+		name: "fastr upload sessions per access key capped",
+		run: func(t *testing.T, _ *env) {
+			fx := fxNewServer(t, "AKLIMITROW", "limit-row-secret-0123456789", func(o *fastr.Options) { o.MaxUploadsPerKey = 5 })
+			ctx := context.Background()
+			for range 5 {
+				if _, err := fx.c.CreateUpload(ctx, "bkt", "k", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := fx.c.CreateUpload(ctx, "bkt", "k", "")
+			var fe *fastr.Error
+			if !errors.As(err, &fe) || fe.StatusCode != http.StatusTooManyRequests || fe.Code != fastr.CodeSlowDown || fe.RetryAfter <= 0 {
+				t.Fatalf("a sixth session: %v, want 429 SlowDown with Retry-After", err)
+			}
+			if n := len(fx.uploads()); n != 5 {
+				t.Fatalf("%d sessions on disk, want 5", n)
+			}
+		},
+	},
+	{
+		name: "fastr body declaring 6 GiB refused before it is read",
+		run: func(t *testing.T, _ *env) {
+			const key, secret = "AKLIMITROW", "limit-row-secret-0123456789"
+			fx := fxNewServer(t, key, secret, nil)
+			req, err := http.NewRequest("PUT", fx.srv.URL+"/v1/o/bkt/huge", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fastr.SignRequest(req, req.URL.Path, key, secret, fastr.UnsignedPayload, time.Now())
+			// Written by hand: the header says 6 GiB, sixteen bytes follow,
+			// and the test waits for the answer without sending more.
+			conn, err := net.Dial("tcp", fx.srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var head strings.Builder
+			fmt.Fprintf(&head, "PUT /v1/o/bkt/huge HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", req.Host, int64(6)<<30)
+			_ = req.Header.Write(&head)
+			head.WriteString("\r\nsixteen bytes..")
+			if _, err := conn.Write([]byte(head.String())); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+			res, err := http.ReadResponse(bufio.NewReader(conn), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusRequestEntityTooLarge || res.Header.Get(fastr.HeaderErrorCode) != fastr.CodeEntityTooLarge {
+				t.Fatalf("got %d %s, want 413 EntityTooLarge", res.StatusCode, res.Header.Get(fastr.HeaderErrorCode))
+			}
+			if ents, _ := os.ReadDir(filepath.Join(fx.root, ".fastr-tmp")); len(ents) != 0 {
+				t.Errorf("temp files made: %v", ents)
+			}
+			if _, err := fx.c.Stat(context.Background(), "bkt", "huge"); err == nil {
+				t.Error("the object exists")
 			}
 		},
 	},
