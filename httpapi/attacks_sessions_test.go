@@ -163,6 +163,23 @@ var sessionAttacks = []attack{
 		},
 	},
 	{
+		name: "tokenless route acting for a signed-in user who was deactivated",
+		opts: []Option{WithTokenlessLocalRoutes()},
+		run: func(t *testing.T, e *env) {
+			acct := e.memoryAccount(t, e.aliceTok, "alice's", "b")
+			must(t, e.request(t, "POST", "/authentication/login", nil, map[string]any{
+				"username": "alice", "password": alicePassword}), 200, nil)
+			must(t, e.cloud(t, "POST", "/cloud/list_buckets", "", map[string]any{"id": acct}), 200, nil) // signed in: acts for alice
+			if err := e.c.SetUserActive(context.Background(), e.admin.Principal(), e.alice.ID, false); err != nil {
+				t.Fatal(err)
+			}
+			wantError(t, e.cloud(t, "POST", "/cloud/list_buckets", "", map[string]any{"id": acct}), http.StatusUnauthorized, "AUTH")
+			if p, ok := e.api.signedIn.get(); ok {
+				t.Fatalf("the agent still acts for %s", p.UserID)
+			}
+		},
+	},
+	{
 		name: "non-admin deactivates another user",
 		run: func(t *testing.T, e *env) {
 			err := e.c.SetUserActive(context.Background(), e.bob.Principal(), e.alice.ID, false)

@@ -69,8 +69,9 @@ func newHub(s *Server) *hub {
 	events, stop := s.c.Transfers().Subscribe(4096)
 	h.stop = stop
 	// A deactivated user's sockets close at once, not when the token
-	// expires.
+	// expires, and tokenless routes stop acting for them.
 	h.unhook = s.c.OnUserDeactivated(func(userID string) {
+		s.signedIn.forget(userID)
 		h.endUser(userID, closeReason{closeUserDeactivated, "user deactivated"})
 	})
 	go h.loop(events)
@@ -81,6 +82,15 @@ func (h *hub) close() {
 	h.unhook()
 	h.stop()
 	<-h.done
+}
+
+// forget signs out the signed-in user if it is userID.
+func (s *signedIn) forget(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil && s.p.UserID == userID {
+		s.p = nil
+	}
 }
 
 // endUser closes every socket of the user.
