@@ -121,13 +121,14 @@ func (n NewAccount) validate() error {
 	return nil
 }
 
-// sealAD binds a sealed value to its row and column.
+// sealAD is the associated data of a "v1:" value, bound to its row and
+// column only; values sealed now are bound to tenant and owner too (accountAD).
 func sealAD(id, field string) string { return "cloud_accounts/" + id + "/" + field }
 
-func (c *Client) seal(id string, plain map[string]string) (map[string]string, error) {
+func (c *Client) seal(a store.Account, plain map[string]string) (map[string]string, error) {
 	out := make(map[string]string, len(plain))
 	for field, v := range plain {
-		s, err := c.box.Seal(v, sealAD(id, field))
+		s, err := c.sealValue(v, accountAD(a, field))
 		if err != nil {
 			return nil, err
 		}
@@ -139,11 +140,13 @@ func (c *Client) seal(id string, plain map[string]string) (map[string]string, er
 // secrets opens the sealed fields of a stored account.
 func (c *Client) secrets(a store.Account) (accessKey, secretKey, credentialsData string, err error) {
 	var errs [3]error
-	accessKey, errs[0] = c.box.Open(a.AccessKey, sealAD(a.ID, "access_key"))
-	secretKey, errs[1] = c.box.Open(a.SecretKey, sealAD(a.ID, "secret_key"))
-	credentialsData, errs[2] = c.box.Open(a.CredentialsData, sealAD(a.ID, "credentials_data"))
+	accessKey, errs[0] = c.openValue(a.AccessKey, accountAD(a, "access_key"), sealAD(a.ID, "access_key"))
+	secretKey, errs[1] = c.openValue(a.SecretKey, accountAD(a, "secret_key"), sealAD(a.ID, "secret_key"))
+	credentialsData, errs[2] = c.openValue(a.CredentialsData, accountAD(a, "credentials_data"), sealAD(a.ID, "credentials_data"))
 	if err := errors.Join(errs[:]...); err != nil {
-		return "", "", "", fmt.Errorf("amove: account %s: cannot decrypt credentials (was the secret key changed?): %w", a.ID, err)
+		// Matches ErrDecrypt. Nothing of the value is used or shown.
+		return "", "", "", fmt.Errorf("amove: account %s: cannot decrypt the stored credentials "+
+			"(sealed for another account, owner or tenant, or with a key this agent does not hold): %w", a.ID, err)
 	}
 	return accessKey, secretKey, credentialsData, nil
 }
@@ -190,7 +193,7 @@ func (c *Client) InsertAccount(ctx context.Context, p Principal, in NewAccount) 
 		return CloudAccount{}, err
 	}
 	in.CredentialsData = mem.get() // refreshed during the check, perhaps
-	sealed, err := c.seal(a.ID, map[string]string{
+	sealed, err := c.seal(a, map[string]string{
 		"access_key": in.AccessKey, "secret_key": in.SecretKey, "credentials_data": in.CredentialsData})
 	if err != nil {
 		return CloudAccount{}, err

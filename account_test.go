@@ -321,7 +321,7 @@ func TestSecretsAtRest(t *testing.T) {
 		if found := leaks(raw); len(found) > 0 {
 			t.Errorf("secrets in clear at rest: %q", found)
 		}
-		if !strings.Contains(raw, "v1:") {
+		if !strings.Contains(raw, "v2:") {
 			t.Error("no sealed values at rest")
 		}
 	})

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amove/amove-go/internal/secret"
 	"github.com/amove/amove-go/internal/store/postgres"
 	"github.com/amove/amove-go/internal/store/sqlite"
 	"github.com/amove/amove-go/provider"
@@ -34,10 +33,15 @@ type Options struct {
 	DSN string
 	// Store is used as is when set; the Client does not close it.
 	Store Store
-	// SecretKey is the 32-byte AES-256 key that seals credentials. When nil
-	// the key is read from KeyFile, which is created on first run.
+	// SecretKey, when set, is a 32-byte key that seals credentials, and
+	// signs tokens through a key derived from it; no file is read or
+	// written, and RotateKeys is refused. When nil the keys are in the
+	// keyring file next to KeyFile (keys.go).
 	SecretKey []byte
-	// KeyFile defaults to <configdir>/amove/secret.key (mode 0600).
+	// KeyFile defaults to <configdir>/amove/secret.key. The keyring file,
+	// created on first run (mode 0600), is the same path with ".keyring"
+	// in place of ".key"; a key file left by an earlier version is kept as
+	// the legacy key, which still opens what it sealed.
 	KeyFile string
 	// Logger receives diagnostics; never secrets. Nil means slog.Default().
 	Logger *slog.Logger
@@ -45,7 +49,7 @@ type Options struct {
 	// Tests and embedders use it to supply drivers directly.
 	OpenStorage func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
 	// Authenticator issues and verifies tokens; nil means HS256 JWTs signed
-	// with a key derived from the secret key, valid for TokenTTL.
+	// with the keyring's sign key, valid for TokenTTL.
 	Authenticator Authenticator
 	// TokenTTL is the lifetime of tokens the default Authenticator issues;
 	// zero means 12 hours.
@@ -84,7 +88,7 @@ type Options struct {
 type Client struct {
 	store           Store
 	ownStore        bool
-	box             *secret.Box
+	keys            *keyring // seal and sign keys (keys.go)
 	log             *slog.Logger
 	open            func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
 	auth            Authenticator
@@ -127,35 +131,18 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 
 	c.protected = append(ownFiles(opts), opts.ProtectedPaths...)
-	key := opts.SecretKey
-	if key == nil {
-		path := opts.KeyFile
-		if path == "" {
-			dir, err := configDir()
-			if err != nil {
-				return nil, err
-			}
-			path = filepath.Join(dir, "secret.key")
-		}
-		k, err := secret.LoadOrCreateKey(path)
-		if err != nil {
-			return nil, fmt.Errorf("amove: %w", err)
-		}
-		key = k
+	ttl := opts.TokenTTL
+	if ttl <= 0 {
+		ttl = 12 * time.Hour
 	}
-	box, err := secret.New(key)
+	keys, err := openKeyring(opts, ttl, c.now())
 	if err != nil {
-		return nil, fmt.Errorf("amove: %w", err)
+		return nil, err
 	}
-	c.box = box
-
+	c.keys = keys
 	c.auth = opts.Authenticator
 	if c.auth == nil {
-		jwtKey, err := box.DeriveKey("jwt-hs256")
-		if err != nil {
-			return nil, err
-		}
-		c.auth = NewJWTAuthenticator(jwtKey, opts.TokenTTL)
+		c.auth = &keyringAuthenticator{keys: keys, ttl: ttl, now: func() time.Time { return c.now() }}
 	}
 
 	if opts.Store != nil {

@@ -33,7 +33,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	for name, mode := range map[string]os.FileMode{"amove.db": 0o600, "secret.key": 0o600} {
+	for name, mode := range map[string]os.FileMode{"amove.db": 0o600, "secret.keyring": 0o600} {
 		fi, err := os.Stat(filepath.Join(cfg, "amove", name))
 		if err != nil {
 			t.Fatal(err)

@@ -23,11 +23,13 @@ type JWTAuthenticator struct {
 	key []byte
 	ttl time.Duration
 	now func() time.Time
+	kid string // the "kid" header of the tokens it issues; "" for none
 }
 
 // NewJWTAuthenticator returns an Authenticator signing with key; tokens live
-// for ttl (12 hours when zero). The Client derives the key from its secret
-// key, so every agent sharing the key file verifies the others' tokens.
+// for ttl (12 hours when zero). The Client's default Authenticator signs
+// with the sign key of its keyring instead, naming it in a "kid" header
+// (keys.go), so every agent sharing the keyring verifies the others' tokens.
 func NewJWTAuthenticator(key []byte, ttl time.Duration) *JWTAuthenticator {
 	if ttl <= 0 {
 		ttl = 12 * time.Hour
@@ -55,7 +57,11 @@ func (a *JWTAuthenticator) Issue(_ context.Context, u User) (string, time.Time, 
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(a.key)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	if a.kid != "" {
+		t.Header["kid"] = a.kid
+	}
+	tok, err := t.SignedString(a.key)
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -53,7 +53,7 @@ func (c *Client) withTokenSource(ctx context.Context, cfg *provider.Config, a st
 // the new credentials and updates the row.
 func (c *Client) saveCredentials(a store.Account) func(ctx context.Context, credentialsData string) error {
 	return func(ctx context.Context, credentialsData string) error {
-		sealed, err := c.box.Seal(credentialsData, sealAD(a.ID, "credentials_data"))
+		sealed, err := c.sealValue(credentialsData, accountAD(a, "credentials_data"))
 		if err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func (c *Client) SaveAuthorization(ctx context.Context, p Principal, state strin
 		return invalid("OAuth state lifetime must be positive")
 	}
 	key := stateKey(state)
-	verifier, err := c.box.Seal(pa.Verifier, "oauth_states/"+key+"/verifier")
+	verifier, err := c.sealValue(pa.Verifier, oauthStateAD(p.TenantID, p.UserID, key))
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (c *Client) TakeAuthorization(ctx context.Context, p Principal, state strin
 	case st.TenantID != p.TenantID || st.UserID != p.UserID || !c.now().Before(st.Expires):
 		return PendingAuthorization{}, bad
 	}
-	verifier, err := c.box.Open(st.Verifier, "oauth_states/"+key+"/verifier")
+	verifier, err := c.openValue(st.Verifier, oauthStateAD(st.TenantID, st.UserID, key), legacyOAuthStateAD(key))
 	if err != nil {
 		return PendingAuthorization{}, err
 	}

@@ -6,6 +6,7 @@
 //	amove ls ACCOUNT[:BUCKET[/PREFIX]]
 //	amove cp SRC DST                 upload (local -> ACCOUNT:BUCKET/KEY) or download
 //	amove transfers                  list transfers
+//	amove keys rotate|list           rotate the seal and sign keys (keys.go)
 //	amove fastr serve -root DIR      run a standalone Fastr server
 //
 // Every command reads the same settings: flags, then AMOVE_* environment
@@ -46,12 +47,14 @@ commands:
   ls ACCOUNT[:BUCKET[/PREFIX]]
   cp SRC DST                 upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
   transfers                  list the transfers of the store (agent and CLI runs)
+  keys rotate|list           seal every stored credential with a new key and sign tokens with a new one; list the keys
   fastr serve -root DIR [-addr 127.0.0.1:29124 -access-key K -secret-key S | -keys FILE ...]
                              run a standalone Fastr server (keys also from FASTR_ACCESS_KEY/FASTR_SECRET_KEY)
 
 common flags (also AMOVE_DSN, AMOVE_KEY_FILE, AMOVE_CONFIG):
   -dsn sqlite:PATH|postgres://...   store (default sqlite under the config dir)
-  -key-file PATH                    secret key file (default <configdir>/amove/secret.key)
+  -key-file PATH                    key file (default <configdir>/amove/secret.key); the keys are in
+                                    the keyring beside it (secret.keyring)
   -config PATH                      JSON config file with the same settings
 `
 
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdTransfers(ctx, args[1:], os.Stdout)
 	case "fastr":
 		return cmdFastr(ctx, args[1:])
+	case "keys":
+		return cmdKeys(ctx, args[1:], os.Stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return nil
