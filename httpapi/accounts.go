@@ -85,9 +85,6 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 // login is the agent's sign-in (amove-api-notes.md section 3): username and
 // password give a JWT, and the user becomes the agent's signed-in user.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	if wait := s.loginRate.take(clientAddr(r), time.Now()); wait > 0 {
-		return rateLimited(wait)
-	}
 	var in struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -95,6 +92,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := decode(r, &in); err != nil {
 		return err
+	}
+	// Only a well-formed attempt spends one: a malformed body costs no
+	// password check.
+	if wait := s.loginRate.take(clientAddr(r), time.Now()); wait > 0 {
+		return rateLimited(wait)
 	}
 	tok, err := s.c.Login(r.Context(), in.Username, in.Password)
 	if err != nil {
