@@ -45,6 +45,7 @@ func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 		PartSize:    opts.PartSize,
 		Retention:   opts.Retention,
 		Protected:   c.protected,
+		MayRun:      c.mayRun,
 		Logger:      c.log,
 	})
 	if opts.SkipRestore {

@@ -58,7 +58,12 @@ type Options struct {
 	// refused whole; a download skips (fails) the items that would land in
 	// one. See ErrProtected.
 	Protected []string
-	Logger    *slog.Logger
+	// MayRun, when set, is asked before every run of a job (its start, a
+	// resume, a restore after a restart): an error leaves the job paused
+	// with that error instead, so a job whose owner lost access to its
+	// accounts meanwhile never runs.
+	MayRun func(ctx context.Context, st Status) error
+	Logger *slog.Logger
 }
 
 // DefaultRetention is Options.Retention's default.

@@ -145,6 +145,12 @@ func (j *job) run(ctx context.Context) {
 		j.closeLocalDir()
 		j.src, j.dst = nil, nil
 	}()
+	if may := j.e.opts.MayRun; may != nil {
+		if err := may(ctx, j.status()); err != nil {
+			j.setState(ctx, Paused, err.Error())
+			return
+		}
+	}
 	j.setState(ctx, Running, "")
 	pctx, stopProgress := context.WithCancel(ctx)
 	go j.progressLoop(pctx)
