@@ -184,7 +184,7 @@ func OpenStore(ctx context.Context, dsn string) (Store, error) {
 func ownFiles(opts Options) []string {
 	var own []string
 	if opts.SecretKey == nil && opts.KeyFile != "" {
-		own = append(own, opts.KeyFile, strings.TrimSuffix(opts.KeyFile, ".key")+".keyring")
+		own = append(own, opts.KeyFile, keyringPath(opts.KeyFile), keyringPath(opts.KeyFile)+".lock")
 	}
 	if opts.SecretKey == nil && opts.KeyFile == "" || opts.Store == nil && opts.DSN == "" {
 		if dir, err := configDir(); err == nil {

@@ -4,7 +4,7 @@
 //	amove token create [-user NAME]  print a token for the HTTP API
 //	amove accounts list|add          manage cloud accounts
 //	amove ls ACCOUNT[:BUCKET[/PREFIX]]
-//	amove cp SRC DST                 upload (local -> ACCOUNT:BUCKET/KEY) or download
+//	amove cp [-overwrite] SRC DST    upload (local -> ACCOUNT:BUCKET/KEY) or download
 //	amove transfers                  list transfers
 //	amove keys rotate|list           rotate the seal and sign keys (keys.go)
 //	amove fastr serve -root DIR      run a standalone Fastr server
@@ -45,7 +45,8 @@ commands:
   accounts list              list cloud accounts
   accounts add -type T -name N [-access K -secret S -endpoint URL -region R -service-url URL]
   ls ACCOUNT[:BUCKET[/PREFIX]]
-  cp SRC DST                 upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
+  cp [-overwrite] SRC DST    upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
+                             (an existing local file is replaced only with -overwrite)
   transfers                  list the transfers of the store (agent and CLI runs)
   keys rotate|list           seal every stored credential with a new key and sign tokens with a new one; list the keys
   fastr serve -root DIR [-addr 127.0.0.1:29124 -access-key K -secret-key S | -keys FILE ...]
