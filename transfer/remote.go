@@ -24,6 +24,12 @@ import (
 // defaultChunk is the spec's 8 MB chunk of a server transfer.
 const defaultChunk = 8 << 20
 
+// maxRelayChunk bounds the buffer of one chunk the agent relays itself
+// (stream): a request may ask for chunks of up to 5 GiB, which the source
+// server streams in a push, but the agent must not hold concurrency × that
+// in memory. Appends are by offset, so smaller chunks change nothing else.
+const maxRelayChunk = 64 << 20
+
 // planRemote plans a ServerTransfer or P2P job: one object to one key.
 func (e *Engine) planRemote(ctx context.Context, rec *JobRecord, req Request) error {
 	if err := checkLocation(rec.Source, "source"); err != nil {
@@ -195,7 +201,7 @@ func (j *job) stream(ctx context.Context) error {
 
 	// Each chunk holds one place in the engine's pool, and a buffer only
 	// while it does.
-	chunk := j.chunkSize()
+	chunk := min(j.chunkSize(), maxRelayChunk)
 	for off < it.Size {
 		n := min(chunk, it.Size-off)
 		var next int64
