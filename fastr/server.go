@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // CredentialsFunc returns the secret of an access key, or ok false when the
@@ -49,7 +51,9 @@ type Options struct {
 	// with 503 SlowDown until nonces expire.
 	MaxNonces int
 	// PushClient carries the requests of pushes to target servers; nil
-	// means a client with sane timeouts.
+	// means provider.NewHTTPClient(): sane timeouts and the default
+	// outbound policy (no redirect to another host, no link-local address),
+	// so a push never follows a target's redirect elsewhere with a chunk.
 	PushClient *http.Client
 	// AllowPushTarget vets a push target URL before the server connects to
 	// it (an SSRF guard for servers reachable by untrusted users); nil
@@ -118,12 +122,7 @@ func NewServer(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.PushClient == nil {
-		opts.PushClient = &http.Client{Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			ResponseHeaderTimeout: time.Minute,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-		}}
+		opts.PushClient = provider.NewHTTPClient()
 	}
 	root, err := os.OpenRoot(opts.Root)
 	if err != nil {

@@ -18,6 +18,31 @@ import (
 // sessionAttacks: sessions and transfers outlive neither the token nor the
 // access they were opened with (issue 13, item 8).
 var sessionAttacks = []attack{
+	{name: "notification sockets opened without bound", run: func(t *testing.T, e *env) {
+		ctx := context.Background()
+		url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/notification?token="
+		for range maxSocketsPerUser {
+			conn, _, err := websocket.Dial(ctx, url+e.aliceTok, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.CloseNow()
+		}
+		conn, res, err := websocket.Dial(ctx, url+e.aliceTok, nil)
+		if err == nil {
+			conn.CloseNow()
+			t.Fatal("a socket over the per-user bound was accepted")
+		}
+		if res == nil || res.StatusCode != http.StatusTooManyRequests || res.Header.Get("error-code") != "RATE_LIMIT" {
+			t.Fatalf("over the bound: %v %v", res, err)
+		}
+		// Another user is not starved by alice's sockets.
+		bob, _, err := websocket.Dial(ctx, url+e.bobTok, nil)
+		if err != nil {
+			t.Fatalf("bob's socket: %v", err)
+		}
+		bob.CloseNow()
+	}},
 	{
 		name: "websocket kept open after its token expired",
 		env:  shortTokenEnv,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/memory"
 )
 
 // concretePath fills a route's path parameters with a syntactically valid
@@ -128,6 +130,34 @@ var tokenAttacks = []attack{
 		// The other routes still want a token.
 		wantError(t, e.request(t, "GET", "/cloud/accounts", nil, nil), 401, "AUTH")
 		nothingStarted(t, e)
+	}},
+	{name: "tokenless route after the sign-in's token expired", env: func(t *testing.T) *env {
+		mem := memory.New(memory.Options{})
+		e := newEnv(t, envConfig{
+			open:     func(context.Context, provider.Config) (provider.Storage, error) { return sharedMemory{mem}, nil },
+			tokenTTL: 2 * time.Second,
+			opts:     []Option{WithTokenlessLocalRoutes()},
+		})
+		e.mem = mem
+		return e
+	}, run: func(t *testing.T, e *env) {
+		var login struct {
+			Token   string    `json:"jwtToken"`
+			Expires time.Time `json:"expires"`
+		}
+		must(t, e.request(t, "POST", "/authentication/login", nil, map[string]any{"username": "alice", "password": alicePassword}), 200, &login)
+		acct := e.memoryAccount(t, login.Token, "mem", "b")
+		// While the sign-in lasts, the tokenless route acts for alice.
+		must(t, e.request(t, "POST", "/cloud/list_buckets", nil, map[string]any{"id": acct}), 200, nil)
+		time.Sleep(time.Until(login.Expires) + 100*time.Millisecond)
+		wantError(t, e.request(t, "POST", "/cloud/list_buckets", nil, map[string]any{"id": acct}), 401, "AUTH")
+		f := writeRandom(t, e.root, "f.bin", 10)
+		wantError(t, e.request(t, "POST", "/cloud/upload_object", nil, map[string]any{
+			"cloudAccount": map[string]any{"id": acct}, "storageName": "b", "localFilePath": f,
+		}), 401, "AUTH")
+		if all, err := e.c.ListTransfers(context.Background(), e.alice.Principal()); err != nil || len(all) != 0 {
+			t.Fatalf("transfers after the refusals: %v %v", all, err)
+		}
 	}},
 	{name: "another user's account id", run: func(t *testing.T, e *env) {
 		acct := e.memoryAccount(t, e.aliceTok, "mem", "b")

@@ -188,10 +188,11 @@ func (s *signedIn) set(p amove.Principal) {
 	s.p = &p
 }
 
+// get is the signed-in user, until the token of their sign-in expires.
 func (s *signedIn) get() (amove.Principal, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.p == nil {
+	if s.p == nil || !s.p.Expires.IsZero() && time.Now().After(s.p.Expires) {
 		return amove.Principal{}, false
 	}
 	return *s.p, true

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -197,6 +198,33 @@ func (h *hub) appNotification(p amove.Principal, r *http.Request) {
 // origins other than the agent's own and the configured ones. A socket lives
 // no longer than its token: it is closed with 4401 "token expired" when the
 // token expires and 4403 "user deactivated" when the user is deactivated.
+// The hub holds a goroutine and a send buffer per socket: a token must not
+// be able to open them without bound.
+const (
+	maxSocketsPerUser = 16
+	maxSockets        = 256
+)
+
+// full reports whether user may open no more sockets.
+func (h *hub) full(userID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fullLocked(userID)
+}
+
+func (h *hub) fullLocked(userID string) bool {
+	if len(h.conns) >= maxSockets {
+		return true
+	}
+	n := 0
+	for c := range h.conns {
+		if c.p.UserID == userID {
+			n++
+		}
+	}
+	return n >= maxSocketsPerUser
+}
+
 func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	if !s.anyHost && !loopbackHost(r.Host) {
@@ -210,6 +238,11 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r, authQuery)
 	if err != nil {
 		s.writeErr(w, r, err)
+		return
+	}
+	if h.full(p.UserID) {
+		writeError(w, &httpError{status: http.StatusTooManyRequests, code: "RATE_LIMIT",
+			msg: fmt.Sprintf("at most %d notification sockets per user and %d in all", maxSocketsPerUser, maxSockets)})
 		return
 	}
 	// Same rule as writes: pages served from this machine and the
@@ -227,6 +260,12 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusGoingAway, "agent stopping")
 		return
 	default:
+	}
+	if h.fullLocked(p.UserID) {
+		// Others registered since the check above.
+		h.mu.Unlock()
+		conn.Close(websocket.StatusTryAgainLater, "too many notification sockets")
+		return
 	}
 	h.conns[c] = struct{}{}
 	h.mu.Unlock()

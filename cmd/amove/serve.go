@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/amove/amove-go/httpapi"
@@ -21,7 +22,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	s.flags(fs)
 	fs.StringVar(&s.Addr, "addr", "", "listen address (default 127.0.0.1:29123; env AMOVE_ADDR)")
 	fs.Var(&s.roots, "root", "local folder uploads and downloads may use (repeatable; default: your home directory)")
-	fs.StringVar(&s.TempDir, "temp-dir", "", "where form uploads are staged (default: the OS temp dir)")
+	fs.StringVar(&s.TempDir, "temp-dir", "", "where form uploads are staged: a folder of yours with mode 0700 (default: <user cache dir>/amove/staging, created so)")
 	fs.StringVar(&s.SMTP.Addr, "smtp", "", "SMTP server host:port for send_download_url")
 	fs.StringVar(&s.SMTP.From, "smtp-from", "amove@localhost", "sender address of mails")
 	fs.BoolVar(&s.NoLocalStorage, "no-local-storage", false, "do not serve the embedded \"Local storage\" Fastr server (env AMOVE_NO_LOCAL_STORAGE=1)")
@@ -56,6 +57,10 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !s.NoLocalStorage && len(s.AllowHosts) > 0 && !slices.Contains(s.AllowHosts, "127.0.0.1") {
+		// Not added silently: that would open every loopback port.
+		log.Warn("the outbound allow-list does not name 127.0.0.1, where the embedded local storage listens: add -allow-host 127.0.0.1 to use it")
+	}
 	if !s.NoLocalStorage {
 		// A newcomer gets a storage to list, upload to and download from
 		// at once: an embedded Fastr server on a folder next to the key.
@@ -86,6 +91,10 @@ func cmdServe(ctx context.Context, args []string) error {
 			Username: s.SMTP.Username, Password: s.SMTP.Password}))
 	}
 	api := httpapi.New(c, opts...)
+	if err := api.Err(); err != nil {
+		api.Close()
+		return err // a staging folder others could read or plant files in
+	}
 	// Runs before the stop above: the hub closes the WebSockets, which
 	// srv.Shutdown does not wait for.
 	defer api.Close()

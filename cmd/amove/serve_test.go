@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amove/amove-go/httpapi"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/transfer"
 )
@@ -259,4 +261,27 @@ func fileSum(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return [32]byte(h.Sum(nil))
+}
+
+// TestServeRefusesOpenStagingFolder: `amove serve -temp-dir` naming a
+// folder other users may write to does not start (rather than staging
+// form uploads where others can read or replace them).
+func TestServeRefusesOpenStagingFolder(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "staging")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AMOVE_CONFIG", filepath.Join(dir, "none.json"))
+	args := []string{"-dsn", "sqlite:" + filepath.Join(dir, "a.db"), "-key-file", filepath.Join(dir, "secret.key"),
+		"-addr", freeAddr(t), "-temp-dir", open, "-no-local-storage"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := cmdServe(ctx, args)
+	if !errors.Is(err, httpapi.ErrStagingDir) {
+		t.Fatalf("serve with an open staging folder: %v", err)
+	}
 }
