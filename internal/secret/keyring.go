@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -77,17 +76,24 @@ type KeyInfo struct {
 	Retired time.Time
 }
 
+// newPair makes a fresh seal key and sign key created at now.
+func newPair(now time.Time) (seal, sign Key, err error) {
+	if seal, err = newKey(UseSeal, now); err != nil {
+		return Key{}, Key{}, err
+	}
+	if sign, err = newKey(UseSign, now); err != nil {
+		return Key{}, Key{}, err
+	}
+	return seal, sign, nil
+}
+
 // NewKeyring returns a Keyring with a fresh random seal key and sign key.
 // A legacy key (the old single key file; nil when there is none) keeps
 // opening "v1:" values, and tokens without a kid verify with its derived
 // token key until that key is pruned: it is entered as retired at now.
 func NewKeyring(legacy []byte, now time.Time) (*Keyring, error) {
 	now = now.UTC()
-	seal, err := newKey(UseSeal, now)
-	if err != nil {
-		return nil, err
-	}
-	sign, err := newKey(UseSign, now)
+	seal, sign, err := newPair(now)
 	if err != nil {
 		return nil, err
 	}
@@ -314,11 +320,7 @@ func splitV2(sealed string) (id, rest string, ok bool) {
 // the previous ones are retired at now and kept.
 func (k *Keyring) Rotated(now time.Time) (*Keyring, error) {
 	now = now.UTC()
-	seal, err := newKey(UseSeal, now)
-	if err != nil {
-		return nil, err
-	}
-	sign, err := newKey(UseSign, now)
+	seal, sign, err := newPair(now)
 	if err != nil {
 		return nil, err
 	}
@@ -412,16 +414,9 @@ func ParseKeyring(b, legacy []byte) (*Keyring, error) {
 // ReadKeyring reads the keyring file at path. As for the key file, a file
 // readable by group or others is refused on Unix.
 func ReadKeyring(path string, legacy []byte) (*Keyring, error) {
-	fi, err := os.Stat(path)
+	b, err := readPrivate(path, "keyring file")
 	if err != nil {
 		return nil, err
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("secret: keyring file %s has mode %v; want 0600", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
 	}
 	k, err := ParseKeyring(b, legacy)
 	if err != nil {

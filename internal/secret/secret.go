@@ -134,17 +134,27 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-func readKey(path string) ([]byte, error) {
+// readPrivate reads a file that holds keys (what names it in errors); on
+// Unix a file readable by group or others is refused.
+func readPrivate(path, what string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("secret: key file %s has mode %v; want 0600", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("secret: %s %s has mode %v; want 0600", what, path, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return b, nil
+}
+
+func readKey(path string) ([]byte, error) {
+	b, err := readPrivate(path, "key file")
+	if err != nil {
+		return nil, err
 	}
 	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(key) != KeySize {
