@@ -90,6 +90,22 @@ func sweepAttack(t *testing.T, e *env) {
 		}
 	}
 	e.mu.Unlock()
+	// The logs hold neither secrets nor tokens (a token's signature is
+	// enough to tell one).
+	var logged string
+	if e.logs != nil {
+		logged = e.logs.String()
+	}
+	for _, tok := range []string{e.adminTok, e.aliceTok, e.bobTok} {
+		if sig := tok[strings.LastIndexByte(tok, '.')+1:]; sig != "" && strings.Contains(logged, sig) {
+			t.Error("the log holds a token")
+		}
+	}
+	for _, sec := range secrets {
+		if strings.Contains(logged, string(sec)) {
+			t.Errorf("the log holds a secret")
+		}
+	}
 	for _, name := range []string{"a.db", "a.db-wal"} {
 		b, _ := os.ReadFile(filepath.Join(agentDir(e), name))
 		if bytes.Contains(b, secrets[0]) {

@@ -51,6 +51,8 @@ type env struct {
 	mem  *memory.Storage // the shared memory driver, when not on MinIO
 	gate *gate           // holds the memory driver's writes (newGatedEnv)
 
+	logs *syncBuffer // what the Client and the Server logged, for the secret sweep
+
 	mu      sync.Mutex
 	replies []reply // every response body, for the secret sweep
 }
@@ -74,9 +76,12 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
+	// Both the Client and the Server log into logs, for the secret sweep.
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := amove.New(ctx, amove.Options{
 		DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "k"),
-		Logger: discard, OpenStorage: cfg.open, TokenTTL: cfg.tokenTTL,
+		Logger: logger, OpenStorage: cfg.open, TokenTTL: cfg.tokenTTL,
 		// Progress moves a part at a time: small parts, two in flight, so a
 		// 64 MiB transfer shows several progress events however fast it is.
 		Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2},
@@ -86,7 +91,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	}
 	t.Cleanup(func() { c.Close() })
 
-	e := &env{c: c, root: filepath.Join(dir, "root")}
+	e := &env{c: c, root: filepath.Join(dir, "root"), logs: logs}
 	if err := os.Mkdir(e.root, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +118,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		*u.tok = tok.Token
 	}
 
-	opts := append([]Option{WithRoots(e.root), WithTempDir(filepath.Join(dir, "tmp")), WithLogger(discard)}, cfg.opts...)
+	opts := append([]Option{WithRoots(e.root), WithTempDir(filepath.Join(dir, "tmp")), WithLogger(logger)}, cfg.opts...)
 	e.api = New(c, opts...)
 	e.srv = httptest.NewServer(e.api)
 	// The server stops first: Close blocks on open sockets, which end when
