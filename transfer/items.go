@@ -641,11 +641,26 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 	for _, p := range it.Parts {
 		done[p.Number] = true
 	}
+	var order *orderSum
+	if !it.SrcSum.IsZero() && it.SumHash != it.SrcSum.Hash {
+		// The source's digest does not fold across ranges: hash the
+		// ranges in order as they land (ordersum.go), those of an
+		// earlier run first.
+		order = newOrderSum(lf, it.SrcSum.Hash, it.Size, it.PartSize)
+		if order != nil && len(done) > 0 {
+			task(func() error {
+				for num := range done {
+					order.land(num)
+				}
+				return nil
+			})
+		}
+	}
 	n := int((it.Size + it.PartSize - 1) / it.PartSize)
 	var remaining atomic.Int64
 	remaining.Store(int64(n - len(done)))
 	if remaining.Load() == 0 {
-		task(func() error { return j.finishDownload(ctx, i, it, lf) })
+		task(func() error { return j.finishDownload(ctx, i, it, lf, order) })
 		return nil
 	}
 	for num := 1; num <= n; num++ {
@@ -658,8 +673,11 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 			if err := j.downloadPart(ctx, i, it, lf, num, off, size); err != nil {
 				return err
 			}
+			if order != nil {
+				order.land(num)
+			}
 			if remaining.Add(-1) == 0 {
-				return j.finishDownload(ctx, i, it, lf)
+				return j.finishDownload(ctx, i, it, lf, order)
 			}
 			return nil
 		})
@@ -713,16 +731,23 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, lf localFi
 }
 
 // finishDownload verifies the whole file against the source's digest, by
-// folding the ranges' digests or, for a digest that does not fold, by
-// reading the file once, then renames it into place.
-func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, lf localFile) error {
+// folding the ranges' digests or, for a digest that does not fold, with
+// the digest order computed as the ranges landed, then puts it in place.
+func (j *job) finishDownload(ctx context.Context, i int, it ItemRecord, lf localFile, order *orderSum) error {
 	j.mu.Lock()
 	parts := slices.Clone(j.rec.Items[i].Parts)
 	j.mu.Unlock()
 	slices.SortFunc(parts, func(a, b PartRecord) int { return a.Number - b.Number })
 	if !it.SrcSum.IsZero() {
 		got, ok := foldParts(it.SrcSum.Hash, parts)
-		if !ok {
+		if !ok && order != nil {
+			var err error
+			if got, err = order.sum(ctx); err != nil {
+				return err
+			}
+		} else if !ok {
+			// Ranges journaled without their digest (an older journal):
+			// one read of the file.
 			var err error
 			if got, err = lf.sum(it.SrcSum.Hash, 0, it.Size); err != nil {
 				return err
