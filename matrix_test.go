@@ -447,7 +447,7 @@ func runMatrixProvider(t *testing.T, mp matrixProvider, files *matrixFiles, tab 
 	// drop deletes an object the cells are done with, so the fakes (which
 	// keep objects in memory) stay small.
 	drop := func(t *testing.T, accountID, bucket, key string) {
-		if err := c.DeleteObject(ctx, p, accountID, bucket, key); err != nil {
+		if err := c.Delete(ctx, p, accountID, bucket, key); err != nil {
 			t.Errorf("delete %s: %v", key, err)
 		}
 	}

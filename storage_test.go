@@ -43,7 +43,7 @@ func TestStorageOps(t *testing.T) {
 			t.Errorf("ListObjects keys = %q", keys)
 		}
 
-		url, err := keep(e.c.PresignURL(ctx, p, a.ID, "media", "clip.mov", provider.PresignOptions{Method: http.MethodGet}))
+		url, err := keep(e.c.SignedURL(ctx, p, a.ID, "media", "clip.mov", provider.PresignOptions{Method: http.MethodGet}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,14 +60,14 @@ func TestStorageOps(t *testing.T) {
 		// A capability the driver lacks says why, in the message the API
 		// returns (not only in the wrapped error).
 		e.cloud.mem.SetBaseURL("")
-		_, err = keep(e.c.PresignURL(ctx, p, a.ID, "media", "clip.mov", provider.PresignOptions{Method: http.MethodGet}))
+		_, err = keep(e.c.SignedURL(ctx, p, a.ID, "media", "clip.mov", provider.PresignOptions{Method: http.MethodGet}))
 		var ae *amove.Error
 		if !errors.Is(err, provider.ErrUnsupported) || !errors.As(err, &ae) || !strings.Contains(ae.Message, "no BaseURL") {
 			t.Errorf("PresignURL without a base URL = %v; want ErrUnsupported with the driver's reason in Message", err)
 		}
 		e.cloud.mem.SetBaseURL(e.cloud.srv.URL)
 
-		if err := keepErr(e.c.DeleteObject(ctx, p, a.ID, "media", "clip.mov")); err != nil {
+		if err := keepErr(e.c.Delete(ctx, p, a.ID, "media", "clip.mov")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.cloud.mem.Stat(ctx, "media", "clip.mov"); !errors.Is(err, provider.ErrNotFound) {
@@ -88,7 +88,7 @@ func TestStorageOps(t *testing.T) {
 		if _, err := keep(e.c.ListBuckets(ctx, std, a.ID)); !errors.Is(err, amove.ErrNotFound) {
 			t.Errorf("ListBuckets by standard user = %v, want NOT_FOUND", err)
 		}
-		if err := keepErr(e.c.DeleteObject(ctx, std, a.ID, "media", "x")); !errors.Is(err, amove.ErrNotFound) {
+		if err := keepErr(e.c.Delete(ctx, std, a.ID, "media", "x")); !errors.Is(err, amove.ErrNotFound) {
 			t.Errorf("DeleteObject by standard user = %v, want NOT_FOUND", err)
 		}
 	})

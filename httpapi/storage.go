@@ -166,7 +166,7 @@ func (s *Server) presign(r *http.Request, in objectRequest, method string) (stri
 	if err != nil {
 		return "", err
 	}
-	return s.c.PresignURL(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key,
+	return s.c.SignedURL(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key,
 		provider.PresignOptions{Method: method, Expiry: exp, ForceDownload: in.ForceToDownload, ContentType: in.ContentType})
 }
 
@@ -259,7 +259,7 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
 	if err := in.check(); err != nil {
 		return err
 	}
-	if err := s.c.DeleteObject(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key); err != nil {
+	if err := s.c.Delete(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

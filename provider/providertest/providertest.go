@@ -15,6 +15,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,16 +70,16 @@ func Run(t *testing.T, h Harness) {
 	t.Run("NotFound", s.testNotFound)
 	t.Run("Delete", s.testDelete)
 	t.Run("CancelWrite", s.testCancelWrite)
-	_, isMultipart := h.Storage.(provider.MultipartUploader)
-	s.capability(t, "Multipart", s.testMultipart, isMultipart)
-	_, isPresigner := h.Storage.(provider.Presigner)
-	s.capability(t, "Presign", s.testPresign, isPresigner)
-	_, isCopier := h.Storage.(provider.Copier)
-	s.capability(t, "Copy", s.testCopy, isCopier)
-	_, isBM := h.Storage.(provider.BucketManager)
-	s.capability(t, "Buckets", s.testBuckets, isBM)
-	_, isHasher := h.Storage.(provider.Hasher)
-	s.capability(t, "Hashes", s.testHashes, isHasher)
+	// A capability runs when the driver claims it and has the method; a
+	// mismatch between the two fails Features.
+	claimed, has := provider.FeaturesOf(h.Storage), provider.Detect(h.Storage)
+	t.Run("Features", s.testFeatures)
+	s.capability(t, "Multipart", s.testMultipart, claimed.Multipart && has.Multipart)
+	s.capability(t, "Presign", s.testPresign, claimed.Presign && has.Presign)
+	s.capability(t, "Copy", s.testCopy, claimed.ServerSideCopy && has.ServerSideCopy)
+	s.capability(t, "Buckets", s.testBuckets, claimed.BucketManagement && has.BucketManagement)
+	s.capability(t, "Hashes", s.testHashes, len(claimed.Checksums) > 0 && len(has.Checksums) > 0)
+	s.capability(t, "Writer", s.testWriter, true)
 }
 
 type suite struct {
@@ -872,4 +873,99 @@ func (s *suite) testHashes(t *testing.T) {
 	if len(hs) == 0 {
 		t.Error("Hasher lists no hashes")
 	}
+}
+
+// testFeatures requires a driver to declare its Features and to claim
+// exactly the optional interfaces it implements, with the same part limits
+// and checksums they report: a claimed capability must be there (and the
+// cases above make it work), a present one must be claimed.
+func (s *suite) testFeatures(t *testing.T) {
+	f, ok := s.Storage.(provider.Featurer)
+	if !ok {
+		t.Fatalf("%T does not declare its Features (provider.Featurer)", s.Storage)
+	}
+	claimed, has := f.Features(), provider.Detect(s.Storage)
+	for _, c := range []struct {
+		name         string
+		claimed, has bool
+	}{
+		{"Multipart (MultipartUploader)", claimed.Multipart, has.Multipart},
+		{"Append (Appender)", claimed.Append, has.Append},
+		{"ServerSideCopy (Copier)", claimed.ServerSideCopy, has.ServerSideCopy},
+		{"Presign (Presigner)", claimed.Presign, has.Presign},
+		{"BucketManagement (BucketManager)", claimed.BucketManagement, has.BucketManagement},
+		{"Regions (Regioner)", claimed.Regions, has.Regions},
+		{"PartLayout (PartLayouter)", claimed.PartLayout, has.PartLayout},
+		{"Push (Pusher)", claimed.Push, has.Push},
+		{"GrantUpload (UploadGranter)", claimed.GrantUpload, has.GrantUpload},
+	} {
+		switch {
+		case c.claimed && !c.has:
+			t.Errorf("Features claims %s, which %T does not implement", c.name, s.Storage)
+		case !c.claimed && c.has:
+			t.Errorf("%T implements %s, which its Features do not claim", s.Storage, c.name)
+		}
+	}
+	if claimed.PartLimits != has.PartLimits {
+		t.Errorf("Features.PartLimits %+v, PartLimits() %+v", claimed.PartLimits, has.PartLimits)
+	}
+	if !slices.Equal(claimed.Checksums, has.Checksums) {
+		t.Errorf("Features.Checksums %q, Hashes() %q", claimed.Checksums, has.Checksums)
+	}
+}
+
+// testWriter streams objects of unknown size through the portable Writer:
+// one smaller than a part (one Write) and, on a multipart driver, one of
+// several parts; what comes back is what went in, and an aborted Writer
+// leaves nothing.
+func (s *suite) testWriter(t *testing.T) {
+	ctx := ctxT(t)
+	pt := provider.NewPortable(s.Storage)
+	p := prefix(t)
+	sizes := []int64{0, 1000}
+	var partSize int64
+	if f := pt.Features(); f.Multipart {
+		partSize = f.PartLimits.PartSize(0, 1, -1)
+		sizes = append(sizes, 2*partSize+777)
+	}
+	for _, n := range sizes {
+		key := fmt.Sprintf("%sw-%d", p, n)
+		s.cleanup(t, key)
+		data := payload(n)
+		w, err := pt.NewWriter(ctx, s.Bucket, key, provider.WriteOptions{PartSize: partSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Odd-sized writes cross part boundaries.
+		for b := data; len(b) > 0; {
+			k := min(len(b), 100_003)
+			if _, err := w.Write(b[:k]); err != nil {
+				t.Fatalf("Write %d bytes: %v", n, err)
+			}
+			b = b[k:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close after %d bytes: %v", n, err)
+		}
+		if o := w.Object(); o.Size != n {
+			t.Errorf("Writer stored %d bytes, wrote %d", o.Size, n)
+		}
+		if got := s.read(t, key, 0, -1); sum(got) != sum(data) {
+			t.Errorf("%d bytes read back differ from those written", n)
+		}
+	}
+	key := p + "aborted"
+	w, err := pt.NewWriter(ctx, s.Bucket, key, provider.WriteOptions{PartSize: partSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(payload(max(partSize, 1000) + 1)); err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	if err := w.Close(); !errors.Is(err, provider.ErrAborted) {
+		t.Errorf("Close after Abort = %v, want ErrAborted", err)
+	}
+	_, err = s.Storage.Stat(ctx, s.Bucket, key)
+	wantErr(t, "Stat of an aborted Writer's key", err, provider.ErrNotFound)
 }
