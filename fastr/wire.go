@@ -210,6 +210,8 @@ type Error struct {
 	Status string `json:"status,omitempty"`
 }
 
+// Error formats the status, code and message, so a logged error says what
+// the server refused and why.
 func (e *Error) Error() string {
 	return fmt.Sprintf("fastr: %d %s: %s", e.StatusCode, e.Code, e.Message)
 }

@@ -136,6 +136,10 @@ func (s *Server) Close() {
 	s.hub.close()
 }
 
+// ServeHTTP implements http.Handler. Before routing it refuses a Host that
+// is not a loopback name (DNS rebinding) and a write from a foreign Origin
+// (CSRF), unless options loosened those checks; a panic in a handler becomes
+// a 500 without internals.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.anyHost && !loopbackHost(r.Host) {
 		writeError(w, &httpError{status: http.StatusForbidden, code: "SECURITY", msg: "the agent answers only to localhost"})

@@ -76,6 +76,8 @@ func (l *mailLimiter) allow(user string, now time.Time) (bool, time.Duration) {
 
 // Mailer sends one plain-text message.
 type Mailer interface {
+	// Send delivers a message with subject and body to the address to. It
+	// returns once the message is handed over, or with ctx's error.
 	Send(ctx context.Context, to, subject, body string) error
 }
 
@@ -89,6 +91,10 @@ type SMTPMailer struct {
 	Password string
 }
 
+// Send implements Mailer: it sends one message through m.Addr with net/smtp,
+// every line ending in CRLF so that user input cannot smuggle a second
+// message. Cancelling ctx returns at once but does not abort the SMTP
+// exchange already under way.
 func (m SMTPMailer) Send(ctx context.Context, to, subject, body string) error {
 	host, _, err := net.SplitHostPort(m.Addr)
 	if err != nil {

@@ -54,6 +54,9 @@ func (j *FileJournal) path(id, ext string) (string, error) {
 	return filepath.Join(j.dir, id+ext), nil
 }
 
+// Put implements Journal: it replaces <id>.json atomically with the plan and
+// state (parts stay in <id>.log), keeping the item progress already logged
+// when the plan has the same number of items.
 func (j *FileJournal) Put(ctx context.Context, rec *JobRecord) error {
 	p, err := j.path(rec.ID, ".json")
 	if err != nil {
@@ -228,14 +231,20 @@ func (j *FileJournal) openLog(id string) (*os.File, error) {
 	return f, nil
 }
 
+// UpdateItem implements Journal: it appends the update as one line to
+// <id>.log; Get replays it.
 func (j *FileJournal) UpdateItem(ctx context.Context, id string, index int, u ItemUpdate) error {
 	return j.append(id, logLine{Index: index, Update: &u})
 }
 
+// AddPart implements Journal: it appends the finished part as one line to
+// <id>.log; Get replays it.
 func (j *FileJournal) AddPart(ctx context.Context, id string, index int, p PartRecord) error {
 	return j.append(id, logLine{Index: index, Part: &p})
 }
 
+// Get implements Journal: it reads <id>.json and replays <id>.log onto it,
+// ignoring a torn last line left by a crash. An unknown id is ErrUnknownJob.
 func (j *FileJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -318,12 +327,16 @@ func (j *FileJournal) plans() ([]*JobRecord, error) {
 	return out, nil
 }
 
+// Delete implements Journal: it removes the job's two files; an unknown id
+// is not an error.
 func (j *FileJournal) Delete(ctx context.Context, id string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.deleteLocked(id)
 }
 
+// DeleteFinished implements Journal: it removes the files of the jobs in a
+// final state last updated before t and returns how many went.
 func (j *FileJournal) DeleteFinished(ctx context.Context, t time.Time) (int, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -239,6 +239,9 @@ type MemJournal struct {
 // NewMemJournal returns an empty MemJournal.
 func NewMemJournal() *MemJournal { return &MemJournal{jobs: map[string]*JobRecord{}} }
 
+// Put implements Journal: it stores a copy of rec, keeping the item progress
+// already recorded when the plan has the same number of items, so a state
+// change cannot roll back finished parts.
 func (m *MemJournal) Put(ctx context.Context, rec *JobRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -252,6 +255,8 @@ func (m *MemJournal) Put(ctx context.Context, rec *JobRecord) error {
 	return nil
 }
 
+// AddPart implements Journal: it merges p into item index of job id. An
+// unknown id is ErrUnknownJob.
 func (m *MemJournal) AddPart(ctx context.Context, id string, index int, p PartRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -262,6 +267,8 @@ func (m *MemJournal) AddPart(ctx context.Context, id string, index int, p PartRe
 	return rec.mergePart(index, p)
 }
 
+// UpdateItem implements Journal: it applies u to item index of job id. An
+// unknown id is ErrUnknownJob.
 func (m *MemJournal) UpdateItem(ctx context.Context, id string, index int, u ItemUpdate) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -272,6 +279,8 @@ func (m *MemJournal) UpdateItem(ctx context.Context, id string, index int, u Ite
 	return rec.apply(index, u)
 }
 
+// Get implements Journal: it returns a copy of the job, so the caller may
+// change it without racing the engine. An unknown id is ErrUnknownJob.
 func (m *MemJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -282,6 +291,8 @@ func (m *MemJournal) Get(ctx context.Context, id string) (*JobRecord, error) {
 	return rec.clone(), nil
 }
 
+// List implements Journal: it returns the summaries of the jobs f selects,
+// oldest first.
 func (m *MemJournal) List(ctx context.Context, f ListFilter) ([]JobSummary, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -302,6 +313,8 @@ func sortSummaries(s []JobSummary) {
 	})
 }
 
+// Delete implements Journal: it forgets the job; an unknown id is not an
+// error.
 func (m *MemJournal) Delete(ctx context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -309,6 +322,8 @@ func (m *MemJournal) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteFinished implements Journal: it forgets the jobs in a final state
+// last updated before t and returns how many went.
 func (m *MemJournal) DeleteFinished(ctx context.Context, t time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
