@@ -109,6 +109,8 @@ func (s *Storage) SetBaseURL(u string) {
 	s.opts.BaseURL = strings.TrimSuffix(u, "/")
 }
 
+// Close implements provider.Storage. It only marks the Storage closed: the
+// objects stay in memory, so a test can still inspect them.
 func (s *Storage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,10 +118,14 @@ func (s *Storage) Close() error {
 	return nil
 }
 
+// Hashes implements provider.Hasher: every object carries its MD5 and
+// SHA-256, multipart objects included.
 func (s *Storage) Hashes() []provider.Hash {
 	return []provider.Hash{provider.HashMD5, provider.HashSHA256}
 }
 
+// PartLimits implements provider.MultipartUploader: it returns
+// Options.Limits, which CompleteMultipart enforces.
 func (s *Storage) PartLimits() provider.PartLimits { return s.opts.Limits }
 
 // CreateBucket makes a bucket. The region is ignored.
@@ -139,6 +145,8 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 	return nil
 }
 
+// DeleteBucket implements provider.BucketManager. A missing bucket is
+// ErrNotFound and one that still holds objects ErrInvalid, as on S3.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
@@ -159,6 +167,7 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	return nil
 }
 
+// ListBuckets implements provider.Storage: every bucket, sorted by name.
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -274,6 +283,8 @@ func (s *Storage) lookup(bucketName, key string) (*object, error) {
 	return o, nil
 }
 
+// Stat implements provider.Storage: the object's size, times, ETag, content
+// type and checksums. A missing bucket or key is ErrNotFound.
 func (s *Storage) Stat(ctx context.Context, bucketName, key string) (provider.Object, error) {
 	if err := provider.CheckKey(bucketName, key); err != nil {
 		return provider.Object{}, err
@@ -288,6 +299,9 @@ func (s *Storage) Stat(ctx context.Context, bucketName, key string) (provider.Ob
 	return o.info(key), nil
 }
 
+// NewRangeReader implements provider.Storage. The reader serves the stored
+// bytes without copying them (objects are immutable once stored) and fails
+// once ctx is done, like a network body.
 func (s *Storage) NewRangeReader(ctx context.Context, bucketName, key string, offset, length int64) (io.ReadCloser, error) {
 	if err := provider.CheckKey(bucketName, key); err != nil {
 		return nil, err
@@ -387,6 +401,10 @@ func (s *Storage) put(bucketName, key string, o *object) (provider.Object, error
 	return o.info(key), nil
 }
 
+// Write implements provider.Storage: it reads r to the end (failing when it
+// does not yield exactly size bytes, unless size is -1) and then stores the
+// object in one step, so a cancelled or failed write leaves nothing behind.
+// The returned object's MD5 is marked verified.
 func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
 	if err := provider.CheckWrite(bucketName, key, r, size); err != nil {
 		return provider.Object{}, err
@@ -411,6 +429,8 @@ func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader
 	return o, nil
 }
 
+// Delete implements provider.Storage. A missing key is not an error; a
+// missing bucket is ErrNotFound.
 func (s *Storage) Delete(ctx context.Context, bucketName, key string) error {
 	if err := provider.CheckKey(bucketName, key); err != nil {
 		return err
@@ -428,6 +448,8 @@ func (s *Storage) Delete(ctx context.Context, bucketName, key string) error {
 	return nil
 }
 
+// CreateFolder implements provider.Storage: it stores an empty object of
+// type application/x-directory under key, which ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucketName, key string) error {
 	key, err := provider.CheckFolder(bucketName, key)
 	if err != nil {
@@ -440,6 +462,8 @@ func (s *Storage) CreateFolder(ctx context.Context, bucketName, key string) erro
 	return err
 }
 
+// Copy implements provider.Copier: the destination shares the source's bytes
+// and checksums and gets a new modification time.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
 	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
 		return provider.Object{}, err

@@ -16,6 +16,8 @@ import (
 	"github.com/amove/amove-go/provider"
 )
 
+// CreateMultipart implements provider.MultipartUploader: it opens an upload
+// with a random id in an existing bucket.
 func (s *Storage) CreateMultipart(ctx context.Context, bucketName, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucketName, key); err != nil {
 		return provider.Upload{}, err
@@ -43,6 +45,9 @@ func (s *Storage) uploadLocked(u provider.Upload) (*upload, error) {
 	return up, nil
 }
 
+// UploadPart implements provider.MultipartUploader: it keeps part n in
+// memory, replacing an earlier part n, and returns its MD5 as ETag and
+// checksum.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if r == nil {
 		return provider.Part{}, fmt.Errorf("%w: nil reader", provider.ErrInvalid)
@@ -73,6 +78,8 @@ func partInfo(n int, data []byte) provider.Part {
 	return provider.Part{Number: n, Size: int64(len(data)), ETag: `"` + sum + `"`, Checksum: provider.Checksum{Hash: provider.HashMD5, Value: sum}}
 }
 
+// ListParts implements provider.MultipartUploader: the parts uploaded so
+// far, by ascending number.
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -90,6 +97,8 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	return parts, nil
 }
 
+// ListUploads implements provider.MultipartUploader: the open uploads in the
+// bucket whose key starts with prefix, sorted by key and id.
 func (s *Storage) ListUploads(ctx context.Context, bucketName, prefix string) ([]provider.Upload, error) {
 	if err := provider.CheckBucket(bucketName); err != nil {
 		return nil, err
@@ -112,6 +121,8 @@ func (s *Storage) ListUploads(ctx context.Context, bucketName, prefix string) ([
 	return out, nil
 }
 
+// AbortMultipart implements provider.MultipartUploader: it drops the upload
+// and its parts. An unknown upload is ErrNotFound.
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -17,6 +17,10 @@ import (
 	"github.com/amove/amove-go/provider"
 )
 
+// CreateMultipart implements provider.MultipartUploader with
+// CreateMultipartUpload. Where the provider keeps full-object CRC32Cs it
+// asks for one; a server that refuses that is remembered and gets no
+// checksums from then on.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	return s.createMultipart(ctx, bucket, key, opts, s.crc())
 }
@@ -61,6 +65,10 @@ func checkUpload(u provider.Upload) error {
 	return nil
 }
 
+// UploadPart implements provider.MultipartUploader with UploadPart. The part
+// carries a CRC32C (where the server keeps full-object CRC32Cs) or its
+// Content-MD5, so the server refuses bytes damaged on the way; the returned
+// Part holds that checksum.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if err := checkUpload(u); err != nil {
 		return provider.Part{}, err
@@ -108,6 +116,11 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	return provider.Part{Number: n, Size: size, ETag: aws.ToString(out.ETag), Checksum: checksum}, nil
 }
 
+// CompleteMultipart implements provider.MultipartUploader with
+// CompleteMultipartUpload, parts sorted by number. With CRC32Cs it sends the
+// combined full-object CRC32C, which the server checks before the object
+// exists, and marks it verified; checksums a resumed caller lost are fetched
+// with ListParts first.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
@@ -195,6 +208,8 @@ func (s *Storage) partChecksums(ctx context.Context, u provider.Upload, parts []
 	return nil
 }
 
+// AbortMultipart implements provider.MultipartUploader with
+// AbortMultipartUpload, which frees the parts stored so far.
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	if err := checkUpload(u); err != nil {
 		return err
@@ -205,6 +220,9 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	return mapError(err, u.Bucket+"/"+u.Key)
 }
 
+// ListParts implements provider.MultipartUploader with ListParts, following
+// its pages. Each part carries its CRC32C when the server kept one, else the
+// MD5 its ETag holds.
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
 	if err := checkUpload(u); err != nil {
 		return nil, err
@@ -235,6 +253,9 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	return parts, nil
 }
 
+// ListUploads implements provider.MultipartUploader with
+// ListMultipartUploads, following its pages and filtering by prefix again,
+// because some servers ignore it.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
 	if err := provider.CheckBucket(bucket); err != nil {
 		return nil, err

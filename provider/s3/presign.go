@@ -18,6 +18,10 @@ import (
 // maxPresignExpiry is SigV4's limit for query-signed URLs.
 const maxPresignExpiry = 7 * 24 * time.Hour
 
+// PresignURL implements provider.Presigner with a SigV4 query-signed GET or
+// PUT URL, valid for at most 7 days (SigV4's limit). A GET may set the
+// response's content type and, with ForceDownload, an attachment
+// Content-Disposition.
 func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return "", err

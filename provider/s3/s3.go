@@ -109,8 +109,13 @@ func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
 // driver does not cover.
 func (s *Storage) Client() *s3.Client { return s.client }
 
+// Close implements provider.Storage. The SDK client holds nothing that needs
+// releasing, so it does nothing.
 func (s *Storage) Close() error { return nil }
 
+// PartLimits implements provider.MultipartUploader: the multipart rules of
+// the provider this Storage talks to (AWS, Wasabi, R2... differ), from the
+// quirks table.
 func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
 
 // crc reports whether multipart writes send CRC32C checksums.
@@ -122,6 +127,8 @@ func (s *Storage) crc() bool { return s.q.fullObjectCRC && !s.noChecksums.Load()
 // also reports any other full-object checksum the server holds.
 func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
 
+// ListBuckets implements provider.Storage with ListBuckets, following its
+// pages; each bucket carries its region where the server reports one.
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	var out []provider.Bucket
 	p := s3.NewListBucketsPaginator(s.client, &s3.ListBucketsInput{})
@@ -141,6 +148,8 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	return out, nil
 }
 
+// BucketRegion implements provider.Regioner with GetBucketLocation; the
+// empty location AWS reports for us-east-1 is returned as "us-east-1".
 func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, error) {
 	if err := provider.CheckBucket(bucket); err != nil {
 		return "", err
@@ -156,6 +165,9 @@ func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, erro
 	return string(out.LocationConstraint), nil
 }
 
+// CreateBucket implements provider.BucketManager. An empty region means the
+// Storage's own; a LocationConstraint is sent only outside us-east-1 and
+// "auto", where S3 refuses one.
 func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
@@ -177,6 +189,8 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 	return mapError(err, name)
 }
 
+// DeleteBucket implements provider.BucketManager with DeleteBucket; S3
+// refuses a bucket that is not empty.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
@@ -185,6 +199,9 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	return mapError(err, name)
 }
 
+// ListObjects implements provider.Storage with one ListObjectsV2 request (at
+// most 1000 keys). Common prefixes come back as folders, merged in key order
+// with the objects, and the marker of the folder being listed is left out.
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
 	if err := provider.CheckBucket(bucket); err != nil {
 		return provider.Page{}, err
@@ -242,6 +259,9 @@ func objectFrom(key string, size int64, mod time.Time, etag, contentType string)
 	return o
 }
 
+// Stat implements provider.Storage with a HEAD of the object. Checksums are
+// the MD5 of a single-part ETag (not under SSE-KMS or SSE-C, where the ETag
+// is no MD5) and every full-object checksum the server reports.
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Object{}, err
@@ -263,6 +283,9 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	return o, nil
 }
 
+// NewRangeReader implements provider.Storage with a GET carrying a Range
+// header. A zero length is answered locally after checking the object
+// exists, since S3 cannot serve an empty range.
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return nil, err
@@ -292,6 +315,8 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	return out.Body, nil
 }
 
+// Delete implements provider.Storage with DeleteObject, which S3 answers
+// with success for a missing key.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return err
@@ -300,6 +325,8 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	return mapError(err, bucket+"/"+key)
 }
 
+// CreateFolder implements provider.Storage: it puts an empty object of type
+// application/x-directory under key, which ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 	key, err := provider.CheckFolder(bucket, key)
 	if err != nil {
