@@ -105,6 +105,9 @@ func newUpload(bucket, key, parent, name string) *upload {
 		data: map[int][]byte{}, sum: sha1.New(), box: map[int64]boxRange{}, busy: map[int64]bool{}}
 }
 
+// PartLimits implements provider.MultipartUploader: parts in multiples of 8
+// MiB, the part size Box gives sessions, so each engine part maps onto whole
+// Box parts, and at most 128 MiB, since a part may be held in memory.
 func (s *Storage) PartLimits() provider.PartLimits {
 	return provider.PartLimits{
 		MinPartSize:  boxPartSize,
@@ -115,6 +118,10 @@ func (s *Storage) PartLimits() provider.PartLimits {
 	}
 }
 
+// CreateMultipart implements provider.MultipartUploader. With the size (at
+// least 20 MB) and part size known it opens a Box upload session at once;
+// otherwise the parts are gathered in memory and sent on completion (see the
+// comment at the top of multipart.go).
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
@@ -285,6 +292,10 @@ func (up *upload) assemble(k int64) []byte {
 	return buf
 }
 
+// UploadPart implements provider.MultipartUploader: it maps engine part n
+// onto Box's parts by offset and sends every Box part whose bytes are all
+// here; a part Box already holds after a restart is checked against Box's
+// SHA-1 instead of being sent twice.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if n < 1 || size <= 0 || size > maxBuffered {
 		return provider.Part{}, fmt.Errorf("%w: part %d of %d bytes", provider.ErrInvalid, n, size)
@@ -422,6 +433,9 @@ func (up *upload) release() {
 	}
 }
 
+// CompleteMultipart implements provider.MultipartUploader: it commits the
+// session with the whole file's SHA-1, which Box checks, or writes the parts
+// gathered in memory as Write would. The Object has SHA-1 verified.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
 	up, err := s.state(ctx, u)
 	if err != nil {
@@ -493,6 +507,9 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	return tree.Object(u.Key, e), nil
 }
 
+// AbortMultipart implements provider.MultipartUploader: it forgets the
+// upload and deletes its Box session, if one was opened; a session already
+// gone is not an error.
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	s.mu.Lock()
 	delete(s.uploads, u.ID)
@@ -511,6 +528,9 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	return err
 }
 
+// ListParts implements provider.MultipartUploader: the engine parts held in
+// memory or stored on Box in every Box part they overlap. Box's own part
+// list is asked each time, so a part Box lost is reported missing.
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
 	up, err := s.state(ctx, u)
 	if err != nil {

@@ -66,6 +66,9 @@ func (s *Storage) PartLimits() provider.PartLimits {
 		PartMultiple: blockSize, MaxSinglePut: maxRequest}
 }
 
+// CreateMultipart implements provider.MultipartUploader: it starts a Dropbox
+// upload session and keeps its part table in this process, since Dropbox
+// cannot list a session's parts (the comment at the top of this file).
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, _ provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
@@ -105,6 +108,10 @@ type heldPart struct {
 	sum  string
 }
 
+// UploadPart implements provider.MultipartUploader: the next part in order
+// is appended at once with its content_hash, which Dropbox checks; a later
+// part is held in memory until its turn, blocking once Options.MaxBuffered
+// bytes are held. A session unknown to this process is ErrNotFound.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if n < 1 || size < 0 || size > maxPartSize {
 		return provider.Part{}, fmt.Errorf("%w: part %d of %d bytes", provider.ErrInvalid, n, size)
@@ -202,6 +209,11 @@ func (s *Storage) drain(ctx context.Context, u provider.Upload, ss *session) err
 	}
 }
 
+// CompleteMultipart implements provider.MultipartUploader: it appends the
+// parts still held, commits the session with upload_session/finish, and
+// compares Dropbox's content_hash of the file with that of the parts' bytes,
+// setting Object.Verified. A session of an earlier process is committed
+// unverified.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
 	if err := provider.CheckKey(u.Bucket, u.Key); err != nil {
 		return provider.Object{}, err
@@ -311,6 +323,9 @@ func (s *Storage) AbortMultipart(_ context.Context, u provider.Upload) error {
 	return nil
 }
 
+// ListParts implements provider.MultipartUploader from this process's part
+// table: the appended parts with their content_hash, and the held ones
+// without a checksum.
 func (s *Storage) ListParts(_ context.Context, u provider.Upload) ([]provider.Part, error) {
 	ss, err := s.session(u)
 	if err != nil {
@@ -327,6 +342,8 @@ func (s *Storage) ListParts(_ context.Context, u provider.Upload) ([]provider.Pa
 	return out, nil
 }
 
+// ListUploads implements provider.MultipartUploader with the sessions this
+// process started, since Dropbox cannot list them.
 func (s *Storage) ListUploads(_ context.Context, bucket, prefix string) ([]provider.Upload, error) {
 	if err := checkBucket(bucket); err != nil {
 		return nil, err
