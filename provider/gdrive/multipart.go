@@ -96,6 +96,9 @@ func (up *upload) hash(n int, data []byte) {
 	}
 }
 
+// PartLimits implements provider.MultipartUploader: parts in multiples of
+// 256 KiB, Drive's chunk rule, and at most 1 GiB, since each part is one
+// request body.
 func (s *Storage) PartLimits() provider.PartLimits {
 	return provider.PartLimits{
 		MinPartSize:  chunkMultiple,
@@ -106,6 +109,10 @@ func (s *Storage) PartLimits() provider.PartLimits {
 	}
 }
 
+// CreateMultipart implements provider.MultipartUploader: it opens a Drive
+// resumable session for a new file, or for a new version of the file already
+// at key. The Upload.ID is the session URI, so another process can resume
+// it.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
@@ -246,6 +253,9 @@ func (s *Storage) put(ctx context.Context, up *upload, data []byte, offset int64
 	return committed, f, err
 }
 
+// UploadPart implements provider.MultipartUploader: part n goes to Drive
+// once every part before it is there, and waits in memory until then; a part
+// Drive already committed is recognised by its MD5 and not sent twice.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if n < 1 || size < 0 {
 		return provider.Part{}, fmt.Errorf("%w: part %d of %d bytes", provider.ErrInvalid, n, size)
@@ -304,6 +314,10 @@ func (s *Storage) flush(ctx context.Context, up *upload) error {
 	}
 }
 
+// CompleteMultipart implements provider.MultipartUploader: it sends the
+// parts still waiting, the last one with the total size, and compares the
+// md5Checksum Drive reports with the MD5 of the parts' bytes (Verified MD5,
+// or ErrChecksum).
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
 	up, err := s.session(ctx, u)
 	if err != nil {
@@ -357,6 +371,8 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	return tree.Object(u.Key, e), nil
 }
 
+// AbortMultipart implements provider.MultipartUploader: it forgets the
+// session and cancels it on Drive; a session already gone is not an error.
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	s.mu.Lock()
 	delete(s.uploads, u.ID)
@@ -380,6 +396,8 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	})
 }
 
+// ListParts implements provider.MultipartUploader: the parts of this
+// session, less those Drive lost, as Drive's committed byte count shows.
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
 	up, err := s.session(ctx, u)
 	if err != nil {

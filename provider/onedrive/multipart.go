@@ -73,6 +73,9 @@ type upload struct {
 	shares   map[int][20]byte // each sent part's share of the quickXorHash
 }
 
+// PartLimits implements provider.MultipartUploader: parts in multiples of
+// 320 KiB, Graph's fragment rule, and each part one fragment of at most 60
+// MiB.
 func (s *Storage) PartLimits() provider.PartLimits {
 	return provider.PartLimits{
 		MinPartSize:  fragmentMultiple,
@@ -83,6 +86,10 @@ func (s *Storage) PartLimits() provider.PartLimits {
 	}
 }
 
+// CreateMultipart implements provider.MultipartUploader: it opens a Graph
+// upload session that replaces any file at key. With WriteOptions.Size and
+// PartSize given, the Upload.ID carries enough to adopt the session from
+// another process.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
@@ -223,6 +230,10 @@ func (s *Storage) send(ctx context.Context, up *upload, data []byte) (*driveItem
 	return &res.driveItem, nil
 }
 
+// UploadPart implements provider.MultipartUploader: part n is sent once
+// every part before it is on Graph and waits in memory until then; the final
+// fragment is held until CompleteMultipart, since it creates the file. A
+// part Graph committed before a restart is hashed, not sent twice.
 func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
 	if n < 1 || size <= 0 || size > maxFragment {
 		return provider.Part{}, fmt.Errorf("%w: part %d of %d bytes (1 to %d allowed)", provider.ErrInvalid, n, size, maxFragment)
@@ -288,6 +299,10 @@ func (s *Storage) flush(ctx context.Context, up *upload) error {
 	return nil
 }
 
+// CompleteMultipart implements provider.MultipartUploader: it sends the
+// parts still waiting and the final fragment, which creates the file, then
+// compares the quickXorHash Graph reports with the one combined from the
+// parts (Verified QuickXor, or ErrChecksum).
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
 	up, err := s.state(ctx, u)
 	if err != nil {
@@ -353,6 +368,9 @@ func (up *upload) quickXor(parts int, total int64) []byte {
 	return combine(shares, total)
 }
 
+// AbortMultipart implements provider.MultipartUploader: it forgets the
+// session and deletes it on Graph; no file was created, since the final
+// fragment was held back. A session already gone is not an error.
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	s.mu.Lock()
 	delete(s.uploads, u.ID)
@@ -368,6 +386,8 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	return err
 }
 
+// ListParts implements provider.MultipartUploader: the parts of this
+// session, less those Graph lost, as its nextExpectedRanges show.
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
 	up, err := s.state(ctx, u)
 	if err != nil {
