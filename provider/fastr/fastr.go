@@ -91,10 +91,17 @@ func Open(_ context.Context, cfg provider.Config) (*Storage, error) {
 // offset mode), for the agent.
 func (s *Storage) Client() *fastrapi.Client { return s.c }
 
+// Close implements provider.Storage. The protocol client holds only an HTTP
+// client, so it does nothing.
 func (s *Storage) Close() error { return nil }
 
+// PartLimits implements provider.MultipartUploader: the protocol's part
+// rules, Limits.
 func (s *Storage) PartLimits() provider.PartLimits { return Limits }
 
+// Hashes implements provider.Hasher: the server keeps the MD5 and SHA-256 of
+// every object, multipart ones included, since it assembles the parts
+// itself.
 func (s *Storage) Hashes() []provider.Hash {
 	return []provider.Hash{provider.HashMD5, provider.HashSHA256}
 }
@@ -156,6 +163,7 @@ func objectFrom(o fastrapi.ObjectInfo) provider.Object {
 	}
 }
 
+// ListBuckets implements provider.Storage: every bucket on the server.
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	bs, err := s.c.ListBuckets(ctx)
 	if err != nil {
@@ -168,6 +176,8 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	return out, nil
 }
 
+// CreateBucket implements provider.BucketManager. A Fastr server has no
+// regions, so region is ignored; an existing bucket is ErrExists.
 func (s *Storage) CreateBucket(ctx context.Context, name, _ string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
@@ -175,6 +185,8 @@ func (s *Storage) CreateBucket(ctx context.Context, name, _ string) error {
 	return mapError(s.c.CreateBucket(ctx, name), name)
 }
 
+// DeleteBucket implements provider.BucketManager. A bucket that still holds
+// objects is ErrInvalid.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	if err := provider.CheckBucket(name); err != nil {
 		return err
@@ -182,6 +194,9 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 	return mapError(s.c.DeleteBucket(ctx, name), name)
 }
 
+// ListObjects implements provider.Storage with one listing request; the
+// server already returns folders and objects in key order with its own
+// continuation token.
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
 	if err := provider.CheckBucket(bucket); err != nil {
 		return provider.Page{}, err
@@ -197,6 +212,8 @@ func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.
 	return page, nil
 }
 
+// Stat implements provider.Storage with a HEAD of the object, which carries
+// its MD5 and SHA-256.
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Object{}, err
@@ -208,6 +225,9 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	return objectFrom(o), nil
 }
 
+// NewRangeReader implements provider.Storage with a ranged GET. A zero
+// length is answered locally after checking the object exists, since no
+// Range header asks for zero bytes.
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return nil, err
@@ -229,6 +249,7 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	return rc, nil
 }
 
+// Delete implements provider.Storage; a missing key is not an error.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return err
@@ -236,6 +257,8 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	return mapError(s.c.Delete(ctx, bucket, key), bucket+"/"+key)
 }
 
+// CreateFolder implements provider.Storage: it writes the folder marker key,
+// which ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 	key, err := provider.CheckFolder(bucket, key)
 	if err != nil {
@@ -244,6 +267,8 @@ func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 	return mapError(s.c.CreateFolder(ctx, bucket, key), bucket+"/"+key)
 }
 
+// Copy implements provider.Copier: the server copies the object itself, so
+// no bytes travel through the client.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
 	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
 		return provider.Object{}, err
@@ -378,6 +403,8 @@ func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first 
 	return verified(objectFrom(o), sum, what)
 }
 
+// CreateMultipart implements provider.MultipartUploader: it opens an upload
+// session on the server.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
@@ -428,6 +455,9 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	return provider.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksum: provider.Checksum{Hash: provider.HashSHA256, Value: p.ETag}}, nil
 }
 
+// CompleteMultipart implements provider.MultipartUploader: the server
+// assembles the parts in number order, checking each against the SHA-256 it
+// was stored with.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
@@ -445,6 +475,8 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	return objectFrom(o), nil
 }
 
+// AbortMultipart implements provider.MultipartUploader: the server discards
+// the session and its parts.
 func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	if err := checkUpload(u); err != nil {
 		return err
@@ -452,6 +484,8 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 	return mapError(s.c.AbortUpload(ctx, u.ID), u.Bucket+"/"+u.Key)
 }
 
+// ListParts implements provider.MultipartUploader: the parts the server
+// holds, each with the SHA-256 it computed as checksum.
 func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.Part, error) {
 	if err := checkUpload(u); err != nil {
 		return nil, err
@@ -467,6 +501,8 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 	return out, nil
 }
 
+// ListUploads implements provider.MultipartUploader: the open sessions in
+// the bucket whose key starts with prefix.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
 	if err := provider.CheckBucket(bucket); err != nil {
 		return nil, err

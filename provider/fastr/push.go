@@ -26,6 +26,10 @@ var (
 // could be neither resumed nor aborted.
 const createTimeout = time.Minute
 
+// CreateAppend implements provider.Appender: it opens an upload session in
+// offset mode. The request is not cancelled with ctx (up to a minute), since
+// a session the server made but the caller never heard of could be neither
+// resumed nor aborted.
 func (s *Storage) CreateAppend(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
@@ -39,6 +43,9 @@ func (s *Storage) CreateAppend(ctx context.Context, bucket, key string, opts pro
 	return provider.Upload{Bucket: bucket, Key: key, ID: u.ID}, nil
 }
 
+// AppendOffset implements provider.Appender: the offset the server has
+// committed, where the writer resumes. A session for another key is
+// ErrInvalid.
 func (s *Storage) AppendOffset(ctx context.Context, u provider.Upload) (int64, error) {
 	if err := checkUpload(u); err != nil {
 		return 0, err
@@ -53,6 +60,9 @@ func (s *Storage) AppendOffset(ctx context.Context, u provider.Upload) (int64, e
 	return info.Offset, nil
 }
 
+// Append implements provider.Appender: it writes chunk at offset and returns
+// the new committed offset. When the server expected another offset, the
+// error is a provider.OffsetError that says where to resume.
 func (s *Storage) Append(ctx context.Context, u provider.Upload, offset int64, chunk []byte) (int64, error) {
 	if err := checkUpload(u); err != nil {
 		return 0, err
@@ -72,6 +82,9 @@ func (s *Storage) Append(ctx context.Context, u provider.Upload, offset int64, c
 // SHA-256.
 func (s *Storage) AppendHash() provider.Hash { return provider.HashSHA256 }
 
+// CompleteAppend implements provider.Appender: the server assembles the
+// object and refuses it (ErrChecksum) unless its SHA-256 is sum; a match
+// sets Verified. Checksums of other algorithms are ErrInvalid.
 func (s *Storage) CompleteAppend(ctx context.Context, u provider.Upload, sum provider.Checksum) (provider.Object, error) {
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
@@ -98,6 +111,8 @@ func (s *Storage) CompleteAppend(ctx context.Context, u provider.Upload, sum pro
 	return obj, nil
 }
 
+// AbortAppend implements provider.Appender: the server discards the session;
+// one already gone is not an error.
 func (s *Storage) AbortAppend(ctx context.Context, u provider.Upload) error {
 	err := s.AbortMultipart(ctx, u)
 	if errors.Is(err, provider.ErrNotFound) {
@@ -123,6 +138,11 @@ func (g *grant) String() string {
 // defaultGrantTTL: a grant lives as long as the session may.
 const defaultGrantTTL = fastrapi.MaxUploadCredential
 
+// GrantUpload implements provider.UploadGranter: it opens (or, with
+// opts.UploadID, checks) a session on this server and returns a grant that
+// carries a key pair scoped to that one session, never the account's own
+// keys, so a source server can push into it. Without opts.Overwrite an
+// existing key is ErrExists.
 func (s *Storage) GrantUpload(ctx context.Context, bucket, key string, opts provider.GrantOptions) (provider.UploadGrant, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return nil, err
@@ -170,6 +190,10 @@ func pushStatus(st fastrapi.PushStatus) provider.PushStatus {
 	return out
 }
 
+// StartPush implements provider.Pusher: this (source) server pushes the
+// object into the session of to, which must be a grant from a Fastr Storage.
+// A target the source's policy refuses is ErrUnreachable, so the caller can
+// relay the bytes itself.
 func (s *Storage) StartPush(ctx context.Context, bucket, key string, to provider.UploadGrant, opts provider.PushOptions) (provider.PushStatus, error) {
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.PushStatus{}, err
@@ -190,6 +214,8 @@ func (s *Storage) StartPush(ctx context.Context, bucket, key string, to provider
 	return pushStatus(st), nil
 }
 
+// PushStatus implements provider.Pusher: the state and progress of the push
+// the source server reports.
 func (s *Storage) PushStatus(ctx context.Context, id string) (provider.PushStatus, error) {
 	st, err := s.c.PushStatus(ctx, id)
 	if err != nil {
@@ -198,6 +224,8 @@ func (s *Storage) PushStatus(ctx context.Context, id string) (provider.PushStatu
 	return pushStatus(st), nil
 }
 
+// PausePush implements provider.Pusher: it returns once the source has
+// stopped sending; the session on the target stays, to resume from.
 func (s *Storage) PausePush(ctx context.Context, id string) (provider.PushStatus, error) {
 	st, err := s.c.PausePush(ctx, id)
 	if err != nil {
@@ -206,6 +234,8 @@ func (s *Storage) PausePush(ctx context.Context, id string) (provider.PushStatus
 	return pushStatus(st), nil
 }
 
+// ResumePush implements provider.Pusher: the source continues the push from
+// the target's committed offset.
 func (s *Storage) ResumePush(ctx context.Context, id string) (provider.PushStatus, error) {
 	st, err := s.c.ResumePush(ctx, id)
 	if err != nil {
@@ -214,6 +244,8 @@ func (s *Storage) ResumePush(ctx context.Context, id string) (provider.PushStatu
 	return pushStatus(st), nil
 }
 
+// CancelPush implements provider.Pusher: the source stops the push and
+// aborts the target's upload session.
 func (s *Storage) CancelPush(ctx context.Context, id string) (provider.PushStatus, error) {
 	st, err := s.c.CancelPush(ctx, id)
 	if err != nil {
