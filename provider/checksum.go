@@ -254,5 +254,7 @@ func (c *Checksum) UnmarshalText(b []byte) error {
 // whose per-range values the provider vouched for; zero when it compared
 // nothing. A mismatch is a Read error matching ErrChecksum.
 type VerifiedReader interface {
+	// Checksum is the digest of the bytes read, valid once the whole range
+	// was read; zero when nothing was compared.
 	Checksum() Checksum
 }

@@ -29,6 +29,8 @@ type RateLimitError struct {
 	Err        error // the provider's error, may be nil
 }
 
+// Error says that the provider throttled the request, how long it asked to
+// wait, and the provider's own message.
 func (e *RateLimitError) Error() string {
 	msg := "rate limited"
 	if e.RetryAfter > 0 {
@@ -43,6 +45,7 @@ func (e *RateLimitError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
 
+// Unwrap returns the provider's error, so errors.As reaches it.
 func (e *RateLimitError) Unwrap() error { return e.Err }
 
 // RetryAfter reports the wait a rate-limited error asks for. ok is false when

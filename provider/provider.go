@@ -225,7 +225,11 @@ type PartLimits struct {
 // independently uploaded parts, so the transfer engine can run parts
 // concurrently and resume a half-written object.
 type MultipartUploader interface {
+	// PartLimits reports how the provider wants the object split; callers
+	// size parts with PartLimits.PartSize.
 	PartLimits() PartLimits
+	// CreateMultipart starts an upload of bucket/key. Nothing is visible
+	// at key until CompleteMultipart.
 	CreateMultipart(ctx context.Context, bucket, key string, opts WriteOptions) (Upload, error)
 	// UploadPart sends size bytes from r as part number n. r is seekable so
 	// the driver can checksum and retry it.
@@ -259,6 +263,8 @@ type PresignOptions struct {
 // Presigner is implemented by drivers that can hand out URLs a plain HTTP
 // client can use without credentials.
 type Presigner interface {
+	// PresignURL returns a URL that lets a plain HTTP client GET or PUT
+	// bucket/key without credentials until opts.Expiry.
 	PresignURL(ctx context.Context, bucket, key string, opts PresignOptions) (string, error)
 }
 
@@ -274,11 +280,15 @@ type BucketManager interface {
 // Copier is implemented by drivers that copy objects inside the provider
 // without moving bytes through the client.
 type Copier interface {
+	// Copy writes srcBucket/srcKey to dstBucket/dstKey inside the provider
+	// and returns the new object; a missing source is ErrNotFound.
 	Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (Object, error)
 }
 
 // Regioner is implemented by drivers whose buckets live in regions.
 type Regioner interface {
+	// BucketRegion returns the region bucket lives in, so requests can be
+	// sent to it directly.
 	BucketRegion(ctx context.Context, bucket string) (string, error)
 }
 
@@ -288,6 +298,7 @@ type Regioner interface {
 // MD5). A writer that hashes parts with a Combinable algorithm of this list
 // can check the whole object a multipart upload returns.
 type Hasher interface {
+	// Hashes lists the algorithms Stat reports for single-request objects.
 	Hashes() []Hash
 }
 

@@ -56,10 +56,13 @@ type OffsetError struct {
 	Err       error // the provider's error
 }
 
+// Error says where the session is, so a log shows where to resume.
 func (e *OffsetError) Error() string {
 	return fmt.Sprintf("append offset mismatch: the session is at %d: %v", e.Committed, e.Err)
 }
 
+// Unwrap makes errors.Is(err, ErrInvalid) hold and lets errors.As reach
+// the provider's error.
 func (e *OffsetError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
 
 // UploadGranter is a destination that can let a server it does not trust
@@ -91,6 +94,8 @@ type UploadGrant interface {
 	// Upload is the session the grant writes into. Its ID may be
 	// journaled: it is how a restarted transfer continues the session.
 	Upload() Upload
+	// String describes the grant for logs and errors without its
+	// credential.
 	String() string
 }
 
