@@ -12,7 +12,10 @@ import (
 // token itself; Client.Authenticate then checks the user against the store.
 // Errors should be *Error with code TOKEN so callers answer 401.
 type Authenticator interface {
+	// Issue returns a token for u and when it expires.
 	Issue(ctx context.Context, u User) (token string, expires time.Time, err error)
+	// Verify checks the token's signature and expiry and returns the
+	// Principal it names.
 	Verify(ctx context.Context, token string) (Principal, error)
 }
 

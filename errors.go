@@ -54,6 +54,8 @@ type Error struct {
 	Err     error
 }
 
+// Error gives the code, the message and the cause, for logs; Message alone
+// is what is safe to show a caller.
 func (e *Error) Error() string {
 	msg := "amove: " + string(e.Code) + ": " + e.Message
 	if e.Err != nil {
@@ -62,6 +64,8 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Unwrap returns the cause, so errors.Is and errors.As reach a provider's
+// error and its sentinel.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches the package sentinels by code.

@@ -13,10 +13,15 @@ type Store = store.Store
 
 // Record types of the Store interface.
 type (
-	StoredTenant  = store.Tenant
-	StoredUser    = store.User
+	// StoredTenant is a tenant as the Store keeps it.
+	StoredTenant = store.Tenant
+	// StoredUser is a user as the Store keeps it, password hashed.
+	StoredUser = store.User
+	// StoredAccount is a cloud account as the Store keeps it, secrets
+	// sealed.
 	StoredAccount = store.Account
-	AccountQuery  = store.AccountQuery
+	// AccountQuery selects the live accounts of one tenant a user may see.
+	AccountQuery = store.AccountQuery
 )
 
 // Store sentinels a custom Store returns so the Client maps them onto
