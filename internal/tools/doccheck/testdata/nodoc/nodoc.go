@@ -1,0 +1,4 @@
+package nodoc
+
+// F is documented; the package is not.
+func F() {}
