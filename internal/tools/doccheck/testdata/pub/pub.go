@@ -45,7 +45,7 @@ type T2 interface{}
 
 type (
 	// Grouped is documented.
-	Grouped int
+	Grouped    int
 	BadGrouped int
 )
 
