@@ -238,6 +238,8 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 	return []provider.Bucket{{Name: rootName, ID: "0"}}, nil
 }
 
+// Root implements the tree backend: "All Files" and "0" are the root folder,
+// any other bucket name is taken as a folder id, which must exist.
 func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
 	if bucket == rootName || bucket == "0" {
 		return "0", nil
@@ -249,6 +251,8 @@ func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
 	return f.ID, nil
 }
 
+// List implements the tree backend with one page of the folder's items
+// sorted by name; the cursor is Box's offset. Web links are left out.
 func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
 	offset := 0
 	if cursor != "" {
@@ -376,6 +380,8 @@ func (c *nameCache) removed(id string) {
 	}
 }
 
+// Mkdir implements the tree backend: it creates the folder name in parent
+// and records it in the name cache.
 func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
 	body, _ := json.Marshal(map[string]any{"name": name, "parent": map[string]string{"id": parent}})
 	var it boxItem
@@ -386,6 +392,8 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 	return entry(it), nil
 }
 
+// Remove implements the tree backend: it deletes the file or empty folder
+// and forgets it in the name cache.
 func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 	kind := "files"
 	if e.IsFolder {
@@ -398,6 +406,8 @@ func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 	return err
 }
 
+// Download implements the tree backend: a GET of the file's content with a
+// Range header, following Box's redirect to its download host.
 func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
 	var body io.ReadCloser
 	err := tree.Retry(ctx, true, func() error {
@@ -426,6 +436,9 @@ func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int
 	return body, err
 }
 
+// Upload implements the tree backend: a form upload under 20 MB, an upload
+// session above (a write of unknown size is spooled to a temporary file
+// first); a name already taken gets a new version of that file.
 func (s *Storage) Upload(ctx context.Context, parent, name string, old *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
 	e, err := s.upload(ctx, parent, name, r, size)
 	if err == nil {

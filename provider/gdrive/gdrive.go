@@ -276,6 +276,9 @@ func (s *Storage) list(ctx context.Context, q, token string, pageSize int, what 
 	return l, err
 }
 
+// Lookup implements the tree backend with a files.list query on parent,
+// name, kind and not trashed; the first match with bytes wins, since Drive
+// allows several children of one name.
 func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
 	op := "!="
 	if kind == tree.Folder {
@@ -300,6 +303,9 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 	}
 }
 
+// List implements the tree backend with one page of files.list over parent's
+// children, ordered by name; Docs, Sheets and other files without bytes are
+// left out.
 func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
 	q := fmt.Sprintf("%s in parents and trashed = false", quote(parent))
 	l, err := s.list(ctx, q, cursor, pageSize, "list "+parent)
@@ -315,6 +321,8 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 	return out, l.NextPageToken, nil
 }
 
+// Mkdir implements the tree backend: it creates the folder name in parent
+// (shared drives included).
 func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
 	var f *drive.File
 	err := call(ctx, false, "create folder "+name, func() (err error) {
@@ -328,12 +336,16 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 	return entry(f), nil
 }
 
+// Remove implements the tree backend with files.delete, which deletes for
+// good rather than moving to the trash.
 func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 	return call(ctx, true, "delete "+e.ID, func() error {
 		return s.svc.Files.Delete(e.ID).SupportsAllDrives(true).Context(ctx).Do()
 	})
 }
 
+// Download implements the tree backend: the file's content (alt=media) with
+// a Range header.
 func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
 	var resp *http.Response
 	err := call(ctx, true, "download "+e.ID, func() (err error) {

@@ -299,6 +299,8 @@ func (s *Storage) entry(driveID string, it driveItem) tree.Entry {
 	return e
 }
 
+// Lookup implements the tree backend with a GET of the child by path (the
+// name in OneDrive's encoding); a child of the other kind is ErrNotFound.
 func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
 	var it driveItem
 	if _, err := s.do(ctx, s.hc, http.MethodGet, s.childURL(parent, name, ""), nil, nil, true, &it); err != nil {
@@ -311,6 +313,10 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 	return e, nil
 }
 
+// List implements the tree backend with one page of the folder's children
+// ordered by name; the cursor is Graph's @odata.nextLink, refused unless it
+// points at Graph. Items that are neither file nor folder (notebooks,
+// packages) are left out.
 func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
 	u := cursor
 	if u == "" {
@@ -335,6 +341,8 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 	return out, page.NextLink, nil
 }
 
+// Mkdir implements the tree backend: it creates the folder name in parent,
+// failing rather than renaming when the name is taken.
 func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
 	body, _ := json.Marshal(map[string]any{"name": encodeName(name), "folder": map[string]any{}, "@microsoft.graph.conflictBehavior": "fail"})
 	var it driveItem
@@ -344,11 +352,15 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 	return s.entry(driveOf(parent), it), nil
 }
 
+// Remove implements the tree backend with a DELETE of the item, which moves
+// it to the recycle bin.
 func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 	_, err := s.do(ctx, s.hc, http.MethodDelete, s.itemURL(e.ID), nil, nil, true, nil)
 	return err
 }
 
+// Download implements the tree backend: a GET of the item's content with a
+// Range header, following Graph's redirect to a pre-authenticated URL.
 func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
 	var body io.ReadCloser
 	err := tree.Retry(ctx, true, func() error {
