@@ -39,6 +39,8 @@ type Features struct {
 // driver in this module does; FeaturesOf falls back to type assertions for
 // one that does not.
 type Featurer interface {
+	// Features states what the driver supports, as data a wrapper can
+	// pass on.
 	Features() Features
 }
 
@@ -48,6 +50,7 @@ type Featurer interface {
 // driver's capabilities stay reachable. A wrapper that implements an
 // optional interface itself is found first and used instead.
 type Unwrapper interface {
+	// Unwrap returns the wrapped Storage.
 	Unwrap() Storage
 }
 
