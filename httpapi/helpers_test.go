@@ -330,7 +330,11 @@ func (e *env) waitTransfer(t testing.TB, token, id string) transferStatus {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("transfer %s still %s after 60 s", id, st.Status)
+			msg := ""
+			if st.ErrorMessage != nil {
+				msg = *st.ErrorMessage
+			}
+			t.Fatalf("transfer %s still %s after 60 s (%q)", id, st.Status, msg)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

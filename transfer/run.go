@@ -145,17 +145,22 @@ func (j *job) run(ctx context.Context) {
 		j.closeLocalDir()
 		j.src, j.dst = nil, nil
 	}()
+	var err error
 	if may := j.e.opts.MayRun; may != nil {
-		if err := may(ctx, j.status()); err != nil {
+		// A refusal leaves the job paused with the reason; an answer cut
+		// short by a pause, cancel or close is that stop, handled below.
+		if err = may(ctx, j.status()); err != nil && ctx.Err() == nil {
 			j.setState(ctx, Paused, err.Error())
 			return
 		}
 	}
-	j.setState(ctx, Running, "")
-	pctx, stopProgress := context.WithCancel(ctx)
-	go j.progressLoop(pctx)
-	err := j.execute(ctx)
-	stopProgress()
+	if err == nil {
+		j.setState(ctx, Running, "")
+		pctx, stopProgress := context.WithCancel(ctx)
+		go j.progressLoop(pctx)
+		err = j.execute(ctx)
+		stopProgress()
+	}
 	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
