@@ -39,7 +39,7 @@ func (t StorageTier) valid() bool {
 // only whether it is set ("****").
 type CloudAccount struct {
 	ID              string
-	AccountID       string // the owning tenant
+	TenantID        string // the owning tenant (an Amove account; the API's "accountId")
 	UserID          string // the owner
 	CloudType       provider.CloudType
 	Name            string
@@ -160,7 +160,7 @@ func (c *Client) accountOut(a store.Account) (CloudAccount, error) {
 		cd = "****"
 	}
 	return CloudAccount{
-		ID: a.ID, AccountID: a.TenantID, UserID: a.UserID, CloudType: a.CloudType, Name: a.Name,
+		ID: a.ID, TenantID: a.TenantID, UserID: a.UserID, CloudType: a.CloudType, Name: a.Name,
 		Region: a.Region, Endpoint: a.Endpoint, ServiceURL: a.ServiceURL,
 		AccessKey: provider.Mask(ak), SecretKey: provider.Mask(sk), CredentialsData: cd,
 		Shared: a.Shared, Active: a.Active, InternalStorage: a.InternalStorage, StorageTier: StorageTier(a.StorageTier),

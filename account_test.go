@@ -165,7 +165,7 @@ func TestAccountLifecycle(t *testing.T) {
 		ctx := context.Background()
 		p := e.admin.Principal()
 		a := e.insert(e.admin, "  studio  ", false)
-		want := amove.CloudAccount{ID: a.ID, AccountID: e.tenant.ID, UserID: e.admin.ID, CloudType: provider.Wasabi,
+		want := amove.CloudAccount{ID: a.ID, TenantID: e.tenant.ID, UserID: e.admin.ID, CloudType: provider.Wasabi,
 			Name: "studio", Region: "us-east-1", AccessKey: "****MPLE", SecretKey: "****EKEY", CredentialsData: "****",
 			Active: true, StorageTier: amove.TierGlobal}
 		if a != want {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,12 +25,13 @@ import (
 	"github.com/amove/amove-go/transfer"
 )
 
-// Options configure a Client. The zero value opens the SQLite store and the
-// key file under the user's configuration directory.
+// Options configure a Client. New opens only what they name: a store (DSN
+// or Store) and a key (SecretKey or KeyFile) are required, and nothing is
+// read or written elsewhere. OpenDefault fills the two from the user's
+// configuration directory.
 type Options struct {
 	// DSN selects the store: "sqlite:<path>" or "postgres://..." (also
-	// "postgresql://"). Empty means sqlite:<configdir>/amove/amove.db.
-	// Ignored when Store is set.
+	// "postgresql://"). Ignored when Store is set.
 	DSN string
 	// Store is used as is when set; the Client does not close it.
 	Store Store
@@ -38,7 +40,7 @@ type Options struct {
 	// written, and RotateKeys is refused. When nil the keys are in the
 	// keyring file next to KeyFile (keys.go).
 	SecretKey []byte
-	// KeyFile defaults to <configdir>/amove/secret.key. The keyring file,
+	// KeyFile names the key file when SecretKey is nil. The keyring file,
 	// created on first run (mode 0600), is the same path with ".keyring"
 	// in place of ".key"; a key file left by an earlier version is kept as
 	// the legacy key, which still opens what it sealed.
@@ -79,8 +81,8 @@ type Options struct {
 	// ProtectedPaths are local files and folders no transfer may read or
 	// write (transfer.ErrProtected), beside those the Client protects on
 	// its own: its key file and its SQLite database (with its WAL), and the
-	// whole default configuration folder when it uses it. An agent adds its
-	// configuration and data folders.
+	// whole default configuration folder when OpenDefault chose it. An
+	// agent adds its configuration and data folders.
 	ProtectedPaths []string
 }
 
@@ -102,8 +104,16 @@ type Client struct {
 	logins          *loginGuard // Login's failures per username (login.go)
 }
 
-// New opens the store and the key and returns a Client. Close releases them.
+// New opens the store and the key opts name and returns a Client; Close
+// releases them. It has no other effect: transfers that an earlier Client
+// left unfinished in the store stay at rest until RestoreTransfers.
 func New(ctx context.Context, opts Options) (*Client, error) {
+	if opts.Store == nil && opts.DSN == "" {
+		return nil, errors.New("amove: no store: set Options.DSN (sqlite:<path> or postgres://...) or Options.Store, or use amove.OpenDefault")
+	}
+	if opts.SecretKey == nil && opts.KeyFile == "" {
+		return nil, errors.New("amove: no key: set Options.KeyFile or Options.SecretKey, or use amove.OpenDefault")
+	}
 	c := &Client{
 		log:             opts.Logger,
 		open:            opts.OpenStorage,
@@ -154,22 +164,43 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		}
 		c.store, c.ownStore = s, true
 	}
-	if err := c.startEngine(ctx, opts.Transfers); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("amove: restoring transfers: %w", err)
-	}
+	c.startEngine(opts.Transfers)
 	return c, nil
+}
+
+// OpenDefault opens a Client on the files of the user's configuration
+// directory (<os.UserConfigDir>/amove) for what opts leave unset: the
+// SQLite store amove.db when neither DSN nor Store is set, the key file
+// secret.key when neither SecretKey nor KeyFile is. Both are created on
+// first use, and the whole folder is then protected from transfers
+// (Options.ProtectedPaths). The amove command opens its Client so; an
+// embedder that keeps its data elsewhere calls New. Like New, it leaves
+// unfinished transfers alone until RestoreTransfers.
+func OpenDefault(ctx context.Context, opts Options) (*Client, error) {
+	noStore := opts.Store == nil && opts.DSN == ""
+	noKey := opts.SecretKey == nil && opts.KeyFile == ""
+	if noStore || noKey {
+		dir, err := configDir()
+		if err != nil {
+			return nil, err
+		}
+		if noStore {
+			opts.DSN = "sqlite:" + filepath.Join(dir, "amove.db")
+		}
+		if noKey {
+			opts.KeyFile = filepath.Join(dir, "secret.key")
+		}
+		// A copy: the caller's slice is not written to.
+		opts.ProtectedPaths = append(slices.Clip(opts.ProtectedPaths), dir)
+	}
+	return New(ctx, opts)
 }
 
 // OpenStore opens the store a DSN names (see Options.DSN).
 func OpenStore(ctx context.Context, dsn string) (Store, error) {
 	switch {
 	case dsn == "":
-		dir, err := configDir()
-		if err != nil {
-			return nil, err
-		}
-		return sqlite.Open(ctx, filepath.Join(dir, "amove.db"))
+		return nil, errors.New("amove: empty store DSN: want sqlite:<path> or postgres://<...>")
 	case strings.HasPrefix(dsn, "sqlite:"):
 		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -186,11 +217,6 @@ func ownFiles(opts Options) []string {
 	if opts.SecretKey == nil && opts.KeyFile != "" {
 		own = append(own, opts.KeyFile, keyringPath(opts.KeyFile), keyringPath(opts.KeyFile)+".lock")
 	}
-	if opts.SecretKey == nil && opts.KeyFile == "" || opts.Store == nil && opts.DSN == "" {
-		if dir, err := configDir(); err == nil {
-			own = append(own, dir)
-		}
-	}
 	if db, ok := strings.CutPrefix(opts.DSN, "sqlite:"); ok && opts.Store == nil {
 		// SQLite keeps the database's recent writes beside it.
 		own = append(own, db, db+"-wal", db+"-shm", db+"-journal")
@@ -201,17 +227,18 @@ func ownFiles(opts Options) []string {
 func configDir() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
-		return "", fmt.Errorf("amove: no configuration directory (set Options.DSN and Options.KeyFile): %w", err)
+		return "", fmt.Errorf("amove: no configuration directory (call New with Options.DSN and Options.KeyFile): %w", err)
 	}
 	return filepath.Join(dir, "amove"), nil
 }
 
-// Close closes the store when the Client opened it.
+// Close stops the transfers this Client runs (StopTransfers) and closes
+// the store when the Client opened it.
 func (c *Client) Close() error {
 	// Running transfers stop first and stay "running" in the journal, so the
-	// next Client on the same store continues them.
+	// next Client on the same store continues them (RestoreTransfers).
 	if c.engine != nil {
-		c.engine.Close()
+		c.StopTransfers()
 	}
 	if c.ownStore {
 		return c.store.Close()

@@ -11,11 +11,12 @@ import (
 
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/internal/store/sqlite"
+	"github.com/amove/amove-go/transfer"
 )
 
-// TestNewDefaults opens the default store and key file under the user's
+// TestOpenDefault opens the default store and key file under the user's
 // configuration directory.
-func TestNewDefaults(t *testing.T) {
+func TestOpenDefault(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", dir)
 	t.Setenv("HOME", dir)
@@ -24,7 +25,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Skip(err)
 	}
 	ctx := context.Background()
-	c, err := amove.New(ctx, amove.Options{Logger: slog.New(slog.DiscardHandler)})
+	c, err := amove.OpenDefault(ctx, amove.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,8 @@ func TestNewDefaults(t *testing.T) {
 		}
 	}
 	// A second start finds the same key and data: tokens stay valid.
-	c, err = amove.New(ctx, amove.Options{Logger: slog.New(slog.DiscardHandler)})
+	cloud := newFakeCloud(t)
+	c, err = amove.OpenDefault(ctx, amove.Options{Logger: slog.New(slog.DiscardHandler), OpenStorage: cloud.open})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +56,58 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if _, err := c.Authenticate(ctx, tok.Token); err != nil {
 		t.Error(err)
+	}
+	// The whole folder is the Client's own: no transfer reads or writes
+	// its files, the store and keyring nor anything else put there.
+	a, err := c.InsertAccount(ctx, u.Principal(), goodAccount("media", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(cfg, "amove", "notes.txt")
+	if err := os.WriteFile(other, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(cfg, "amove", "amove.db"), filepath.Join(cfg, "amove", "secret.keyring"), other} {
+		if _, err := c.Upload(ctx, u.Principal(), amove.UploadRequest{AccountID: a.ID, Bucket: "media", LocalPath: path}); !errors.Is(err, transfer.ErrProtected) {
+			t.Errorf("upload of %s: %v, want transfer.ErrProtected", path, err)
+		}
+	}
+	if _, err := c.Download(ctx, u.Principal(), amove.DownloadRequest{AccountID: a.ID, Bucket: "media", Key: "x", LocalPath: other, Overwrite: true}); !errors.Is(err, transfer.ErrProtected) {
+		t.Errorf("download onto %s: %v, want transfer.ErrProtected", other, err)
+	}
+}
+
+// TestNewOpensOnlyWhatOptionsName: New without a store or a key refuses,
+// says what to set, and writes nothing under the configuration directory
+// (or anywhere else: HOME is an empty folder here).
+func TestNewOpensOnlyWhatOptionsName(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
+	t.Setenv("HOME", home)
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "a.db")
+	for _, tc := range []struct {
+		opts amove.Options
+		want string
+	}{
+		{amove.Options{}, "Options.DSN"},
+		{amove.Options{SecretKey: make([]byte, 32)}, "Options.DSN"},
+		{amove.Options{DSN: dsn}, "Options.KeyFile"},
+	} {
+		c, err := amove.New(ctx, tc.opts)
+		if err == nil {
+			c.Close()
+			t.Fatalf("New(%+v) opened a Client", tc.opts)
+		}
+		if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "OpenDefault") {
+			t.Errorf("New(%+v) = %v, want it to name %s and OpenDefault", tc.opts, err, tc.want)
+		}
+	}
+	if _, err := amove.OpenStore(ctx, ""); err == nil {
+		t.Error("OpenStore(\"\") opened a store")
+	}
+	if ents, err := os.ReadDir(home); err != nil || len(ents) != 0 {
+		t.Errorf("the home folder after the refusals: %v %v, want it empty", ents, err)
 	}
 }
 

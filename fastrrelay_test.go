@@ -60,7 +60,7 @@ func TestServerTransferChunkBounded(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	st, err := c.Transfers().Wait(wctx, id)
+	st, err := c.WaitTransfer(wctx, p, id)
 	if err != nil || st.State != transfer.Completed {
 		t.Fatalf("transfer: %+v %v", st, err)
 	}

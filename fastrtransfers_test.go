@@ -159,6 +159,9 @@ func TestFastrTransfersSurviveRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := c.RestoreTransfers(ctx); err != nil { // as the agent does
+			t.Fatal(err)
+		}
 		return c
 	}
 	c1 := open()
@@ -228,7 +231,7 @@ func TestFastrTransfersSurviveRestart(t *testing.T) {
 	defer c2.Close()
 	for id, key := range ids {
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		st, err := c2.Transfers().Wait(wctx, id)
+		st, err := c2.WaitTransfer(wctx, p, id)
 		cancel()
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)

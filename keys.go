@@ -81,11 +81,7 @@ func openKeyring(opts Options, ttl time.Duration, now time.Time) (*keyring, erro
 	}
 	keyFile := opts.KeyFile
 	if keyFile == "" {
-		dir, err := configDir()
-		if err != nil {
-			return nil, err
-		}
-		keyFile = filepath.Join(dir, "secret.key")
+		return nil, errors.New("amove: no key: set Options.KeyFile or Options.SecretKey")
 	}
 	legacy, err := secret.ReadKey(keyFile)
 	switch {

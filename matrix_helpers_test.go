@@ -193,7 +193,7 @@ func treeSHA256(root string) (map[string]string, error) {
 func waitDone(ctx context.Context, c *amove.Client, p amove.Principal, id string) (transfer.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	if _, err := c.Transfers().Wait(ctx, id); err != nil {
+	if _, err := c.WaitTransfer(ctx, p, id); err != nil {
 		return transfer.Status{}, fmt.Errorf("waiting for transfer %s: %w", id, err)
 	}
 	return c.TransferStatus(ctx, p, id)

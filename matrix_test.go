@@ -673,7 +673,7 @@ func runMatrixProvider(t *testing.T, mp matrixProvider, files *matrixFiles, tab 
 		}
 		c1.Close() // as the agent stopping: the job stays running in the store
 		h.gate.rate.Store(0)
-		at, err := c.Transfers().Lookup(ctx, id)
+		at, err := c.TransferStatus(ctx, p, id)
 		if err != nil {
 			return false, err
 		}
@@ -681,11 +681,14 @@ func runMatrixProvider(t *testing.T, mp matrixProvider, files *matrixFiles, tab 
 			return false, fmt.Errorf("after close: %s with %d of %d bytes done", at.State, at.BytesDone, at.BytesTotal)
 		}
 		sent := h.gate.sent.Load()
-		c2, err := h.client(0) // restores the job from the store
+		c2, err := h.client(0)
 		if err != nil {
 			return false, err
 		}
 		defer c2.Close()
+		if err := c2.RestoreTransfers(ctx); err != nil { // as the agent starting again
+			return false, err
+		}
 		done, err := waitCompleted(ctx, c2, p, id)
 		if err != nil {
 			return false, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/amove/amove-go/provider"
@@ -20,20 +21,15 @@ type TransferOptions struct {
 	// Concurrency and PartSize tune the engine (see transfer.Options).
 	Concurrency int
 	PartSize    int64
-	// SkipRestore leaves the journal's unfinished transfers alone. Set it in
-	// short-lived tools that share a store with a running agent (the CLI),
-	// so two processes never run the same transfer. Such a client still
-	// lists every transfer of the store (ListTransfers reads the journal).
-	SkipRestore bool
 	// Retention is how long finished transfers stay listed after their last
 	// change (see transfer.Options.Retention). Default 30 days; negative
 	// keeps them for ever.
 	Retention time.Duration
 }
 
-// startEngine creates the transfer engine and restarts the journal's
-// unfinished transfers.
-func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
+// startEngine creates the transfer engine. It runs nothing until a
+// transfer is started or RestoreTransfers is called.
+func (c *Client) startEngine(opts TransferOptions) {
 	j := opts.Journal
 	if j == nil {
 		j = c.store.Journal()
@@ -48,11 +44,32 @@ func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 		MayRun:      c.mayRun,
 		Logger:      c.log,
 	})
-	if opts.SkipRestore {
-		return nil
-	}
-	return c.engine.Restore(ctx)
 }
+
+// RestoreTransfers continues, in this Client, the transfers the store
+// records as running or pending: those an earlier process was running when
+// it stopped or crashed. Each restarts from its last recorded part. Paused
+// and failed transfers stay at rest until ResumeTransfer. It also deletes
+// finished transfers older than TransferOptions.Retention.
+//
+// Only one process on a store should call it, the one that runs transfers
+// for the others (the agent): two that both restore would run the same
+// transfer twice. Short-lived clients sharing the store (the CLI) do not
+// call it and still list every transfer (ListTransfers reads the store).
+func (c *Client) RestoreTransfers(ctx context.Context) error {
+	if err := c.engine.Restore(ctx); err != nil {
+		return transferErr(err, "restore transfers")
+	}
+	return nil
+}
+
+// StopTransfers stops the transfers this Client runs, for an ordered
+// shutdown: their in-flight parts are cancelled and they stay "running" in
+// the store, so the next RestoreTransfers on it continues them. It returns
+// when they have stopped; no transfer starts afterwards. Close calls it;
+// call it before Close when something the transfers use (such as an
+// embedded Fastr server) must outlive them. Calling it again does nothing.
+func (c *Client) StopTransfers() { c.engine.Close() }
 
 // An account reference, as the engine keeps it, names the tenant and the
 // account so a restarted agent can reopen it. It never holds credentials.
@@ -76,11 +93,6 @@ func (c *Client) openRef(ctx context.Context, ref string) (provider.Storage, err
 }
 
 func owner(p Principal) string { return p.TenantID + "/" + p.UserID }
-
-// Transfers returns the engine, for progress subscriptions (Subscribe).
-// Start and control transfers through the Client methods, which check who
-// may do what.
-func (c *Client) Transfers() *transfer.Engine { return c.engine }
 
 // UploadRequest uploads a local file or directory tree.
 type UploadRequest struct {
@@ -255,9 +267,81 @@ func (c *Client) CancelTransfer(ctx context.Context, p Principal, id string) err
 	return transferErr(c.engine.Cancel(ctx, id), "cancel transfer")
 }
 
-// CanSee reports whether p may see the transfer described by st, for
-// filtering engine events.
-func (c *Client) CanSee(p Principal, st transfer.Status) bool { return p.check() == nil && sees(p, st) }
+// WaitTransfer waits until a transfer the caller may see ends or pauses,
+// or ctx is done, and returns its status. The transfer may run in another
+// process on the store: then its recorded status is returned if it has
+// ended or paused, and an error with code TRANSFER (transfer.ErrBadState)
+// if it has not, since only the process that runs it can wait for it. Any
+// other id is NOT_FOUND, as in TransferStatus.
+func (c *Client) WaitTransfer(ctx context.Context, p Principal, id string) (transfer.Status, error) {
+	if _, err := c.TransferStatus(ctx, p, id); err != nil {
+		return transfer.Status{}, err
+	}
+	st, err := c.engine.Wait(ctx, id)
+	switch {
+	case err == nil:
+		return st, nil
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return st, err
+	case errors.Is(err, transfer.ErrUnknownJob):
+		// Seen above, so it lives in the store but runs elsewhere.
+		return transfer.Status{}, &Error{Code: CodeTransfer, Message: "wait transfer: it runs in another process",
+			Err: fmt.Errorf("%w: %s runs in another process", transfer.ErrBadState, id)}
+	}
+	return st, transferErr(err, "wait transfer")
+}
+
+// subscribeBuffer is how many events a subscriber may fall behind by
+// before it loses some.
+const subscribeBuffer = 256
+
+// Subscribe delivers the progress and state events of the transfers this
+// Client runs that p may see (as TransferStatus: p's own, or every one of
+// p's tenant for an admin), until stop is called or ctx is done; the
+// channel is closed then. A reader that falls behind by more than a few
+// hundred events loses some rather than slow the transfers down, so read
+// the status with TransferStatus where it matters. Transfers that run in
+// other processes on the store send no events here. An invalid p gets a
+// closed channel.
+func (c *Client) Subscribe(ctx context.Context, p Principal) (events <-chan transfer.Event, stop func()) {
+	out := make(chan transfer.Event, subscribeBuffer)
+	if p.check() != nil {
+		close(out)
+		return out, func() {}
+	}
+	// The engine's own subscription is read at once by the goroutine
+	// below, so a slow reader here never holds up the engine, which waits
+	// for a full subscriber before it drops a state event.
+	in, unsubscribe := c.engine.Subscribe(subscribeBuffer)
+	quit, exited := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	end := func() { once.Do(func() { close(quit); unsubscribe() }) }
+	go func() {
+		defer close(exited)
+		defer close(out)
+		for {
+			select {
+			case ev, ok := <-in:
+				if !ok {
+					return
+				}
+				if !sees(p, ev.Status) {
+					continue
+				}
+				select {
+				case out <- ev:
+				default: // the reader fell behind
+				}
+			case <-ctx.Done():
+				end()
+				return
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return out, func() { end(); <-exited }
+}
 
 // transferErr maps engine errors onto the error model.
 func transferErr(err error, op string) error {

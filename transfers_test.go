@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"log/slog"
@@ -93,7 +94,7 @@ func waitTransfer(t *testing.T, c *amove.Client, p amove.Principal, id string) t
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := c.Transfers().Wait(ctx, id)
+	st, err := c.WaitTransfer(ctx, p, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +147,9 @@ func TestTransferSurvivesRestart(t *testing.T) {
 			c, err := amove.New(ctx, amove.Options{DSN: b.dsn, KeyFile: keyFile, OpenStorage: open,
 				Logger: slog.New(slog.DiscardHandler), Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 1}})
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.RestoreTransfers(ctx); err != nil {
 				t.Fatal(err)
 			}
 			return c
@@ -227,15 +231,20 @@ func TestTransfersOfOtherClients(t *testing.T) {
 			return slowParts{nopClose{cloud.mem}, parts}, nil
 		}
 		keyFile := filepath.Join(t.TempDir(), "secret.key")
-		newClient := func(skipRestore bool) *amove.Client {
+		newClient := func(agent bool) *amove.Client {
 			c, err := amove.New(ctx, amove.Options{DSN: b.dsn, KeyFile: keyFile, OpenStorage: open, Logger: slog.New(slog.DiscardHandler),
-				Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 1, SkipRestore: skipRestore}})
+				Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
+			if agent {
+				if err := c.RestoreTransfers(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			return c
 		}
-		agent := newClient(false)
+		agent := newClient(true)
 		defer agent.Close()
 		_, admin, err := agent.CreateTenant(ctx, uniqueName("t"), amove.NewUser{Username: uniqueName("admin"), Role: amove.RoleDesktopAdmin})
 		if err != nil {
@@ -266,11 +275,11 @@ func TestTransfersOfOtherClients(t *testing.T) {
 		}
 
 		// An earlier CLI run completed one upload, another paused one.
-		cli1 := newClient(true)
+		cli1 := newClient(false)
 		done := upload(cli1, small, "small.bin")
 		waitTransfer(t, cli1, p, done)
 		cli1.Close()
-		cli2 := newClient(true)
+		cli2 := newClient(false)
 		paused := upload(cli2, big, "paused.bin")
 		<-parts
 		if err := cli2.PauseTransfer(ctx, p, paused); err != nil {
@@ -281,7 +290,7 @@ func TestTransfersOfOtherClients(t *testing.T) {
 		running := upload(agent, big, "running.bin")
 		<-parts
 
-		cli := newClient(true)
+		cli := newClient(false)
 		defer cli.Close()
 		list, err := cli.ListTransfers(ctx, p)
 		if err != nil {
@@ -349,4 +358,182 @@ func newEnvUser(t *testing.T, c *amove.Client, admin amove.User, role amove.Role
 		t.Fatal(err)
 	}
 	return u.Principal()
+}
+
+// gatedParts holds every part upload until release is closed, so a
+// transfer stays running for as long as a test needs.
+type gatedParts struct {
+	nopClose
+	release chan struct{}
+}
+
+func (g gatedParts) UploadPart(ctx context.Context, u provider.Upload, n int, r io.ReadSeeker, size int64) (provider.Part, error) {
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return provider.Part{}, ctx.Err()
+	}
+	return g.nopClose.UploadPart(ctx, u, n, r, size)
+}
+
+// TestTransfersUnderThePrincipal: every transfer method of the Client
+// answers NOT_FOUND for a transfer the caller may not see, whether a user
+// of the same tenant without rights or another tenant's admin, and leaves
+// the transfer as it was; a subscription delivers only the events of the
+// transfers its principal may see.
+func TestTransfersUnderThePrincipal(t *testing.T) {
+	run(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		cloud := newFakeCloud(t)
+		release := make(chan struct{})
+		open := func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+			if _, err := cloud.open(ctx, cfg); err != nil {
+				return nil, err
+			}
+			return gatedParts{nopClose{cloud.mem}, release}, nil
+		}
+		c, err := amove.New(ctx, amove.Options{DSN: b.dsn, KeyFile: filepath.Join(t.TempDir(), "secret.key"), OpenStorage: open,
+			Logger: slog.New(slog.DiscardHandler), Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		e := &env{t: t, c: c, cloud: cloud}
+		_, admin := e.newTenant("acme")
+		alice := e.newUser(admin, amove.RoleCreativeUser)
+		carol := e.newUser(admin, amove.RoleStandardUser) // same tenant, no rights on alice's transfers
+		_, bob := e.newTenant("other")                    // another tenant's admin
+		outsiders := map[string]amove.User{"carol": carol, "bob": bob}
+
+		// Subscribed before anything starts, so nothing is missed.
+		subs := map[string]<-chan transfer.Event{}
+		for name, u := range map[string]amove.User{"alice": alice, "admin": admin, "carol": carol, "bob": bob} {
+			events, stop := c.Subscribe(ctx, u.Principal())
+			defer stop()
+			subs[name] = events
+		}
+
+		data := make([]byte, 12<<20)
+		_, _ = rand.Read(data)
+		src := filepath.Join(t.TempDir(), "take.mov")
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a := e.insert(alice, "media", false)
+		id, err := c.Upload(ctx, alice.Principal(), amove.UploadRequest{AccountID: a.ID, Bucket: "media", Key: "take.mov", LocalPath: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// The upload is running (its parts wait at the gate): nobody else
+		// may see, wait for, pause, resume or cancel it.
+		for name, u := range outsiders {
+			p := u.Principal()
+			if _, err := c.TransferStatus(ctx, p, id); !errors.Is(err, amove.ErrNotFound) {
+				t.Errorf("%s: TransferStatus = %v, want ErrNotFound", name, err)
+			}
+			if _, err := c.WaitTransfer(ctx, p, id); !errors.Is(err, amove.ErrNotFound) {
+				t.Errorf("%s: WaitTransfer = %v, want ErrNotFound", name, err)
+			}
+			if err := c.PauseTransfer(ctx, p, id); !errors.Is(err, amove.ErrNotFound) {
+				t.Errorf("%s: PauseTransfer = %v, want ErrNotFound", name, err)
+			}
+			if err := c.ResumeTransfer(ctx, p, id); !errors.Is(err, amove.ErrNotFound) {
+				t.Errorf("%s: ResumeTransfer = %v, want ErrNotFound", name, err)
+			}
+			if err := c.CancelTransfer(ctx, p, id); !errors.Is(err, amove.ErrNotFound) {
+				t.Errorf("%s: CancelTransfer = %v, want ErrNotFound", name, err)
+			}
+			list, err := c.ListTransfers(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range list {
+				if st.ID == id {
+					t.Errorf("%s lists alice's transfer", name)
+				}
+			}
+		}
+		if st, err := c.TransferStatus(ctx, alice.Principal(), id); err != nil || st.State != transfer.Running && st.State != transfer.Pending {
+			t.Fatalf("after the outsiders' calls: %+v, %v; want it still under way", st, err)
+		}
+
+		// Its owner pauses and resumes it; it completes byte-exact.
+		if err := c.PauseTransfer(ctx, alice.Principal(), id); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if st, err := c.WaitTransfer(wctx, alice.Principal(), id); err != nil || st.State != transfer.Paused {
+			t.Fatalf("after the pause: %+v, %v", st, err)
+		}
+		if err := c.ResumeTransfer(ctx, alice.Principal(), id); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if st, err := c.WaitTransfer(wctx, alice.Principal(), id); err != nil || st.State != transfer.Completed || !st.ChecksumVerified {
+			t.Fatalf("after the resume: %+v, %v", st, err)
+		}
+		rc, err := cloud.mem.NewRangeReader(ctx, "media", "take.mov", 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if sha256.Sum256(got) != sha256.Sum256(data) {
+			t.Fatal("the uploaded object differs")
+		}
+
+		// Alice and her tenant's admin get the transfer's events up to
+		// its completion.
+		for _, name := range []string{"alice", "admin"} {
+			if !readUntil(t, wctx, subs[name], func(ev transfer.Event) bool {
+				return ev.Status.ID == id && ev.Type == transfer.EventState && ev.Status.State == transfer.Completed
+			}) {
+				t.Errorf("%s's subscription ended before alice's upload completed", name)
+			}
+		}
+		// Each outsider starts a transfer of their own and reads their
+		// events until it completes: events arrive in order, so any event
+		// of alice's, all sent before, would have come first.
+		for name, u := range outsiders {
+			own := e.insert(u, "own", false)
+			oid, err := c.Upload(ctx, u.Principal(), amove.UploadRequest{AccountID: own.ID, Bucket: "media", Key: name + ".txt", LocalPath: src})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var leaked []transfer.Event
+			if !readUntil(t, wctx, subs[name], func(ev transfer.Event) bool {
+				if ev.Status.ID != oid {
+					leaked = append(leaked, ev)
+				}
+				return ev.Status.ID == oid && ev.Type == transfer.EventState && ev.Status.State.Final()
+			}) {
+				t.Errorf("%s's subscription ended before their own upload ended", name)
+			}
+			if len(leaked) != 0 {
+				t.Errorf("%s received %d events of others' transfers, the first of %s", name, len(leaked), leaked[0].Status.ID)
+			}
+		}
+	})
+}
+
+// readUntil reads events until done reports true (true) or the channel
+// closes or ctx ends (false).
+func readUntil(t *testing.T, ctx context.Context, events <-chan transfer.Event, done func(transfer.Event) bool) bool {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return false
+			}
+			if done(ev) {
+				return true
+			}
+		case <-ctx.Done():
+			t.Error(ctx.Err())
+			return false
+		}
+	}
 }

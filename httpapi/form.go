@@ -127,7 +127,7 @@ func (s *Server) uploadFromForm(w http.ResponseWriter, r *http.Request) error {
 		os.Remove(final.Name())
 		return err
 	}
-	s.hub.removeWhenDone(id, final.Name())
+	s.hub.removeWhenDone(principalFrom(r.Context()), id, final.Name())
 	writeJSON(w, http.StatusOK, transferID{id})
 	return nil
 }

@@ -48,41 +48,58 @@ type closeReason struct {
 	why  string
 }
 
-// hub fans transfer events out to the sockets of the users who may see them.
+// hub keeps the /notification sockets. Each socket subscribes to the
+// transfer events of its user (amove.Client.Subscribe, which filters them
+// by the user's rights); the hub sends app notifications to the sockets of
+// a user and closes them all when the server closes.
 type hub struct {
 	s      *Server
-	stop   func()
 	unhook func() // from OnUserDeactivated
+	// ctx ends at close: the subscriptions of the staged files' watchers.
+	ctx    context.Context
+	cancel context.CancelFunc
+	files  sync.WaitGroup // removeWhenDone's watchers
 	mu     sync.Mutex
 	conns  map[*socket]struct{}
-	files  map[string]string // transfer id -> staged file to remove at the end
-	done   chan struct{}
+	done   chan struct{} // closed by close, under mu
 }
 
 type socket struct {
 	p    amove.Principal
-	send chan []byte
+	send chan []byte      // app notifications; closed when the hub closes
 	end  chan closeReason // buffered 1: the first reason wins
 }
 
 func newHub(s *Server) *hub {
-	h := &hub{s: s, conns: map[*socket]struct{}{}, files: map[string]string{}, done: make(chan struct{})}
-	events, stop := s.c.Transfers().Subscribe(4096)
-	h.stop = stop
+	h := &hub{s: s, conns: map[*socket]struct{}{}, done: make(chan struct{})}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	// A deactivated user's sockets close at once, not when the token
 	// expires, and tokenless routes stop acting for them.
 	h.unhook = s.c.OnUserDeactivated(func(userID string) {
 		s.signedIn.forget(userID)
 		h.endUser(userID, closeReason{closeUserDeactivated, "user deactivated"})
 	})
-	go h.loop(events)
 	return h
 }
 
+// close ends every socket with 1000 and stops watching staged files.
 func (h *hub) close() {
+	h.mu.Lock()
+	select {
+	case <-h.done:
+		h.mu.Unlock()
+		return
+	default:
+	}
+	close(h.done)
+	for c := range h.conns {
+		close(c.send)
+		delete(h.conns, c)
+	}
+	h.mu.Unlock()
 	h.unhook()
-	h.stop()
-	<-h.done
+	h.cancel()
+	h.files.Wait()
 }
 
 // forget signs out the signed-in user if it is userID.
@@ -108,46 +125,26 @@ func (h *hub) endUser(userID string, r closeReason) {
 	}
 }
 
-func (h *hub) loop(events <-chan transfer.Event) {
-	defer close(h.done)
-	defer func() {
-		h.mu.Lock()
-		for c := range h.conns {
-			close(c.send)
-			delete(h.conns, c)
-		}
-		h.mu.Unlock()
-	}()
-	for ev := range events {
-		kind := "progress"
-		if ev.Type == transfer.EventState {
-			kind = "state"
-		}
-		var data any = progressData{Event: kind, transferStatus: statusOut(ev.Status)}
-		if fe, ok := fastrEventOf(kind, ev.Status); ok {
-			data = fe
-		}
-		msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: data})
-		var user []byte
-		if ev.Type == transfer.EventState && ev.Status.State.Final() {
-			user, _ = json.Marshal(envelope{Type: notifyUser, Data: map[string]string{
-				"transferId": ev.Status.ID,
-				"message":    strings.ToUpper(string(ev.Status.Kind[:1])) + string(ev.Status.Kind[1:]) + " " + string(ev.Status.State),
-			}})
-			h.finish(ev.Status)
-		}
-		h.mu.Lock()
-		for c := range h.conns {
-			if !h.s.c.CanSee(c.p, ev.Status) {
-				continue
-			}
-			trySend(c, msg)
-			if user != nil {
-				trySend(c, user)
-			}
-		}
-		h.mu.Unlock()
+// eventMessages are the socket messages of a transfer event: its progress
+// notification, and a user notification when the transfer has ended.
+func eventMessages(ev transfer.Event) [][]byte {
+	kind := "progress"
+	if ev.Type == transfer.EventState {
+		kind = "state"
 	}
+	var data any = progressData{Event: kind, transferStatus: statusOut(ev.Status)}
+	if fe, ok := fastrEventOf(kind, ev.Status); ok {
+		data = fe
+	}
+	msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: data})
+	if ev.Type != transfer.EventState || !ev.Status.State.Final() {
+		return [][]byte{msg}
+	}
+	user, _ := json.Marshal(envelope{Type: notifyUser, Data: map[string]string{
+		"transferId": ev.Status.ID,
+		"message":    strings.ToUpper(string(ev.Status.Kind[:1])) + string(ev.Status.Kind[1:]) + " " + string(ev.Status.State),
+	}})
+	return [][]byte{msg, user}
 }
 
 // trySend drops a message for a socket that does not keep up rather than
@@ -159,24 +156,34 @@ func trySend(c *socket, msg []byte) {
 	}
 }
 
-func (h *hub) removeWhenDone(id, path string) {
+// removeWhenDone removes the staged file of p's form upload id once the
+// upload has ended (completed, failed or cancelled); a paused upload keeps
+// it to resume from. The watch ends with the hub.
+func (h *hub) removeWhenDone(p amove.Principal, id, path string) {
 	h.mu.Lock()
-	h.files[id] = path
-	h.mu.Unlock()
-	// The transfer may already have ended before it was registered.
-	if st, err := h.s.c.Transfers().Status(id); err == nil && st.State.Final() {
-		h.finish(st)
+	defer h.mu.Unlock()
+	select {
+	case <-h.done:
+		return
+	default:
 	}
-}
-
-func (h *hub) finish(st transfer.Status) {
-	h.mu.Lock()
-	path, ok := h.files[st.ID]
-	delete(h.files, st.ID)
-	h.mu.Unlock()
-	if ok {
-		os.Remove(path)
-	}
+	events, stop := h.s.c.Subscribe(h.ctx, p)
+	h.files.Add(1)
+	go func() {
+		defer h.files.Done()
+		defer stop()
+		// The upload may have ended before the subscription began.
+		if st, err := h.s.c.TransferStatus(h.ctx, p, id); err == nil && st.State.Final() {
+			os.Remove(path)
+			return
+		}
+		for ev := range events {
+			if ev.Status.ID == id && ev.Type == transfer.EventState && ev.Status.State.Final() {
+				os.Remove(path)
+				return
+			}
+		}
+	}()
 }
 
 // appNotification tells the caller's sockets about a non-GET call.
@@ -245,6 +252,10 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 			msg: fmt.Sprintf("at most %d notification sockets per user and %d in all", maxSocketsPerUser, maxSockets)})
 		return
 	}
+	// Only the events of transfers p may see, from before the client
+	// learns that the socket is open.
+	events, stop := s.c.Subscribe(r.Context(), p)
+	defer stop()
 	// Same rule as writes: pages served from this machine and the
 	// configured origins may connect; other sites may not.
 	patterns := append(originHosts(s.origins), "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
@@ -295,6 +306,11 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// Clients only read; CloseRead answers pings and notices a close.
 	ctx := conn.CloseRead(r.Context())
+	write := func(msg []byte) error {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return conn.Write(wctx, websocket.MessageText, msg)
+	}
 	for {
 		select {
 		case <-expired:
@@ -308,11 +324,17 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 				conn.Close(websocket.StatusNormalClosure, "")
 				return
 			}
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := conn.Write(wctx, websocket.MessageText, msg)
-			cancel()
-			if err != nil {
+			if write(msg) != nil {
 				return
+			}
+		case ev, ok := <-events:
+			if !ok {
+				return // ctx is done
+			}
+			for _, msg := range eventMessages(ev) {
+				if write(msg) != nil {
+					return
+				}
 			}
 		case <-ctx.Done():
 			return

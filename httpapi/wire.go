@@ -35,7 +35,7 @@ type cloudAccount struct {
 
 func accountOut(a amove.CloudAccount) cloudAccount {
 	out := cloudAccount{
-		ID: a.ID, AccountID: a.AccountID, UserID: a.UserID, CloudType: int(a.CloudType), Name: a.Name,
+		ID: a.ID, AccountID: a.TenantID, UserID: a.UserID, CloudType: int(a.CloudType), Name: a.Name,
 		Region: a.Region, Endpoint: a.Endpoint, AccessKey: a.AccessKey, SecretKey: a.SecretKey,
 		CredentialsData: a.CredentialsData, Shared: a.Shared, Active: a.Active,
 		InternalStorage: a.InternalStorage, StorageTier: int(a.StorageTier),

@@ -28,7 +28,7 @@ func openSession(ctx context.Context, s *settings) (*session, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	c, err := s.open(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), false)
+	c, err := s.open(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func cmdCp(ctx context.Context, args []string) error {
 // follow prints progress until the transfer ends. Interrupting pauses it:
 // the next agent or CLI run on the same store resumes it.
 func follow(ctx context.Context, se *session, id string, w io.Writer) error {
-	events, stop := se.c.Transfers().Subscribe(64)
+	events, stop := se.c.Subscribe(ctx, se.p)
 	defer stop()
 	for {
 		st, err := se.c.TransferStatus(context.Background(), se.p, id)
@@ -267,7 +267,11 @@ func follow(ctx context.Context, se *session, id string, w io.Writer) error {
 		case <-ctx.Done():
 			fmt.Fprintln(w, "\ninterrupted: the transfer stays in the journal; the agent (amove serve) resumes it when it starts")
 			return ctx.Err()
-		case ev := <-events:
+		case ev, ok := <-events:
+			if !ok {
+				events = nil // ctx is done: the case above ends the loop
+				continue
+			}
 			if ev.Status.ID == id && ev.Type == transfer.EventProgress {
 				fmt.Fprintf(w, "\r%s %5.1f%%  %s/s  ", st.Kind, pct(ev.Status), human(ev.Status.BytesPerSecond))
 			}

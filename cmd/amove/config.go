@@ -188,10 +188,12 @@ func (s *settings) oauthConfig() oauth.Config {
 	return cfg
 }
 
-// open returns a client on the configured store. Only the agent restores
-// unfinished transfers: a CLI command sharing the store with a running agent
-// must not run the agent's transfers a second time.
-func (s *settings) open(ctx context.Context, log *slog.Logger, agent bool) (*amove.Client, error) {
+// open returns a client on the configured store and key, by default those
+// of the user's configuration folder (amove.OpenDefault). It runs no
+// transfer: only the agent restores unfinished ones (cmdServe), since a CLI
+// command sharing the store with a running agent must not run the agent's
+// transfers a second time.
+func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, error) {
 	var retention time.Duration
 	if s.TransferRetention != "" {
 		var err error
@@ -208,10 +210,10 @@ func (s *settings) open(ctx context.Context, log *slog.Logger, agent bool) (*amo
 			protected = append(protected, p)
 		}
 	}
-	return amove.New(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
+	return amove.OpenDefault(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
 		TokenSources: oauth.NewTokenSources(s.oauthConfig()),
 		Outbound:     provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
-		Transfers:    amove.TransferOptions{SkipRestore: !agent, Retention: retention}})
+		Transfers:    amove.TransferOptions{Retention: retention}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

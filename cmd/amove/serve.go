@@ -34,7 +34,7 @@ func cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c, err := s.open(ctx, log, true)
+	c, err := s.open(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	// last, which the engine writes to while it stops.
 	var stopLocal func()
 	defer func() {
-		c.Transfers().Close()
+		c.StopTransfers()
 		if stopLocal != nil {
 			stopLocal()
 		}
@@ -70,6 +70,11 @@ func cmdServe(ctx context.Context, args []string) error {
 		} else {
 			stopLocal = stop
 		}
+	}
+	// The transfers the last agent left running continue, now that the
+	// local storage some of them use is up.
+	if err := c.RestoreTransfers(ctx); err != nil {
+		return fmt.Errorf("restoring transfers: %w", err)
 	}
 	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithSignedInUser(admin.Principal()),
 		httpapi.WithAllowedOrigins(s.AllowedOrigins...)}

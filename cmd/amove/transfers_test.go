@@ -32,9 +32,14 @@ func TestTransfersListsEveryProcess(t *testing.T) {
 		if err := s.load(); err != nil {
 			t.Fatal(err)
 		}
-		c, err := s.open(ctx, log, agent)
+		c, err := s.open(ctx, log)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if agent { // as cmdServe
+			if err := c.RestoreTransfers(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		u, err := s.localAdmin(ctx, c)
 		if err != nil {
@@ -90,7 +95,7 @@ func TestTransfersListsEveryProcess(t *testing.T) {
 		t.Helper()
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if st, err := c.Transfers().Wait(wctx, id); err != nil || st.State != want {
+		if st, err := c.WaitTransfer(wctx, admin.Principal(), id); err != nil || st.State != want {
 			t.Fatalf("transfer %s: %+v, %v; want %s", id, st, err, want)
 		}
 	}
