@@ -70,11 +70,11 @@ type Options struct {
 	// redirects to another host and link-local (cloud metadata) addresses;
 	// AllowHosts pins the hosts. Ignored when HTTPClient is set.
 	Outbound provider.OutboundPolicy
-	// TokenSources builds the token source of OAuth accounts (Dropbox, Box,
-	// OneDrive, Google Drive) so refreshed tokens are written back to the
-	// store; use oauth.NewTokenSources. Nil leaves provider.Config's
-	// TokenSource unset.
-	TokenSources TokenSourceFunc
+	// OAuth configures OAuth accounts (Dropbox, Box, OneDrive, Google
+	// Drive): the apps of AuthorizationURL and CompleteAuthorization, and
+	// the refreshing token sources of their drivers, whose new tokens are
+	// sealed back into the store. The zero value configures none.
+	OAuth OAuthOptions
 	// LoginLockout backs a username off after failed sign-ins (Login);
 	// the zero value is five attempts, then 1 s doubling to 15 min.
 	LoginLockout LoginLockout
@@ -95,7 +95,7 @@ type Client struct {
 	open            func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
 	auth            Authenticator
 	validateTimeout time.Duration
-	tokenSources    TokenSourceFunc
+	oauth           *oauthTokens // OAuth apps and token sources (oauth.go)
 	now             func() time.Time
 	engine          *transfer.Engine
 	protected       []string    // Options.ProtectedPaths and the Client's own files
@@ -118,7 +118,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		log:             opts.Logger,
 		open:            opts.OpenStorage,
 		validateTimeout: opts.ValidateTimeout,
-		tokenSources:    opts.TokenSources,
+		oauth:           newOAuthTokens(opts.OAuth),
 		now:             time.Now,
 		logins:          newLoginGuard(opts.LoginLockout),
 	}

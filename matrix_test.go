@@ -177,7 +177,7 @@ type matrixHarness struct {
 	gate  *gate
 	hc    *http.Client
 	mem   *memory.Storage
-	oauth oauth.Config
+	oauth amove.OAuthOptions
 }
 
 func (h *matrixHarness) open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
@@ -192,7 +192,7 @@ func (h *matrixHarness) open(ctx context.Context, cfg provider.Config) (provider
 func (h *matrixHarness) client(concurrency int) (*amove.Client, error) {
 	return amove.New(context.Background(), amove.Options{
 		DSN: h.dsn, SecretKey: h.key, Logger: slog.New(slog.DiscardHandler),
-		OpenStorage: h.open, HTTPClient: h.hc, TokenSources: oauth.NewTokenSources(h.oauth),
+		OpenStorage: h.open, HTTPClient: h.hc, OAuth: h.oauth,
 		Transfers: amove.TransferOptions{PartSize: matrixPartSize, Concurrency: concurrency},
 	})
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/amove/amove-go"
-	"github.com/amove/amove-go/oauth"
 )
 
 // maxJSONBody caps every JSON request body.
@@ -92,7 +91,6 @@ type Server struct {
 	tokenless bool
 	hub       *hub
 	routes    []route
-	oauth     *oauth.Flow
 
 	// stagingErr is why tempDir was refused (ErrStagingDir): form uploads
 	// are refused then.

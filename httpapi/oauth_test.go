@@ -30,11 +30,11 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	defer srv.Close()
 	prov := oauth.Dropbox("app", "secret")
 	prov.Config.Endpoint = oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/authorize", TokenURL: srv.URL + "/oauth2/token"}
-	cfg := oauth.Config{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
+	cfg := amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
 	ctx := context.Background()
 	dir := t.TempDir()
 	c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "key"),
-		Logger: slog.New(slog.DiscardHandler), TokenSources: oauth.NewTokenSources(cfg),
+		Logger: slog.New(slog.DiscardHandler), OAuth: cfg,
 		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 			return dropbox.New(ctx, cfg, dropbox.Options{APIURL: srv.URL, ContentURL: srv.URL})
 		}})
@@ -50,7 +50,7 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(c, httpapi.WithOAuth(oauth.NewFlow(c, cfg)), httpapi.WithRoots(dir), httpapi.WithLogger(slog.New(slog.DiscardHandler)))
+	api := httpapi.New(c, httpapi.WithRoots(dir), httpapi.WithLogger(slog.New(slog.DiscardHandler)))
 	defer api.Close()
 	agent := httptest.NewServer(api)
 	defer agent.Close()
@@ -123,7 +123,7 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	}
 	// A provider without an OAuth app configured answers 501.
 	resp, _ = post("/cloud/generate_box_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "b"})
-	if resp.StatusCode != httpapi.StatusValidation && resp.StatusCode != http.StatusNotImplemented {
+	if resp.StatusCode != http.StatusNotImplemented {
 		t.Errorf("unconfigured provider: %d", resp.StatusCode)
 	}
 }

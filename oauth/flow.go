@@ -2,146 +2,85 @@ package oauth
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/oauth2"
-
-	"github.com/amove/amove-go"
-	"github.com/amove/amove-go/provider"
 )
 
-// ErrProviderDenied is matched (errors.Is) by the error of a callback that
-// carries the provider's error (the user declined, the app is misconfigured).
+// The two protocol steps of the authorization-code flow, as functions of a
+// Provider: the consent URL and the code exchange. Remembering what a URL
+// was made for (state, PKCE verifier, who asked) is the caller's business;
+// amove.Client does it in its store.
+
+// ErrProviderDenied is matched (errors.Is) by the error Denied returns: the
+// callback carried the provider's error (the user declined, the app is
+// misconfigured) instead of a code.
 var ErrProviderDenied = errors.New("the provider denied the authorization")
 
-// Flow runs the authorization-code flow of the generate_*_authorization_url
-// and *_authorization_callback routes.
-type Flow struct {
-	client *amove.Client
-	cfg    Config
-}
-
-// NewFlow returns a Flow that keeps pending authorizations in, and creates
-// accounts through, client.
-func NewFlow(client *amove.Client, cfg Config) *Flow {
-	return &Flow{client: client, cfg: cfg}
-}
-
-// AuthorizationRequest is the body of a generate_*_authorization_url route.
-type AuthorizationRequest struct {
-	RedirectURL string
-	CloudName   string
-	Shared      bool
-}
-
-// CallbackRequest is the body of an *_authorization_callback route: what
-// the provider appended to the redirect URL. RedirectURL, when set, must be
-// the one the authorization was made for.
-type CallbackRequest struct {
-	Code             string
-	State            string
-	Error            string
-	ErrorDescription string
-	RedirectURL      string
-}
-
-// AuthorizationURL returns the URL to send the user to for consent, and the
-// random state in it. The state is bound to p, the cloud type and the
-// redirect URL, lives Config.StateTTL and is good for one callback.
-func (f *Flow) AuthorizationURL(ctx context.Context, p amove.Principal, t provider.CloudType, req AuthorizationRequest) (authURL, state string, err error) {
-	prov, err := f.provider(t)
-	if err != nil {
-		return "", "", err
-	}
-	state = rand.Text() + rand.Text() // 52 base32 characters, 260 bits
-	var verifier string
-	if prov.PKCE {
-		verifier = oauth2.GenerateVerifier()
-	}
-	err = f.client.SaveAuthorization(ctx, p, state, amove.PendingAuthorization{CloudType: t,
-		RedirectURL: req.RedirectURL, CloudName: req.CloudName, Shared: req.Shared, Verifier: verifier}, f.cfg.stateTTL())
-	if err != nil {
-		return "", "", err
-	}
-	cfg := prov.Config
-	cfg.RedirectURL = req.RedirectURL
+// AuthCodeURL returns the URL that asks the user to consent, carrying state
+// and redirectURL. verifier is the PKCE code verifier
+// (oauth2.GenerateVerifier) and is used only when p.PKCE is set; the same
+// verifier must be given to Exchange.
+func (p Provider) AuthCodeURL(state, redirectURL, verifier string) string {
+	cfg := p.Config
+	cfg.RedirectURL = redirectURL
 	var opts []oauth2.AuthCodeOption
-	if prov.PKCE {
+	if p.PKCE {
 		opts = append(opts, oauth2.S256ChallengeOption(verifier))
 	}
-	for k, vs := range prov.AuthParams {
+	for k, vs := range p.AuthParams {
 		for _, v := range vs {
 			opts = append(opts, oauth2.SetAuthURLParam(k, v))
 		}
 	}
-	return cfg.AuthCodeURL(state, opts...), state, nil
+	return cfg.AuthCodeURL(state, opts...)
 }
 
-// Callback completes the flow: it consumes the state, exchanges the code and
-// creates the CloudAccount (name and sharing as asked when the URL was made)
-// with the token sealed in credentialsData. An unknown, used, expired or
-// foreign state, a provider error or a refused code stores nothing.
-func (f *Flow) Callback(ctx context.Context, p amove.Principal, t provider.CloudType, req CallbackRequest) (amove.CloudAccount, error) {
-	prov, err := f.provider(t)
-	if err != nil {
-		return amove.CloudAccount{}, err
-	}
-	// Take the state first, even on a provider error, so it cannot be
-	// replayed.
-	pending, err := f.client.TakeAuthorization(ctx, p, req.State)
-	if req.Error != "" || req.ErrorDescription != "" {
-		msg := "the provider denied the authorization: " + clip(req.Error)
-		if req.ErrorDescription != "" {
-			msg += ": " + clip(req.ErrorDescription)
-		}
-		return amove.CloudAccount{}, &amove.Error{Code: amove.CodeDefault, Message: msg, Err: ErrProviderDenied}
-	}
-	if err != nil {
-		return amove.CloudAccount{}, err
-	}
-	switch {
-	case pending.CloudType != t:
-		return amove.CloudAccount{}, invalid("the OAuth state was made for %s, not %s", pending.CloudType, t)
-	case req.RedirectURL != "" && req.RedirectURL != pending.RedirectURL:
-		return amove.CloudAccount{}, invalid("redirectURL differs from the one the authorization URL was made for")
-	case req.Code == "":
-		return amove.CloudAccount{}, invalid("code is empty")
-	}
-	cfg := prov.Config
-	cfg.RedirectURL = pending.RedirectURL
+// Exchange trades the code of a callback for a token. redirectURL and
+// verifier must be those of the AuthCodeURL the code answers. The token
+// endpoint is reached with the *http.Client in ctx under oauth2.HTTPClient,
+// or one with a 30-second timeout. A refused code keeps the OAuth error
+// code in the error but never the response body, which is the provider's
+// and may echo what it was sent.
+func (p Provider) Exchange(ctx context.Context, code, redirectURL, verifier string) (*oauth2.Token, error) {
+	cfg := p.Config
+	cfg.RedirectURL = redirectURL
 	var opts []oauth2.AuthCodeOption
-	if prov.PKCE {
-		opts = append(opts, oauth2.VerifierOption(pending.Verifier))
+	if p.PKCE {
+		opts = append(opts, oauth2.VerifierOption(verifier))
 	}
-	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, f.cfg.httpClient()), req.Code, opts...)
+	tok, err := cfg.Exchange(withHTTPClient(ctx), code, opts...)
 	if err != nil {
-		return amove.CloudAccount{}, &amove.Error{Code: amove.CodeDefault,
-			Message: "the provider refused the authorization code", Err: exchangeErr(err)}
+		return nil, exchangeErr(err)
 	}
-	cd, err := marshalToken(tok)
-	if err != nil {
-		return amove.CloudAccount{}, err
-	}
-	return f.client.InsertAccount(ctx, p, amove.NewAccount{CloudType: t, Name: pending.CloudName,
-		CredentialsData: cd, Shared: pending.Shared})
+	return tok, nil
 }
 
-func (f *Flow) provider(t provider.CloudType) (Provider, error) {
-	prov, ok := f.cfg.Providers[t]
-	if !ok {
-		return Provider{}, &amove.Error{Code: amove.CodeDefault, Message: "OAuth is not configured for " + t.String(),
-			Err: provider.ErrUnsupported}
+// Denied returns the error of a callback that carries the provider's error
+// parameters (error, error_description) instead of a code. It matches
+// ErrProviderDenied and quotes both, clipped and made valid UTF-8, since
+// they came through the user's browser.
+func Denied(code, description string) error {
+	msg := clip(code)
+	if description != "" {
+		msg += ": " + clip(description)
 	}
-	return prov, nil
+	return fmt.Errorf("%w: %s", ErrProviderDenied, msg)
 }
 
-func invalid(format string, args ...any) error {
-	return &amove.Error{Code: amove.CodeDefault, Message: fmt.Sprintf(format, args...)}
+// withHTTPClient gives ctx the default token-endpoint client unless it
+// names one.
+func withHTTPClient(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second})
 }
 
 // clip bounds text the provider sent through the user's browser before it
@@ -154,8 +93,8 @@ func clip(s string) string {
 	return s
 }
 
-// exchangeErr keeps the OAuth error code of a refused exchange and drops the
-// response body, which is the provider's and not ours to echo.
+// exchangeErr keeps the OAuth error code of a refused exchange or refresh
+// and drops the response body.
 func exchangeErr(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -167,9 +106,10 @@ func exchangeErr(err error) error {
 	return err
 }
 
-// credentials is the credentialsData of an OAuth account: oauth2.Token's
-// JSON form (access_token, token_type, refresh_token, expiry).
-func marshalToken(tok *oauth2.Token) (string, error) {
+// MarshalToken returns the stored form of tok: oauth2.Token's JSON
+// (access_token, token_type, refresh_token, expiry), which is what an OAuth
+// account's credentialsData holds.
+func MarshalToken(tok *oauth2.Token) (string, error) {
 	b, err := json.Marshal(tok)
 	if err != nil {
 		return "", err
@@ -177,9 +117,12 @@ func marshalToken(tok *oauth2.Token) (string, error) {
 	return string(b), nil
 }
 
-func unmarshalToken(cd string) (*oauth2.Token, error) {
+// ParseToken reads a token stored by MarshalToken (an OAuth account's
+// credentialsData). It refuses one with neither an access nor a refresh
+// token, and its errors never quote the input.
+func ParseToken(credentialsData string) (*oauth2.Token, error) {
 	var tok oauth2.Token
-	if err := json.Unmarshal([]byte(cd), &tok); err != nil {
+	if err := json.Unmarshal([]byte(credentialsData), &tok); err != nil {
 		// Never wrap the JSON error: it may quote the token.
 		return nil, errors.New("oauth: credentialsData is not an OAuth token")
 	}

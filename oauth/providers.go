@@ -1,28 +1,31 @@
-// Package oauth connects OAuth cloud accounts (Dropbox, Box, OneDrive,
-// Google Drive) on golang.org/x/oauth2: the authorization URL and the
-// callback that turns a code into a stored CloudAccount (Flow), and the
-// token source that refreshes an account's token before it expires and
-// writes the new one back to the store (NewTokenSources).
+// Package oauth is the OAuth 2 side of the OAuth cloud accounts (Dropbox,
+// Box, OneDrive, Google Drive), on golang.org/x/oauth2: each provider's
+// application (Provider: endpoints, scopes, PKCE), the two protocol steps of
+// the authorization-code flow (Provider.AuthCodeURL, Provider.Exchange), the
+// stored form of a token (MarshalToken, ParseToken), and a TokenSource that
+// refreshes a token before it expires and hands each new one to a save
+// function.
 //
-// Wire both from one Config:
+// The package needs nothing but provider, so a program that opens a driver
+// itself can keep its token fresh and stored wherever it likes:
 //
-//	cfg := oauth.Config{Providers: map[provider.CloudType]oauth.Provider{
-//		provider.Dropbox: oauth.Dropbox(id, secret),
-//	}}
-//	client, err := amove.New(ctx, amove.Options{TokenSources: oauth.NewTokenSources(cfg)})
-//	flow := oauth.NewFlow(client, cfg)
+//	app := oauth.Dropbox(id, secret)
+//	ts := oauth.NewTokenSource(ctx, app.Config, tok, func(ctx context.Context, tok *oauth2.Token) error {
+//		return saveSomewhere(ctx, tok) // called after each refresh
+//	}, oauth.TokenSourceOptions{})
+//	st, err := provider.Open(ctx, provider.Config{CloudType: provider.Dropbox, TokenSource: ts})
+//
+// amove.Client builds on it (amove.Options.OAuth): it keeps the pending
+// authorizations, creates the account on the callback, and seals each
+// refreshed token back into its store.
 //
 // Tokens never appear in errors or logs.
 package oauth
 
 import (
-	"net/http"
 	"net/url"
-	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/amove/amove-go/provider"
 )
 
 // Provider is the OAuth application registered with one provider.
@@ -36,43 +39,6 @@ type Provider struct {
 	// AuthParams are extra authorization URL parameters, such as the one
 	// that asks for a refresh token.
 	AuthParams url.Values
-}
-
-// Config is the OAuth configuration shared by Flow and NewTokenSources.
-type Config struct {
-	// Providers maps each OAuth cloud type to its application. A cloud type
-	// missing here cannot be connected or refreshed.
-	Providers map[provider.CloudType]Provider
-	// StateTTL is how long an authorization URL stays usable; zero means
-	// 10 minutes.
-	StateTTL time.Duration
-	// RefreshMargin refreshes an access token this long before it expires;
-	// zero means one minute.
-	RefreshMargin time.Duration
-	// HTTPClient talks to the token endpoints; nil means a client with a
-	// 30-second timeout.
-	HTTPClient *http.Client
-}
-
-func (c Config) stateTTL() time.Duration {
-	if c.StateTTL > 0 {
-		return c.StateTTL
-	}
-	return 10 * time.Minute
-}
-
-func (c Config) refreshMargin() time.Duration {
-	if c.RefreshMargin > 0 {
-		return c.RefreshMargin
-	}
-	return time.Minute
-}
-
-func (c Config) httpClient() *http.Client {
-	if c.HTTPClient != nil {
-		return c.HTTPClient
-	}
-	return &http.Client{Timeout: 30 * time.Second}
 }
 
 // Dropbox returns the Dropbox application: file and sharing scopes, an

@@ -11,148 +11,151 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/provider"
 )
 
-// NewTokenSources returns the amove.Options.TokenSources hook. It keeps one
-// token source per account for the life of the process, so however many
-// operations hit an expired token together, the token is refreshed once and
-// saved once. A refresh token the provider refuses (revoked, expired)
-// becomes provider.ErrUnauthenticated naming the account.
+// SaveFunc stores a token a TokenSource has just obtained by refreshing, in
+// place of the one it replaces. tok keeps the refresh token even when the
+// provider did not send a new one.
+type SaveFunc func(ctx context.Context, tok *oauth2.Token) error
+
+// TokenSourceOptions tune a TokenSource; the zero value is ready to use.
+type TokenSourceOptions struct {
+	// RefreshMargin refreshes an access token this long before it expires;
+	// zero means one minute.
+	RefreshMargin time.Duration
+	// Name names the account in errors, such as `Dropbox account "Work"
+	// (<id>)`; never a token. Empty means "the OAuth account".
+	Name string
+	// Logger receives a failed save; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// TokenSource is an oauth2.TokenSource that refreshes its token before it
+// expires and saves each new one. One TokenSource per account serves every
+// operation on it: callers wait on one mutex, so however many find the token
+// expired together, it is refreshed once and saved once. It is safe for
+// concurrent use.
 //
-// The sources it returns also have an Expire(accessToken string) method:
-// a driver whose provider rejects a token the source still thought valid
-// (revoked early, clock skew) calls it and retries once.
-func NewTokenSources(cfg Config) amove.TokenSourceFunc {
-	ts := &tokenSources{cfg: cfg, byAccount: map[string]*persistentSource{}}
-	return ts.get
-}
+// Drivers that learn from the provider that a token is dead before its
+// expiry (revoked early, clock skew) call Expire and retry once.
+type TokenSource struct {
+	ctx    context.Context
+	cfg    oauth2.Config
+	margin time.Duration
+	name   string
+	log    *slog.Logger
+	save   SaveFunc
 
-type tokenSources struct {
-	cfg       Config
-	mu        sync.Mutex
-	byAccount map[string]*persistentSource
-}
-
-func (s *tokenSources) get(ctx context.Context, acct amove.StoredAccount, cd string,
-	save func(ctx context.Context, credentialsData string) error) (oauth2.TokenSource, error) {
-	prov, ok := s.cfg.Providers[acct.CloudType]
-	if !ok {
-		return nil, fmt.Errorf("%w: OAuth is not configured for %s", provider.ErrUnsupported, acct.CloudType)
-	}
-	tok, err := unmarshalToken(cd)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	src := s.byAccount[acct.ID]
-	if src == nil {
-		// The source outlives the operation that made it: keep ctx's values
-		// (an HTTP client) but not its cancellation.
-		base := context.WithoutCancel(ctx)
-		if _, ok := base.Value(oauth2.HTTPClient).(*http.Client); !ok {
-			base = context.WithValue(base, oauth2.HTTPClient, s.cfg.httpClient())
-		}
-		src = &persistentSource{ctx: base, cfg: prov.Config, margin: s.cfg.refreshMargin(),
-			account: fmt.Sprintf("%s account %q (%s)", acct.CloudType, acct.Name, acct.ID), tok: tok}
-		if acct.ID != "" {
-			s.byAccount[acct.ID] = src
-		}
-	}
-	src.update(tok, save)
-	return src, nil
-}
-
-// persistentSource refreshes one account's token and saves each new one.
-type persistentSource struct {
-	ctx     context.Context
-	cfg     oauth2.Config
-	margin  time.Duration
-	account string // for errors: type, name and id, never a token
-
-	mu   sync.Mutex
-	tok  *oauth2.Token
-	save func(ctx context.Context, credentialsData string) error
+	mu  sync.Mutex
+	tok *oauth2.Token
 	// rejected is the access token a driver last reported refused
-	// (Expire): a stale copy of it read from the store must not come back.
+	// (Expire): a stale copy of it read from a store must not come back.
 	rejected string
 }
 
-// update adopts the newest save function and, when the stored token is
-// newer than ours (refreshed by another process, or the account was
-// reconnected), the stored token.
-func (p *persistentSource) update(tok *oauth2.Token, save func(ctx context.Context, credentialsData string) error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if save != nil {
-		p.save = save
+var _ oauth2.TokenSource = (*TokenSource)(nil)
+
+// NewTokenSource returns a TokenSource that starts from tok and refreshes it
+// at cfg's token endpoint (a Provider's Config). save, which may be nil, is
+// called after each refresh; when it fails the error is logged and the new
+// token still used, since it is valid: the stored one may be dead now for
+// a provider that rotates refresh tokens (Box), which the log says.
+//
+// Refreshes keep ctx's values but not its cancellation: the source outlives
+// the call that made it. They reach the token endpoint with the
+// *http.Client in ctx under oauth2.HTTPClient, as golang.org/x/oauth2 does,
+// or one with a 30-second timeout. A refresh token the provider refuses
+// (revoked, expired) is provider.ErrUnauthenticated naming opts.Name.
+func NewTokenSource(ctx context.Context, cfg oauth2.Config, tok *oauth2.Token, save SaveFunc, opts TokenSourceOptions) *TokenSource {
+	s := &TokenSource{ctx: withHTTPClient(context.WithoutCancel(ctx)), cfg: cfg, margin: opts.RefreshMargin,
+		name: opts.Name, log: opts.Logger, save: save, tok: &oauth2.Token{}}
+	if s.margin <= 0 {
+		s.margin = time.Minute
 	}
-	if tok.AccessToken != "" && tok.AccessToken == p.rejected {
+	if s.name == "" {
+		s.name = "the OAuth account"
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if tok != nil {
+		s.tok = copyToken(tok)
+	}
+	return s
+}
+
+// Update offers tok, read again from where the saved tokens live, to the
+// source: it is adopted when it is newer than the source's (another process
+// refreshed it, or the account was reconnected), unless it is the access
+// token a driver reported refused. A holder that keeps one source per
+// account across operations calls it each time it reads the stored token.
+func (s *TokenSource) Update(tok *oauth2.Token) {
+	if tok == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tok.AccessToken != "" && tok.AccessToken == s.rejected {
 		// The store still holds the token the provider refused: Expire
 		// zeroed our expiry, so without this check the stale token would
 		// look newer and be handed out again instead of refreshed.
 		return
 	}
-	if tok.Expiry.After(p.tok.Expiry) || (tok.RefreshToken != "" && p.tok.RefreshToken == "") {
-		p.tok = tok
+	if tok.Expiry.After(s.tok.Expiry) || (tok.RefreshToken != "" && s.tok.RefreshToken == "") {
+		s.tok = copyToken(tok)
 	}
 }
 
-func (p *persistentSource) fresh() bool {
-	return p.tok.AccessToken != "" && (p.tok.Expiry.IsZero() || time.Now().Add(p.margin).Before(p.tok.Expiry))
+func (s *TokenSource) fresh() bool {
+	return s.tok.AccessToken != "" && (s.tok.Expiry.IsZero() || time.Now().Add(s.margin).Before(s.tok.Expiry))
 }
 
 // Token returns a valid access token, refreshing and saving it first when it
-// is about to expire. Callers wait on one mutex, so one refresh serves them
-// all.
-func (p *persistentSource) Token() (*oauth2.Token, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.fresh() {
-		return copyToken(p.tok), nil
+// is about to expire.
+func (s *TokenSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fresh() {
+		return copyToken(s.tok), nil
 	}
-	if p.tok.RefreshToken == "" {
+	if s.tok.RefreshToken == "" {
 		return nil, provider.Wrap(provider.ErrUnauthenticated,
-			errors.New("the access token expired and there is no refresh token; reconnect the account"), p.account)
+			errors.New("the access token expired and there is no refresh token; reconnect the account"), s.name)
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
 	defer cancel()
 	// A zero-expiry token with only the refresh token makes oauth2 refresh.
-	nt, err := p.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: p.tok.RefreshToken}).Token()
+	nt, err := s.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: s.tok.RefreshToken}).Token()
 	if err != nil {
-		return nil, refreshErr(err, p.account)
+		return nil, refreshErr(err, s.name)
 	}
 	if nt.RefreshToken == "" { // Dropbox and Google keep the old one
-		nt.RefreshToken = p.tok.RefreshToken
+		nt.RefreshToken = s.tok.RefreshToken
 	}
-	p.tok = nt
-	if p.save != nil {
-		cd, err := marshalToken(nt)
-		if err == nil {
-			err = p.save(ctx, cd)
-		}
-		if err != nil {
+	s.tok = nt
+	if s.save != nil {
+		if err := s.save(ctx, copyToken(nt)); err != nil {
 			// The new token still works for this process; for a provider
 			// that rotates refresh tokens (Box) the stored one may now be
 			// dead, so say so loudly.
-			slog.Default().Error("oauth: could not store the refreshed token", "account", p.account, "err", err)
+			s.log.Error("oauth: could not store the refreshed token", "account", s.name, "err", err)
 		}
 	}
 	return copyToken(nt), nil
 }
 
 // Expire marks accessToken stale when it is still the current token, so the
-// next Token call refreshes.
-func (p *persistentSource) Expire(accessToken string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tok.AccessToken == accessToken {
-		p.rejected = accessToken
-		t := *p.tok
+// next Token call refreshes. Drivers call it when the provider refuses a
+// token the source thought valid.
+func (s *TokenSource) Expire(accessToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok.AccessToken == accessToken {
+		s.rejected = accessToken
+		t := *s.tok
 		t.AccessToken, t.Expiry = "", time.Time{}
-		p.tok = &t
+		s.tok = &t
 	}
 }
 

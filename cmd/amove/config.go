@@ -156,8 +156,8 @@ func fill(dst *string, v string) {
 
 // oauthConfig collects the OAuth apps from the config file and the
 // AMOVE_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET variables.
-func (s *settings) oauthConfig() oauth.Config {
-	cfg := oauth.Config{Providers: map[provider.CloudType]oauth.Provider{}}
+func (s *settings) oauthConfig() amove.OAuthOptions {
+	cfg := amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{}}
 	for name, build := range map[string]func(app oauthApp) (provider.CloudType, oauth.Provider){
 		"dropbox": func(a oauthApp) (provider.CloudType, oauth.Provider) {
 			return provider.Dropbox, oauth.Dropbox(a.ClientID, a.ClientSecret)
@@ -211,9 +211,9 @@ func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, e
 		}
 	}
 	return amove.OpenDefault(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
-		TokenSources: oauth.NewTokenSources(s.oauthConfig()),
-		Outbound:     provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
-		Transfers:    amove.TransferOptions{Retention: retention}})
+		OAuth:     s.oauthConfig(),
+		Outbound:  provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
+		Transfers: amove.TransferOptions{Retention: retention}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

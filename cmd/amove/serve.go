@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/amove/amove-go/httpapi"
-	"github.com/amove/amove-go/oauth"
 )
 
 func cmdServe(ctx context.Context, args []string) error {
@@ -87,9 +86,6 @@ func cmdServe(ctx context.Context, args []string) error {
 	}
 	if s.TempDir != "" {
 		opts = append(opts, httpapi.WithTempDir(s.TempDir))
-	}
-	if oc := s.oauthConfig(); len(oc.Providers) > 0 {
-		opts = append(opts, httpapi.WithOAuth(oauth.NewFlow(c, oc)))
 	}
 	if s.SMTP.Addr != "" {
 		opts = append(opts, httpapi.WithMailer(httpapi.SMTPMailer{Addr: s.SMTP.Addr, From: s.SMTP.From,

@@ -164,11 +164,10 @@ func TestRateLimitStorm(t *testing.T) {
 // clientEnv is an amove Client wired to the fake through oauth.
 type clientEnv struct {
 	srv    *fake.Server
-	cfg    oauth.Config
+	cfg    amove.OAuthOptions
 	dsn    string
 	key    []byte
 	client *amove.Client
-	flow   *oauth.Flow
 	user   amove.User
 }
 
@@ -177,7 +176,7 @@ func newClientEnv(t *testing.T, opts fake.Options) *clientEnv {
 		key: bytes.Repeat([]byte{7}, 32)}
 	prov := oauth.Dropbox("app", "secret")
 	prov.Config.Endpoint = oauth2.Endpoint{AuthURL: e.srv.URL + "/oauth2/authorize", TokenURL: e.srv.URL + "/oauth2/token"}
-	e.cfg = oauth.Config{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
+	e.cfg = amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
 	e.reopen(t)
 	_, u, err := e.client.CreateTenant(context.Background(), "acme", amove.NewUser{Username: "ann", Role: amove.RoleDesktopAdmin})
 	if err != nil {
@@ -190,7 +189,7 @@ func newClientEnv(t *testing.T, opts fake.Options) *clientEnv {
 // reopen starts a new Client on the same store, like a new process.
 func (e *clientEnv) reopen(t *testing.T) {
 	c, err := amove.New(context.Background(), amove.Options{DSN: e.dsn, SecretKey: e.key,
-		Logger: slog.New(slog.DiscardHandler), TokenSources: oauth.NewTokenSources(e.cfg),
+		Logger: slog.New(slog.DiscardHandler), OAuth: e.cfg,
 		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 			return dropbox.New(ctx, cfg, dropbox.Options{APIURL: e.srv.URL, ContentURL: e.srv.URL})
 		}})
@@ -198,15 +197,15 @@ func (e *clientEnv) reopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	e.client, e.flow = c, oauth.NewFlow(c, e.cfg)
+	e.client = c
 }
 
 const redirect = "http://localhost:3000/oauth/dropbox"
 
 func (e *clientEnv) connect(t *testing.T, deny bool) (amove.CloudAccount, error) {
 	ctx := context.Background()
-	authURL, _, err := e.flow.AuthorizationURL(ctx, e.user.Principal(), provider.Dropbox,
-		oauth.AuthorizationRequest{RedirectURL: redirect, CloudName: "Work Dropbox"})
+	authURL, _, err := e.client.AuthorizationURL(ctx, e.user.Principal(), provider.Dropbox,
+		amove.AuthorizationRequest{RedirectURL: redirect, CloudName: "Work Dropbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +223,7 @@ func (e *clientEnv) connect(t *testing.T, deny bool) (amove.CloudAccount, error)
 		t.Fatal(err)
 	}
 	q := loc.Query()
-	return e.flow.Callback(ctx, e.user.Principal(), provider.Dropbox, oauth.CallbackRequest{Code: q.Get("code"),
+	return e.client.CompleteAuthorization(ctx, e.user.Principal(), provider.Dropbox, amove.AuthorizationCallback{Code: q.Get("code"),
 		State: q.Get("state"), Error: q.Get("error"), ErrorDescription: q.Get("error_description"), RedirectURL: redirect})
 }
 

@@ -1,4 +1,4 @@
-package oauth_test
+package amove_test
 
 import (
 	"context"
@@ -150,22 +150,21 @@ func (s tokenStorage) ListBuckets(ctx context.Context) ([]provider.Bucket, error
 	return s.Storage.ListBuckets(ctx)
 }
 
-type env struct {
+type oauthEnv struct {
 	auth   *authServer
-	cfg    oauth.Config
+	cfg    amove.OAuthOptions
 	dsn    string
 	key    []byte
 	client *amove.Client
-	flow   *oauth.Flow
 	user   amove.User
 }
 
-func newEnv(t *testing.T, ttl time.Duration) *env {
-	e := &env{auth: newAuthServer(t, ttl), dsn: "sqlite:" + filepath.Join(t.TempDir(), "amove.db"),
+func newOAuthEnv(t *testing.T, ttl time.Duration) *oauthEnv {
+	e := &oauthEnv{auth: newAuthServer(t, ttl), dsn: "sqlite:" + filepath.Join(t.TempDir(), "amove.db"),
 		key: []byte("0123456789abcdef0123456789abcdef")}
 	prov := oauth.Dropbox("app", "shh")
 	prov.Config.Endpoint = oauth2.Endpoint{AuthURL: e.auth.URL + "/authorize", TokenURL: e.auth.URL + "/token"}
-	e.cfg = oauth.Config{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
+	e.cfg = amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
 	e.client = e.open(t)
 	_, u, err := e.client.CreateTenant(context.Background(), "acme", amove.NewUser{Username: "ann", Role: amove.RoleDesktopAdmin})
 	if err != nil {
@@ -177,11 +176,14 @@ func newEnv(t *testing.T, ttl time.Duration) *env {
 
 // open makes a Client on e's store; each has its own token sources, like a
 // new process.
-func (e *env) open(t *testing.T) *amove.Client {
+func (e *oauthEnv) open(t *testing.T) *amove.Client { return e.openWith(t, e.cfg) }
+
+// openWith is open with other OAuth options.
+func (e *oauthEnv) openWith(t *testing.T, cfg amove.OAuthOptions) *amove.Client {
 	mem := memory.New(memory.Options{})
 	c, err := amove.New(context.Background(), amove.Options{
 		DSN: e.dsn, SecretKey: e.key, Logger: slog.New(slog.DiscardHandler),
-		TokenSources: oauth.NewTokenSources(e.cfg),
+		OAuth: cfg,
 		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 			return tokenStorage{Storage: mem, ts: cfg.TokenSource, auth: e.auth}, nil
 		},
@@ -190,7 +192,6 @@ func (e *env) open(t *testing.T) *amove.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	e.flow = oauth.NewFlow(c, e.cfg)
 	return c
 }
 
@@ -198,7 +199,7 @@ const redirect = "http://localhost:3000/oauth/dropbox"
 
 // consent follows the authorization URL like a browser and returns the
 // callback parameters.
-func consent(t *testing.T, authURL string) oauth.CallbackRequest {
+func consent(t *testing.T, authURL string) amove.AuthorizationCallback {
 	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Get(authURL)
@@ -211,20 +212,20 @@ func consent(t *testing.T, authURL string) oauth.CallbackRequest {
 		t.Fatalf("consent: %d %v", resp.StatusCode, err)
 	}
 	q := loc.Query()
-	return oauth.CallbackRequest{Code: q.Get("code"), State: q.Get("state"), Error: q.Get("error"),
+	return amove.AuthorizationCallback{Code: q.Get("code"), State: q.Get("state"), Error: q.Get("error"),
 		ErrorDescription: q.Get("error_description"), RedirectURL: redirect}
 }
 
-func (e *env) connect(t *testing.T) amove.CloudAccount {
+func (e *oauthEnv) connect(t *testing.T) amove.CloudAccount {
 	t.Helper()
 	ctx := context.Background()
 	p := e.user.Principal()
-	authURL, _, err := e.flow.AuthorizationURL(ctx, p, provider.Dropbox,
-		oauth.AuthorizationRequest{RedirectURL: redirect, CloudName: "My Dropbox", Shared: true})
+	authURL, _, err := e.client.AuthorizationURL(ctx, p, provider.Dropbox,
+		amove.AuthorizationRequest{RedirectURL: redirect, CloudName: "My Dropbox", Shared: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, err := e.flow.Callback(ctx, p, provider.Dropbox, consent(t, authURL))
+	acct, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, consent(t, authURL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +233,11 @@ func (e *env) connect(t *testing.T) amove.CloudAccount {
 }
 
 func TestRoundTrip(t *testing.T) {
-	e := newEnv(t, time.Hour)
+	e := newOAuthEnv(t, time.Hour)
 	ctx := context.Background()
 	p := e.user.Principal()
-	authURL, state, err := e.flow.AuthorizationURL(ctx, p, provider.Dropbox,
-		oauth.AuthorizationRequest{RedirectURL: redirect, CloudName: "My Dropbox", Shared: true})
+	authURL, state, err := e.client.AuthorizationURL(ctx, p, provider.Dropbox,
+		amove.AuthorizationRequest{RedirectURL: redirect, CloudName: "My Dropbox", Shared: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("authorization URL lacks PKCE or scopes: %s", authURL)
 	}
 	cb := consent(t, authURL)
-	acct, err := e.flow.Callback(ctx, p, provider.Dropbox, cb)
+	acct, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,13 +264,13 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("new account not usable: %v", err)
 	}
 	// The state was used up.
-	_, err = e.flow.Callback(ctx, p, provider.Dropbox, cb)
+	_, err = e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb)
 	if !errors.Is(err, amove.ErrOAuthState) {
 		t.Errorf("reused state: %v, want ErrOAuthState", err)
 	}
 }
 
-func countAccounts(t *testing.T, e *env) int {
+func countAccounts(t *testing.T, e *oauthEnv) int {
 	list, err := e.client.ListAccounts(context.Background(), e.user.Principal())
 	if err != nil {
 		t.Fatal(err)
@@ -278,12 +279,12 @@ func countAccounts(t *testing.T, e *env) int {
 }
 
 func TestCallbackRefusals(t *testing.T) {
-	e := newEnv(t, time.Hour)
+	e := newOAuthEnv(t, time.Hour)
 	ctx := context.Background()
 	p := e.user.Principal()
-	newURL := func(t *testing.T, f *oauth.Flow) string {
-		authURL, _, err := f.AuthorizationURL(ctx, p, provider.Dropbox,
-			oauth.AuthorizationRequest{RedirectURL: redirect, CloudName: "d"})
+	newURL := func(t *testing.T, c *amove.Client) string {
+		authURL, _, err := c.AuthorizationURL(ctx, p, provider.Dropbox,
+			amove.AuthorizationRequest{RedirectURL: redirect, CloudName: "d"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,64 +296,63 @@ func TestCallbackRefusals(t *testing.T) {
 	}
 
 	t.Run("UnknownState", func(t *testing.T) {
-		cb := consent(t, newURL(t, e.flow))
+		cb := consent(t, newURL(t, e.client))
 		cb.State = "made-up-state-made-up-state"
-		_, err := e.flow.Callback(ctx, p, provider.Dropbox, cb)
+		_, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb)
 		if !errors.Is(err, amove.ErrOAuthState) {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("ProviderError", func(t *testing.T) {
-		cb := consent(t, newURL(t, e.flow))
+		cb := consent(t, newURL(t, e.client))
 		cb.Code, cb.Error, cb.ErrorDescription = "", "access_denied", "The user declined"
-		_, err := e.flow.Callback(ctx, p, provider.Dropbox, cb)
+		_, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb)
 		if !errors.Is(err, oauth.ErrProviderDenied) || !strings.Contains(err.Error(), "The user declined") {
 			t.Errorf("got %v", err)
 		}
 		// The state is burnt too.
 		cb.Error, cb.ErrorDescription = "", ""
-		if _, err := e.flow.Callback(ctx, p, provider.Dropbox, cb); !errors.Is(err, amove.ErrOAuthState) {
+		if _, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb); !errors.Is(err, amove.ErrOAuthState) {
 			t.Errorf("state after provider error: %v", err)
 		}
 	})
 	t.Run("OtherUser", func(t *testing.T) {
-		cb := consent(t, newURL(t, e.flow))
-		if _, err := e.flow.Callback(ctx, other.Principal(), provider.Dropbox, cb); !errors.Is(err, amove.ErrOAuthState) {
+		cb := consent(t, newURL(t, e.client))
+		if _, err := e.client.CompleteAuthorization(ctx, other.Principal(), provider.Dropbox, cb); !errors.Is(err, amove.ErrOAuthState) {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("OtherProvider", func(t *testing.T) {
 		box := oauth.Box("app", "shh")
 		box.Config.Endpoint = e.cfg.Providers[provider.Dropbox].Config.Endpoint
-		cfg := oauth.Config{Providers: map[provider.CloudType]oauth.Provider{
-			provider.Dropbox: e.cfg.Providers[provider.Dropbox], provider.Box: box}}
-		f := oauth.NewFlow(e.client, cfg)
-		cb := consent(t, newURL(t, f))
-		if _, err := f.Callback(ctx, p, provider.Box, cb); err == nil {
+		c := e.openWith(t, amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{
+			provider.Dropbox: e.cfg.Providers[provider.Dropbox], provider.Box: box}})
+		cb := consent(t, newURL(t, c))
+		if _, err := c.CompleteAuthorization(ctx, p, provider.Box, cb); err == nil {
 			t.Error("a Dropbox state completed a Box callback")
 		}
 	})
 	t.Run("OtherRedirect", func(t *testing.T) {
-		cb := consent(t, newURL(t, e.flow))
+		cb := consent(t, newURL(t, e.client))
 		cb.RedirectURL = "http://evil.example/cb"
-		if _, err := e.flow.Callback(ctx, p, provider.Dropbox, cb); err == nil {
+		if _, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb); err == nil {
 			t.Error("callback accepted another redirect URL")
 		}
 	})
 	t.Run("Expired", func(t *testing.T) {
 		cfg := e.cfg
 		cfg.StateTTL = 50 * time.Millisecond
-		f := oauth.NewFlow(e.client, cfg)
-		cb := consent(t, newURL(t, f))
+		c := e.openWith(t, cfg)
+		cb := consent(t, newURL(t, c))
 		time.Sleep(100 * time.Millisecond)
-		if _, err := f.Callback(ctx, p, provider.Dropbox, cb); !errors.Is(err, amove.ErrOAuthState) {
+		if _, err := c.CompleteAuthorization(ctx, p, provider.Dropbox, cb); !errors.Is(err, amove.ErrOAuthState) {
 			t.Errorf("got %v", err)
 		}
 	})
 	t.Run("BadCode", func(t *testing.T) {
-		cb := consent(t, newURL(t, e.flow))
+		cb := consent(t, newURL(t, e.client))
 		cb.Code = "stolen"
-		_, err := e.flow.Callback(ctx, p, provider.Dropbox, cb)
+		_, err := e.client.CompleteAuthorization(ctx, p, provider.Dropbox, cb)
 		if err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 			t.Errorf("got %v", err)
 		}
@@ -360,10 +360,10 @@ func TestCallbackRefusals(t *testing.T) {
 	if n := countAccounts(t, e); n != 0 {
 		t.Errorf("refused callbacks stored %d accounts", n)
 	}
-	if _, _, err := e.flow.AuthorizationURL(ctx, p, provider.OneDrive, oauth.AuthorizationRequest{RedirectURL: redirect, CloudName: "x"}); !errors.Is(err, provider.ErrUnsupported) {
+	if _, _, err := e.client.AuthorizationURL(ctx, p, provider.OneDrive, amove.AuthorizationRequest{RedirectURL: redirect, CloudName: "x"}); !errors.Is(err, provider.ErrUnsupported) || !errors.Is(err, amove.ErrOAuthNotConfigured) {
 		t.Errorf("unconfigured provider: %v", err)
 	}
-	if _, _, err := e.flow.AuthorizationURL(ctx, p, provider.Dropbox, oauth.AuthorizationRequest{RedirectURL: redirect}); err == nil {
+	if _, _, err := e.client.AuthorizationURL(ctx, p, provider.Dropbox, amove.AuthorizationRequest{RedirectURL: redirect}); err == nil {
 		t.Error("empty cloudName accepted")
 	}
 }
@@ -372,7 +372,7 @@ func TestCallbackRefusals(t *testing.T) {
 // account from many goroutines: one refresh, and a new process finds the
 // refreshed token in the store.
 func TestRefreshOnceAndPersist(t *testing.T) {
-	e := newEnv(t, 2*time.Second)
+	e := newOAuthEnv(t, 2*time.Second)
 	e.cfg.RefreshMargin = time.Second
 	e.client = e.open(t)
 	acct := e.connect(t)
@@ -404,7 +404,7 @@ func TestRefreshOnceAndPersist(t *testing.T) {
 }
 
 func TestRevokedRefreshToken(t *testing.T) {
-	e := newEnv(t, time.Second)
+	e := newOAuthEnv(t, time.Second)
 	e.cfg.RefreshMargin = 2 * time.Second // every token is already due
 	e.client = e.open(t)
 	// The callback's credential check would refresh at once: connect first,
