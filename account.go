@@ -53,6 +53,9 @@ type CloudAccount struct {
 	Active          bool
 	InternalStorage bool
 	StorageTier     StorageTier
+	// Driver is the registry name of a third-party driver (see
+	// NewAccount.Driver); empty for the drivers of the 14 cloud types.
+	Driver string
 }
 
 // NewAccount is the input of InsertAccount. It carries secrets in clear;
@@ -68,10 +71,15 @@ type NewAccount struct {
 	CredentialsData string
 	Shared          bool
 	StorageTier     StorageTier
+	// Driver names a driver registered with provider.Register outside this
+	// module (CloudType is then zero, or the product the driver stands in
+	// for); the account is opened by that name. Empty means CloudType's own
+	// driver.
+	Driver string
 }
 
 func (n NewAccount) config() provider.Config {
-	return provider.Config{CloudType: n.CloudType, AccessKey: n.AccessKey, SecretKey: n.SecretKey,
+	return provider.Config{CloudType: n.CloudType, Driver: n.Driver, AccessKey: n.AccessKey, SecretKey: n.SecretKey,
 		Region: n.Region, Endpoint: n.Endpoint, ServiceURL: n.ServiceURL, CredentialsData: n.CredentialsData}
 }
 
@@ -100,12 +108,17 @@ var (
 
 func (n NewAccount) validate() error {
 	name := strings.TrimSpace(n.Name)
+	if n.Driver != "" {
+		if _, err := provider.ResolveDriver(n.config()); err != nil {
+			return invalid("%v", err)
+		}
+	}
 	switch {
 	case name == "":
 		return invalid("name is empty")
 	case utf8.RuneCountInString(name) > maxNameLen:
 		return invalid("name is longer than %d characters", maxNameLen)
-	case !n.CloudType.Valid():
+	case n.Driver == "" && !n.CloudType.Valid():
 		return invalid("unknown cloudType %d", int(n.CloudType))
 	case !n.StorageTier.valid():
 		return invalid("unknown storageTier %d", int(n.StorageTier))
@@ -160,7 +173,7 @@ func (c *Client) accountOut(a store.Account) (CloudAccount, error) {
 		cd = "****"
 	}
 	return CloudAccount{
-		ID: a.ID, TenantID: a.TenantID, UserID: a.UserID, CloudType: a.CloudType, Name: a.Name,
+		ID: a.ID, TenantID: a.TenantID, UserID: a.UserID, CloudType: a.CloudType, Driver: a.Driver, Name: a.Name,
 		Region: a.Region, Endpoint: a.Endpoint, ServiceURL: a.ServiceURL,
 		AccessKey: provider.Mask(ak), SecretKey: provider.Mask(sk), CredentialsData: cd,
 		Shared: a.Shared, Active: a.Active, InternalStorage: a.InternalStorage, StorageTier: StorageTier(a.StorageTier),
@@ -180,7 +193,7 @@ func (c *Client) InsertAccount(ctx context.Context, p Principal, in NewAccount) 
 	}
 	now := c.now().UTC()
 	a := store.Account{
-		ID: uuid.NewString(), TenantID: p.TenantID, UserID: p.UserID, CloudType: in.CloudType, Name: in.Name,
+		ID: uuid.NewString(), TenantID: p.TenantID, UserID: p.UserID, CloudType: in.CloudType, Driver: in.Driver, Name: in.Name,
 		Region: in.Region, Endpoint: in.Endpoint, ServiceURL: in.ServiceURL, Shared: in.Shared, Active: true,
 		StorageTier: int(in.StorageTier), Created: now, Updated: now,
 	}
@@ -202,7 +215,7 @@ func (c *Client) InsertAccount(ctx context.Context, p Principal, in NewAccount) 
 	if err := c.store.InsertAccount(ctx, a); err != nil {
 		return CloudAccount{}, storeErr(err, "cloud account")
 	}
-	c.log.InfoContext(ctx, "cloud account added", "account", a.ID, "cloudType", a.CloudType.String(), "user", p.UserID)
+	c.log.InfoContext(ctx, "cloud account added", "account", a.ID, "cloudType", a.CloudType.String(), "driver", a.Driver, "user", p.UserID)
 	return c.accountOut(a)
 }
 
@@ -227,7 +240,7 @@ func (c *Client) checkCredentials(ctx context.Context, cfg provider.Config) erro
 	case errors.Is(err, provider.ErrUnauthenticated), errors.Is(err, provider.ErrPermission):
 		return &Error{Code: CodeDefault, Message: "the provider rejected the credentials", Err: err}
 	case errors.Is(err, provider.ErrUnsupported):
-		return &Error{Code: CodeDefault, Message: "no driver for " + cfg.CloudType.String(), Err: err}
+		return &Error{Code: CodeDefault, Message: "no driver for " + driverLabel(cfg.CloudType, cfg.Driver), Err: err}
 	}
 	return &Error{Code: CodeDefault, Message: "could not validate the credentials with the provider", Err: err}
 }
@@ -349,4 +362,13 @@ func (c *Client) DeleteAccount(ctx context.Context, p Principal, id string) erro
 	c.log.InfoContext(ctx, "cloud account deleted", "account", id)
 	c.accountRevoked(ctx, p.TenantID, id, "", "account deleted")
 	return nil
+}
+
+// driverLabel names an account's driver in messages: the cloud type, or the
+// third-party driver's name.
+func driverLabel(t provider.CloudType, driver string) string {
+	if driver != "" {
+		return driver
+	}
+	return t.String()
 }

@@ -238,6 +238,7 @@ func TestBadInput(t *testing.T) {
 			{"empty name", mod(func(n *amove.NewAccount) { n.Name = "  " }), "name is empty", amove.CodeDefault},
 			{"unknown cloudType", mod(func(n *amove.NewAccount) { n.CloudType = 3 }), "unknown cloudType 3", amove.CodeDefault},
 			{"zero cloudType", mod(func(n *amove.NewAccount) { n.CloudType = 0 }), "unknown cloudType 0", amove.CodeDefault},
+			{"driver of another type", mod(func(n *amove.NewAccount) { n.Driver = "s3" }), `driver "s3" serves AWS, not Wasabi`, amove.CodeDefault},
 			{"unknown tier", mod(func(n *amove.NewAccount) { n.StorageTier = 3 }), "unknown storageTier", amove.CodeDefault},
 			{"missing secret", mod(func(n *amove.NewAccount) { n.SecretKey = "" }), "needs accessKey and secretKey", amove.CodeDefault},
 			{"S3Generic without endpoint", mod(func(n *amove.NewAccount) { n.CloudType = provider.S3Generic }), "needs serviceUrl or endpoint", amove.CodeDefault},

@@ -37,14 +37,14 @@ func (c *Client) openStored(ctx context.Context, a store.Account) (provider.Stor
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := provider.Config{CloudType: a.CloudType, AccessKey: ak, SecretKey: sk, Region: a.Region,
+	cfg := provider.Config{CloudType: a.CloudType, Driver: a.Driver, AccessKey: ak, SecretKey: sk, Region: a.Region,
 		Endpoint: a.Endpoint, ServiceURL: a.ServiceURL, CredentialsData: cd, Logger: c.log, HTTPClient: c.httpClient}
 	if err := c.withTokenSource(ctx, &cfg, a, c.saveCredentials(a)); err != nil {
 		return nil, nil, err
 	}
 	st, err := c.open(ctx, cfg)
 	if err != nil {
-		return nil, nil, providerErr(redact(err, ak, sk, cd), "open "+a.CloudType.String()+" account")
+		return nil, nil, providerErr(redact(err, ak, sk, cd), "open "+driverLabel(a.CloudType, a.Driver)+" account")
 	}
 	return st, func(err error) error { return redact(err, ak, sk, cd) }, nil
 }
@@ -123,7 +123,7 @@ func (c *Client) ProbeBuckets(ctx context.Context, n NewAccount, withRegion bool
 	cfg := c.driverConfig(n)
 	st, err := c.open(ctx, cfg)
 	if err != nil {
-		return nil, providerErr(redact(err, n.AccessKey, n.SecretKey, n.CredentialsData), "open "+n.CloudType.String()+" account")
+		return nil, providerErr(redact(err, n.AccessKey, n.SecretKey, n.CredentialsData), "open "+driverLabel(n.CloudType, n.Driver)+" account")
 	}
 	defer st.Close()
 	var out []provider.Bucket

@@ -36,7 +36,8 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "key"),
 		Logger: slog.New(slog.DiscardHandler), OAuth: cfg,
 		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-			return dropbox.New(ctx, cfg, dropbox.Options{APIURL: srv.URL, ContentURL: srv.URL})
+			cfg.Endpoint = srv.URL
+			return dropbox.Open(ctx, cfg)
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,16 @@
 package provider_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/hash/quickxor"
 )
 
 // Known answers from the algorithms' own references: CRC catalogue check
@@ -125,39 +129,24 @@ func TestChecksumText(t *testing.T) {
 	}
 }
 
-// refQuickXor is QuickXorHash byte by byte, as Microsoft describes it.
-func refQuickXor(p []byte) []byte {
-	var reg [20]byte
-	for i, b := range p {
-		pos := i * 11 % 160
-		v := uint16(b) << (pos % 8)
-		reg[pos/8] ^= byte(v)
-		reg[(pos/8+1)%20] ^= byte(v >> 8)
-	}
-	n := uint64(len(p))
-	for i := range 8 {
-		reg[12+i] ^= byte(n >> (8 * i))
-	}
-	return reg[:]
-}
-
-// NewQuickXor's block-wise Write agrees with the byte-by-byte definition
-// for any length and any split of the input into writes.
-func TestQuickXorMatchesDefinition(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	data := make([]byte, 5000)
-	for i := range data {
-		data[i] = byte(r.Uint32())
-	}
-	for _, n := range []int{0, 1, 159, 160, 161, 319, 320, 1000, 5000} {
-		for _, chunk := range []int{1, 7, 160, 163, 4096} {
-			h := provider.NewQuickXor()
-			for off := 0; off < n; off += chunk {
-				h.Write(data[off:min(off+chunk, n)])
-			}
-			if got, want := hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(refQuickXor(data[:n])); got != want {
-				t.Errorf("%d bytes in writes of %d: %s, want %s", n, chunk, got, want)
-			}
+// NewHash(HashQuickXor) and NewQuickXor are the leaf package's hash.
+func TestQuickXorIsTheLeafPackage(t *testing.T) {
+	data := []byte(strings.Repeat("quickxor ", 100))
+	want := quickxor.New()
+	want.Write(data)
+	for name, h := range map[string]hash.Hash{"NewQuickXor": provider.NewQuickXor(), "NewHash": mustHash(t, provider.HashQuickXor)} {
+		h.Write(data)
+		if got := h.Sum(nil); !bytes.Equal(got, want.Sum(nil)) {
+			t.Errorf("%s = %x, want %x", name, got, want.Sum(nil))
 		}
 	}
+}
+
+func mustHash(t *testing.T, h provider.Hash) hash.Hash {
+	t.Helper()
+	nh, ok := provider.NewHash(h)
+	if !ok {
+		t.Fatalf("NewHash(%s) = false", h)
+	}
+	return nh
 }

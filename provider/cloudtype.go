@@ -46,6 +46,50 @@ var cloudTypeNames = map[CloudType]string{
 	Atomosphere: "Atomosphere",
 }
 
+// driverNames are the registry names of the 14 cloud types: lower case,
+// after the service rather than the enum, and stable, because stored
+// accounts and configurations name them.
+var driverNames = map[CloudType]string{
+	AWS:         "s3",
+	Wasabi:      "wasabi",
+	Azure:       "azure",
+	S3Generic:   "s3generic",
+	Google:      "gcs",
+	Frame:       "frameio",
+	Cloudflare:  "r2",
+	Dropbox:     "dropbox",
+	Box:         "box",
+	OneDrive:    "onedrive",
+	GoogleDrive: "gdrive",
+	LocalHttp:   "localhttp",
+	FastrServer: "fastr",
+	Atomosphere: "atomosphere",
+}
+
+// DriverName returns the name t's driver registers under (see Register):
+//
+//	AWS         "s3"           Wasabi      "wasabi"
+//	Azure       "azure"        S3Generic   "s3generic"
+//	Google      "gcs"          Frame       "frameio"
+//	Cloudflare  "r2"           Dropbox     "dropbox"
+//	Box         "box"          OneDrive    "onedrive"
+//	GoogleDrive "gdrive"       LocalHttp   "localhttp"
+//	FastrServer "fastr"        Atomosphere "atomosphere"
+//
+// It returns "" for a value that is not one of the 14 cloud types.
+func (t CloudType) DriverName() string { return driverNames[t] }
+
+// CloudTypeOfDriver returns the cloud type whose driver registers as name,
+// and false for any other name (a third-party driver's).
+func CloudTypeOfDriver(name string) (CloudType, bool) {
+	for t, n := range driverNames {
+		if n == name {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
 // CloudTypes returns every known cloud type in ascending order.
 func CloudTypes() []CloudType {
 	return []CloudType{AWS, Wasabi, Azure, S3Generic, Google, Frame, Cloudflare,

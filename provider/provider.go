@@ -22,7 +22,13 @@ import (
 // Config is everything a driver needs to open a connection to one account.
 // Field names follow the CloudAccount fields of the Amove API.
 type Config struct {
+	// CloudType is the product of the account, one of the 14 of the Amove
+	// API, or zero for an account of a third-party driver.
 	CloudType CloudType
+	// Driver is the registry name of the driver (see Register). Empty
+	// means CloudType.DriverName(); a third-party driver's accounts set it
+	// to the name the driver registered.
+	Driver string
 	// AccessKey and SecretKey are the provider's key pair (S3 access key id and
 	// secret, Azure account name and key, GCS HMAC keys...).
 	AccessKey string
@@ -54,6 +60,7 @@ type Config struct {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("cloudType", c.CloudType.String()),
+		slog.String("driver", c.Driver),
 		slog.String("accessKey", Mask(c.AccessKey)),
 		slog.String("secretKey", Mask(c.SecretKey)),
 		slog.String("region", c.Region),

@@ -1,12 +1,15 @@
 package provider_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,29 +63,42 @@ func TestRegistry(t *testing.T) {
 	if _, err := provider.Open(ctx, provider.Config{CloudType: 5}); !errors.Is(err, provider.ErrInvalid) {
 		t.Errorf("Open unknown type: %v", err)
 	}
+	if _, err := provider.Open(ctx, provider.Config{}); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("Open without type or name: %v", err)
+	}
 	// Atomosphere has no driver in this test binary.
 	if _, err := provider.Open(ctx, provider.Config{CloudType: provider.Atomosphere}); !errors.Is(err, provider.ErrUnsupported) {
 		t.Errorf("Open unregistered type: %v", err)
 	}
-	opened := 0
-	provider.Register(provider.FastrServer, func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-		opened++
+	var got []provider.Config
+	provider.Register(provider.FastrServer.DriverName(), func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+		got = append(got, cfg)
 		return memory.New(memory.Options{}), nil
 	})
-	if !provider.Registered(provider.FastrServer) {
+	if !provider.Registered("fastr") {
 		t.Error("Registered = false after Register")
 	}
-	if _, err := provider.Open(ctx, provider.Config{CloudType: provider.FastrServer}); err != nil || opened != 1 {
-		t.Errorf("Open registered: %v, opened %d", err, opened)
+	// By cloud type and by name: the driver sees both filled in.
+	for _, cfg := range []provider.Config{{CloudType: provider.FastrServer}, {Driver: "fastr"}} {
+		got = nil
+		if _, err := provider.Open(ctx, cfg); err != nil || len(got) != 1 {
+			t.Fatalf("Open(%+v): %v, opened %d", cfg, err, len(got))
+		}
+		if got[0].CloudType != provider.FastrServer || got[0].Driver != "fastr" {
+			t.Errorf("Open(%+v) passed cloud type %s, driver %q", cfg, got[0].CloudType, got[0].Driver)
+		}
+	}
+	if _, err := provider.Open(ctx, provider.Config{Driver: "fastr", CloudType: provider.AWS}); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("Open with a product name of another type: %v", err)
 	}
 	for name, f := range map[string]func(){
 		"twice": func() {
-			provider.Register(provider.FastrServer, func(context.Context, provider.Config) (provider.Storage, error) { return nil, nil })
+			provider.Register("fastr", func(context.Context, provider.Config) (provider.Storage, error) { return nil, nil })
 		},
-		"unknown": func() {
-			provider.Register(3, func(context.Context, provider.Config) (provider.Storage, error) { return nil, nil })
+		"empty": func() {
+			provider.Register("", func(context.Context, provider.Config) (provider.Storage, error) { return nil, nil })
 		},
-		"nil": func() { provider.Register(provider.Box, nil) },
+		"nil": func() { provider.Register("box", nil) },
 	} {
 		func() {
 			defer func() {
@@ -92,6 +108,86 @@ func TestRegistry(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// thirdParty is a driver of no cloud type: the in-memory store under a
+// name of its own, the way a driver outside this module registers.
+type thirdParty struct {
+	*memory.Storage
+	cfg provider.Config
+}
+
+// A driver registered under its own name opens by that name alone, gets
+// the configuration as given, and works as a Storage; an unregistered name
+// is ErrUnsupported.
+func TestRegisterThirdPartyDriver(t *testing.T) {
+	ctx := context.Background()
+	const name = "example-thirdparty-test"
+	if _, err := provider.Open(ctx, provider.Config{Driver: name}); !errors.Is(err, provider.ErrUnsupported) {
+		t.Fatalf("Open before Register: %v, want ErrUnsupported", err)
+	}
+	mem := memory.New(memory.Options{})
+	provider.Register(name, provider.OpenerOf(func(_ context.Context, cfg provider.Config) (*thirdParty, error) {
+		if cfg.AccessKey != "key" {
+			return nil, fmt.Errorf("%w: wrong key", provider.ErrUnauthenticated)
+		}
+		return &thirdParty{Storage: mem, cfg: cfg}, nil
+	}))
+	if !slices.Contains(provider.Drivers(), name) || !provider.Registered(name) {
+		t.Fatalf("Drivers() = %v, want it to hold %q", provider.Drivers(), name)
+	}
+	st, err := provider.Open(ctx, provider.Config{Driver: name, AccessKey: "wrong"})
+	if !errors.Is(err, provider.ErrUnauthenticated) || st != nil {
+		t.Fatalf("Open with a refused key = %v, %v; want a nil Storage and ErrUnauthenticated", st, err)
+	}
+	st, err = provider.Open(ctx, provider.Config{Driver: name, AccessKey: "key", Endpoint: "https://example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tp := st.(*thirdParty)
+	if tp.cfg.CloudType != 0 || tp.cfg.Driver != name || tp.cfg.Endpoint != "https://example.test" {
+		t.Errorf("driver got %+v", tp.cfg)
+	}
+	if err := mem.CreateBucket(ctx, "b", ""); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("bytes through a third-party driver")
+	if _, err := st.Write(ctx, "b", "k", bytes.NewReader(data), int64(len(data)), provider.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := st.NewRangeReader(ctx, "b", "k", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(back, data) {
+		t.Errorf("read back %q, %v; want %q", back, err, data)
+	}
+}
+
+func TestDriverNames(t *testing.T) {
+	seen := map[string]provider.CloudType{}
+	for _, ct := range provider.CloudTypes() {
+		name := ct.DriverName()
+		if name == "" || name != strings.ToLower(name) {
+			t.Errorf("%s: driver name %q, want a lower-case name", ct, name)
+		}
+		if other, dup := seen[name]; dup {
+			t.Errorf("%s and %s share driver name %q", ct, other, name)
+		}
+		seen[name] = ct
+		if back, ok := provider.CloudTypeOfDriver(name); !ok || back != ct {
+			t.Errorf("CloudTypeOfDriver(%q) = %s, %v; want %s", name, back, ok, ct)
+		}
+	}
+	if provider.AWS.DriverName() != "s3" || provider.Google.DriverName() != "gcs" || provider.CloudType(3).DriverName() != "" {
+		t.Error("driver names changed: stored accounts and configurations name them")
+	}
+	if _, ok := provider.CloudTypeOfDriver("example-thirdparty-test"); ok {
+		t.Error("a third-party name maps to a cloud type")
 	}
 }
 

@@ -117,6 +117,9 @@ type Account struct {
 	StorageTier     int
 	Created         time.Time
 	Updated         time.Time
+	// Driver is the registry name of the account's driver when it is not
+	// CloudType's own (a third-party driver); empty otherwise.
+	Driver string
 }
 
 // AccountQuery selects the live (not deleted, active) accounts of one tenant

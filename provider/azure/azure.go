@@ -48,7 +48,7 @@ import (
 const readRetries = 3
 
 func init() {
-	provider.Register(provider.Azure, Open)
+	provider.Register(provider.Azure.DriverName(), provider.OpenerOf(Open))
 }
 
 // Storage is an Azure Blob Storage account. It is safe for concurrent use.
@@ -72,12 +72,7 @@ var (
 // cfg.SecretKey. cfg.ServiceURL, or else cfg.Endpoint, overrides the blob
 // service URL (Azurite: http://127.0.0.1:10000/devstoreaccount1). No request
 // is made: a bad key shows up as ErrUnauthenticated on first use.
-func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-	return New(ctx, cfg)
-}
-
-// New is Open with the concrete type, for callers that want *Storage.
-func New(_ context.Context, cfg provider.Config) (*Storage, error) {
+func Open(_ context.Context, cfg provider.Config) (*Storage, error) {
 	if cfg.AccessKey == "" || cfg.SecretKey == "" {
 		return nil, fmt.Errorf("%w: azure needs the account name (AccessKey) and account key (SecretKey)", provider.ErrInvalid)
 	}

@@ -225,7 +225,7 @@ func TestRangeReaderDamaged(t *testing.T) {
 	}
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
-	st, err := New(context.Background(), provider.Config{
+	st, err := Open(context.Background(), provider.Config{
 		AccessKey: env.Account, SecretKey: env.Key, Endpoint: srv.URL + target.Path,
 	})
 	if err != nil {

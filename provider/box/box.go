@@ -53,7 +53,7 @@ import (
 	"github.com/amove/amove-go/provider/internal/tree"
 )
 
-func init() { provider.Register(provider.Box, Open) }
+func init() { provider.Register(provider.Box.DriverName(), provider.OpenerOf(Open)) }
 
 const (
 	// DefaultEndpoint serves the API (/2.0) and, on the real service, the
@@ -68,7 +68,7 @@ const (
 
 // Storage is the Box driver.
 type Storage struct {
-	*tree.FS
+	fs      *tree.FS
 	api, up string
 	hc      *http.Client
 	names   nameCache
@@ -86,7 +86,7 @@ var (
 // Open opens a Box connection authorised by cfg.TokenSource. cfg.Endpoint
 // replaces both https://api.box.com and https://upload.box.com (a fake
 // serves /2.0 and /api/2.0 on one host).
-func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
 	hc, err := tree.Client(cfg)
 	if err != nil {
 		return nil, err
@@ -96,14 +96,53 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 		api, up = e, e
 	}
 	s := &Storage{api: api + "/2.0", up: up + "/api/2.0", hc: hc, names: nameCache{ttl: 3 * time.Second}, uploads: map[string]*upload{}}
-	s.FS = tree.New(s)
-	s.FS.NoLookupOnWrite = true
+	s.fs = tree.New(backend{s})
+	s.fs.NoLookupOnWrite = true
 	return s, nil
 }
 
 // Close implements provider.Storage. The driver holds only an HTTP client,
 // so it does nothing.
 func (s *Storage) Close() error { return nil }
+
+// backend is the id-based half of the driver (tree.Backend). It is a type
+// of its own so its methods, typed with the internal tree package, stay out
+// of Storage's exported API.
+type backend struct{ *Storage }
+
+// ListObjects returns one page of keys under opts.Prefix: one folder with a
+// delimiter, a depth-first walk of the folders below without.
+func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	return s.fs.ListObjects(ctx, bucket, opts)
+}
+
+// Stat describes the file at key, or the folder at a key ending in "/".
+func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	return s.fs.Stat(ctx, bucket, key)
+}
+
+// NewRangeReader reads length bytes of key from offset (length < 0: to the
+// end).
+func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	return s.fs.NewRangeReader(ctx, bucket, key, offset, length)
+}
+
+// Write stores r at key, creating the folders on its path and replacing a
+// file already there.
+func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	return s.fs.Write(ctx, bucket, key, r, size, opts)
+}
+
+// Delete removes the file at key, or the empty folder at a key ending in
+// "/"; a missing key is not an error.
+func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	return s.fs.Delete(ctx, bucket, key)
+}
+
+// CreateFolder creates the folder key (ending in "/") and its parents.
+func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
+	return s.fs.CreateFolder(ctx, bucket, key)
+}
 
 // Hashes implements provider.Hasher: Box keeps the SHA-1 of every file.
 func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashSHA1} }
@@ -240,7 +279,7 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 
 // Root implements the tree backend: "All Files" and "0" are the root folder,
 // any other bucket name is taken as a folder id, which must exist.
-func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
+func (s backend) Root(ctx context.Context, bucket string) (string, error) {
 	if bucket == rootName || bucket == "0" {
 		return "0", nil
 	}
@@ -253,7 +292,7 @@ func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
 
 // List implements the tree backend with one page of the folder's items
 // sorted by name; the cursor is Box's offset. Web links are left out.
-func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
+func (s backend) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
 	offset := 0
 	if cursor != "" {
 		var err error
@@ -287,7 +326,7 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 // folder is listed, and the listing kept for a few seconds (names.ttl):
 // without it, deleting n files of one folder would list it n times. Names
 // are unique per folder regardless of case and type.
-func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
+func (s backend) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
 	byName, gen, ok := s.names.get(parent)
 	if !ok {
 		byName = map[string]tree.Entry{}
@@ -382,7 +421,7 @@ func (c *nameCache) removed(id string) {
 
 // Mkdir implements the tree backend: it creates the folder name in parent
 // and records it in the name cache.
-func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
+func (s backend) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
 	body, _ := json.Marshal(map[string]any{"name": name, "parent": map[string]string{"id": parent}})
 	var it boxItem
 	if _, err := s.do(ctx, http.MethodPost, s.api+"/folders?fields="+itemFields, body, nil, false, &it); err != nil {
@@ -394,7 +433,7 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 
 // Remove implements the tree backend: it deletes the file or empty folder
 // and forgets it in the name cache.
-func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
+func (s backend) Remove(ctx context.Context, e tree.Entry) error {
 	kind := "files"
 	if e.IsFolder {
 		kind = "folders"
@@ -408,7 +447,7 @@ func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 
 // Download implements the tree backend: a GET of the file's content with a
 // Range header, following Box's redirect to its download host.
-func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
+func (s backend) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
 	var body io.ReadCloser
 	err := tree.Retry(ctx, true, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.api+"/files/"+url.PathEscape(e.ID)+"/content", nil)
@@ -439,7 +478,7 @@ func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int
 // Upload implements the tree backend: a form upload under 20 MB, an upload
 // session above (a write of unknown size is spooled to a temporary file
 // first); a name already taken gets a new version of that file.
-func (s *Storage) Upload(ctx context.Context, parent, name string, old *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
+func (s backend) Upload(ctx context.Context, parent, name string, old *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
 	e, err := s.upload(ctx, parent, name, r, size)
 	if err == nil {
 		s.names.added(parent, e)

@@ -52,8 +52,9 @@ const (
 	maxPartSize = 140 << 20   // largest multiple of 4 MiB under 150 MB
 )
 
-// Options tune the driver. Zero values take the defaults.
-type Options struct {
+// options tune the driver. Zero values take the defaults; Open sets only
+// the hosts (from Config.Endpoint), tests set the rest (export_test.go).
+type options struct {
 	// APIURL and ContentURL are the RPC and content hosts.
 	APIURL, ContentURL string
 	// ChunkSize is the upload-session chunk of Write, rounded up to a
@@ -74,15 +75,13 @@ type Options struct {
 }
 
 func init() {
-	provider.Register(provider.Dropbox, func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-		return New(ctx, cfg, Options{APIURL: cfg.Endpoint, ContentURL: cfg.Endpoint})
-	})
+	provider.Register(provider.Dropbox.DriverName(), provider.OpenerOf(Open))
 }
 
 // Storage is the driver. It is safe for concurrent use.
 type Storage struct {
 	api, content string
-	opts         Options
+	opts         options
 	http         *http.Client
 	tokens       oauth2.TokenSource
 
@@ -100,9 +99,14 @@ var (
 	_ provider.Copier            = (*Storage)(nil)
 )
 
-// New opens the driver. cfg.TokenSource authorizes it; without one, the
-// access token in cfg.CredentialsData is used as is.
-func New(_ context.Context, cfg provider.Config, opts Options) (*Storage, error) {
+// Open opens the driver. cfg.TokenSource authorizes it; without one, the
+// access token in cfg.CredentialsData is used as is. cfg.Endpoint, when
+// set, replaces both the RPC and the content host (a fake serves both).
+func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
+	return open(ctx, cfg, options{APIURL: cfg.Endpoint, ContentURL: cfg.Endpoint})
+}
+
+func open(_ context.Context, cfg provider.Config, opts options) (*Storage, error) {
 	if opts.APIURL == "" {
 		opts.APIURL = "https://api.dropboxapi.com"
 	}

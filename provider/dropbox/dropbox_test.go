@@ -33,7 +33,7 @@ func open(t *testing.T, srv *fake.Server, opts dropbox.Options) *dropbox.Storage
 	access, refresh, exp := srv.IssueToken()
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: access, RefreshToken: refresh, Expiry: exp})
 	opts.APIURL, opts.ContentURL = srv.URL, srv.URL
-	st, err := dropbox.New(context.Background(), provider.Config{CloudType: provider.Dropbox, TokenSource: ts}, opts)
+	st, err := dropbox.OpenWithOptions(context.Background(), provider.Config{CloudType: provider.Dropbox, TokenSource: ts}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,8 @@ func (e *clientEnv) reopen(t *testing.T) {
 	c, err := amove.New(context.Background(), amove.Options{DSN: e.dsn, SecretKey: e.key,
 		Logger: slog.New(slog.DiscardHandler), OAuth: e.cfg,
 		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-			return dropbox.New(ctx, cfg, dropbox.Options{APIURL: e.srv.URL, ContentURL: e.srv.URL})
+			cfg.Endpoint = e.srv.URL
+			return dropbox.Open(ctx, cfg)
 		}})
 	if err != nil {
 		t.Fatal(err)

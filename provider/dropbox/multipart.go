@@ -23,7 +23,7 @@ var randRead = rand.Read
 //   - UploadPart of the next part appends it at once, then appends any
 //     later parts held back;
 //   - UploadPart of a later part keeps it in memory (up to
-//     Options.MaxBuffered bytes across the upload) and returns; beyond that
+//     options.MaxBuffered bytes across the upload) and returns; beyond that
 //     it blocks until its turn comes or ctx ends;
 //   - ListParts reports appended and held parts; CompleteMultipart appends
 //     what is still held, then commits with upload_session/finish.

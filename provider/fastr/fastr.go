@@ -29,11 +29,9 @@ import (
 )
 
 func init() {
-	open := func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-		return Open(ctx, cfg)
-	}
-	provider.Register(provider.LocalHttp, open)
-	provider.Register(provider.FastrServer, open)
+	open := provider.OpenerOf(Open)
+	provider.Register(provider.LocalHttp.DriverName(), open)
+	provider.Register(provider.FastrServer.DriverName(), open)
 }
 
 // Limits are the protocol's part rules (see fastr.MinPartSize...).

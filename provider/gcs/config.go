@@ -60,7 +60,7 @@ func UsesHMAC(cfg provider.Config) bool {
 // overridden) and region "auto", which Cloud Storage accepts in SigV4.
 func S3Config(cfg provider.Config) provider.Config {
 	out := cfg
-	out.CloudType = provider.S3Generic
+	out.CloudType, out.Driver = provider.S3Generic, provider.S3Generic.DriverName()
 	if out.Endpoint == "" {
 		out.Endpoint = HMACEndpoint
 	}

@@ -47,18 +47,21 @@ func TestS3Config(t *testing.T) {
 // TestOpenHMAC checks both routes of HMAC keys: ErrUnsupported without an
 // S3 driver, and delegation to it (with S3Config) once one is registered.
 func TestOpenHMAC(t *testing.T) {
-	if provider.Registered(provider.S3Generic) {
+	if provider.Registered(provider.S3Generic.DriverName()) {
 		t.Skip("a real S3 driver is linked into this test binary")
 	}
 	ctx := context.Background()
 	cfg := provider.Config{CloudType: provider.Google, AccessKey: "GOOG1", SecretKey: "secret"}
-	_, err := Open(ctx, cfg)
+	if _, err := Open(ctx, cfg); !errors.Is(err, provider.ErrUnsupported) || !strings.Contains(err.Error(), HMACEndpoint) {
+		t.Errorf("gcs.Open with HMAC keys = %v, want ErrUnsupported naming %s", err, HMACEndpoint)
+	}
+	_, err := provider.Open(ctx, cfg)
 	if !errors.Is(err, provider.ErrUnsupported) || !strings.Contains(err.Error(), HMACEndpoint) {
-		t.Errorf("Open with HMAC keys = %v, want ErrUnsupported naming %s", err, HMACEndpoint)
+		t.Errorf("provider.Open with HMAC keys = %v, want ErrUnsupported naming %s", err, HMACEndpoint)
 	}
 
 	var got provider.Config
-	provider.Register(provider.S3Generic, func(_ context.Context, c provider.Config) (provider.Storage, error) {
+	provider.Register(provider.S3Generic.DriverName(), func(_ context.Context, c provider.Config) (provider.Storage, error) {
 		got = c
 		return nil, errDelegated
 	})

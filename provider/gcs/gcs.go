@@ -22,7 +22,22 @@ import (
 )
 
 func init() {
-	provider.Register(provider.Google, Open)
+	provider.Register(provider.Google.DriverName(), open)
+}
+
+// open is the registered Opener: HMAC keys are routed to the S3 driver (see
+// UsesHMAC); when none is linked in, the error wraps
+// provider.ErrUnsupported. Other configurations open this driver.
+func open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+	if UsesHMAC(cfg) {
+		s3cfg := S3Config(cfg)
+		if !provider.Registered(s3cfg.Driver) {
+			return nil, fmt.Errorf("%w: gcs: HMAC keys use the S3-compatible XML API: open the account as %s with Endpoint %s (import the S3 driver)",
+				provider.ErrUnsupported, s3cfg.CloudType, s3cfg.Endpoint)
+		}
+		return provider.Open(ctx, s3cfg)
+	}
+	return provider.OpenerOf(Open)(ctx, cfg)
 }
 
 // Storage is a Cloud Storage account. It is safe for concurrent use.
@@ -47,17 +62,14 @@ var (
 	_ provider.Regioner          = (*Storage)(nil)
 )
 
-// Open connects to Cloud Storage with cfg. HMAC keys are routed to the S3
-// driver (see UsesHMAC); when none is linked in, the error wraps
-// provider.ErrUnsupported.
-func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+// Open connects to Cloud Storage with the JSON credentials in cfg. HMAC
+// keys speak the S3-compatible XML API, which this driver does not: Open
+// refuses them with provider.ErrUnsupported, and provider.Open routes them
+// to the S3 driver (see UsesHMAC and S3Config).
+func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
 	if UsesHMAC(cfg) {
-		s3cfg := S3Config(cfg)
-		if !provider.Registered(s3cfg.CloudType) {
-			return nil, fmt.Errorf("%w: gcs: HMAC keys use the S3-compatible XML API: open the account as %s with Endpoint %s (import the S3 driver)",
-				provider.ErrUnsupported, s3cfg.CloudType, s3cfg.Endpoint)
-		}
-		return provider.Open(ctx, s3cfg)
+		return nil, fmt.Errorf("%w: gcs: HMAC keys use the S3-compatible XML API: open the account with provider.Open (and the S3 driver) or with %s",
+			provider.ErrUnsupported, HMACEndpoint)
 	}
 	st, err := parseSettings(ctx, cfg)
 	if err != nil {

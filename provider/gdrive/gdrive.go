@@ -40,7 +40,7 @@ import (
 	"github.com/amove/amove-go/provider/internal/tree"
 )
 
-func init() { provider.Register(provider.GoogleDrive, Open) }
+func init() { provider.Register(provider.GoogleDrive.DriverName(), provider.OpenerOf(Open)) }
 
 const (
 	// DefaultEndpoint is Drive's API host.
@@ -60,7 +60,7 @@ const (
 
 // Storage is the Drive driver.
 type Storage struct {
-	*tree.FS
+	fs         *tree.FS
 	svc        *drive.Service
 	hc         *http.Client
 	uploadBase string // .../upload/drive/v3/files
@@ -77,7 +77,7 @@ var (
 
 // Open opens a Drive connection authorised by cfg.TokenSource. cfg.Endpoint
 // replaces https://www.googleapis.com (tests point it at a fake).
-func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
 	hc, err := tree.Client(cfg)
 	if err != nil {
 		return nil, err
@@ -91,13 +91,52 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 		return nil, err
 	}
 	s := &Storage{svc: svc, hc: hc, uploadBase: base + "/upload/drive/v3/files", uploads: map[string]*upload{}}
-	s.FS = tree.New(s)
+	s.fs = tree.New(backend{s})
 	return s, nil
 }
 
 // Close implements provider.Storage. The SDK service holds nothing that
 // needs releasing, so it does nothing.
 func (s *Storage) Close() error { return nil }
+
+// backend is the id-based half of the driver (tree.Backend). It is a type
+// of its own so its methods, typed with the internal tree package, stay out
+// of Storage's exported API.
+type backend struct{ *Storage }
+
+// ListObjects returns one page of keys under opts.Prefix: one folder with a
+// delimiter, a depth-first walk of the folders below without.
+func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	return s.fs.ListObjects(ctx, bucket, opts)
+}
+
+// Stat describes the file at key, or the folder at a key ending in "/".
+func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	return s.fs.Stat(ctx, bucket, key)
+}
+
+// NewRangeReader reads length bytes of key from offset (length < 0: to the
+// end).
+func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	return s.fs.NewRangeReader(ctx, bucket, key, offset, length)
+}
+
+// Write stores r at key, creating the folders on its path and replacing a
+// file already there.
+func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	return s.fs.Write(ctx, bucket, key, r, size, opts)
+}
+
+// Delete removes the file at key, or the empty folder at a key ending in
+// "/"; a missing key is not an error.
+func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	return s.fs.Delete(ctx, bucket, key)
+}
+
+// CreateFolder creates the folder key (ending in "/") and its parents.
+func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
+	return s.fs.CreateFolder(ctx, bucket, key)
+}
 
 // Hashes implements provider.Hasher: Drive reports md5Checksum, sha1Checksum
 // and sha256Checksum for every file with content.
@@ -231,7 +270,7 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 }
 
 // Root resolves a bucket: My Drive, a shared drive's name, or a folder id.
-func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
+func (s backend) Root(ctx context.Context, bucket string) (string, error) {
 	if bucket == myDrive || bucket == "root" {
 		return s.rootID(ctx)
 	}
@@ -279,7 +318,7 @@ func (s *Storage) list(ctx context.Context, q, token string, pageSize int, what 
 // Lookup implements the tree backend with a files.list query on parent,
 // name, kind and not trashed; the first match with bytes wins, since Drive
 // allows several children of one name.
-func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
+func (s backend) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
 	op := "!="
 	if kind == tree.Folder {
 		op = "="
@@ -306,7 +345,7 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 // List implements the tree backend with one page of files.list over parent's
 // children, ordered by name; Docs, Sheets and other files without bytes are
 // left out.
-func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
+func (s backend) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
 	q := fmt.Sprintf("%s in parents and trashed = false", quote(parent))
 	l, err := s.list(ctx, q, cursor, pageSize, "list "+parent)
 	if err != nil {
@@ -323,7 +362,7 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 
 // Mkdir implements the tree backend: it creates the folder name in parent
 // (shared drives included).
-func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
+func (s backend) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
 	var f *drive.File
 	err := call(ctx, false, "create folder "+name, func() (err error) {
 		f, err = s.svc.Files.Create(&drive.File{Name: name, MimeType: folderMime, Parents: []string{parent}}).
@@ -338,7 +377,7 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 
 // Remove implements the tree backend with files.delete, which deletes for
 // good rather than moving to the trash.
-func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
+func (s backend) Remove(ctx context.Context, e tree.Entry) error {
 	return call(ctx, true, "delete "+e.ID, func() error {
 		return s.svc.Files.Delete(e.ID).SupportsAllDrives(true).Context(ctx).Do()
 	})
@@ -346,7 +385,7 @@ func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
 
 // Download implements the tree backend: the file's content (alt=media) with
 // a Range header.
-func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
+func (s backend) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
 	var resp *http.Response
 	err := call(ctx, true, "download "+e.ID, func() (err error) {
 		c := s.svc.Files.Get(e.ID).SupportsAllDrives(true).Context(ctx)
@@ -378,7 +417,7 @@ func chunkSize(requested int64) int64 {
 // throttling) and everything else through a resumable session in chunks that
 // are multiples of 256 KiB. The MD5 Drive reports is checked against the
 // bytes read.
-func (s *Storage) Upload(ctx context.Context, parent, name string, existing *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
+func (s backend) Upload(ctx context.Context, parent, name string, existing *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
 	limit := int64(simpleMax)
 	if size >= 0 && size <= simpleMax {
 		limit = size

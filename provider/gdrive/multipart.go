@@ -117,7 +117,7 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 	if err := provider.CheckKey(bucket, key); err != nil {
 		return provider.Upload{}, err
 	}
-	parent, name, existing, err := s.Parent(ctx, bucket, key)
+	parent, name, existing, err := s.fs.Parent(ctx, bucket, key)
 	if err != nil {
 		return provider.Upload{}, err
 	}

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 
-	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/hash/quickxor"
 )
 
-// QuickXorHash (provider.NewQuickXor) XORs every byte into a 160-bit
+// QuickXorHash (package quickxor) XORs every byte into a 160-bit
 // register at a bit offset that advances 11 bits per byte and XORs the
 // total length into the last 8 bytes at the end. The register's state
 // after n bytes depends only on n mod 160 for the offset, so the share of
@@ -21,7 +21,7 @@ import (
 // share returns data's contribution to the quickXorHash register of a file
 // in which data starts at offset off.
 func share(data []byte, off int64) [20]byte {
-	h := provider.NewQuickXor()
+	h := quickxor.New()
 	z := int(off % 160)
 	h.Write(make([]byte, z))
 	h.Write(data)
@@ -56,7 +56,7 @@ func combine(shares [][20]byte, total int64) []byte {
 
 // quickXor returns the quickXorHash digest of data.
 func quickXor(data []byte) []byte {
-	h := provider.NewQuickXor()
+	h := quickxor.New()
 	h.Write(data)
 	return h.Sum(nil)
 }

@@ -97,7 +97,7 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 	if opts.Size < 0 || opts.PartSize < 0 {
 		return provider.Upload{}, fmt.Errorf("%w: size %d, part size %d", provider.ErrInvalid, opts.Size, opts.PartSize)
 	}
-	parent, name, _, err := s.Parent(ctx, bucket, key)
+	parent, name, _, err := s.fs.Parent(ctx, bucket, key)
 	if err != nil {
 		return provider.Upload{}, err
 	}

@@ -46,10 +46,11 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/hash/quickxor"
 	"github.com/amove/amove-go/provider/internal/tree"
 )
 
-func init() { provider.Register(provider.OneDrive, Open) }
+func init() { provider.Register(provider.OneDrive.DriverName(), provider.OpenerOf(Open)) }
 
 const (
 	// DefaultEndpoint is Graph's v1.0 base.
@@ -66,7 +67,7 @@ const (
 
 // Storage is the OneDrive driver.
 type Storage struct {
-	*tree.FS
+	fs    *tree.FS
 	base  string
 	hc    *http.Client // authorised
 	plain *http.Client // for pre-authenticated URLs
@@ -82,7 +83,7 @@ var (
 
 // Open opens a Graph connection authorised by cfg.TokenSource; cfg.Endpoint
 // replaces https://graph.microsoft.com/v1.0 (a national cloud, or a fake).
-func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+func Open(ctx context.Context, cfg provider.Config) (*Storage, error) {
 	hc, err := tree.Client(cfg)
 	if err != nil {
 		return nil, err
@@ -94,13 +95,52 @@ func Open(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 		base += "/v1.0"
 	}
 	s := &Storage{base: base, hc: hc, plain: tree.PlainClient(cfg), uploads: map[string]*upload{}}
-	s.FS = tree.New(s)
+	s.fs = tree.New(backend{s})
 	return s, nil
 }
 
 // Close implements provider.Storage. The driver holds only HTTP clients, so
 // it does nothing.
 func (s *Storage) Close() error { return nil }
+
+// backend is the id-based half of the driver (tree.Backend). It is a type
+// of its own so its methods, typed with the internal tree package, stay out
+// of Storage's exported API.
+type backend struct{ *Storage }
+
+// ListObjects returns one page of keys under opts.Prefix: one folder with a
+// delimiter, a depth-first walk of the folders below without.
+func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	return s.fs.ListObjects(ctx, bucket, opts)
+}
+
+// Stat describes the file at key, or the folder at a key ending in "/".
+func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	return s.fs.Stat(ctx, bucket, key)
+}
+
+// NewRangeReader reads length bytes of key from offset (length < 0: to the
+// end).
+func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	return s.fs.NewRangeReader(ctx, bucket, key, offset, length)
+}
+
+// Write stores r at key, creating the folders on its path and replacing a
+// file already there.
+func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	return s.fs.Write(ctx, bucket, key, r, size, opts)
+}
+
+// Delete removes the file at key, or the empty folder at a key ending in
+// "/"; a missing key is not an error.
+func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	return s.fs.Delete(ctx, bucket, key)
+}
+
+// CreateFolder creates the folder key (ending in "/") and its parents.
+func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
+	return s.fs.CreateFolder(ctx, bucket, key)
+}
 
 // graphError is Graph's error body.
 type graphError struct {
@@ -241,7 +281,7 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 }
 
 // Root resolves a drive name or id to "<driveId>/<rootItemId>".
-func (s *Storage) Root(ctx context.Context, bucket string) (string, error) {
+func (s backend) Root(ctx context.Context, bucket string) (string, error) {
 	ds, err := s.drives(ctx)
 	if err != nil {
 		return "", err
@@ -301,7 +341,7 @@ func (s *Storage) entry(driveID string, it driveItem) tree.Entry {
 
 // Lookup implements the tree backend with a GET of the child by path (the
 // name in OneDrive's encoding); a child of the other kind is ErrNotFound.
-func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
+func (s backend) Lookup(ctx context.Context, parent, name string, kind tree.Kind) (tree.Entry, error) {
 	var it driveItem
 	if _, err := s.do(ctx, s.hc, http.MethodGet, s.childURL(parent, name, ""), nil, nil, true, &it); err != nil {
 		return tree.Entry{}, err
@@ -317,7 +357,7 @@ func (s *Storage) Lookup(ctx context.Context, parent, name string, kind tree.Kin
 // ordered by name; the cursor is Graph's @odata.nextLink, refused unless it
 // points at Graph. Items that are neither file nor folder (notebooks,
 // packages) are left out.
-func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
+func (s backend) List(ctx context.Context, parent, cursor string, pageSize int) ([]tree.Entry, string, error) {
 	u := cursor
 	if u == "" {
 		u = s.itemURL(parent) + "/children?$top=" + fmt.Sprint(pageSize) + "&$orderby=name"
@@ -343,7 +383,7 @@ func (s *Storage) List(ctx context.Context, parent, cursor string, pageSize int)
 
 // Mkdir implements the tree backend: it creates the folder name in parent,
 // failing rather than renaming when the name is taken.
-func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
+func (s backend) Mkdir(ctx context.Context, parent, name string) (tree.Entry, error) {
 	body, _ := json.Marshal(map[string]any{"name": encodeName(name), "folder": map[string]any{}, "@microsoft.graph.conflictBehavior": "fail"})
 	var it driveItem
 	if _, err := s.do(ctx, s.hc, http.MethodPost, s.itemURL(parent)+"/children", body, nil, false, &it); err != nil {
@@ -354,14 +394,14 @@ func (s *Storage) Mkdir(ctx context.Context, parent, name string) (tree.Entry, e
 
 // Remove implements the tree backend with a DELETE of the item, which moves
 // it to the recycle bin.
-func (s *Storage) Remove(ctx context.Context, e tree.Entry) error {
+func (s backend) Remove(ctx context.Context, e tree.Entry) error {
 	_, err := s.do(ctx, s.hc, http.MethodDelete, s.itemURL(e.ID), nil, nil, true, nil)
 	return err
 }
 
 // Download implements the tree backend: a GET of the item's content with a
 // Range header, following Graph's redirect to a pre-authenticated URL.
-func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
+func (s backend) Download(ctx context.Context, e tree.Entry, offset, length int64) (io.ReadCloser, error) {
 	var body io.ReadCloser
 	err := tree.Retry(ctx, true, func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.itemURL(e.ID)+"/content", nil)
@@ -392,7 +432,7 @@ func (s *Storage) Download(ctx context.Context, e tree.Entry, offset, length int
 }
 
 // Upload writes small bodies in one PUT and the rest through a session.
-func (s *Storage) Upload(ctx context.Context, parent, name string, _ *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
+func (s backend) Upload(ctx context.Context, parent, name string, _ *tree.Entry, r io.Reader, size int64, opts provider.WriteOptions) (tree.Entry, error) {
 	r = ctxReader{ctx, r}
 	if size < 0 {
 		// Graph needs the total on every fragment: read what fits in one
@@ -478,7 +518,7 @@ func (s *Storage) session(ctx context.Context, parent, name string, r io.Reader,
 			_, _ = s.do(cctx, s.plain, http.MethodDelete, uploadURL, nil, nil, true, nil)
 		}
 	}()
-	h := provider.NewQuickXor()
+	h := quickxor.New()
 	buf := make([]byte, frag)
 	var off int64
 	var it driveItem

@@ -25,9 +25,7 @@ import (
 
 func init() {
 	for t := range quirkTable {
-		provider.Register(t, func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-			return Open(ctx, cfg)
-		})
+		provider.Register(t.DriverName(), provider.OpenerOf(Open))
 	}
 }
 

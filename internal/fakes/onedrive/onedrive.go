@@ -33,12 +33,12 @@ import (
 	"time"
 
 	"github.com/amove/amove-go/internal/fakes/fakeauth"
-	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/hash/quickxor"
 )
 
 // QuickXorHash returns data's quickXorHash as Graph reports it: base64.
 func QuickXorHash(data []byte) string {
-	h := provider.NewQuickXor()
+	h := quickxor.New()
 	h.Write(data)
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }

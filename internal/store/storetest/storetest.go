@@ -193,6 +193,15 @@ func testAccountRoundTrip(t *testing.T, s store.Store) {
 	if err := s.InsertAccount(ctx, a); !errors.Is(err, store.ErrDuplicate) {
 		t.Errorf("InsertAccount(same id) = %v, want ErrDuplicate", err)
 	}
+	// An account of a third-party driver: no cloud type, its driver's name.
+	tp := store.Account{ID: id(), TenantID: owner.TenantID, UserID: owner.ID, Driver: "example-driver",
+		Name: "third party", Active: true, Created: now(), Updated: now()}
+	if err := s.InsertAccount(ctx, tp); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetAccount(ctx, owner.TenantID, tp.ID); err != nil || got.Driver != tp.Driver || got.CloudType != 0 {
+		t.Errorf("GetAccount(third party) = driver %q, cloud type %d, %v; want %q, 0", got.Driver, got.CloudType, err, tp.Driver)
+	}
 	if _, err := s.GetAccount(ctx, owner.TenantID, id()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetAccount(unknown) = %v, want ErrNotFound", err)
 	}
