@@ -58,7 +58,8 @@ type Error struct {
 // is what is safe to show a caller.
 func (e *Error) Error() string {
 	msg := "amove: " + string(e.Code) + ": " + e.Message
-	if e.Err != nil {
+	// A message built from its cause (op + ": " + err) says it already.
+	if e.Err != nil && !strings.HasSuffix(e.Message, e.Err.Error()) {
 		msg += ": " + e.Err.Error()
 	}
 	return msg
