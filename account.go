@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 // StorageTier is the Amove API's StorageTier flag.

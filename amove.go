@@ -19,9 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/amove/amove-go/internal/store/postgres"
-	"github.com/amove/amove-go/internal/store/sqlite"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 	"github.com/amove/amove-go/transfer"
 )
 
@@ -30,11 +29,17 @@ import (
 // read or written elsewhere. OpenDefault fills the two from the user's
 // configuration directory.
 type Options struct {
-	// DSN selects the store: "sqlite:<path>" or "postgres://..." (also
-	// "postgresql://"). Ignored when Store is set.
+	// DSN selects the store through store.Open: "sqlite:<path>" needs
+	// package store/sqlite imported, "postgres://..." (or
+	// "postgresql://") store/postgres, so a program links only the store
+	// it uses:
+	//
+	//	import _ "github.com/amove/amove-go/store/sqlite"
+	//
+	// Ignored when Store is set.
 	DSN string
 	// Store is used as is when set; the Client does not close it.
-	Store Store
+	Store store.Store
 	// SecretKey, when set, is a 32-byte key that seals credentials, and
 	// signs tokens through a key derived from it; no file is read or
 	// written, and RotateKeys is refused. When nil the keys are in the
@@ -88,7 +93,7 @@ type Options struct {
 
 // Client is safe for concurrent use.
 type Client struct {
-	store           Store
+	store           store.Store
 	ownStore        bool
 	keys            *keyring // seal and sign keys (keys.go)
 	log             *slog.Logger
@@ -158,7 +163,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Store != nil {
 		c.store = opts.Store
 	} else {
-		s, err := OpenStore(ctx, opts.DSN)
+		s, err := store.Open(ctx, opts.DSN)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +180,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 // first use, and the whole folder is then protected from transfers
 // (Options.ProtectedPaths). The amove command opens its Client so; an
 // embedder that keeps its data elsewhere calls New. Like New, it leaves
-// unfinished transfers alone until RestoreTransfers.
+// unfinished transfers alone until RestoreTransfers. The default store
+// needs package store/sqlite imported.
 func OpenDefault(ctx context.Context, opts Options) (*Client, error) {
 	noStore := opts.Store == nil && opts.DSN == ""
 	noKey := opts.SecretKey == nil && opts.KeyFile == ""
@@ -194,20 +200,6 @@ func OpenDefault(ctx context.Context, opts Options) (*Client, error) {
 		opts.ProtectedPaths = append(slices.Clip(opts.ProtectedPaths), dir)
 	}
 	return New(ctx, opts)
-}
-
-// OpenStore opens the store a DSN names (see Options.DSN).
-func OpenStore(ctx context.Context, dsn string) (Store, error) {
-	switch {
-	case dsn == "":
-		return nil, errors.New("amove: empty store DSN: want sqlite:<path> or postgres://<...>")
-	case strings.HasPrefix(dsn, "sqlite:"):
-		return sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return postgres.Open(ctx, dsn)
-	}
-	// Never echo the DSN: it may carry a database password.
-	return nil, errors.New("amove: unsupported store DSN: want sqlite:<path> or postgres://<...>")
 }
 
 // ownFiles are the local paths of the Client's secrets and store, which no

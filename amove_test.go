@@ -7,10 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/amove/amove-go"
-	"github.com/amove/amove-go/internal/store/sqlite"
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/memory"
+	"github.com/amove/amove-go/store"
+	"github.com/amove/amove-go/store/sqlite"
 	"github.com/amove/amove-go/transfer"
 )
 
@@ -103,8 +107,8 @@ func TestNewOpensOnlyWhatOptionsName(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want it to name %s and OpenDefault", tc.opts, err, tc.want)
 		}
 	}
-	if _, err := amove.OpenStore(ctx, ""); err == nil {
-		t.Error("OpenStore(\"\") opened a store")
+	if _, err := store.Open(ctx, ""); err == nil {
+		t.Error("store.Open(\"\") opened a store")
 	}
 	if ents, err := os.ReadDir(home); err != nil || len(ents) != 0 {
 		t.Errorf("the home folder after the refusals: %v %v, want it empty", ents, err)
@@ -185,8 +189,71 @@ func TestGivenStore(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var su amove.StoredUser
+	var su store.User
 	if su, err = s.GetUser(ctx, u.ID); err != nil || su.Username != "given" {
 		t.Errorf("store after Client.Close: %+v, %v", su, err)
+	}
+}
+
+// auditStore is a Store written outside the store packages, as an SDK user
+// would: it wraps the SQLite store and counts the accounts written through
+// it. Registering it under its own scheme makes it reachable by DSN.
+type auditStore struct {
+	store.Store
+	inserts *atomic.Int32
+}
+
+func (s auditStore) InsertAccount(ctx context.Context, a store.Account) error {
+	s.inserts.Add(1)
+	return s.Store.InsertAccount(ctx, a)
+}
+
+var auditInserts atomic.Int32
+
+func init() {
+	store.Register("audit", func(ctx context.Context, dsn string) (store.Store, error) {
+		inner, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "audit:"))
+		if err != nil {
+			return nil, err
+		}
+		return auditStore{Store: inner, inserts: &auditInserts}, nil
+	})
+}
+
+// TestRegisteredStore: a Client opened with the DSN of a store registered
+// from outside uses it for every write, and closes it.
+func TestRegisteredStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	mem := memory.New(memory.Options{})
+	c, err := amove.New(ctx, amove.Options{DSN: "audit:" + filepath.Join(dir, "a.db"), SecretKey: make([]byte, 32), Logger: slog.New(slog.DiscardHandler),
+		OpenStorage: func(context.Context, provider.Config) (provider.Storage, error) { return nopClose{mem}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, u, err := c.CreateTenant(ctx, "t", amove.NewUser{Username: "audited", Role: amove.RoleDesktopAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := auditInserts.Load()
+	if _, err := c.InsertAccount(ctx, u.Principal(), goodAccount("audited", false)); err != nil {
+		t.Fatal(err)
+	}
+	if got := auditInserts.Load() - before; got != 1 {
+		t.Errorf("the registered store saw %d account inserts, want 1", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Closed by the Client: the file is free for another store to open and
+	// holds the account.
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	accts, err := s.ListAccounts(ctx, store.AccountQuery{TenantID: u.TenantID, UserID: u.ID})
+	if err != nil || len(accts) != 1 {
+		t.Errorf("accounts in the file: %v, %v; want the one inserted", accts, err)
 	}
 }

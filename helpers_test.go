@@ -17,9 +17,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/amove/amove-go"
-	"github.com/amove/amove-go/internal/store/postgres/pgtest"
+	"github.com/amove/amove-go/internal/pgtest"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
+
+	// The stores the tests open by DSN.
+	_ "github.com/amove/amove-go/store/postgres"
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 // The one key pair the fake provider accepts, and other secrets the tests

@@ -20,6 +20,7 @@ import (
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/internal/secret"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 // keyringJSON is the part of the keyring file the tests read.
@@ -130,7 +131,7 @@ func TestRotateKeys(t *testing.T) {
 		}
 		// A row as the earlier version wrote it: "v1:" values bound to
 		// row and column only.
-		st, err := amove.OpenStore(ctx, b.dsn)
+		st, err := store.Open(ctx, b.dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +146,7 @@ func TestRotateKeys(t *testing.T) {
 			return s
 		}
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		if err := st.InsertAccount(ctx, amove.StoredAccount{ID: oldID, TenantID: admin.TenantID, UserID: admin.ID,
+		if err := st.InsertAccount(ctx, store.Account{ID: oldID, TenantID: admin.TenantID, UserID: admin.ID,
 			CloudType: provider.Wasabi, Name: "old", Region: "us-east-1", AccessKey: v1("access_key", goodAccessKey),
 			SecretKey: v1("secret_key", goodSecretKey), CredentialsData: v1("credentials_data", credsData),
 			Active: true, Created: now, Updated: now}); err != nil {

@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/oauth"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 // OAuth accounts in the Client. Package oauth holds the protocol (each

@@ -7,8 +7,8 @@ import (
 	"iter"
 	"sync"
 
-	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 // Storage operations on a cloud account. The caller must see the account

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/store"
 )
 
 // Role is a user's UserType in the Amove API.

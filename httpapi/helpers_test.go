@@ -27,6 +27,9 @@ import (
 	// The s3 driver also registers itself with provider.Open, for the
 	// MinIO-backed accounts.
 	s3driver "github.com/amove/amove-go/provider/s3"
+
+	// The store the tests open by DSN.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 // alicePassword is the only password in the tests: bcrypt is slow under

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amove/amove-go/internal/store/sqlite"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
+	"github.com/amove/amove-go/store/sqlite"
 	"github.com/amove/amove-go/transfer"
 )
 

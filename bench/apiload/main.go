@@ -30,6 +30,9 @@ import (
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
 	"github.com/amove/amove-go/provider/s3"
+
+	// The store "sqlite:" DSNs name.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 type sharedMemory struct{ *memory.Storage }

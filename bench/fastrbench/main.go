@@ -30,6 +30,9 @@ import (
 	"github.com/amove/amove-go/httpapi"
 	"github.com/amove/amove-go/provider"
 	_ "github.com/amove/amove-go/provider/fastr"
+
+	// The store "sqlite:" DSNs name.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 func env(name string, def int) int {

@@ -15,6 +15,7 @@ import (
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
+	"github.com/amove/amove-go/store"
 )
 
 // keepOpen keeps the shared memory driver open when the Client closes it.
@@ -108,7 +109,7 @@ func TestKeysRotate(t *testing.T) {
 			t.Errorf("agent %d: the token issued before the rotation: %v", i, err)
 		}
 	}
-	st, err := amove.OpenStore(ctx, dsn)
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

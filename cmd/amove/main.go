@@ -20,6 +20,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// The stores -dsn may name.
+	_ "github.com/amove/amove-go/store/postgres"
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 func main() {

@@ -29,6 +29,9 @@ import (
 	"github.com/amove/amove-go/provider"
 	_ "github.com/amove/amove-go/provider/all"
 	"github.com/amove/amove-go/provider/memory"
+
+	// The store "sqlite:" DSNs name.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 // config is what the example needs to reach one account.

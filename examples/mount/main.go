@@ -15,6 +15,9 @@ import (
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/httpapi"
 	_ "github.com/amove/amove-go/provider/all"
+
+	// The store "sqlite:" DSNs name.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 func main() {

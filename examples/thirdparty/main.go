@@ -26,6 +26,9 @@ import (
 
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/transfer"
+
+	// The store "sqlite:" DSNs name.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 func main() {

@@ -21,6 +21,9 @@ import (
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/dropbox"
 	"github.com/amove/amove-go/provider/providertest"
+
+	// The store the Client tests open by DSN.
+	_ "github.com/amove/amove-go/store/sqlite"
 )
 
 func newFake(t *testing.T, opts fake.Options) *fake.Server {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 // Run runs the suite. open returns a fresh, empty store for each subtest;

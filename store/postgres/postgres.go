@@ -4,6 +4,11 @@
 // Every write is a single statement, so READ COMMITTED is enough: the
 // ownership check and the change happen in one UPDATE, and concurrent
 // writers never see a serialization failure.
+//
+// Importing the package registers it with package store for DSNs of the
+// form "postgres://..." and "postgresql://...":
+//
+//	import _ "github.com/amove/amove-go/store/postgres"
 package postgres
 
 import (
@@ -11,19 +16,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/internal/migrate"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 //go:embed migrations/*.sql
@@ -39,6 +40,12 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
+
+func init() {
+	open := func(ctx context.Context, dsn string) (store.Store, error) { return Open(ctx, dsn) }
+	store.Register("postgres", open)
+	store.Register("postgresql", open)
+}
 
 // Open connects with a pgx DSN (postgres://...) and applies pending
 // migrations. Unknown DSN parameters such as search_path become run-time
@@ -68,45 +75,42 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	steps, err := migrate.Steps(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 			return fmt.Errorf("postgres: migrate: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
-			return fmt.Errorf("postgres: migrate: %w", err)
-		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-			return fmt.Errorf("postgres: migrate: %w", err)
-		}
-		files, err := fs.Glob(migrations, "migrations/*.sql")
-		if err != nil {
-			return err
-		}
-		sort.Strings(files)
-		for _, f := range files {
-			v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-			if err != nil {
-				return fmt.Errorf("postgres: migration %s: bad name", f)
-			}
-			if v <= current {
-				continue
-			}
-			body, err := migrations.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			// No arguments: pgx uses the simple protocol, which runs
-			// several statements at once.
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return fmt.Errorf("postgres: migration %s: %w", f, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version, applied_at) VALUES ($1, now())`, v); err != nil {
-				return fmt.Errorf("postgres: migration %s: %w", f, err)
-			}
+		if err := migrate.Up(ctx, pgTarget{tx}, steps); err != nil {
+			return fmt.Errorf("postgres: %w", err)
 		}
 		return nil
 	})
+}
+
+// pgTarget is the PostgreSQL dialect of the migration runner; the advisory
+// lock taken before it keeps other agents' migrators waiting.
+type pgTarget struct{ tx pgx.Tx }
+
+func (t pgTarget) Current(ctx context.Context) (int, error) {
+	if _, err := t.tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
+		return 0, err
+	}
+	var v int
+	err := t.tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+func (t pgTarget) Apply(ctx context.Context, s migrate.Step) error {
+	// No arguments: pgx uses the simple protocol, which runs several
+	// statements at once.
+	if _, err := t.tx.Exec(ctx, s.SQL); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO schema_version (version, applied_at) VALUES ($1, now())`, s.Version)
+	return err
 }
 
 // mapErr turns constraint violations into the store sentinels. A malformed
@@ -132,6 +136,7 @@ func mapErr(err error) error {
 	return fmt.Errorf("postgres: %w", err)
 }
 
+// CreateTenant implements store.Store.
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant, owner store.User) error {
 	return mapErr(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)`,
@@ -153,10 +158,12 @@ func insertUser(ctx context.Context, db execer, u store.User) error {
 	return err
 }
 
+// CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return mapErr(insertUser(ctx, s.pool, u))
 }
 
+// SetUserActive implements store.Store.
 func (s *Store) SetUserActive(ctx context.Context, tenantID, id string, active bool) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET active = $1 WHERE id = $2 AND tenant_id = $3`, active, id, tenantID)
 	if err != nil {
@@ -181,14 +188,17 @@ func scanUser(row pgx.Row) (store.User, error) {
 	return u, nil
 }
 
+// GetUser implements store.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 }
 
+// GetUserByUsername implements store.Store.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = $1`, username))
 }
 
+// InsertAccount implements store.Store.
 func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO cloud_accounts (id, tenant_id, user_id, cloud_type, name, region, endpoint,
 		service_url, access_key, secret_key, credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at,
@@ -217,11 +227,13 @@ func scanAccount(row pgx.Row) (store.Account, error) {
 	return a, nil
 }
 
+// GetAccount implements store.Store.
 func (s *Store) GetAccount(ctx context.Context, tenantID, id string) (store.Account, error) {
 	return scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM cloud_accounts
 		WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL`, id, tenantID))
 }
 
+// ListAccounts implements store.Store.
 func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]store.Account, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+accountCols+` FROM cloud_accounts
 		WHERE tenant_id = $1 AND deleted_at IS NULL AND active AND (user_id = $2 OR ($3 AND shared))
@@ -259,10 +271,12 @@ func (s *Store) ownerUpdate(ctx context.Context, set string, arg any, tenantID, 
 	return nil
 }
 
+// SetShared implements store.Store.
 func (s *Store) SetShared(ctx context.Context, tenantID, ownerID, id string, shared bool, at time.Time) error {
 	return s.ownerUpdate(ctx, "shared = $1", shared, tenantID, ownerID, id, at)
 }
 
+// DeleteAccount implements store.Store.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, ownerID, id string, at time.Time) error {
 	return s.ownerUpdate(ctx, "deleted_at = $1", at, tenantID, ownerID, id, at)
 }

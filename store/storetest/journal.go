@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/store"
 	"github.com/amove/amove-go/transfer"
 	"github.com/amove/amove-go/transfer/journaltest"
 )

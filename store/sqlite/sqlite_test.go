@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,10 +12,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/amove/amove-go/internal/store"
-	"github.com/amove/amove-go/internal/store/sqlite"
-	"github.com/amove/amove-go/internal/store/storetest"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
+	"github.com/amove/amove-go/store/sqlite"
+	"github.com/amove/amove-go/store/storetest"
 )
 
 func TestSuite(t *testing.T) {
@@ -147,5 +148,34 @@ func TestTwoStoresOneFile(t *testing.T) {
 	list, err := stores[1].ListAccounts(ctx, store.AccountQuery{TenantID: tn.ID, UserID: u.ID})
 	if err != nil || len(list) != 0 {
 		t.Errorf("%d accounts left, %v", len(list), err)
+	}
+}
+
+// TestOpenByDSN opens the store through the registry, as a Client does,
+// and shows an older program refuses a file a newer one migrated.
+func TestOpenByDSN(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "amove.db")
+	s, err := store.Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.(*sqlite.Store); !ok {
+		t.Fatalf("store.Open(sqlite DSN) = %T, want *sqlite.Store", s)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO schema_version (version, applied_at) VALUES (9999, 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := store.Open(ctx, "sqlite:"+path); !errors.Is(err, store.ErrSchemaTooNew) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("opening a file at version 9999 = %v, want ErrTooNew", err)
 	}
 }

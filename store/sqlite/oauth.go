@@ -4,9 +4,10 @@ import (
 	"context"
 	"time"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/store"
 )
 
+// PutOAuthState implements store.OAuthStore.
 func (s *Store) PutOAuthState(ctx context.Context, st store.OAuthState) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -27,6 +28,7 @@ func (s *Store) PutOAuthState(ctx context.Context, st store.OAuthState) error {
 	return mapErr(tx.Commit())
 }
 
+// TakeOAuthState implements store.OAuthStore.
 func (s *Store) TakeOAuthState(ctx context.Context, key string) (store.OAuthState, error) {
 	var st store.OAuthState
 	var created, expires string
@@ -46,6 +48,7 @@ func (s *Store) TakeOAuthState(ctx context.Context, key string) (store.OAuthStat
 	return st, nil
 }
 
+// UpdateCredentials implements store.OAuthStore.
 func (s *Store) UpdateCredentials(ctx context.Context, tenantID, id, credentialsData string, at time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE cloud_accounts SET credentials_data = ?, updated_at = ?
 		WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`, credentialsData, fmtTime(at), id, tenantID)

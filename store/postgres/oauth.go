@@ -6,10 +6,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
+// PutOAuthState implements store.OAuthStore.
 func (s *Store) PutOAuthState(ctx context.Context, st store.OAuthState) error {
 	return mapErr(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Abandoned authorizations would pile up otherwise.
@@ -24,6 +25,7 @@ func (s *Store) PutOAuthState(ctx context.Context, st store.OAuthState) error {
 	}))
 }
 
+// TakeOAuthState implements store.OAuthStore.
 func (s *Store) TakeOAuthState(ctx context.Context, key string) (store.OAuthState, error) {
 	var st store.OAuthState
 	var cloudType int
@@ -39,6 +41,7 @@ func (s *Store) TakeOAuthState(ctx context.Context, key string) (store.OAuthStat
 	return st, nil
 }
 
+// UpdateCredentials implements store.OAuthStore.
 func (s *Store) UpdateCredentials(ctx context.Context, tenantID, id, credentialsData string, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE cloud_accounts SET credentials_data = $1, updated_at = $2
 		WHERE id = $3 AND tenant_id = $4 AND deleted_at IS NULL`, credentialsData, at, id, tenantID)

@@ -1,10 +1,24 @@
 // Package store holds the persistence contract of amove-go: the record types
-// and the Store interface that the SQLite and PostgreSQL implementations
-// satisfy and that package amove re-exports as aliases.
+// and the Store interface a Client keeps its tenants, users, cloud accounts,
+// pending OAuth authorizations and transfer journal in, and the registry
+// that opens a Store by DSN.
+//
+// Stores register themselves like database/sql drivers, so a program links
+// only the ones it imports:
+//
+//	import _ "github.com/amove/amove-go/store/sqlite"   // "sqlite:<path>"
+//	import _ "github.com/amove/amove-go/store/postgres" // "postgres://..."
+//
+//	st, err := store.Open(ctx, "sqlite:/var/lib/amove/amove.db")
+//
+// A Store may also be written outside this module: everything the interface
+// names is exported here or in package transfer (the journal), Register
+// makes it reachable by DSN, and package storetest is the conformance suite
+// both shipped stores pass.
 //
 // It imports only provider and transfer (for the journal's record types;
-// transfer itself imports only provider), so that amove can open the
-// implementations by DSN without an import cycle.
+// transfer itself imports only provider), so that amove can name it without
+// an import cycle.
 //
 // A Store holds secrets only in sealed form: Account.AccessKey, SecretKey and
 // CredentialsData are ciphertext produced by the caller. The store never sees
@@ -17,6 +31,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/amove/amove-go/internal/migrate"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/transfer"
 )
@@ -29,6 +44,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrDuplicate: a unique field (id, username) is already taken.
 	ErrDuplicate = errors.New("store: duplicate")
+	// ErrSchemaTooNew: the database was migrated by a newer release, which
+	// this one must not write to; Open refuses it.
+	ErrSchemaTooNew = migrate.ErrTooNew
 )
 
 // Role is a user's UserType, with the Amove API's flag values.
@@ -141,7 +159,10 @@ type Store interface {
 	// CreateUser stores a user of an existing tenant. A taken username or id
 	// is ErrDuplicate; an unknown tenant is ErrNotFound.
 	CreateUser(ctx context.Context, u User) error
+	// GetUser returns a user by id; no such user is ErrNotFound.
 	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername returns a user by (lower-case) username; no such
+	// user is ErrNotFound.
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// SetUserActive activates or deactivates a user of the tenant; no such
 	// user is ErrNotFound.
@@ -170,6 +191,8 @@ type Store interface {
 	// Close.
 	Journal() transfer.Journal
 
+	// Close releases the store's connections; the Client that opened a
+	// store by DSN closes it, one given as Options.Store is left open.
 	Close() error
 }
 

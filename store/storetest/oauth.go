@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amove/amove-go/internal/store"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/store"
 )
 
 func newOAuthState(u store.User, key string, at time.Time) store.OAuthState {

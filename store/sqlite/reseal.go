@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/store"
 )
 
 var _ store.Resealer = (*Store)(nil)

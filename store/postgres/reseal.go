@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/store"
 )
 
 var _ store.Resealer = (*Store)(nil)

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/store"
 )
 
 // testReseal: Reseal visits every sealed value (soft-deleted accounts and

@@ -6,6 +6,11 @@
 // under load), every write goes through a pool of exactly one connection, so
 // writers queue in Go. Reads use a separate pool; in WAL mode they never wait
 // for the writer.
+//
+// Importing the package registers it with package store for DSNs of the
+// form "sqlite:<path>":
+//
+//	import _ "github.com/amove/amove-go/store/sqlite"
 package sqlite
 
 import (
@@ -14,19 +19,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/amove/amove-go/internal/store"
+	"github.com/amove/amove-go/internal/migrate"
+	"github.com/amove/amove-go/store"
 )
 
 //go:embed migrations/*.sql
@@ -42,6 +45,12 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
+
+func init() {
+	store.Register("sqlite", func(ctx context.Context, dsn string) (store.Store, error) {
+		return Open(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	})
+}
 
 // Open opens (creating if needed) the database at path and applies pending
 // migrations. The directory is created with mode 0700 and a new file with
@@ -102,43 +111,41 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	steps, err := migrate.Steps(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	// BEGIN IMMEDIATE (the writer's _txlock) takes the write lock first, so
+	// two processes opening one new file migrate one after the other.
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: bad name", f)
-		}
-		if v <= current {
-			continue
-		}
-		body, err := migrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", f, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, v, fmtTime(time.Now())); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", f, err)
-		}
+	if err := migrate.Up(ctx, sqliteTarget{tx}, steps); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return tx.Commit()
+}
+
+// sqliteTarget is the SQLite dialect of the migration runner.
+type sqliteTarget struct{ tx *sql.Tx }
+
+func (t sqliteTarget) Current(ctx context.Context) (int, error) {
+	if _, err := t.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return 0, err
+	}
+	var v int
+	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+func (t sqliteTarget) Apply(ctx context.Context, s migrate.Step) error {
+	if _, err := t.tx.ExecContext(ctx, s.SQL); err != nil {
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, s.Version, fmtTime(time.Now()))
+	return err
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
@@ -165,6 +172,7 @@ func mapErr(err error) error {
 	return fmt.Errorf("sqlite: %w", err)
 }
 
+// CreateTenant implements store.Store.
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant, owner store.User) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -195,10 +203,12 @@ func insertUser(ctx context.Context, db execer, u store.User) error {
 	return nil
 }
 
+// CreateUser implements store.Store.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return insertUser(ctx, s.w, u)
 }
 
+// SetUserActive implements store.Store.
 func (s *Store) SetUserActive(ctx context.Context, tenantID, id string, active bool) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE users SET active = ? WHERE id = ? AND tenant_id = ?`, active, id, tenantID)
 	if err != nil {
@@ -225,14 +235,17 @@ func scanUser(row *sql.Row) (store.User, error) {
 	return u, err
 }
 
+// GetUser implements store.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
+// GetUserByUsername implements store.Store.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
 	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, username))
 }
 
+// InsertAccount implements store.Store.
 func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO cloud_accounts (id, tenant_id, user_id, cloud_type, name, region, endpoint,
 		service_url, access_key, secret_key, credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at,
@@ -270,11 +283,13 @@ func scanAccount(row scanner) (store.Account, error) {
 	return a, nil
 }
 
+// GetAccount implements store.Store.
 func (s *Store) GetAccount(ctx context.Context, tenantID, id string) (store.Account, error) {
 	return scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM cloud_accounts
 		WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`, id, tenantID))
 }
 
+// ListAccounts implements store.Store.
 func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]store.Account, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+accountCols+` FROM cloud_accounts
 		WHERE tenant_id = ? AND deleted_at IS NULL AND active AND (user_id = ? OR (? AND shared))
@@ -317,10 +332,12 @@ func (s *Store) ownerUpdate(ctx context.Context, set string, arg any, tenantID, 
 	return nil
 }
 
+// SetShared implements store.Store.
 func (s *Store) SetShared(ctx context.Context, tenantID, ownerID, id string, shared bool, at time.Time) error {
 	return s.ownerUpdate(ctx, "shared = ?", shared, tenantID, ownerID, id, at)
 }
 
+// DeleteAccount implements store.Store.
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, ownerID, id string, at time.Time) error {
 	return s.ownerUpdate(ctx, "deleted_at = ?", fmtTime(at), tenantID, ownerID, id, at)
 }
