@@ -128,8 +128,9 @@
 // Credentials are sealed with AES-GCM before they reach the Store, which
 // never sees a key or a secret; every key and token names its key id, and
 // RotateKeys replaces the keys. Secrets are masked in CloudAccount and in
-// every String, GoString and LogValue. Drivers send requests only where
-// Options.Outbound allows (no link-local addresses, no redirects to another
-// host, by default), and no transfer reads or writes the Client's own files
-// or Options.ProtectedPaths. See docs/security.md.
+// every String, GoString and LogValue. Unless Options.HTTPClient replaces
+// it, the drivers' HTTP client sends requests only where Options.Outbound
+// allows (by default no link-local addresses and no redirects to another
+// host), and no transfer reads or writes the Client's own files or
+// Options.ProtectedPaths. See docs/security.md.
 package amove
