@@ -1,10 +1,3 @@
-// Package amove is the amove-go SDK: a Client that keeps users and cloud
-// accounts in a Store (SQLite embedded, PostgreSQL shared), encrypts their
-// credentials at rest, authenticates users, and runs storage operations on an
-// account through the provider drivers.
-//
-// Every method takes the context first and the Principal (the authenticated
-// caller) second; visibility and ownership are checked against it.
 package amove
 
 import (

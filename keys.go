@@ -392,7 +392,25 @@ func lockFile(path string) (func(), error) {
 }
 
 // KeyInfo describes one key of the keyring, without the key.
-type KeyInfo = secret.KeyInfo
+type KeyInfo struct {
+	ID string
+	// Use is what the key is for: "seal" (it encrypts stored credentials)
+	// or "sign" (it signs tokens).
+	Use string
+	// Active is set on the key of its use that seals or signs new values;
+	// the others only open or verify what they sealed or signed.
+	Active  bool
+	Created time.Time
+	// Retired is when the key stopped being active; zero while it is.
+	Retired time.Time
+}
 
 // Keys describes the Client's keys, active ones first (`amove keys list`).
-func (c *Client) Keys() []KeyInfo { return c.keys.reload().Keys() }
+func (c *Client) Keys() []KeyInfo {
+	keys := c.keys.reload().Keys()
+	out := make([]KeyInfo, len(keys))
+	for i, k := range keys {
+		out[i] = KeyInfo{ID: k.ID, Use: string(k.Use), Active: k.Active, Created: k.Created, Retired: k.Retired}
+	}
+	return out
+}
