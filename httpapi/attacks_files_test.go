@@ -13,7 +13,7 @@ import (
 // The agent's own files, whatever -root says: these rows run an agent whose
 // only root is "/", so the roots rule lets everything through and the
 // refusal must come from the engine's protected paths.
-var everything = []Option{WithRoots("/")}
+var everything = Options{Roots: []string{"/"}}
 
 // agentDir is the folder of the env's key file and database.
 func agentDir(e *env) string { return filepath.Dir(e.root) }

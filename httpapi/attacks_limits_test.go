@@ -77,7 +77,7 @@ var limitAttacks = []attack{
 			if err := os.Symlink(target, filepath.Join(dir, "staging")); err != nil {
 				t.Fatal(err)
 			}
-			return newMemoryEnv(t, WithTempDir(filepath.Join(dir, "staging")))
+			return newMemoryEnv(t, Options{TempDir: filepath.Join(dir, "staging")})
 		},
 		run: func(t *testing.T, e *env) {
 			stagingRefused(t, e)
@@ -100,7 +100,7 @@ var limitAttacks = []attack{
 			if err := os.Chown(dir, 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
-			return newMemoryEnv(t, WithTempDir(dir))
+			return newMemoryEnv(t, Options{TempDir: dir})
 		},
 		run: func(t *testing.T, e *env) {
 			stagingRefused(t, e)
@@ -120,7 +120,7 @@ var limitAttacks = []attack{
 			if err := os.Chmod(dir, 0o777); err != nil {
 				t.Fatal(err)
 			}
-			return newMemoryEnv(t, WithTempDir(dir))
+			return newMemoryEnv(t, Options{TempDir: dir})
 		},
 		run: func(t *testing.T, e *env) {
 			stagingRefused(t, e)
@@ -163,7 +163,7 @@ var limitAttacks = []attack{
 	},
 	{
 		name: "stalled form body times out",
-		opts: []Option{WithStallTimeout(300 * time.Millisecond)},
+		opts: Options{StallTimeout: 300 * time.Millisecond},
 		run: func(t *testing.T, e *env) {
 			acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
 			pr, pw := io.Pipe()
@@ -213,7 +213,7 @@ var limitAttacks = []attack{
 	},
 	{
 		name: "login flood from one address limited",
-		opts: []Option{WithLoginRate(3, time.Hour)},
+		opts: Options{LoginRate: Limit{Burst: 3, Every: time.Hour}},
 		run: func(t *testing.T, e *env) {
 			// Other usernames each time, so no user's lockout is what stops
 			// the flood.
@@ -416,7 +416,7 @@ func newLockoutEnv(t *testing.T, lock amove.LoginLockout) *env {
 			t.Fatal(err)
 		}
 	}
-	e.api = New(c, WithRoots(dir), WithTempDir(filepath.Join(dir, "tmp")), WithLogger(discard))
+	e.api = New(c, Options{Roots: []string{dir}, TempDir: filepath.Join(dir, "tmp"), Logger: discard})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(func() {
 		e.api.Close()

@@ -353,7 +353,7 @@ func outboundEnv(t *testing.T, p provider.OutboundPolicy) *env {
 		t.Fatal(err)
 	}
 	e.adminTok = tok.Token
-	e.api = New(c, WithRoots(e.root), WithTempDir(filepath.Join(dir, "tmp")), WithLogger(discard))
+	e.api = New(c, Options{Roots: []string{e.root}, TempDir: filepath.Join(dir, "tmp"), Logger: discard})
 	e.srv = httptest.NewServer(e.api)
 	t.Cleanup(func() {
 		e.api.Close()
@@ -395,7 +395,7 @@ func (m *countingMailer) last() string {
 // it can presign.
 func mailEnv(t *testing.T) *env {
 	m := &countingMailer{}
-	e := newMemoryEnv(t, WithMailer(m))
+	e := newMemoryEnv(t, Options{Mailer: m})
 	ms := httptest.NewServer(e.mem)
 	t.Cleanup(ms.Close)
 	e.mem.SetBaseURL(ms.URL)

@@ -189,7 +189,7 @@ var sessionAttacks = []attack{
 	},
 	{
 		name: "tokenless route acting for a signed-in user who was deactivated",
-		opts: []Option{WithTokenlessLocalRoutes()},
+		opts: Options{TokenlessLocalRoutes: true},
 		run: func(t *testing.T, e *env) {
 			acct := e.memoryAccount(t, e.aliceTok, "alice's", "b")
 			must(t, e.request(t, "POST", "/authentication/login", nil, map[string]any{

@@ -15,7 +15,7 @@ import (
 type attack struct {
 	name string
 	// opts are the agent options of the row's env.
-	opts []Option
+	opts Options
 	// env, when set, builds the row's agent instead of newMemoryEnv(t,
 	// opts...) (rows that need real drivers or special options).
 	env func(t *testing.T) *env
@@ -56,7 +56,7 @@ func TestAttacks(t *testing.T) {
 			if a.env != nil {
 				e = a.env(t)
 			} else {
-				e = newMemoryEnv(t, a.opts...)
+				e = newMemoryEnv(t, a.opts)
 			}
 			a.run(t, e)
 			sweepAttack(t, e)

@@ -121,7 +121,7 @@ var tokenAttacks = []attack{
 			t.Fatal(".bashrc changed")
 		}
 	}},
-	{name: "tokenless mode with nobody signed in", opts: []Option{WithTokenlessLocalRoutes()}, run: func(t *testing.T, e *env) {
+	{name: "tokenless mode with nobody signed in", opts: Options{TokenlessLocalRoutes: true}, run: func(t *testing.T, e *env) {
 		acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
 		f := writeRandom(t, e.root, "f.bin", 10)
 		wantError(t, e.request(t, "POST", "/cloud/upload_object", nil, map[string]any{
@@ -136,7 +136,7 @@ var tokenAttacks = []attack{
 		e := newEnv(t, envConfig{
 			open:     func(context.Context, provider.Config) (provider.Storage, error) { return sharedMemory{mem}, nil },
 			tokenTTL: 2 * time.Second,
-			opts:     []Option{WithTokenlessLocalRoutes()},
+			opts:     Options{TokenlessLocalRoutes: true},
 		})
 		e.mem = mem
 		return e
@@ -170,7 +170,7 @@ var tokenAttacks = []attack{
 	}},
 	{name: "a token in the query reaches no log line", env: func(t *testing.T) *env {
 		logs := &syncBuffer{}
-		e := newMemoryEnv(t, WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		e := newMemoryEnv(t, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		t.Cleanup(func() {
 			if strings.Contains(logs.String(), e.aliceTok) || strings.Contains(logs.String(), strings.Split(e.aliceTok, ".")[2]) {
 				t.Errorf("the log holds the token:\n%s", logs)

@@ -58,8 +58,8 @@ func ExampleNew() {
 
 	// Local files the API may read or write must lie in the roots; form
 	// uploads are staged in a private folder of the agent.
-	api := httpapi.New(c, httpapi.WithRoots(dir), httpapi.WithTempDir(filepath.Join(dir, "staging")),
-		httpapi.WithLogger(slog.New(slog.DiscardHandler)))
+	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, TempDir: filepath.Join(dir, "staging"),
+		Logger: slog.New(slog.DiscardHandler)})
 	defer api.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/amove/", http.StripPrefix("/amove", api))

@@ -294,7 +294,7 @@ func fxNewAgent(t *testing.T, src, dst *fxServer) *fxAgent {
 		t.Fatal(err)
 	}
 	a.srcID, a.dstID = sa.ID, da.ID
-	a.api = New(c, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	a.api = New(c, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	a.srv = httptest.NewServer(a.api)
 	t.Cleanup(func() {
 		a.srv.Close()

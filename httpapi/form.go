@@ -17,7 +17,7 @@ import (
 // tmp/{cloudAccountId}/{storageName}/ under the agent's private staging
 // folder and starts its upload; the staged file is removed when the
 // transfer ends. The form is bounded: at most maxFormParts parts, one file,
-// fields of at most maxFormField bytes, WithMaxFormBytes in all, and a body
+// fields of at most maxFormField bytes, Options.MaxFormBytes in all, and a body
 // that sends nothing for the stall timeout is given up.
 func (s *Server) uploadFromForm(w http.ResponseWriter, r *http.Request) error {
 	if s.stagingErr != nil {

@@ -200,7 +200,7 @@ func (s *smtpServer) messages() []smtpMessage {
 func TestSendDownloadURL(t *testing.T) {
 	s3env, bucket := minio(t)
 	smtpd := startSMTP(t, false)
-	e := newEnv(t, envConfig{opts: []Option{WithMailer(SMTPMailer{Addr: smtpd.addr, From: "agent@localhost"})}})
+	e := newEnv(t, envConfig{opts: Options{Mailer: SMTPMailer{Addr: smtpd.addr, From: "agent@localhost"}}})
 	acct := e.minioAccount(t, e.aliceTok, s3env)
 
 	// Put an object with a presigned upload URL.
@@ -289,7 +289,7 @@ func TestSendDownloadURLFailures(t *testing.T) {
 	})
 	t.Run("refused", func(t *testing.T) {
 		smtpd := startSMTP(t, true)
-		e := newMemoryEnv(t, WithMailer(SMTPMailer{Addr: smtpd.addr, From: "agent@localhost"}))
+		e := newMemoryEnv(t, Options{Mailer: SMTPMailer{Addr: smtpd.addr, From: "agent@localhost"}})
 		// The memory driver presigns only when it is served somewhere.
 		ms := httptest.NewServer(e.mem)
 		t.Cleanup(ms.Close)

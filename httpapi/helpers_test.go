@@ -64,7 +64,9 @@ type envConfig struct {
 	// open replaces provider.Open (the memory driver); nil uses the real
 	// drivers.
 	open func(ctx context.Context, cfg provider.Config) (provider.Storage, error)
-	opts []Option
+	// opts are the Server options; the env fills Roots, TempDir and
+	// Logger when they are unset.
+	opts Options
 	// tokenTTL is amove.Options.TokenTTL (zero: the default).
 	tokenTTL time.Duration
 }
@@ -121,8 +123,17 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		*u.tok = tok.Token
 	}
 
-	opts := append([]Option{WithRoots(e.root), WithTempDir(filepath.Join(dir, "tmp")), WithLogger(logger)}, cfg.opts...)
-	e.api = New(c, opts...)
+	opts := cfg.opts
+	if opts.Roots == nil {
+		opts.Roots = []string{e.root}
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = filepath.Join(dir, "tmp")
+	}
+	if opts.Logger == nil {
+		opts.Logger = logger
+	}
+	e.api = New(c, opts)
 	e.srv = httptest.NewServer(e.api)
 	// The server stops first: Close blocks on open sockets, which end when
 	// the hub closes them.
@@ -134,12 +145,12 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 }
 
 // newMemoryEnv is an env whose accounts all open one memory driver.
-func newMemoryEnv(t *testing.T, opts ...Option) *env {
+func newMemoryEnv(t *testing.T, opts ...Options) *env {
 	t.Helper()
 	mem := memory.New(memory.Options{})
 	e := newEnv(t, envConfig{
 		open: func(context.Context, provider.Config) (provider.Storage, error) { return sharedMemory{mem}, nil },
-		opts: opts,
+		opts: append(opts, Options{})[0],
 	})
 	e.mem = mem
 	return e

@@ -10,6 +10,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -26,52 +27,78 @@ import (
 // maxJSONBody caps every JSON request body.
 const maxJSONBody = 1 << 20
 
-// Option configures the handler.
-type Option func(*Server)
-
-// WithRoots sets the local folders localFilePath and downloadPath must lie
-// in (after resolving symlinks). The default is the user's home directory.
-func WithRoots(roots ...string) Option { return func(s *Server) { s.roots = roots } }
-
-// WithSignedInUser sets who the agent acts for when a request that allows
-// it comes without a token (see WithTokenlessLocalRoutes). A successful
-// /authentication/login replaces it.
-func WithSignedInUser(p amove.Principal) Option {
-	return func(s *Server) { s.signedIn.set(p) }
+// Options configure the handler. The zero Options is the secure default:
+// a token on every route, loopback Host names only, no foreign Origin,
+// local paths under the user's home directory.
+type Options struct {
+	// Roots are the local folders localFilePath and downloadPath must lie
+	// in (after resolving symlinks). Nil means the user's home directory.
+	Roots []string
+	// SignedInUser is who the agent acts for when a request that allows it
+	// comes without a token (see TokenlessLocalRoutes); the zero Principal
+	// is nobody. A successful /authentication/login replaces it.
+	SignedInUser amove.Principal
+	// TokenlessLocalRoutes lets the four routes the spec marks tokenless
+	// (list_buckets, upload_object, download_object,
+	// upload_object_from_form) act for the signed-in user when a request
+	// carries no token. Off by default: every route then needs a token
+	// (?token= or Authorization: Bearer), because any local process could
+	// otherwise read or write files through the agent. Turn it on only for
+	// a client that cannot send one.
+	TokenlessLocalRoutes bool
+	// Mailer is how send_download_url sends mail; nil refuses the route.
+	Mailer Mailer
+	// MailLimit bounds the send_download_url messages of one user; the zero
+	// Limit is a burst of 3, then one every 6 minutes.
+	MailLimit Limit
+	// MaxFormBytes caps upload_object_from_form bodies; zero means 5 GiB.
+	MaxFormBytes int64
+	// StallTimeout is how long an upload_object_from_form body may send
+	// nothing before the agent answers 408 and discards what it staged;
+	// zero means one minute.
+	StallTimeout time.Duration
+	// TempDir is where upload_object_from_form stages files, under
+	// tmp/{cloudAccountId}/{storageName}/; empty means amove/staging in
+	// the user's cache directory. The folder must be private to the agent:
+	// New creates it with mode 0700 when it does not exist, and refuses
+	// one that is a symlink, belongs to another user or is open to others
+	// (see Server.Err).
+	TempDir string
+	// AllowedOrigins (scheme://host[:port]) are the web pages that may
+	// write to the agent and open the /notification socket; pages from
+	// elsewhere are refused.
+	AllowedOrigins []string
+	// AnyHost turns off the loopback Host check, for an agent deliberately
+	// served behind a proxy. Leave it off for a local agent: it is the
+	// defence against DNS rebinding.
+	AnyHost bool
+	// LoginRate bounds how often one client address may try to sign in;
+	// the zero Limit is a burst of 10, then one every 6 seconds. Addresses
+	// are the connection's: X-Forwarded-For is not trusted, and IPv6
+	// addresses count per /64. Use Unlimited for an agent behind a proxy
+	// that limits, where every request comes from the proxy's address.
+	LoginRate Limit
+	// Logger receives diagnostics; nil means slog.Default().
+	Logger *slog.Logger
 }
 
-// WithTokenlessLocalRoutes lets the four routes the spec marks tokenless
-// (list_buckets, upload_object, download_object, upload_object_from_form)
-// act for the signed-in user when a request carries no token. Off by
-// default: every route then needs a token (?token= or Authorization:
-// Bearer), because any local process could otherwise read or write files
-// through the agent. Turn it on only for a client that cannot send one.
-func WithTokenlessLocalRoutes() Option { return func(s *Server) { s.tokenless = true } }
+// Limit is a token-bucket rate: Burst at once, then one more every Every.
+// The zero Limit means the option's default.
+type Limit struct {
+	Burst int
+	Every time.Duration
+}
 
-// WithMailer sets how send_download_url sends mail.
-func WithMailer(m Mailer) Option { return func(s *Server) { s.mailer = m } }
+// Unlimited turns a limit off.
+var Unlimited = Limit{Burst: -1}
 
-// WithMaxFormBytes caps upload_object_from_form bodies (default 5 GiB).
-func WithMaxFormBytes(n int64) Option { return func(s *Server) { s.maxForm = n } }
-
-// WithTempDir sets where upload_object_from_form stages files, under
-// tmp/{cloudAccountId}/{storageName}/ (default: amove/staging in the user's
-// cache directory). The folder must be private to the agent: New creates it
-// with mode 0700 when it does not exist, and refuses one that is a symlink,
-// belongs to another user or is open to others (see Err).
-func WithTempDir(dir string) Option { return func(s *Server) { s.tempDir = dir } }
-
-// WithAllowedOrigins lets web pages from these origins (scheme://host[:port])
-// open the /notification socket; pages from elsewhere are refused.
-func WithAllowedOrigins(origins ...string) Option { return func(s *Server) { s.origins = origins } }
-
-// WithAnyHost turns off the loopback Host check, for an agent deliberately
-// served behind a proxy. Keep it on for a local agent: it is the defence
-// against DNS rebinding.
-func WithAnyHost() Option { return func(s *Server) { s.anyHost = true } }
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+// or returns l, or def when l is the zero Limit.
+func (l Limit) or(def Limit) Limit {
+	if l == (Limit{}) {
+		return def
+	}
+	return l
+}
 
 // Server is the handler New returns.
 type Server struct {
@@ -87,7 +114,7 @@ type Server struct {
 	anyHost  bool
 	signedIn signedIn
 	// tokenless lets authOptional and authNone routes act for signedIn
-	// without a token (WithTokenlessLocalRoutes).
+	// without a token (Options.TokenlessLocalRoutes).
 	tokenless bool
 	hub       *hub
 	routes    []route
@@ -100,11 +127,17 @@ type Server struct {
 }
 
 // New returns the handler for every documented endpoint.
-func New(c *amove.Client, opts ...Option) *Server {
-	s := &Server{c: c, mux: http.NewServeMux(), log: slog.Default(), maxForm: 5 << 30, stallTimeout: defaultStallTimeout,
-		loginRate: newAddrLimiter(defaultLoginBurst, defaultLoginEvery)}
-	for _, o := range opts {
-		o(s)
+func New(c *amove.Client, opts Options) *Server {
+	login := opts.LoginRate.or(Limit{defaultLoginBurst, defaultLoginEvery})
+	mail := opts.MailLimit.or(Limit{defaultMailBurst, defaultMailEvery})
+	s := &Server{c: c, mux: http.NewServeMux(), log: cmp.Or(opts.Logger, slog.Default()),
+		roots: opts.Roots, mailer: opts.Mailer, mailRate: mailLimiter{burst: mail.Burst, every: mail.Every},
+		maxForm: cmp.Or(opts.MaxFormBytes, 5<<30), tempDir: opts.TempDir, origins: opts.AllowedOrigins,
+		anyHost: opts.AnyHost, tokenless: opts.TokenlessLocalRoutes,
+		stallTimeout: cmp.Or(opts.StallTimeout, defaultStallTimeout),
+		loginRate:    newAddrLimiter(login.Burst, login.Every)}
+	if opts.SignedInUser != (amove.Principal{}) {
+		s.signedIn.set(opts.SignedInUser)
 	}
 	if s.roots == nil {
 		if home, err := os.UserHomeDir(); err == nil {

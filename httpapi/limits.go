@@ -26,7 +26,7 @@ const (
 // none, as one embedding the handler may).
 const (
 	// defaultStallTimeout is how long a form upload's body may send
-	// nothing before the agent gives up on it (WithStallTimeout). Its total
+	// nothing before the agent gives up on it (Options.StallTimeout). Its total
 	// time is not bounded: a large upload over a slow link is fine while
 	// bytes arrive.
 	defaultStallTimeout = time.Minute
@@ -39,11 +39,6 @@ const (
 	// body has arrived.
 	writeTimeout = 5 * time.Minute
 )
-
-// WithStallTimeout sets how long an upload_object_from_form body may send
-// nothing before the agent answers 408 and discards what it staged
-// (default one minute).
-func WithStallTimeout(d time.Duration) Option { return func(s *Server) { s.stallTimeout = d } }
 
 // setDeadlines gives a request its read and write deadlines. The form route
 // gets a progress deadline instead of a total one (stallReader), and the

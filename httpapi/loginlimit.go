@@ -23,15 +23,6 @@ const (
 	maxLoginAddrs = 10000
 )
 
-// WithLoginRate sets how often one client address may try to sign in: a
-// burst of n attempts, then one every every. n <= 0 turns the limit off
-// (for an agent behind a proxy that limits, where every request comes from
-// the proxy's address). Addresses are the connection's: X-Forwarded-For
-// is not trusted, and IPv6 addresses count per /64.
-func WithLoginRate(n int, every time.Duration) Option {
-	return func(s *Server) { s.loginRate = newAddrLimiter(n, every) }
-}
-
 // addrLimiter is a token bucket per client address.
 type addrLimiter struct {
 	burst float64

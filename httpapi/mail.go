@@ -14,17 +14,11 @@ import (
 
 // send_download_url mails a link on the caller's behalf to an address the
 // caller names, so it is bounded per user: by default a burst of 3 messages,
-// then one every 6 minutes (10 an hour). WithMailLimit changes it.
+// then one every 6 minutes (10 an hour). Options.MailLimit changes it.
 const (
 	defaultMailBurst = 3
 	defaultMailEvery = 6 * time.Minute
 )
-
-// WithMailLimit sets how many send_download_url messages one user may send:
-// burst at once, then one per every. every <= 0 turns the limit off.
-func WithMailLimit(burst int, every time.Duration) Option {
-	return func(s *Server) { s.mailRate = mailLimiter{burst: burst, every: every} }
-}
 
 // mailLimiter is a token bucket per user. The zero value is the default
 // limit.

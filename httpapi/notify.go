@@ -212,13 +212,8 @@ const (
 	maxSockets        = 256
 )
 
-// full reports whether user may open no more sockets.
-func (h *hub) full(userID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.fullLocked(userID)
-}
-
+// fullLocked reports whether user may open no more sockets; h.mu must be
+// held.
 func (h *hub) fullLocked(userID string) bool {
 	if len(h.conns) >= maxSockets {
 		return true
@@ -247,35 +242,22 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	if h.full(p.UserID) {
-		writeError(w, &httpError{status: http.StatusTooManyRequests, code: "RATE_LIMIT",
-			msg: fmt.Sprintf("at most %d notification sockets per user and %d in all", maxSocketsPerUser, maxSockets)})
-		return
-	}
-	// Only the events of transfers p may see, from before the client
-	// learns that the socket is open.
-	events, stop := s.c.Subscribe(r.Context(), p)
-	defer stop()
-	// Same rule as writes: pages served from this machine and the
-	// configured origins may connect; other sites may not.
-	patterns := append(originHosts(s.origins), "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: patterns})
-	if err != nil {
-		return // Accept has answered (403 for a foreign origin)
-	}
+	// The socket joins the hub before the handshake completes, so nothing
+	// broadcast after the client learns the socket is open is missed; its
+	// send buffer holds messages until the loop below writes them.
 	c := &socket{p: p, send: make(chan []byte, 256), end: make(chan closeReason, 1)}
 	h.mu.Lock()
 	select {
 	case <-h.done:
 		h.mu.Unlock()
-		conn.Close(websocket.StatusGoingAway, "agent stopping")
+		writeError(w, &httpError{status: http.StatusServiceUnavailable, code: "DEFAULT", msg: "the agent is stopping"})
 		return
 	default:
 	}
 	if h.fullLocked(p.UserID) {
-		// Others registered since the check above.
 		h.mu.Unlock()
-		conn.Close(websocket.StatusTryAgainLater, "too many notification sockets")
+		writeError(w, &httpError{status: http.StatusTooManyRequests, code: "RATE_LIMIT",
+			msg: fmt.Sprintf("at most %d notification sockets per user and %d in all", maxSocketsPerUser, maxSockets)})
 		return
 	}
 	h.conns[c] = struct{}{}
@@ -288,6 +270,17 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		h.mu.Unlock()
 	}()
+	// Only the events of transfers p may see, from before the client
+	// learns that the socket is open.
+	events, stop := s.c.Subscribe(r.Context(), p)
+	defer stop()
+	// Same rule as writes: pages served from this machine and the
+	// configured origins may connect; other sites may not.
+	patterns := append(originHosts(s.origins), "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: patterns})
+	if err != nil {
+		return // Accept has answered (403 for a foreign origin)
+	}
 	// A deactivation between the check above and the registration was
 	// not seen by endUser: check once more now that it would be.
 	if _, err := s.authenticate(r, authQuery); err != nil {

@@ -51,7 +51,7 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(c, httpapi.WithRoots(dir), httpapi.WithLogger(slog.New(slog.DiscardHandler)))
+	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, Logger: slog.New(slog.DiscardHandler)})
 	defer api.Close()
 	agent := httptest.NewServer(api)
 	defer agent.Close()

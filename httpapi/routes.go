@@ -20,7 +20,7 @@ type auth int
 const (
 	authQuery    auth = iota // ?token= or Authorization: Bearer (the agent's /cloud/... family)
 	authBearer               // Authorization: Bearer (the hosted /api/v1/... family)
-	authOptional             // a token; or, under WithTokenlessLocalRoutes, the signed-in user
+	authOptional             // a token; or, under Options.TokenlessLocalRoutes, the signed-in user
 	authNone                 // the spec's form route: as authOptional
 	authPublic               // nobody needed (login, OpenAPI)
 )

@@ -120,7 +120,7 @@ func TestNotificationSocket(t *testing.T) {
 // bodies, local paths inside the roots (symlinks resolved) and no
 // cross-site writes.
 func TestSecurity(t *testing.T) {
-	e := newMemoryEnv(t, WithAllowedOrigins("https://app.example"))
+	e := newMemoryEnv(t, Options{AllowedOrigins: []string{"https://app.example"}})
 	acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
 	hdr := func(kv ...string) http.Header {
 		h := http.Header{}
@@ -212,16 +212,12 @@ func TestSecurity(t *testing.T) {
 // TestTokenlessLocalRoutes: the four routes the spec marks tokenless need a
 // token by default, so the attack of issue 13 (upload_object of the
 // agent's key file with no token at all, while a user is signed in) is a
-// 401 that starts nothing. WithTokenlessLocalRoutes turns the spec's
+// 401 that starts nothing. Options.TokenlessLocalRoutes turns the spec's
 // behaviour on, and then the request acts for the signed-in user only.
 func TestTokenlessLocalRoutes(t *testing.T) {
 	for _, tokenless := range []bool{false, true} {
 		t.Run(map[bool]string{false: "default", true: "tokenless"}[tokenless], func(t *testing.T) {
-			var opts []Option
-			if tokenless {
-				opts = append(opts, WithTokenlessLocalRoutes())
-			}
-			e := newMemoryEnv(t, opts...)
+			e := newMemoryEnv(t, Options{TokenlessLocalRoutes: tokenless})
 			acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
 			key := filepath.Join(e.root, "secret.key")
 			if err := os.WriteFile(key, []byte("the master key"), 0o600); err != nil {

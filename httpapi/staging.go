@@ -15,7 +15,7 @@ import (
 // user read staged uploads or plant files and links in the agent's way.
 var ErrStagingDir = errors.New("httpapi: the staging folder is not private to this agent")
 
-// defaultStagingDir is where form uploads are staged without WithTempDir:
+// defaultStagingDir is where form uploads are staged without Options.TempDir:
 // a folder in the user's cache directory, stable across restarts (a
 // transfer resumed after a restart still reads its staged file).
 func defaultStagingDir() string {

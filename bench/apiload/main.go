@@ -98,7 +98,7 @@ func run(clients int, duration time.Duration, objects int) error {
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(c, httpapi.WithRoots(dir), httpapi.WithLogger(discard))
+	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, Logger: discard})
 	defer api.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

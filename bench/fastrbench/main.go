@@ -110,7 +110,7 @@ func main() {
 	da, err := c.InsertAccount(ctx, u.Principal(), amove.NewAccount{CloudType: provider.FastrServer, Name: "dst",
 		ServiceURL: dst.url, AccessKey: "AKDST", SecretKey: "target-secret-0123456789"})
 	must(err)
-	api := httpapi.New(c, httpapi.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	api := httpapi.New(c, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer api.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)

@@ -75,23 +75,16 @@ func cmdServe(ctx context.Context, args []string) error {
 	if err := c.RestoreTransfers(ctx); err != nil {
 		return fmt.Errorf("restoring transfers: %w", err)
 	}
-	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithSignedInUser(admin.Principal()),
-		httpapi.WithAllowedOrigins(s.AllowedOrigins...)}
+	opts := httpapi.Options{Logger: log, SignedInUser: admin.Principal(), AllowedOrigins: s.AllowedOrigins,
+		TokenlessLocalRoutes: *tokenless, Roots: s.Roots, TempDir: s.TempDir}
 	if *tokenless {
 		log.Warn("tokenless mode: list_buckets, upload_object, download_object and upload_object_from_form act for the signed-in user without a token; any local process can use them")
-		opts = append(opts, httpapi.WithTokenlessLocalRoutes())
-	}
-	if len(s.Roots) > 0 {
-		opts = append(opts, httpapi.WithRoots(s.Roots...))
-	}
-	if s.TempDir != "" {
-		opts = append(opts, httpapi.WithTempDir(s.TempDir))
 	}
 	if s.SMTP.Addr != "" {
-		opts = append(opts, httpapi.WithMailer(httpapi.SMTPMailer{Addr: s.SMTP.Addr, From: s.SMTP.From,
-			Username: s.SMTP.Username, Password: s.SMTP.Password}))
+		opts.Mailer = httpapi.SMTPMailer{Addr: s.SMTP.Addr, From: s.SMTP.From,
+			Username: s.SMTP.Username, Password: s.SMTP.Password}
 	}
-	api := httpapi.New(c, opts...)
+	api := httpapi.New(c, opts)
 	if err := api.Err(); err != nil {
 		api.Close()
 		return err // a staging folder others could read or plant files in

@@ -46,7 +46,7 @@ func main() {
 	if err := os.WriteFile(tokenFile, []byte(tok.Token), 0o600); err != nil {
 		log.Fatal(err)
 	}
-	api := httpapi.New(c, httpapi.WithRoots(dir))
+	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}})
 	defer api.Close()
 
 	mux := http.NewServeMux()
