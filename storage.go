@@ -16,7 +16,9 @@ import (
 // the error model (NOT_FOUND, ACCESS, DUPLICATE, DEFAULT) while errors.Is
 // still matches the provider sentinels.
 
-// withStorage opens the driver of a visible account for one operation.
+// withStorage opens the driver of a visible account for one operation that
+// takes no bucket or key from the caller (the bucket listings); every other
+// operation goes through withPortable, which checks its input.
 func (c *Client) withStorage(ctx context.Context, p Principal, id string, fn func(provider.Storage) error) error {
 	a, err := c.account(ctx, p, id)
 	if err != nil {
@@ -63,9 +65,9 @@ func (c *Client) ListBuckets(ctx context.Context, p Principal, accountID string)
 // ListObjects returns one page of a bucket listing.
 func (c *Client) ListObjects(ctx context.Context, p Principal, accountID, bucket string, opts provider.ListOptions) (provider.Page, error) {
 	var out provider.Page
-	err := c.withStorage(ctx, p, accountID, func(st provider.Storage) error {
+	err := c.withPortable(ctx, p, accountID, func(pt *provider.Portable) error {
 		var err error
-		out, err = st.ListObjects(ctx, bucket, opts)
+		out, err = pt.ListObjects(ctx, bucket, opts)
 		return providerErr(err, "list objects in "+bucket)
 	})
 	return out, err
@@ -93,8 +95,8 @@ func (c *Client) CreateFolder(ctx context.Context, p Principal, accountID, bucke
 	if key[len(key)-1] != '/' {
 		key += "/"
 	}
-	return c.withStorage(ctx, p, accountID, func(st provider.Storage) error {
-		return providerErr(st.CreateFolder(ctx, bucket, key), "create folder "+bucket+"/"+key)
+	return c.withPortable(ctx, p, accountID, func(pt *provider.Portable) error {
+		return providerErr(pt.CreateFolder(ctx, bucket, key), "create folder "+bucket+"/"+key)
 	})
 }
 

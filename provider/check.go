@@ -7,9 +7,15 @@ import (
 	"unicode/utf8"
 )
 
-// The Check functions are the input validation every driver shares, so bad
-// input gets the same clear ErrInvalid from every provider and never reaches
-// the network.
+// The Check functions are the input validation every provider shares, so
+// bad input gets the same clear ErrInvalid from every provider and never
+// reaches the network. They run once, above the drivers, as gocloud's
+// blob.Bucket checks for its drivers: in Portable (and its Writer) for SDK
+// callers, and in the transfer engine when it admits a job. Drivers do not
+// run them again; a driver checks only what is its own (a provider's
+// shorter key limit, an upload id's form, a folder key where a file is
+// wanted) and bucket names in BucketManager, which is outside the portable
+// API.
 
 // CheckBucket rejects an empty or malformed bucket name.
 func CheckBucket(bucket string) error {

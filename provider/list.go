@@ -53,7 +53,7 @@ func ListBucketsWithRegion(ctx context.Context, s Storage) ([]Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, ok := s.(Regioner)
+	r, ok := Capability[Regioner](s)
 	if !ok {
 		return buckets, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
+	"github.com/amove/amove-go/provider/providertest"
 )
 
 // plain embeds only the required interface, as a logging or bandwidth
@@ -145,4 +146,76 @@ func TestWriterStreams(t *testing.T) {
 	if _, err := mem.Stat(ctx, "b", "cancelled"); !errors.Is(err, provider.ErrNotFound) {
 		t.Errorf("cancelled object: %v", err)
 	}
+}
+
+// untouchable is a driver with every capability of the memory driver whose
+// every method that takes a bucket or key fails the test: the portable
+// layer must refuse invalid input before it calls any of them, the
+// optional interfaces included.
+type untouchable struct {
+	*memory.Storage
+	t *testing.T
+}
+
+func (u untouchable) reached(op string) { u.t.Errorf("%s reached the driver", op) }
+
+func (u untouchable) ListObjects(ctx context.Context, b string, o provider.ListOptions) (provider.Page, error) {
+	u.reached("ListObjects")
+	return u.Storage.ListObjects(ctx, b, o)
+}
+
+func (u untouchable) Stat(ctx context.Context, b, k string) (provider.Object, error) {
+	u.reached("Stat")
+	return u.Storage.Stat(ctx, b, k)
+}
+
+func (u untouchable) NewRangeReader(ctx context.Context, b, k string, off, n int64) (io.ReadCloser, error) {
+	u.reached("NewRangeReader")
+	return u.Storage.NewRangeReader(ctx, b, k, off, n)
+}
+
+func (u untouchable) Write(ctx context.Context, b, k string, r io.Reader, n int64, o provider.WriteOptions) (provider.Object, error) {
+	u.reached("Write")
+	return u.Storage.Write(ctx, b, k, r, n, o)
+}
+
+func (u untouchable) Delete(ctx context.Context, b, k string) error {
+	u.reached("Delete")
+	return u.Storage.Delete(ctx, b, k)
+}
+
+func (u untouchable) CreateFolder(ctx context.Context, b, k string) error {
+	u.reached("CreateFolder")
+	return u.Storage.CreateFolder(ctx, b, k)
+}
+
+func (u untouchable) Copy(ctx context.Context, db, dk, sb, sk string) (provider.Object, error) {
+	u.reached("Copy")
+	return u.Storage.Copy(ctx, db, dk, sb, sk)
+}
+
+func (u untouchable) PresignURL(ctx context.Context, b, k string, o provider.PresignOptions) (string, error) {
+	u.reached("PresignURL")
+	return u.Storage.PresignURL(ctx, b, k, o)
+}
+
+func (u untouchable) CreateMultipart(ctx context.Context, b, k string, o provider.WriteOptions) (provider.Upload, error) {
+	u.reached("CreateMultipart")
+	return u.Storage.CreateMultipart(ctx, b, k, o)
+}
+
+// TestInvalidInputNeverReachesDriver: drivers do not check their input;
+// the portable layer refuses what the Check functions refuse, with
+// ErrInvalid, before any method of the driver runs, and the wrapper hides
+// none of the driver's capabilities.
+func TestInvalidInputNeverReachesDriver(t *testing.T) {
+	mem := memory.New(memory.Options{})
+	if err := mem.CreateBucket(context.Background(), "b", ""); err != nil {
+		t.Fatal(err)
+	}
+	u := untouchable{mem, t}
+	if f := provider.NewPortable(u).Features(); !f.Multipart || !f.ServerSideCopy || !f.Presign {
+		t.Fatalf("Features %+v: the wrapper hides a capability", f)
+	}
+	providertest.Refused(t, provider.NewPortable(u), "b")
 }

@@ -5,8 +5,9 @@
 //
 // The shape follows database/sql/driver and gocloud.dev's blob/driver: a small
 // required interface, optional capabilities discovered with a type assertion,
-// and portable helpers (Walk, ListBucketsWithRegion, the Check functions) that
-// every driver shares.
+// and a portable layer above the drivers (Portable, Walk,
+// ListBucketsWithRegion) that checks input once, with the Check functions, so
+// drivers do not.
 package provider
 
 import (
@@ -170,6 +171,10 @@ type WriteOptions struct {
 
 // Storage is what every driver implements. Methods must honour ctx
 // cancellation and return errors that match the package sentinels.
+// Callers check buckets, keys, ranges and sizes with the Check functions
+// first (Portable and the transfer engine do), so a driver, and the
+// optional interfaces it implements, may assume valid input; only
+// BucketManager checks its bucket names itself.
 type Storage interface {
 	// ListBuckets returns every bucket the credentials can see.
 	ListBuckets(ctx context.Context) ([]Bucket, error)

@@ -28,7 +28,7 @@ func (e *Engine) assignPartSizes(ctx context.Context, rec *JobRecord) error {
 			return err
 		}
 		defer dst.Close()
-		if mu, ok := dst.(provider.MultipartUploader); ok {
+		if mu, ok := provider.Capability[provider.MultipartUploader](dst); ok {
 			lim = mu.PartLimits()
 		}
 	}
@@ -51,7 +51,7 @@ func (e *Engine) assignPartSizes(ctx context.Context, rec *JobRecord) error {
 // combinableHash is the first digest st reports for objects that can be
 // folded from part digests; empty when there is none.
 func combinableHash(st provider.Storage) provider.Hash {
-	if h, ok := st.(provider.Hasher); ok {
+	if h, ok := provider.Capability[provider.Hasher](st); ok {
 		for _, alg := range h.Hashes() {
 			if provider.Combinable(alg) {
 				return alg
@@ -127,14 +127,14 @@ func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func
 		}
 	}
 	if j.rec.Kind == Copy && j.rec.Source.Account == j.rec.Dest.Account {
-		if cp, ok := j.dst.(provider.Copier); ok {
+		if cp, ok := provider.Capability[provider.Copier](j.dst); ok {
 			task(func() error { return j.serverCopy(ctx, cp, i, it) })
 			return nil
 		}
 	}
 	var mu provider.MultipartUploader
 	if j.rec.Kind != Download {
-		mu, _ = j.dst.(provider.MultipartUploader)
+		mu, _ = provider.Capability[provider.MultipartUploader](j.dst)
 	}
 	small := it.Size <= it.PartSize || (j.rec.Kind != Download && mu == nil)
 	if small {
@@ -280,7 +280,7 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 
 // firstHash is the first digest st reports for objects; empty when none.
 func firstHash(st provider.Storage) provider.Hash {
-	if h, ok := st.(provider.Hasher); ok {
+	if h, ok := provider.Capability[provider.Hasher](st); ok {
 		for _, alg := range h.Hashes() {
 			if _, known := provider.NewHash(alg); known {
 				return alg

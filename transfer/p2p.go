@@ -168,11 +168,11 @@ func (j *job) applyPush(ctx context.Context, st provider.PushStatus) {
 // it ends, the job is stopped, or the bytes must be relayed (errRelay).
 func (j *job) push(ctx context.Context) error {
 	e := j.e
-	pusher, ok := j.src.(provider.Pusher)
+	pusher, ok := provider.Capability[provider.Pusher](j.src)
 	if !ok {
 		return j.relay(ctx, "the source cannot push")
 	}
-	granter, ok := j.dst.(provider.UploadGranter)
+	granter, ok := provider.Capability[provider.UploadGranter](j.dst)
 	if !ok {
 		return j.relay(ctx, "the destination cannot grant a push")
 	}
@@ -333,7 +333,7 @@ func (j *job) cancelPush(ctx context.Context) {
 			return
 		}
 	}
-	pusher, ok := src.(provider.Pusher)
+	pusher, ok := provider.Capability[provider.Pusher](src)
 	if !ok {
 		return
 	}

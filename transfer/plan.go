@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -52,17 +53,74 @@ func (e *Engine) plan(ctx context.Context, req Request) (*JobRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeys(rec); err != nil {
+		return nil, err
+	}
 	if err := e.assignPartSizes(ctx, rec); err != nil {
 		return nil, err
 	}
 	return rec, nil
 }
 
+// The engine calls drivers directly (ranged reads, multipart parts, server
+// copies), not through provider.Portable, and drivers do not check their
+// input again: so every bucket and key a job hands a driver is checked
+// here, once, when the job is admitted, with the portable layer's own
+// provider.Check functions. checkLocation runs before the first driver
+// call; checkKeys covers the keys a plan derives from a listing or a local
+// tree. A journaled job's keys were checked when it was admitted.
+
+// checkLocation checks a request's account, bucket and, unless it is empty
+// (the whole bucket), key or prefix.
 func checkLocation(l Location, what string) error {
 	if l.Account == "" {
 		return fmt.Errorf("%w: %s account is empty", provider.ErrInvalid, what)
 	}
-	return provider.CheckBucket(l.Bucket)
+	err := provider.CheckBucket(l.Bucket)
+	if err == nil && l.Key != "" {
+		err = provider.CheckKey(l.Bucket, l.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// checkKeys checks the cloud keys of a plan's items: a key that a prefix
+// and a file name (or a listed key under a new prefix) made invalid, too
+// long say, fails its item before any driver sees it, or the whole job
+// when the job moves one object.
+func checkKeys(rec *JobRecord) error {
+	for i := range rec.Items {
+		it := &rec.Items[i]
+		if it.Failed != "" {
+			continue
+		}
+		var err error
+		switch rec.Kind {
+		case Upload:
+			err = itemKey(rec.Dest.Bucket, it.Dst)
+		case Download:
+			err = itemKey(rec.Source.Bucket, it.Src)
+		default:
+			err = errors.Join(itemKey(rec.Source.Bucket, it.Src), itemKey(rec.Dest.Bucket, it.Dst))
+		}
+		if err == nil {
+			continue
+		}
+		if len(rec.Items) == 1 {
+			return err
+		}
+		it.Failed, it.Dst = err.Error(), "" // refused at plan time
+	}
+	return nil
+}
+
+func itemKey(bucket, key string) error {
+	if err := provider.CheckKey(bucket, key); err != nil {
+		return fmt.Errorf("key %q: %w", key, err)
+	}
+	return nil
 }
 
 // fileVersion pins a local file's version for resume: size and mod time.

@@ -58,7 +58,7 @@ func (e *Engine) planRemote(ctx context.Context, rec *JobRecord, req Request) er
 	}
 	switch rec.Kind {
 	case ServerTransfer:
-		if _, ok := dst.(provider.Appender); !ok {
+		if _, ok := provider.Capability[provider.Appender](dst); !ok {
 			return fmt.Errorf("%w: the destination takes no appended chunks (server transfer)", provider.ErrUnsupported)
 		}
 	case P2P:
@@ -126,7 +126,7 @@ func (j *job) item0() ItemRecord {
 // destination from the session's committed offset and completes it.
 func (j *job) stream(ctx context.Context) error {
 	e, rec := j.e, j.rec
-	ap, ok := j.dst.(provider.Appender)
+	ap, ok := provider.Capability[provider.Appender](j.dst)
 	if !ok {
 		return fmt.Errorf("%w: the destination takes no appended chunks", provider.ErrUnsupported)
 	}
@@ -308,7 +308,7 @@ func (j *job) cleanupRemote(ctx context.Context) {
 	if dst == nil {
 		return
 	}
-	ap, ok := dst.(provider.Appender)
+	ap, ok := provider.Capability[provider.Appender](dst)
 	if !ok {
 		return
 	}

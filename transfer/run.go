@@ -315,7 +315,7 @@ func (j *job) cleanup(ctx context.Context) {
 	if dst == nil {
 		return
 	}
-	mu, ok := dst.(provider.MultipartUploader)
+	mu, ok := provider.Capability[provider.MultipartUploader](dst)
 	if !ok {
 		return
 	}

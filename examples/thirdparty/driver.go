@@ -28,8 +28,10 @@ func init() { provider.Register(DriverName, provider.OpenerOf(Open)) }
 // Storage is a driver that keeps each bucket as a directory under a root
 // folder (Config.Endpoint) and each object as a file. It is written only
 // against the provider package, the way a driver outside amove-go would
-// be: the required provider.Storage interface, the shared input checks and
-// the sentinel errors. It is safe for concurrent use.
+// be: the required provider.Storage interface and the sentinel errors. It
+// checks no bucket names or keys: amove opens it behind provider.Portable
+// and the transfer engine, which check them first. It is safe for
+// concurrent use.
 type Storage struct {
 	root *os.Root // every path stays inside it, whatever a key holds
 }
@@ -72,9 +74,6 @@ func (s *Storage) ListBuckets(context.Context) ([]provider.Bucket, error) {
 // the token is the last key of the previous page. With a delimiter, the
 // keys below the next delimiter are one folder.
 func (s *Storage) ListObjects(_ context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	var keys []string
 	err := fs.WalkDir(s.root.FS(), bucket, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -131,9 +130,6 @@ func (s *Storage) ListObjects(_ context.Context, bucket string, opts provider.Li
 // Stat describes the file at key. Its SHA-256 is read from the sidecar
 // file Write leaves, the way a provider reports a digest it stored.
 func (s *Storage) Stat(_ context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	fi, err := s.root.Stat(path.Join(bucket, key))
 	if err != nil {
 		return provider.Object{}, mapErr(err)
@@ -150,9 +146,6 @@ func (s *Storage) Stat(_ context.Context, bucket, key string) (provider.Object, 
 
 // NewRangeReader reads length bytes from offset (length < 0: to the end).
 func (s *Storage) NewRangeReader(_ context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
 	f, err := s.root.Open(path.Join(bucket, key))
 	if err != nil {
 		return nil, mapErr(err)
@@ -175,9 +168,6 @@ func (s *Storage) NewRangeReader(_ context.Context, bucket, key string, offset, 
 // stored file back and compares its SHA-256 with the bytes it was given:
 // that comparison is what Object.Verified reports.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, _ provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	if strings.HasSuffix(key, "/") || strings.HasPrefix(path.Base(key), ".") {
 		return provider.Object{}, fmt.Errorf("%w: %s cannot store the key %q", provider.ErrInvalid, DriverName, key)
 	}
@@ -240,9 +230,6 @@ func (s *Storage) digest(name string) (string, error) {
 // Delete removes the file at key (and its digest), or the empty folder at
 // a key ending in "/". A missing key is not an error; a missing bucket is.
 func (s *Storage) Delete(_ context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	if _, err := s.root.Stat(bucket); err != nil {
 		return mapErr(err)
 	}
@@ -257,9 +244,6 @@ func (s *Storage) Delete(_ context.Context, bucket, key string) error {
 
 // CreateFolder makes the folder key (ending in "/") and its parents.
 func (s *Storage) CreateFolder(_ context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	if _, err := s.root.Stat(bucket); err != nil {
 		return mapErr(err)
 	}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/providertest"
 )
 
 // TestRun runs the example as CI does: a driver registered from outside
@@ -19,4 +24,20 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestInvalidInput: the driver checks no bucket or key; behind the
+// portable layer, invalid input is still refused with ErrInvalid.
+func TestInvalidInput(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(context.Background(), provider.Config{Endpoint: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := provider.NewPortable(st)
+	defer pt.Close()
+	providertest.Refused(t, pt, "b")
 }

@@ -1,5 +1,7 @@
 // Command upload writes a file to any S3-compatible bucket through the
-// provider contract and reads it back, checking the SHA-256.
+// portable layer over a driver (provider.Portable, which checks the bucket
+// and key before the driver sees them) and reads it back, checking the
+// SHA-256.
 //
 //	go run ./examples/upload -endpoint http://127.0.0.1:9000 -bucket demo \
 //	    -access minioadmin -secret minioadmin FILE
@@ -37,7 +39,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer st.Close()
+	pt := provider.NewPortable(st)
+	defer pt.Close()
 
 	f, err := os.Open(flag.Arg(0))
 	if err != nil {
@@ -47,11 +50,11 @@ func main() {
 	h := sha256.New()
 	key := filepath.Base(f.Name())
 	// size -1: the driver streams in parts without knowing the length.
-	obj, err := st.Write(ctx, *bucket, key, io.TeeReader(f, h), -1, provider.WriteOptions{})
+	obj, err := pt.Write(ctx, *bucket, key, io.TeeReader(f, h), -1, provider.WriteOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	rc, err := st.NewRangeReader(ctx, *bucket, key, 0, -1)
+	rc, err := pt.NewReader(ctx, *bucket, key)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -148,6 +148,7 @@ func (s *Storage) blockBlob(bucket, key string) *blockblob.Client {
 // CreateBucket creates a private container. The region is ignored: an Azure
 // account lives in one region.
 func (s *Storage) CreateBucket(ctx context.Context, name, _ string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -158,6 +159,7 @@ func (s *Storage) CreateBucket(ctx context.Context, name, _ string) error {
 // DeleteBucket removes an empty container. Azure would delete a full one
 // with everything in it, so the driver refuses unless a listing is empty.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -199,9 +201,6 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 // Stat returns the blob's properties. A blob that has only uncommitted
 // blocks does not exist yet and is ErrNotFound.
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	p, err := s.blockBlob(bucket, key).GetProperties(ctx, nil)
 	if err != nil {
 		return provider.Object{}, mapErr(err, bucket+"/"+key)
@@ -226,9 +225,6 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 // Delete removes the blob and its snapshots. A missing blob is not an error;
 // a missing container is ErrNotFound.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	_, err := s.blockBlob(bucket, key).Delete(ctx, &blob.DeleteOptions{
 		DeleteSnapshots: to(blob.DeleteSnapshotsOptionTypeInclude),
 	})
@@ -241,11 +237,7 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 // CreateFolder writes an empty blob whose name ends in "/", the convention
 // the Azure portal and other tools use for folders in a flat namespace.
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
-	key, err := provider.CheckFolder(bucket, key)
-	if err != nil {
-		return err
-	}
-	_, err = s.putSingle(ctx, bucket, key, nil, provider.WriteOptions{ContentType: "application/x-directory"})
+	_, err := s.putSingle(ctx, bucket, key, nil, provider.WriteOptions{ContentType: "application/x-directory"})
 	return err
 }
 

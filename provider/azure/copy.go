@@ -16,12 +16,6 @@ import (
 // different access), and waits for the copy to finish. Copies within an
 // account normally complete at once.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
-	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
-		return provider.Object{}, err
-	}
-	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
-		return provider.Object{}, err
-	}
 	// Stat first: a missing source otherwise surfaces as a 404
 	// CannotVerifyCopySource whose meaning depends on the service version.
 	if _, err := s.Stat(ctx, srcBucket, srcKey); err != nil {

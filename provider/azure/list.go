@@ -22,9 +22,6 @@ const (
 // marker blob equal to the prefix itself is left out, so listing "d/" shows
 // the folder's content, not the folder.
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	max := opts.MaxKeys
 	switch {
 	case max <= 0:

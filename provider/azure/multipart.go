@@ -121,9 +121,6 @@ func (s *Storage) PartLimits() provider.PartLimits {
 }
 
 func checkUpload(u provider.Upload) error {
-	if err := provider.CheckKey(u.Bucket, u.Key); err != nil {
-		return err
-	}
 	if !validToken(u.ID) {
 		return fmt.Errorf("%w: azure upload id %q", provider.ErrInvalid, u.ID)
 	}
@@ -133,9 +130,6 @@ func checkUpload(u provider.Upload) error {
 // CreateMultipart checks the container exists and returns a fresh upload
 // token. Nothing is stored on the service until the first part.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	if _, err := s.container(bucket).GetProperties(ctx, nil); err != nil {
 		return provider.Upload{}, mapErr(err, bucket)
 	}
@@ -373,9 +367,6 @@ func (s *Storage) discardBlocks(ctx context.Context, bb *blockblob.Client, token
 // visible this way (Azure lists such a blob as the committed one), nor are
 // blocks written by other tools.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	all, err := s.blobNames(ctx, bucket, prefix, true)
 	if err != nil {
 		return nil, err

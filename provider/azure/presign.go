@@ -26,9 +26,6 @@ const clockSkew = 5 * time.Minute
 // a client of a presigned PUT URL must send it. The SAS cannot pin the
 // Content-Type a PUT sends.
 func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return "", err
-	}
 	if opts.Expiry < 0 {
 		return "", fmt.Errorf("%w: negative expiry", provider.ErrInvalid)
 	}

@@ -41,9 +41,6 @@ const (
 // staged blocks are discarded when no blob exists under the key (see
 // discardBlocks), or else expire after seven days.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	if size > maxParts*maxPartSize {
 		return provider.Object{}, fmt.Errorf("%w: %d bytes is more than an Azure block blob holds", provider.ErrInvalid, size)
 	}

@@ -162,9 +162,6 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 }
 
 func checkBucket(bucket string) error {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return err
-	}
 	if bucket != RootBucket {
 		return fmt.Errorf("%w: dropbox has one bucket, %q, not %q", provider.ErrNotFound, RootBucket, bucket)
 	}
@@ -225,9 +222,6 @@ func (s *Storage) metadata(ctx context.Context, key string) (metadata, error) {
 
 // Stat returns a file, or a folder when key ends in "/".
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	if err := checkBucket(bucket); err != nil {
 		return provider.Object{}, err
 	}
@@ -243,9 +237,6 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 
 // ContentHash returns Dropbox's content_hash of a file.
 func (s *Storage) ContentHash(ctx context.Context, bucket, key string) (string, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return "", err
-	}
 	if err := checkBucket(bucket); err != nil {
 		return "", err
 	}
@@ -258,12 +249,6 @@ func (s *Storage) ContentHash(ctx context.Context, bucket, key string) (string, 
 
 // NewRangeReader downloads a file, or a range of it.
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
 	if err := checkBucket(bucket); err != nil {
 		return nil, err
 	}
@@ -290,9 +275,6 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 // folder with content is left alone: on Dropbox deleting it would delete
 // everything under it, unlike deleting an S3 folder marker.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}
@@ -326,14 +308,10 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 
 // CreateFolder makes a folder (and its parents); an existing folder is fine.
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
-	key, err := provider.CheckFolder(bucket, key)
-	if err != nil {
-		return err
-	}
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}
-	err = s.rpc(ctx, "files/create_folder_v2", map[string]any{"path": dbxPath(key)}, nil)
+	err := s.rpc(ctx, "files/create_folder_v2", map[string]any{"path": dbxPath(key)}, nil)
 	var ae *apiError
 	if errors.As(err, &ae) && ae.has("conflict/folder") {
 		return nil
@@ -348,9 +326,6 @@ func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 // bytes passed through the driver.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
 	for _, bk := range [][2]string{{dstBucket, dstKey}, {srcBucket, srcKey}} {
-		if err := provider.CheckKey(bk[0], bk[1]); err != nil {
-			return provider.Object{}, err
-		}
 		if err := checkBucket(bk[0]); err != nil {
 			return provider.Object{}, err
 		}
@@ -393,9 +368,6 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 // PresignURL returns a temporary link (valid 4 hours, whatever the asked
 // expiry) for GET. Dropbox has no presigned PUT: ErrUnsupported.
 func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return "", err
-	}
 	switch opts.Method {
 	case http.MethodGet, "":
 	case http.MethodPut:
@@ -420,9 +392,6 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 // appends. Each request carries the content_hash of its body, and the
 // content_hash Dropbox reports for the file is checked against ours.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	if strings.HasSuffix(key, "/") {
 		return provider.Object{}, fmt.Errorf("%w: key %q names a folder", provider.ErrInvalid, key)
 	}
@@ -546,9 +515,6 @@ const listingTTL = 5 * time.Minute
 // delimiter the listing is recursive and holds files only (Dropbox folders
 // are not objects).
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	if err := checkBucket(bucket); err != nil {
 		return provider.Page{}, err
 	}

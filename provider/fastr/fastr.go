@@ -177,6 +177,7 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 // CreateBucket implements provider.BucketManager. A Fastr server has no
 // regions, so region is ignored; an existing bucket is ErrExists.
 func (s *Storage) CreateBucket(ctx context.Context, name, _ string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -186,6 +187,7 @@ func (s *Storage) CreateBucket(ctx context.Context, name, _ string) error {
 // DeleteBucket implements provider.BucketManager. A bucket that still holds
 // objects is ErrInvalid.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -196,9 +198,6 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 // server already returns folders and objects in key order with its own
 // continuation token.
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	l, err := s.c.List(ctx, bucket, opts.Prefix, opts.Delimiter, opts.Token, opts.MaxKeys)
 	if err != nil {
 		return provider.Page{}, mapError(err, bucket)
@@ -213,9 +212,6 @@ func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.
 // Stat implements provider.Storage with a HEAD of the object, which carries
 // its MD5 and SHA-256.
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	o, err := s.c.Stat(ctx, bucket, key)
 	if err != nil {
 		return provider.Object{}, mapError(err, bucket+"/"+key)
@@ -227,12 +223,6 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 // length is answered locally after checking the object exists, since no
 // Range header asks for zero bytes.
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
 	if length == 0 {
 		// No range expresses zero bytes; still report a missing object.
 		if _, err := s.Stat(ctx, bucket, key); err != nil {
@@ -249,31 +239,18 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 
 // Delete implements provider.Storage; a missing key is not an error.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	return mapError(s.c.Delete(ctx, bucket, key), bucket+"/"+key)
 }
 
 // CreateFolder implements provider.Storage: it writes the folder marker key,
 // which ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
-	key, err := provider.CheckFolder(bucket, key)
-	if err != nil {
-		return err
-	}
 	return mapError(s.c.CreateFolder(ctx, bucket, key), bucket+"/"+key)
 }
 
 // Copy implements provider.Copier: the server copies the object itself, so
 // no bytes travel through the client.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
-	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
-		return provider.Object{}, err
-	}
-	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
-		return provider.Object{}, err
-	}
 	o, err := s.c.Copy(ctx, fastrapi.CopyRequest{SrcBucket: srcBucket, SrcKey: srcKey, DstBucket: dstBucket, DstKey: dstKey})
 	if err != nil {
 		return provider.Object{}, mapError(err, srcBucket+"/"+srcKey)
@@ -293,9 +270,6 @@ func sumHex(b []byte) string {
 // SHA-256, so the server commits exactly the bytes that were read: the
 // Object returned is verified by SHA-256.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	ps := Limits.PartSize(opts.PartSize, defaultPartSize, size)
 	first := make([]byte, ps)
 	n, err := io.ReadFull(r, first)
@@ -404,9 +378,6 @@ func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first 
 // CreateMultipart implements provider.MultipartUploader: it opens an upload
 // session on the server.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	u, err := s.c.CreateUpload(ctx, bucket, key, opts.ContentType)
 	if err != nil {
 		return provider.Upload{}, mapError(err, bucket+"/"+key)
@@ -415,9 +386,6 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 }
 
 func checkUpload(u provider.Upload) error {
-	if err := provider.CheckKey(u.Bucket, u.Key); err != nil {
-		return err
-	}
 	if u.ID == "" {
 		return fmt.Errorf("%w: empty upload id", provider.ErrInvalid)
 	}
@@ -502,9 +470,6 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 // ListUploads implements provider.MultipartUploader: the open sessions in
 // the bucket whose key starts with prefix.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	us, err := s.c.ListUploads(ctx, bucket, prefix)
 	if err != nil {
 		return nil, mapError(err, bucket)
@@ -519,9 +484,6 @@ func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]pro
 // PresignURL signs the URL with the account's secret; the server checks the
 // method, expiry, and for PUT the content type.
 func (s *Storage) PresignURL(_ context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return "", err
-	}
 	if opts.Method != http.MethodGet && opts.Method != http.MethodPut {
 		return "", fmt.Errorf("%w: presigned %q URLs (GET and PUT only)", provider.ErrInvalid, opts.Method)
 	}

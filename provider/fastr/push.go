@@ -31,9 +31,6 @@ const createTimeout = time.Minute
 // a session the server made but the caller never heard of could be neither
 // resumed nor aborted.
 func (s *Storage) CreateAppend(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer stop()
 	u, err := s.c.CreateUpload(cctx, bucket, key, opts.ContentType)
@@ -144,9 +141,6 @@ const defaultGrantTTL = fastrapi.MaxUploadCredential
 // keys, so a source server can push into it. Without opts.Overwrite an
 // existing key is ErrExists.
 func (s *Storage) GrantUpload(ctx context.Context, bucket, key string, opts provider.GrantOptions) (provider.UploadGrant, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
 	u := provider.Upload{Bucket: bucket, Key: key, ID: opts.UploadID}
 	if u.ID != "" {
 		if _, err := s.AppendOffset(ctx, u); err != nil {
@@ -195,9 +189,6 @@ func pushStatus(st fastrapi.PushStatus) provider.PushStatus {
 // A target the source's policy refuses is ErrUnreachable, so the caller can
 // relay the bytes itself.
 func (s *Storage) StartPush(ctx context.Context, bucket, key string, to provider.UploadGrant, opts provider.PushOptions) (provider.PushStatus, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.PushStatus{}, err
-	}
 	g, ok := to.(*grant)
 	if !ok {
 		return provider.PushStatus{}, fmt.Errorf("%w: a Fastr server pushes only to a Fastr upload grant, not %T", provider.ErrUnsupported, to)

@@ -37,6 +37,7 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 // CreateBucket makes a bucket in the credentials' project. region is a GCS
 // location ("us-central1", "EU"...); empty means the default (US).
 func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -53,6 +54,7 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 
 // DeleteBucket removes an empty bucket.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -62,9 +64,6 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 // BucketRegion returns the bucket's location, lower-cased like GCS region
 // names ("us-central1", "us" for the multi-region).
 func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return "", err
-	}
 	attrs, err := s.bucket(ctx, bucket).Attrs(ctx)
 	if err != nil {
 		return "", mapErr(err, bucket)

@@ -80,9 +80,6 @@ func (e entry) pos() position { return position{folder: e.attrs == nil, name: e.
 // objects. The marker object of the listed folder itself is left out, and so
 // is the multipart staging area unless the listing is inside it.
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	limit := opts.MaxKeys
 	if limit <= 0 || limit > defaultPageSize {
 		limit = defaultPageSize

@@ -79,9 +79,6 @@ type uploadInfo struct {
 }
 
 func checkUpload(u provider.Upload) error {
-	if err := provider.CheckKey(u.Bucket, u.Key); err != nil {
-		return err
-	}
 	if len(u.ID) != 32 || strings.Trim(u.ID, "0123456789abcdef") != "" {
 		return fmt.Errorf("%w: gcs: upload id %q", provider.ErrInvalid, u.ID)
 	}
@@ -90,9 +87,6 @@ func checkUpload(u provider.Upload) error {
 
 // CreateMultipart starts an upload by staging its info object.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	if len(key)+stagingOverhead > 1024 {
 		return provider.Upload{}, fmt.Errorf("%w: gcs: key too long for a multipart upload (at most %d bytes)", provider.ErrInvalid, 1024-stagingOverhead)
 	}
@@ -250,9 +244,6 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 
 // ListUploads reports the uploads staged for keys starting with prefix.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	q := &storage.Query{Prefix: uploadsRoot + prefix, Projection: storage.ProjectionNoACL}
 	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
 		return nil, err

@@ -68,9 +68,6 @@ func (s *Storage) object(ctx context.Context, bucket, key string) *storage.Objec
 
 // Stat returns the object's attributes.
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	a, err := s.object(ctx, bucket, key).Attrs(ctx)
 	if err != nil {
 		return provider.Object{}, mapErr(err, bucket+"/"+key)
@@ -80,12 +77,6 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 
 // NewRangeReader reads length bytes from offset (to the end when length < 0).
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
 	if length < 0 {
 		length = -1 // the client's "to the end"
 	}
@@ -135,9 +126,6 @@ func chunkSize(partSize int64) int {
 // driver compares its own CRC32C of the bytes read with the one the service
 // reports for the stored object: the Object returned is verified by CRC32C.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	a, verified, err := s.writeOpts(ctx, s.object(ctx, bucket, key), r, size, opts, nil)
 	if err != nil {
 		return provider.Object{}, err
@@ -264,9 +252,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Delete removes the object. A missing object is not an error; a missing
 // bucket is, which costs one bucket lookup when the object is missing.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	err := s.object(ctx, bucket, key).Delete(ctx)
 	if !errors.Is(err, storage.ErrObjectNotExist) {
 		return mapErr(err, bucket+"/"+key)
@@ -279,23 +264,13 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 
 // CreateFolder writes an empty marker object whose key ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
-	key, err := provider.CheckFolder(bucket, key)
-	if err != nil {
-		return err
-	}
-	_, err = s.write(ctx, s.object(ctx, bucket, key), strings.NewReader(""), 0, provider.WriteOptions{ContentType: "application/x-directory"})
+	_, err := s.write(ctx, s.object(ctx, bucket, key), strings.NewReader(""), 0, provider.WriteOptions{ContentType: "application/x-directory"})
 	return err
 }
 
 // Copy copies inside Cloud Storage (rewrite), looping over rewrite tokens
 // for large or cross-location copies.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
-	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
-		return provider.Object{}, err
-	}
-	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
-		return provider.Object{}, err
-	}
 	a, err := s.object(ctx, dstBucket, dstKey).CopierFrom(s.object(ctx, srcBucket, srcKey)).Run(ctx)
 	if err != nil {
 		return provider.Object{}, mapErr(err, srcBucket+"/"+srcKey+" -> "+dstBucket+"/"+dstKey)

@@ -21,9 +21,6 @@ const maxExpiry = 7 * 24 * time.Hour
 // private key. Without a service-account key (an authorized_user JSON, or
 // an emulator opened without credentials) it is ErrUnsupported, saying why.
 func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return "", err
-	}
 	if opts.Method != http.MethodGet && opts.Method != http.MethodPut {
 		return "", fmt.Errorf("%w: presign method %q", provider.ErrInvalid, opts.Method)
 	}

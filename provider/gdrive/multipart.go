@@ -114,9 +114,6 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // at key. The Upload.ID is the session URI, so another process can resume
 // it.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	parent, name, existing, err := s.fs.Parent(ctx, bucket, key)
 	if err != nil {
 		return provider.Upload{}, err

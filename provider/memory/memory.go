@@ -130,6 +130,7 @@ func (s *Storage) PartLimits() provider.PartLimits { return s.opts.Limits }
 
 // CreateBucket makes a bucket. The region is ignored.
 func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -148,6 +149,7 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 // DeleteBucket implements provider.BucketManager. A missing bucket is
 // ErrNotFound and one that still holds objects ErrInvalid, as on S3.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -193,9 +195,6 @@ func (s *Storage) bucketLocked(name string) (*bucket, error) {
 // Listing tokens say what the last entry was: "k" + key for an object, "f" +
 // prefix for a folder, so that resuming after a folder skips everything in it.
 func (s *Storage) ListObjects(ctx context.Context, bucketName string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucketName); err != nil {
-		return provider.Page{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return provider.Page{}, err
 	}
@@ -286,9 +285,6 @@ func (s *Storage) lookup(bucketName, key string) (*object, error) {
 // Stat implements provider.Storage: the object's size, times, ETag, content
 // type and checksums. A missing bucket or key is ErrNotFound.
 func (s *Storage) Stat(ctx context.Context, bucketName, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucketName, key); err != nil {
-		return provider.Object{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return provider.Object{}, err
 	}
@@ -303,12 +299,6 @@ func (s *Storage) Stat(ctx context.Context, bucketName, key string) (provider.Ob
 // bytes without copying them (objects are immutable once stored) and fails
 // once ctx is done, like a network body.
 func (s *Storage) NewRangeReader(ctx context.Context, bucketName, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucketName, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -406,9 +396,6 @@ func (s *Storage) put(bucketName, key string, o *object) (provider.Object, error
 // object in one step, so a cancelled or failed write leaves nothing behind.
 // The returned object's MD5 is marked verified.
 func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucketName, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	// Fail fast on a missing bucket before reading the body.
 	s.mu.RLock()
 	_, err := s.bucketLocked(bucketName)
@@ -432,9 +419,6 @@ func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader
 // Delete implements provider.Storage. A missing key is not an error; a
 // missing bucket is ErrNotFound.
 func (s *Storage) Delete(ctx context.Context, bucketName, key string) error {
-	if err := provider.CheckKey(bucketName, key); err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -451,26 +435,16 @@ func (s *Storage) Delete(ctx context.Context, bucketName, key string) error {
 // CreateFolder implements provider.Storage: it stores an empty object of
 // type application/x-directory under key, which ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucketName, key string) error {
-	key, err := provider.CheckFolder(bucketName, key)
-	if err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	_, err = s.put(bucketName, key, newObject(nil, "application/x-directory"))
+	_, err := s.put(bucketName, key, newObject(nil, "application/x-directory"))
 	return err
 }
 
 // Copy implements provider.Copier: the destination shares the source's bytes
 // and checksums and gets a new modification time.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
-	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
-		return provider.Object{}, err
-	}
-	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
-		return provider.Object{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return provider.Object{}, err
 	}
@@ -486,9 +460,6 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 // PartLayout reports how a multipart object was split; other objects are
 // one part.
 func (s *Storage) PartLayout(ctx context.Context, bucketName, key string) (int64, int, error) {
-	if err := provider.CheckKey(bucketName, key); err != nil {
-		return 0, 0, err
-	}
 	o, err := s.lookup(bucketName, key)
 	if err != nil {
 		return 0, 0, err

@@ -19,9 +19,6 @@ import (
 // CreateMultipart implements provider.MultipartUploader: it opens an upload
 // with a random id in an existing bucket.
 func (s *Storage) CreateMultipart(ctx context.Context, bucketName, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucketName, key); err != nil {
-		return provider.Upload{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return provider.Upload{}, err
 	}
@@ -100,9 +97,6 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 // ListUploads implements provider.MultipartUploader: the open uploads in the
 // bucket whose key starts with prefix, sorted by key and id.
 func (s *Storage) ListUploads(ctx context.Context, bucketName, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucketName); err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

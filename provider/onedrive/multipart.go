@@ -91,9 +91,6 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // PartSize given, the Upload.ID carries enough to adopt the session from
 // another process.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	if opts.Size < 0 || opts.PartSize < 0 {
 		return provider.Upload{}, fmt.Errorf("%w: size %d, part size %d", provider.ErrInvalid, opts.Size, opts.PartSize)
 	}

@@ -161,30 +161,125 @@ func wantErr(t *testing.T, what string, err, target error) {
 	}
 }
 
+// testInvalidInput runs Refused on the driver behind the portable layer,
+// with a guard in between that fails the case if any call gets through:
+// drivers do not check their input, the portable layer does, once.
 func (s *suite) testInvalidInput(t *testing.T) {
-	ctx := ctxT(t)
-	st := s.Storage
-	_, err := st.Stat(ctx, "", "k")
-	wantErr(t, "Stat empty bucket", err, provider.ErrInvalid)
-	_, err = st.Stat(ctx, s.Bucket, "")
-	wantErr(t, "Stat empty key", err, provider.ErrInvalid)
-	_, err = st.NewRangeReader(ctx, s.Bucket, "k", -1, 10)
-	wantErr(t, "negative range", err, provider.ErrInvalid)
-	_, err = st.Write(ctx, s.Bucket, "k", nil, 0, provider.WriteOptions{})
-	wantErr(t, "nil reader", err, provider.ErrInvalid)
-	_, err = st.Write(ctx, s.Bucket, "", strings.NewReader("x"), 1, provider.WriteOptions{})
-	wantErr(t, "Write empty key", err, provider.ErrInvalid)
-	_, err = st.Write(ctx, "", "k", strings.NewReader("x"), 1, provider.WriteOptions{})
-	wantErr(t, "Write empty bucket", err, provider.ErrInvalid)
-	_, err = st.ListObjects(ctx, "", provider.ListOptions{})
-	wantErr(t, "ListObjects empty bucket", err, provider.ErrInvalid)
-	err = st.Delete(ctx, s.Bucket, "")
-	wantErr(t, "Delete empty key", err, provider.ErrInvalid)
-	err = st.CreateFolder(ctx, s.Bucket, "")
-	wantErr(t, "CreateFolder empty", err, provider.ErrInvalid)
-	_, err = st.Write(ctx, s.Bucket, "bad\xffutf8", strings.NewReader("x"), 1, provider.WriteOptions{})
-	wantErr(t, "Write invalid UTF-8 key", err, provider.ErrInvalid)
+	Refused(t, provider.NewPortable(&guard{t: t, st: s.Storage}), s.Bucket)
 }
+
+// Refused calls every method of pt with input the provider.Check functions
+// refuse (bad bucket names, empty, over-long, NUL and invalid UTF-8 keys, a
+// negative offset, a nil reader, a size below -1) and wants ErrInvalid from
+// each. bucket must be a valid bucket name. Put a Storage that fails the
+// test when called between pt and the driver to show that none of it
+// reaches the driver.
+func Refused(t *testing.T, pt *provider.Portable, bucket string) {
+	t.Helper()
+	ctx := ctxT(t)
+	badBuckets := []string{"", "a/b", "nul\x00", "bad\xffutf8"}
+	badKeys := []string{"", strings.Repeat("k", 1025), "nul\x00key", "bad\xffutf8"}
+	type place struct{ bucket, key string }
+	var bad []place
+	for _, b := range badBuckets {
+		bad = append(bad, place{b, "k"})
+	}
+	for _, k := range badKeys {
+		bad = append(bad, place{bucket, k})
+	}
+	want := func(what string, p place, err error) {
+		t.Helper()
+		wantErr(t, fmt.Sprintf("%s %.20q/%.20q", what, p.bucket, p.key), err, provider.ErrInvalid)
+	}
+	for _, p := range bad {
+		_, err := pt.Stat(ctx, p.bucket, p.key)
+		want("Stat", p, err)
+		_, err = pt.NewReader(ctx, p.bucket, p.key)
+		want("NewReader", p, err)
+		_, err = pt.Write(ctx, p.bucket, p.key, strings.NewReader("x"), 1, provider.WriteOptions{})
+		want("Write", p, err)
+		_, err = pt.NewWriter(ctx, p.bucket, p.key, provider.WriteOptions{})
+		want("NewWriter", p, err)
+		want("Delete", p, pt.Delete(ctx, p.bucket, p.key))
+		_, err = pt.Copy(ctx, p.bucket, p.key, bucket, "k")
+		want("Copy to", p, err)
+		_, err = pt.Copy(ctx, bucket, "k", p.bucket, p.key)
+		want("Copy from", p, err)
+		_, err = pt.SignedURL(ctx, p.bucket, p.key, provider.PresignOptions{Method: http.MethodGet})
+		want("SignedURL", p, err)
+		want("CreateFolder", p, pt.CreateFolder(ctx, p.bucket, p.key))
+	}
+	for _, b := range badBuckets {
+		_, err := pt.ListObjects(ctx, b, provider.ListOptions{})
+		want("ListObjects", place{b, ""}, err)
+		for _, err := range pt.Walk(ctx, b, provider.ListOptions{}) {
+			want("Walk", place{b, ""}, err)
+		}
+	}
+	ok := place{bucket, "k"}
+	_, err := pt.NewRangeReader(ctx, bucket, "k", -1, 10)
+	want("NewRangeReader negative offset", ok, err)
+	_, err = pt.Write(ctx, bucket, "k", nil, 0, provider.WriteOptions{})
+	want("Write nil reader", ok, err)
+	_, err = pt.Write(ctx, bucket, "k", strings.NewReader("x"), -2, provider.WriteOptions{})
+	want("Write size -2", ok, err)
+	_, err = pt.NewWriter(ctx, bucket, "k", provider.WriteOptions{Size: -1})
+	want("NewWriter size -1", ok, err)
+}
+
+// guard stands between the portable layer and the driver in the
+// InvalidInput case: every call that reaches it fails the test. It
+// declares the driver's Features but implements only the required
+// interface, so no optional capability (Copier, Presigner,
+// MultipartUploader) can reach the driver around it either.
+type guard struct {
+	t  *testing.T
+	st provider.Storage
+}
+
+func (g *guard) reached(op, bucket, key string) {
+	g.t.Helper()
+	g.t.Errorf("%s %.20q/%.20q reached the driver: the portable layer must refuse it", op, bucket, key)
+}
+
+func (g *guard) Features() provider.Features { return provider.FeaturesOf(g.st) }
+
+func (g *guard) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
+	return g.st.ListBuckets(ctx)
+}
+
+func (g *guard) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	g.reached("ListObjects", bucket, opts.Prefix)
+	return g.st.ListObjects(ctx, bucket, opts)
+}
+
+func (g *guard) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	g.reached("Stat", bucket, key)
+	return g.st.Stat(ctx, bucket, key)
+}
+
+func (g *guard) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
+	g.reached("NewRangeReader", bucket, key)
+	return g.st.NewRangeReader(ctx, bucket, key, offset, length)
+}
+
+func (g *guard) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	g.reached("Write", bucket, key)
+	return g.st.Write(ctx, bucket, key, r, size, opts)
+}
+
+func (g *guard) Delete(ctx context.Context, bucket, key string) error {
+	g.reached("Delete", bucket, key)
+	return g.st.Delete(ctx, bucket, key)
+}
+
+func (g *guard) CreateFolder(ctx context.Context, bucket, key string) error {
+	g.reached("CreateFolder", bucket, key)
+	return g.st.CreateFolder(ctx, bucket, key)
+}
+
+// Close does not close the driver: the suite goes on with it.
+func (g *guard) Close() error { return nil }
 
 func (s *suite) testWriteReadStat(t *testing.T) {
 	key := prefix(t) + "hello.txt"
@@ -373,7 +468,8 @@ func (s *suite) testFolders(t *testing.T) {
 		s.put(t, p+k, []byte(k))
 		s.cleanup(t, p+k)
 	}
-	if err := s.Storage.CreateFolder(ctxT(t), s.Bucket, p+"d"); err != nil {
+	// The portable layer adds the trailing "/" the driver expects.
+	if err := provider.NewPortable(s.Storage).CreateFolder(ctxT(t), s.Bucket, p+"d"); err != nil {
 		t.Fatalf("CreateFolder: %v", err)
 	}
 	s.cleanup(t, p+"d/")

@@ -19,12 +19,6 @@ const copyPartSize = 512 << 20
 // service's limit), UploadPartCopy ranges in a multipart upload above it.
 // Both ends must be reachable with this account's credentials.
 func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
-	if err := provider.CheckKey(srcBucket, srcKey); err != nil {
-		return provider.Object{}, err
-	}
-	if err := provider.CheckKey(dstBucket, dstKey); err != nil {
-		return provider.Object{}, err
-	}
 	src, err := s.Stat(ctx, srcBucket, srcKey)
 	if err != nil {
 		return provider.Object{}, err

@@ -14,9 +14,6 @@ var _ provider.PartLayouter = (*Storage)(nil)
 // PartLayout asks for part 1 of the object: its length is the part size and
 // the answer carries the part count (x-amz-mp-parts-count).
 func (s *Storage) PartLayout(ctx context.Context, bucket, key string) (int64, int, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return 0, 0, err
-	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), PartNumber: aws.Int32(1)}, sdk(ctx)...)
 	if err != nil {
 		return 0, 0, mapError(err, bucket+"/"+key)

@@ -29,9 +29,6 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts 
 // withCRC is set (UploadPartCopy cannot send part checksums, so copies
 // start without).
 func (s *Storage) createMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions, withCRC bool) (provider.Upload, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Upload{}, err
-	}
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), Metadata: opts.Metadata}
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
@@ -56,9 +53,6 @@ func (s *Storage) createMultipart(ctx context.Context, bucket, key string, opts 
 }
 
 func checkUpload(u provider.Upload) error {
-	if err := provider.CheckKey(u.Bucket, u.Key); err != nil {
-		return err
-	}
 	if u.ID == "" {
 		return fmt.Errorf("%w: empty upload id", provider.ErrInvalid)
 	}
@@ -257,9 +251,6 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 // ListMultipartUploads, following its pages and filtering by prefix again,
 // because some servers ignore it.
 func (s *Storage) ListUploads(ctx context.Context, bucket, prefix string) ([]provider.Upload, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return nil, err
-	}
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)

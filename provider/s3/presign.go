@@ -23,9 +23,6 @@ const maxPresignExpiry = 7 * 24 * time.Hour
 // response's content type and, with ForceDownload, an attachment
 // Content-Disposition.
 func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provider.PresignOptions) (string, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return "", err
-	}
 	if opts.Expiry < 0 || opts.Expiry > maxPresignExpiry {
 		return "", fmt.Errorf("%w: expiry %s outside 0..7 days", provider.ErrInvalid, opts.Expiry)
 	}

@@ -149,9 +149,6 @@ func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
 // BucketRegion implements provider.Regioner with GetBucketLocation; the
 // empty location AWS reports for us-east-1 is returned as "us-east-1".
 func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return "", err
-	}
 	out, err := s.client.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(bucket)}, sdk(ctx)...)
 	if err != nil {
 		return "", mapError(err, bucket)
@@ -167,6 +164,7 @@ func (s *Storage) BucketRegion(ctx context.Context, bucket string) (string, erro
 // Storage's own; a LocationConstraint is sent only outside us-east-1 and
 // "auto", where S3 refuses one.
 func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -190,6 +188,7 @@ func (s *Storage) CreateBucket(ctx context.Context, name, region string) error {
 // DeleteBucket implements provider.BucketManager with DeleteBucket; S3
 // refuses a bucket that is not empty.
 func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
+	// BucketManager is outside the portable layer: no caller checked name.
 	if err := provider.CheckBucket(name); err != nil {
 		return err
 	}
@@ -201,9 +200,6 @@ func (s *Storage) DeleteBucket(ctx context.Context, name string) error {
 // most 1000 keys). Common prefixes come back as folders, merged in key order
 // with the objects, and the marker of the folder being listed is left out.
 func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
 	if opts.Prefix != "" {
 		in.Prefix = aws.String(opts.Prefix)
@@ -261,9 +257,6 @@ func objectFrom(key string, size int64, mod time.Time, etag, contentType string)
 // the MD5 of a single-part ETag (not under SSE-KMS or SSE-C, where the ETag
 // is no MD5) and every full-object checksum the server reports.
 func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if s.q.fullObjectCRC {
 		in.ChecksumMode = types.ChecksumModeEnabled
@@ -285,12 +278,6 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 // header. A zero length is answered locally after checking the object
 // exists, since S3 cannot serve an empty range.
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	switch {
 	case length == 0:
@@ -316,9 +303,6 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 // Delete implements provider.Storage with DeleteObject, which S3 answers
 // with success for a missing key.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}, sdk(ctx)...)
 	return mapError(err, bucket+"/"+key)
 }
@@ -326,11 +310,7 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 // CreateFolder implements provider.Storage: it puts an empty object of type
 // application/x-directory under key, which ends in "/".
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
-	key, err := provider.CheckFolder(bucket, key)
-	if err != nil {
-		return err
-	}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(bucket),
 		Key:           aws.String(key),
 		Body:          strings.NewReader(""),

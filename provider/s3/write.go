@@ -41,9 +41,6 @@ func partSize(lim provider.PartLimits, requested, size int64) int64 {
 // checksum in Verified. A mismatch is an error matching
 // provider.ErrChecksum.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	if size > s.q.limits.MaxPartSize*int64(s.q.limits.MaxParts) {
 		return provider.Object{}, fmt.Errorf("%w: %d bytes exceed the provider's largest object", provider.ErrInvalid, size)
 	}

@@ -243,9 +243,6 @@ func (fs *FS) Lookup(ctx context.Context, bucket, key string) (Entry, error) {
 }
 
 func (fs *FS) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return provider.Object{}, err
-	}
 	e, err := fs.Lookup(ctx, bucket, key)
 	if err != nil {
 		return provider.Object{}, withKey(err, bucket, key)
@@ -261,12 +258,6 @@ func withKey(err error, bucket, key string) error {
 }
 
 func (fs *FS) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return nil, err
-	}
-	if err := provider.CheckRange(offset, length); err != nil {
-		return nil, err
-	}
 	if strings.HasSuffix(key, "/") {
 		return nil, fmt.Errorf("%w: %q is a folder", provider.ErrInvalid, key)
 	}
@@ -310,9 +301,6 @@ func (fs *FS) Parent(ctx context.Context, bucket, key string) (parent, name stri
 }
 
 func (fs *FS) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	if err := provider.CheckWrite(bucket, key, r, size); err != nil {
-		return provider.Object{}, err
-	}
 	if strings.HasSuffix(key, "/") && size == 0 {
 		if err := fs.CreateFolder(ctx, bucket, key); err != nil {
 			return provider.Object{}, err
@@ -334,9 +322,6 @@ func (fs *FS) Write(ctx context.Context, bucket, key string, r io.Reader, size i
 // removed when it is empty: deleting a marker on S3 never deletes the keys
 // below it, and a recursive delete here would.
 func (fs *FS) Delete(ctx context.Context, bucket, key string) error {
-	if err := provider.CheckKey(bucket, key); err != nil {
-		return err
-	}
 	e, err := fs.Lookup(ctx, bucket, key)
 	if errors.Is(err, provider.ErrNotFound) {
 		// Missing key: fine. Missing bucket: not.
@@ -365,10 +350,6 @@ func (fs *FS) Delete(ctx context.Context, bucket, key string) error {
 }
 
 func (fs *FS) CreateFolder(ctx context.Context, bucket, key string) error {
-	key, err := provider.CheckFolder(bucket, key)
-	if err != nil {
-		return err
-	}
 	if _, err := fs.Dir(ctx, bucket, key, true); err != nil {
 		return withKey(err, bucket, key)
 	}
@@ -395,9 +376,6 @@ type walk struct {
 // Children come in the provider's name order and each page is sorted by key,
 // so a single folder lists in key order.
 func (fs *FS) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
-	if err := provider.CheckBucket(bucket); err != nil {
-		return provider.Page{}, err
-	}
 	if opts.Delimiter != "" && opts.Delimiter != "/" {
 		return provider.Page{}, fmt.Errorf("%w: delimiter %q (only \"/\")", provider.ErrInvalid, opts.Delimiter)
 	}
