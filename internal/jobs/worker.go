@@ -39,9 +39,11 @@ type Job struct {
 	Local   bool // on an agent's own queue (it touches a local path)
 	Attempt int  // river's attempt: failures and rescues, not slices
 
-	// Resumed is false only on the job's first run: since then it ran
-	// before and was stopped (slice end, pause, drain, failure, or its
-	// agent died), so the journal may hold finished work.
+	// Resumed is false only on the job's first run. True means the job was
+	// taken before and handed back (slice end, pause, drain, failure, or
+	// its agent died), so the journal may hold finished work. It is a hint:
+	// a job fetched while its agent drained is handed back without running,
+	// and the journal decides what is done.
 	Resumed bool
 
 	// SliceEnd is when the runner should stop starting new work and return
