@@ -75,6 +75,7 @@ var (
 	ErrInvalid   = errors.New("jobs: invalid")
 	ErrNotFound  = errors.New("jobs: job not found")
 	ErrClosed    = errors.New("jobs: queue drained")
+	ErrFinished  = errors.New("jobs: job finished")
 	ErrTooLarge  = errors.New("jobs: event too large")
 	ErrCancelled = errors.New("jobs: job cancelled")
 	ErrPaused    = errors.New("jobs: job paused")
@@ -383,24 +384,25 @@ func agentOf(clientID string) string {
 	return clientID
 }
 
-// Cancel cancels job id, whichever agent runs it. A job not running is
-// cancelled at once and running reports false: no runner will see the
-// cancel, so the caller cleans up (aborts the multipart upload). A running
-// job's runner sees its context end with ErrCancelled, on PostgreSQL
-// through river's LISTEN/NOTIFY control channel, on SQLite through river's
-// notification table, and cleans up itself.
-func (q *Queue) Cancel(ctx context.Context, id int64) (running bool, err error) {
+// Cancel cancels job id, whichever agent runs it, and returns the job's
+// state after the call. "running": the runner sees its context end with
+// ErrCancelled (on PostgreSQL through river's LISTEN/NOTIFY control
+// channel, on SQLite through river's notification table) and cleans up
+// itself. "cancelled": the job was not running and is cancelled at once; no
+// runner will see it, so the caller cleans up (aborts the multipart
+// upload). "completed" or "discarded": it had ended, nothing was cancelled.
+func (q *Queue) Cancel(ctx context.Context, id int64) (State, error) {
 	row, err := q.client.JobCancel(ctx, id)
 	if errors.Is(err, rivertype.ErrNotFound) {
-		return false, fmt.Errorf("%w: %d", ErrNotFound, id)
+		return "", fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
 	if err != nil {
-		return false, fmt.Errorf("jobs: cancel %d: %w", id, err)
+		return "", fmt.Errorf("jobs: cancel %d: %w", id, err)
 	}
 	if err := q.db.exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
 		q.log.WarnContext(ctx, "jobs: cancel: clear pause", "job", id, "err", err)
 	}
-	return row.State == rivertype.JobStateRunning, nil
+	return row.State, nil
 }
 
 // pauseRecheck is how long a paused job sleeps between looks at its pause.
@@ -411,11 +413,15 @@ const pauseRecheck = time.Minute
 // Pause pauses job id, whichever agent runs it: a running runner sees its
 // context end with ErrPaused, and the job is not run again until Resume.
 func (q *Queue) Pause(ctx context.Context, id int64) error {
-	if _, err := q.client.JobGet(ctx, id); err != nil {
-		if errors.Is(err, rivertype.ErrNotFound) {
-			return fmt.Errorf("%w: %d", ErrNotFound, id)
-		}
+	row, err := q.client.JobGet(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
 		return fmt.Errorf("jobs: pause %d: %w", id, err)
+	}
+	if row.FinalizedAt != nil {
+		return fmt.Errorf("%w: %d is %s", ErrFinished, id, row.State)
 	}
 	if err := q.db.exec(ctx, `INSERT INTO amove_job_pauses (job_id, paused_ms) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`,
 		id, time.Now().UnixMilli()); err != nil {

@@ -224,9 +224,8 @@ func TestControl(t *testing.T) {
 				t.Fatalf("resume: %+v", r)
 			}
 
-			running, err := control.Cancel(ctx, id)
-			if err != nil || !running {
-				t.Fatalf("cancel: running %v, %v", running, err)
+			if state, err := control.Cancel(ctx, id); err != nil || state != "running" {
+				t.Fatalf("cancel: %s, %v", state, err)
 			}
 			if r := p.wait(t, deadline, 2, ended(id)); !errors.Is(r.cause, ErrCancelled) {
 				t.Fatalf("cancel: %+v", r)
@@ -243,10 +242,15 @@ func TestControl(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitState(t, control, id2, "scheduled", deadline)
-			if running, err := control.Cancel(ctx, id2); err != nil || running {
-				t.Fatalf("cancel paused job: running %v, %v", running, err)
+			if state, err := control.Cancel(ctx, id2); err != nil || state != "cancelled" {
+				t.Fatalf("cancel paused job: %s, %v", state, err)
 			}
-			waitState(t, control, id2, "cancelled", deadline)
+			if err := control.Pause(ctx, id2); !errors.Is(err, ErrFinished) {
+				t.Fatalf("pause cancelled job: %v", err)
+			}
+			if state, err := control.Cancel(ctx, id2); err != nil || state != "cancelled" {
+				t.Fatalf("cancel again: %s, %v", state, err)
+			}
 
 			if _, err := control.Cancel(ctx, 1<<40); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("cancel unknown job: %v", err)
