@@ -1,0 +1,504 @@
+// Package jobs runs amove's long jobs (transfers) on river
+// (github.com/riverqueue/river) so that several agents can share one
+// PostgreSQL database: each job runs on one agent at a time, a dead agent's
+// shared jobs are taken over by another, and pause, resume, cancel and
+// events reach every agent. On the embedded SQLite default the same code
+// runs with river's SQLite driver and one agent.
+//
+// The package is internal: SDK users configure an agent id and a store and
+// never name a queue, a river job id or a slice; amove.Client wires this
+// package to the transfer engine and the store, and keeping it internal
+// leaves us free to change how jobs are carried.
+//
+// What owns what: river's tables (river_job and friends, created by
+// rivermigrate) carry the job: its kind, its arguments (a transfer id), its
+// queue, its state and who runs it. The transfer journal carries the plan
+// and the finished parts. amove_agents lists the agents and their
+// heartbeats; amove_job_pauses the jobs paused now.
+//
+// Placement: a job that touches a local path goes to the queue
+// "agent_<id>" of the agent that enqueued it and runs nowhere else; any
+// other job goes to the queue "shared" that every agent works.
+//
+// Slices: river has no heartbeat for a running job. Its rescuer, run by
+// the elected leader every 30 seconds, hands back to the queue any job
+// that has been running for longer than RescueStuckJobsAfter, alive or not
+// (internal/maintenance/job_rescuer.go). So a runner works in slices: it
+// gets Config.Slice, then its context ends, the job is snoozed (which does
+// not count as an attempt) and taken again, by this agent or, for a shared
+// job, by any other, which resumes from the journal. A dead agent's job
+// thus runs again within RescueAfter + 30 s (rescuer interval) + 5 s
+// (scheduler interval) + 1 s (fetch poll): 56 s with the defaults.
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// SharedQueue is the queue every agent works: jobs that touch no local path.
+const SharedQueue = "shared"
+
+// Defaults of Config.
+const (
+	DefaultSlice         = 10 * time.Second
+	DefaultSliceGrace    = 5 * time.Second
+	DefaultRescueAfter   = 20 * time.Second
+	DefaultHeartbeat     = 5 * time.Second
+	DefaultLocalWorkers  = 2
+	DefaultSharedWorkers = 4
+	DefaultMaxAttempts   = 10
+)
+
+// Errors. The stop causes (ErrCancelled, ErrPaused, ErrDraining,
+// ErrSliceEnd) are what context.Cause returns for a runner's context once
+// it is done, so the runner knows whether to clean up (cancel) or only stop
+// (the rest).
+var (
+	ErrInvalid   = errors.New("jobs: invalid")
+	ErrNotFound  = errors.New("jobs: job not found")
+	ErrClosed    = errors.New("jobs: queue drained")
+	ErrFinished  = errors.New("jobs: job finished")
+	ErrTooLarge  = errors.New("jobs: event too large")
+	ErrCancelled = errors.New("jobs: job cancelled")
+	ErrPaused    = errors.New("jobs: job paused")
+	ErrDraining  = errors.New("jobs: agent draining")
+	ErrSliceEnd  = errors.New("jobs: slice ended")
+
+	// ErrContinue, returned by a runner, says it stopped at the end of its
+	// slice with work left: the job is taken again at once, here or
+	// elsewhere.
+	ErrContinue = errors.New("jobs: continue later")
+)
+
+// Config configures Open. AgentID and exactly one of Pool and DB are
+// required.
+type Config struct {
+	// AgentID names this agent; it is stable across restarts (it comes
+	// from the agent's config) and unique among the agents sharing the
+	// database. Lower-case letters and digits, single '_' or '-' between
+	// them, at most 50 characters: it becomes the queue name agent_<id>.
+	AgentID string
+
+	// Pool is the PostgreSQL pool, shared with the store. This package
+	// holds two of its connections for as long as the Queue runs (river's
+	// listener and ours), so size it accordingly.
+	Pool *pgxpool.Pool
+
+	// DB is the SQLite database (modernc.org/sqlite, driver name
+	// "sqlite"), shared with the store's writer. It should allow one open
+	// connection (db.SetMaxOpenConns(1)) and use WAL and a busy timeout:
+	// river runs queries concurrently and SQLite answers SQLITE_BUSY
+	// otherwise (riversqlite's package doc).
+	DB *sql.DB
+
+	// Runners maps job kinds to the code that runs them. A kind must be
+	// registered on every agent that may take it.
+	Runners map[string]Runner
+
+	// LocalWorkers and SharedWorkers bound how many jobs of this agent's
+	// queue and of the shared queue run here at once.
+	LocalWorkers, SharedWorkers int
+
+	// Slice is how long a runner works on a job before handing it back;
+	// SliceGrace is how long after that its context ends (Job.SliceEnd is
+	// the soft end). RescueAfter is river's RescueStuckJobsAfter: a job
+	// running for longer is taken to be on a dead agent. It must exceed
+	// Slice + SliceGrace + 1s.
+	Slice, SliceGrace, RescueAfter time.Duration
+
+	// Heartbeat is how often the agent updates amove_agents.
+	Heartbeat time.Duration
+
+	// MaxAttempts bounds the failed runs of a job (errors and rescues;
+	// slices and pauses do not count) before river discards it.
+	MaxAttempts int
+
+	// Logger receives the package's and river's logs; slog.Default if nil.
+	Logger *slog.Logger
+}
+
+// nameRE is river's rule for queue names (client.go, validateQueueName).
+var nameRE = regexp.MustCompile(`^(?:[a-z0-9])+(?:[_|\-]?[a-z0-9]+)*$`)
+
+// kindRE is river's rule for job kinds (internal/rivercommon).
+var kindRE = regexp.MustCompile(`\A[\w][\w\-\[\]<>\/.·:+]+\z`)
+
+func (c *Config) check() error {
+	if c.AgentID == "" || len(c.AgentID) > 50 || !nameRE.MatchString(c.AgentID) {
+		return fmt.Errorf("%w: agent id %q: lower-case letters and digits, '_' or '-' between them, at most 50", ErrInvalid, c.AgentID)
+	}
+	if (c.Pool == nil) == (c.DB == nil) {
+		return fmt.Errorf("%w: exactly one of Pool and DB", ErrInvalid)
+	}
+	if len(c.Runners) == 0 {
+		return fmt.Errorf("%w: no runners", ErrInvalid)
+	}
+	for kind, r := range c.Runners {
+		if !kindRE.MatchString(kind) || r == nil {
+			return fmt.Errorf("%w: runner for kind %q", ErrInvalid, kind)
+		}
+	}
+	c.LocalWorkers = cmp.Or(c.LocalWorkers, DefaultLocalWorkers)
+	c.SharedWorkers = cmp.Or(c.SharedWorkers, DefaultSharedWorkers)
+	c.Slice = cmp.Or(c.Slice, DefaultSlice)
+	c.SliceGrace = cmp.Or(c.SliceGrace, DefaultSliceGrace)
+	c.RescueAfter = cmp.Or(c.RescueAfter, DefaultRescueAfter)
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.RescueAfter <= c.jobTimeout() {
+		return fmt.Errorf("%w: RescueAfter %s must exceed Slice + SliceGrace + 1s (%s)", ErrInvalid, c.RescueAfter, c.jobTimeout())
+	}
+	return nil
+}
+
+// jobTimeout is river's JobTimeout: a backstop one second after our own
+// slice deadline, so that a runner's context normally ends with our cause.
+// The rescuer leaves alone a job younger than this
+// (internal/maintenance/job_rescuer.go, makeRetryDecision).
+func (c *Config) jobTimeout() time.Duration { return c.Slice + c.SliceGrace + time.Second }
+
+// riverClient is what Queue uses of river.Client[TTx]; both
+// river.Client[pgx.Tx] and river.Client[*sql.Tx] have it, so the rest of
+// the package has one code path for both databases.
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+}
+
+// Queue is one agent's view of the jobs: it runs the jobs of its own queue
+// and of the shared queue, and enqueues and controls any job.
+type Queue struct {
+	cfg      Config
+	log      *slog.Logger
+	db       db
+	client   riverClient
+	clientID string
+
+	hub    hub
+	notify notifier // nil on SQLite: events stay in the process
+
+	mu       sync.Mutex
+	running  map[int64]context.CancelCauseFunc
+	draining bool
+
+	stop     context.CancelFunc // ends the heartbeat and the listener
+	done     sync.WaitGroup
+	drainErr error
+	drained  sync.Once
+}
+
+// Open migrates the database (river's tables and this package's, once even
+// when several agents start together), registers the agent, and starts
+// working its queue and the shared queue. Call Drain to stop.
+func Open(ctx context.Context, cfg Config) (*Queue, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	q := &Queue{
+		cfg:      cfg,
+		log:      cfg.Logger.With("agent", cfg.AgentID),
+		clientID: cfg.AgentID + "-" + randomHex(4),
+		running:  map[int64]context.CancelCauseFunc{},
+	}
+	if cfg.Pool != nil {
+		q.db = pgDB{pool: cfg.Pool}
+	} else {
+		q.db = sqliteDB{db: cfg.DB}
+	}
+	if err := q.migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err := q.register(ctx); err != nil {
+		return nil, err
+	}
+
+	workers := river.NewWorkers()
+	for kind := range cfg.Runners {
+		river.AddWorkerArgs(workers, rawArgs{kind: kind}, &worker{q: q})
+	}
+	rc := &river.Config{
+		ID:     q.clientID,
+		Logger: q.log,
+		Queues: map[string]river.QueueConfig{
+			q.localQueue(): {MaxWorkers: cfg.LocalWorkers},
+			SharedQueue:    {MaxWorkers: cfg.SharedWorkers},
+		},
+		Workers:              workers,
+		JobTimeout:           cfg.jobTimeout(),
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		MaxAttempts:          cfg.MaxAttempts,
+		RetryPolicy:          retryPolicy{},
+	}
+	var err error
+	if cfg.Pool != nil {
+		q.client, err = river.NewClient[pgx.Tx](riverpgxv5.New(cfg.Pool), rc)
+	} else {
+		q.client, err = river.NewClient[*sql.Tx](riversqlite.New(cfg.DB), rc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river: %w", err)
+	}
+
+	// The listener is up before the first job starts, so that a pause
+	// sent while it starts is not missed (the heartbeat would catch it
+	// later anyway).
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stop = stop
+	if cfg.Pool != nil {
+		n, err := listen(ctx, cfg.Pool, q)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		q.notify = n
+		q.done.Go(func() { n.run(bg) })
+	}
+	q.done.Go(func() { q.heartbeat(bg) })
+	// river stops softly when the Start context ends; Drain stops it
+	// explicitly instead, so it gets one that never ends.
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
+		stop()
+		q.done.Wait()
+		return nil, fmt.Errorf("jobs: start river: %w", err)
+	}
+	return q, nil
+}
+
+// AgentID returns the id of this agent.
+func (q *Queue) AgentID() string { return q.cfg.AgentID }
+
+func (q *Queue) localQueue() string { return "agent_" + q.cfg.AgentID }
+
+func (q *Queue) queues() []string { return []string{q.localQueue(), SharedQueue} }
+
+// EnqueueOptions says where a job runs and whether it may be a duplicate.
+type EnqueueOptions struct {
+	// Local places the job on this agent's queue: it runs here and nowhere
+	// else, waiting for this agent if it is down. Jobs that read or write
+	// a local path must be local; the others go to the shared queue.
+	Local bool
+
+	// Unique makes Enqueue idempotent: when a job of the same kind, queue
+	// and args exists (in any state but discarded or cancelled, and not yet
+	// cleaned from river_job), Enqueue returns its id instead of adding one.
+	Unique bool
+}
+
+// Enqueue adds a job of a registered kind with args (JSON, typically the
+// transfer id) and returns its id.
+func (q *Queue) Enqueue(ctx context.Context, kind string, args json.RawMessage, opts EnqueueOptions) (int64, error) {
+	if _, ok := q.cfg.Runners[kind]; !ok {
+		return 0, fmt.Errorf("%w: no runner for kind %q", ErrInvalid, kind)
+	}
+	if len(args) == 0 {
+		args = json.RawMessage("{}")
+	}
+	if !json.Valid(args) {
+		return 0, fmt.Errorf("%w: args are not JSON", ErrInvalid)
+	}
+	io := &river.InsertOpts{Queue: SharedQueue}
+	if opts.Local {
+		io.Queue = q.localQueue()
+	}
+	if opts.Unique {
+		io.UniqueOpts = river.UniqueOpts{ByArgs: true, ByQueue: true}
+	}
+	res, err := q.client.Insert(ctx, rawArgs{kind: kind, raw: args}, io)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+	}
+	return res.Job.ID, nil
+}
+
+// State is a job's state in river: available, scheduled (also a paused or
+// snoozed job), running, retryable, completed, cancelled, discarded or
+// pending.
+type State = rivertype.JobState
+
+// Info describes a job.
+type Info struct {
+	ID      int64
+	Kind    string
+	Queue   string
+	State   State
+	Attempt int
+	Agent   string // the agent running it or that ran it last; empty if none yet
+	Paused  bool
+	Errors  []string // one per failed attempt or rescue, oldest first
+}
+
+// Get returns what river and amove_job_pauses know about job id.
+func (q *Queue) Get(ctx context.Context, id int64) (Info, error) {
+	row, err := q.client.JobGet(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return Info{}, fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("jobs: get %d: %w", id, err)
+	}
+	paused, err := q.isPaused(ctx, id)
+	if err != nil {
+		return Info{}, fmt.Errorf("jobs: get %d: %w", id, err)
+	}
+	info := Info{ID: row.ID, Kind: row.Kind, Queue: row.Queue, State: row.State, Attempt: row.Attempt, Paused: paused}
+	if n := len(row.AttemptedBy); n > 0 {
+		info.Agent = agentOf(row.AttemptedBy[n-1])
+	}
+	for _, e := range row.Errors {
+		info.Errors = append(info.Errors, e.Error)
+	}
+	return info, nil
+}
+
+// agentOf turns a river client id (<agent id>-<8 hex>) into the agent id.
+func agentOf(clientID string) string {
+	if i := len(clientID) - 9; i > 0 && clientID[i] == '-' {
+		return clientID[:i]
+	}
+	return clientID
+}
+
+// Cancel cancels job id, whichever agent runs it, and returns the job's
+// state after the call. "running": the runner sees its context end with
+// ErrCancelled (on PostgreSQL through river's LISTEN/NOTIFY control
+// channel, on SQLite through river's notification table) and cleans up
+// itself. "cancelled": the job was not running and is cancelled at once; no
+// runner will see it, so the caller cleans up (aborts the multipart
+// upload). "completed" or "discarded": it had ended, nothing was cancelled.
+func (q *Queue) Cancel(ctx context.Context, id int64) (State, error) {
+	row, err := q.client.JobCancel(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return "", fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("jobs: cancel %d: %w", id, err)
+	}
+	if err := q.db.exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
+		q.log.WarnContext(ctx, "jobs: cancel: clear pause", "job", id, "err", err)
+	}
+	return row.State, nil
+}
+
+// pauseRecheck is how long a paused job sleeps between looks at its pause.
+// Resume wakes it at once; the recheck only repairs a resume that met the
+// job while it was still stopping.
+const pauseRecheck = time.Minute
+
+// Pause pauses job id, whichever agent runs it: a running runner sees its
+// context end with ErrPaused, and the job is not run again until Resume.
+func (q *Queue) Pause(ctx context.Context, id int64) error {
+	row, err := q.client.JobGet(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: pause %d: %w", id, err)
+	}
+	if row.FinalizedAt != nil {
+		return fmt.Errorf("%w: %d is %s", ErrFinished, id, row.State)
+	}
+	if err := q.db.exec(ctx, `INSERT INTO amove_job_pauses (job_id, paused_ms) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`,
+		id, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("jobs: pause %d: %w", id, err)
+	}
+	// The flag is written first: a runner that starts now reads it, one
+	// that runs already gets this signal.
+	if q.notify != nil {
+		return q.notify.control(ctx, "pause", id)
+	}
+	q.stopRunning(id, ErrPaused)
+	return nil
+}
+
+// Resume undoes Pause: the job becomes available at once.
+func (q *Queue) Resume(ctx context.Context, id int64) error {
+	if err := q.db.exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
+		return fmt.Errorf("jobs: resume %d: %w", id, err)
+	}
+	// JobRetry makes a snoozed (scheduled) job available now and leaves a
+	// running one alone (riverpgxv5 JobRetry query).
+	if _, err := q.client.JobRetry(ctx, id); err != nil {
+		if errors.Is(err, rivertype.ErrNotFound) {
+			return fmt.Errorf("%w: %d", ErrNotFound, id)
+		}
+		return fmt.Errorf("jobs: resume %d: %w", id, err)
+	}
+	return nil
+}
+
+// Drain stops the agent for SIGTERM: it takes no new jobs, ends the
+// context of every running job with ErrDraining and waits (until ctx ends)
+// for the runners to return; their jobs go back to their queue, so shared
+// jobs are taken by other agents at once and local ones wait for this
+// agent. Then it stops the heartbeat and marks the agent stopped. The Queue
+// cannot be used afterwards except for Drain, which returns the same.
+func (q *Queue) Drain(ctx context.Context) error {
+	q.drained.Do(func() {
+		q.mu.Lock()
+		q.draining = true
+		for _, cancel := range q.running {
+			cancel(ErrDraining)
+		}
+		q.mu.Unlock()
+		var errs []error
+		if err := q.client.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("jobs: drain: %w", err))
+			// Runners that ignore their context are left to river's hard
+			// stop; their jobs are rescued later like a dead agent's.
+			hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.SliceGrace)
+			_ = q.client.StopAndCancel(hard)
+			cancel()
+		}
+		q.stop()
+		q.done.Wait()
+		if err := q.markStopped(context.WithoutCancel(ctx)); err != nil {
+			errs = append(errs, fmt.Errorf("jobs: drain: mark stopped: %w", err))
+		}
+		q.hub.close()
+		q.drainErr = errors.Join(errs...)
+	})
+	return q.drainErr
+}
+
+// retryPolicy retries a failed or rescued job after 2^(attempt-1) seconds,
+// at most 5 minutes. river's default (attempt^4 s) would keep a job that
+// was rescued a few times off the queue for many minutes, far past the
+// rescue bound.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Second << min(max(job.Attempt-1, 0), 9)
+	return time.Now().Add(min(d, 5*time.Minute))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
