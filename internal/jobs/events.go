@@ -6,11 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Event is a message published by an agent to every agent's subscribers,
@@ -50,7 +46,10 @@ func (q *Queue) Publish(ctx context.Context, topic string, payload []byte) error
 		return ErrClosed
 	}
 	if q.notify != nil {
-		return q.notify.publish(ctx, q.cfg.AgentID+"\n"+topic+"\n"+string(payload))
+		if err := q.notify.Notify(ctx, eventsChannel, q.cfg.AgentID+"\n"+topic+"\n"+string(payload)); err != nil {
+			return fmt.Errorf("jobs: publish: %w", err)
+		}
+		return nil
 	}
 	q.hub.send(Event{Agent: q.cfg.AgentID, Topic: topic, Payload: payload})
 	return nil
@@ -119,116 +118,21 @@ func (h *hub) isClosed() bool {
 	return h.closed
 }
 
-// notifier carries events and control messages between agents on
-// PostgreSQL. Channels are prefixed with the schema, like river's
-// (riverpgxv5 Listener.Connect), because NOTIFY channels are per database
-// and agents in different schemas of one database must not hear each other.
-type notifier interface {
-	publish(ctx context.Context, msg string) error
-	control(ctx context.Context, action string, id int64) error
-	run(ctx context.Context)
-}
-
-type pgNotifier struct {
-	pool      *pgxpool.Pool
-	q         *Queue
-	evChannel string        // <schema>.amove_events
-	ctChannel string        // <schema>.amove_control
-	conn      *pgxpool.Conn // the listening connection, owned by run; nil while reconnecting
-}
-
-// listen connects the listener, so that Open returns only once events and
-// control messages from then on are heard.
-func listen(ctx context.Context, pool *pgxpool.Pool, q *Queue) (*pgNotifier, error) {
-	var schema string
-	if err := pool.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
-		return nil, fmt.Errorf("jobs: listen: %w", err)
-	}
-	n := &pgNotifier{pool: pool, q: q, evChannel: schema + ".amove_events", ctChannel: schema + ".amove_control"}
-	if err := n.connect(ctx); err != nil {
-		return nil, fmt.Errorf("jobs: listen: %w", err)
-	}
-	return n, nil
-}
-
-func (n *pgNotifier) connect(ctx context.Context) error {
-	conn, err := n.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	for _, ch := range []string{n.evChannel, n.ctChannel} {
-		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
-			conn.Release()
-			return err
+// deliver handles a message from the Notifier: an event for this process's
+// subscribers, or a pause for a job that may run here.
+func (q *Queue) deliver(channel, payload string) {
+	switch channel {
+	case eventsChannel:
+		agent, rest, ok1 := strings.Cut(payload, "\n")
+		topic, body, ok2 := strings.Cut(rest, "\n")
+		if ok1 && ok2 {
+			q.hub.send(Event{Agent: agent, Topic: topic, Payload: []byte(body)})
 		}
-	}
-	n.conn = conn
-	return nil
-}
-
-func (n *pgNotifier) publish(ctx context.Context, msg string) error {
-	if _, err := n.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, n.evChannel, msg); err != nil {
-		return fmt.Errorf("jobs: publish: %w", err)
-	}
-	return nil
-}
-
-func (n *pgNotifier) control(ctx context.Context, action string, id int64) error {
-	if _, err := n.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, n.ctChannel, action+" "+strconv.FormatInt(id, 10)); err != nil {
-		return fmt.Errorf("jobs: %s %d: notify: %w", action, id, err)
-	}
-	return nil
-}
-
-// run delivers notifications until ctx ends, reconnecting after errors.
-func (n *pgNotifier) run(ctx context.Context) {
-	defer func() {
-		if n.conn != nil {
-			// The connection is LISTENing: close it rather than hand it
-			// back to the pool in that state.
-			_ = n.conn.Conn().Close(context.WithoutCancel(ctx))
-			n.conn.Release()
-		}
-	}()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		if n.conn == nil {
-			if err := n.connect(ctx); err != nil {
-				if ctx.Err() == nil {
-					n.q.log.WarnContext(ctx, "jobs: listen: reconnect", "err", err)
-				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(backoff):
-				}
-				backoff = min(2*backoff, 5*time.Second)
-				continue
-			}
-			backoff = 100 * time.Millisecond
-		}
-		msg, err := n.conn.Conn().WaitForNotification(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				n.q.log.WarnContext(ctx, "jobs: listen", "err", err)
-				_ = n.conn.Conn().Close(ctx)
-				n.conn.Release()
-				n.conn = nil
-			}
-			continue
-		}
-		switch msg.Channel {
-		case n.evChannel:
-			agent, rest, ok1 := strings.Cut(msg.Payload, "\n")
-			topic, payload, ok2 := strings.Cut(rest, "\n")
-			if ok1 && ok2 {
-				n.q.hub.send(Event{Agent: agent, Topic: topic, Payload: []byte(payload)})
-			}
-		case n.ctChannel:
-			action, idText, _ := strings.Cut(msg.Payload, " ")
-			id, err := strconv.ParseInt(idText, 10, 64)
-			if err == nil && action == "pause" {
-				n.q.stopRunning(id, ErrPaused)
-			}
+	case controlChannel:
+		action, idText, _ := strings.Cut(payload, " ")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err == nil && action == "pause" {
+			q.stopRunning(id, ErrPaused)
 		}
 	}
 }

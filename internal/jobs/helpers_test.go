@@ -1,23 +1,21 @@
-package jobs
+package jobs_test
 
 import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite"
 
-	"github.com/amove/amove-go/internal/testenv"
+	"github.com/amove/amove-go/internal/jobs"
+	"github.com/amove/amove-go/internal/jobs/jobspg"
+	"github.com/amove/amove-go/internal/jobs/jobssqlite"
 )
 
 // Deadlines, not expectations: a test fails only when an event has not
@@ -27,51 +25,15 @@ const (
 	rescueDeadline = 2 * time.Minute
 )
 
-// schemaDSN gives the test its own schema in the test database and returns
-// a DSN whose connections use it (like internal/store/postgres/pgtest,
-// which is moving while this is written).
-func schemaDSN(t *testing.T) string {
-	t.Helper()
-	dsn := testenv.RequirePostgres(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	defer conn.Close(ctx)
-	schema := "jobs_" + strings.ReplaceAll(uuid.NewString(), "-", "")
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("postgres: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("postgres: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("postgres: bad DSN: %v", err)
-	}
-	v := u.Query()
-	v.Set("search_path", schema)
-	u.RawQuery = v.Encode()
-	return u.String()
-}
-
-func newPool(t *testing.T, dsn string) *pgxpool.Pool {
+// pgBackend returns a backend on a new pool on dsn.
+func pgBackend(t testing.TB, dsn string) *jobspg.Backend {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return pool
+	return jobspg.New(pool)
 }
 
 // openSQLite opens a SQLite file as the store's writer does.
@@ -86,6 +48,12 @@ func openSQLite(t testing.TB, path string) *sql.DB {
 	return db
 }
 
+// sqliteBackend returns a backend on the SQLite file at path.
+func sqliteBackend(t testing.TB, path string) *jobssqlite.Backend {
+	t.Helper()
+	return jobssqlite.New(openSQLite(t, path))
+}
+
 func sqlitePath(t *testing.T) string { return filepath.Join(t.TempDir(), "amove.db") }
 
 // quiet logs warnings and errors only: river logs every start and stop.
@@ -93,8 +61,8 @@ var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: 
 
 // testConfig has slices long enough that they do not end during a test
 // unless the test wants them to.
-func testConfig(agent string, runners map[string]Runner) Config {
-	return Config{
+func testConfig(agent string, runners map[string]jobs.Runner) jobs.Config {
+	return jobs.Config{
 		AgentID:     agent,
 		Runners:     runners,
 		Slice:       20 * time.Second,
@@ -105,9 +73,20 @@ func testConfig(agent string, runners map[string]Runner) Config {
 	}
 }
 
-func open(t *testing.T, cfg Config) *Queue {
+// open opens and starts a Queue, drained when the test ends.
+func open(t *testing.T, cfg jobs.Config) *jobs.Queue {
 	t.Helper()
-	q, err := Open(context.Background(), cfg)
+	q := openIdle(t, cfg)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatalf("start %s: %v", cfg.AgentID, err)
+	}
+	return q
+}
+
+// openIdle opens a Queue without starting it, drained when the test ends.
+func openIdle(t *testing.T, cfg jobs.Config) *jobs.Queue {
+	t.Helper()
+	q, err := jobs.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open %s: %v", cfg.AgentID, err)
 	}
@@ -124,7 +103,7 @@ func open(t *testing.T, cfg Config) *Queue {
 // run is the start or the end of one call of a probe's runner.
 type run struct {
 	agent string
-	job   Job
+	job   jobs.Job
 	ended bool
 	cause error // why it ended: nil when released or done, the context's cause otherwise
 }
@@ -163,9 +142,9 @@ func (p *probe) releaseCh(id int64) chan struct{} {
 
 func (p *probe) release(id int64) { close(p.releaseCh(id)) }
 
-func (p *probe) runners(agent string) map[string]Runner {
-	return map[string]Runner{
-		"hold": RunnerFunc(func(ctx context.Context, job Job) error {
+func (p *probe) runners(agent string) map[string]jobs.Runner {
+	return map[string]jobs.Runner{
+		"hold": jobs.RunnerFunc(func(ctx context.Context, job jobs.Job) error {
 			p.add(run{agent: agent, job: job})
 			select {
 			case <-ctx.Done():
@@ -176,7 +155,7 @@ func (p *probe) runners(agent string) map[string]Runner {
 				return nil
 			}
 		}),
-		"quick": RunnerFunc(func(ctx context.Context, job Job) error {
+		"quick": jobs.RunnerFunc(func(ctx context.Context, job jobs.Job) error {
 			p.add(run{agent: agent, job: job})
 			p.add(run{agent: agent, job: job, ended: true})
 			return nil
@@ -224,7 +203,7 @@ func started(id int64) func(run) bool { return func(r run) bool { return r.job.I
 func ended(id int64) func(run) bool   { return func(r run) bool { return r.job.ID == id && r.ended } }
 
 // waitState polls job id until it is in state, failing the test after d.
-func waitState(t *testing.T, q *Queue, id int64, state State, d time.Duration) Info {
+func waitState(t *testing.T, q *jobs.Queue, id int64, state jobs.State, d time.Duration) jobs.Info {
 	t.Helper()
 	end := time.Now().Add(d)
 	for {

@@ -5,6 +5,15 @@
 // events reach every agent. On the embedded SQLite default the same code
 // runs with river's SQLite driver and one agent.
 //
+// The database specifics are behind Backend: jobspg implements it on a pgx
+// pool, jobssqlite on a database/sql SQLite handle, and the store packages
+// register a function that finds the one for their store (BackendFor), so
+// that this package links neither pgx nor SQLite.
+//
+// Lifecycle: Open migrates, registers the agent and readies river; from
+// then on jobs can be enqueued, inspected and controlled, and events
+// published. Start makes the agent work its queues. Drain stops it.
+//
 // The package is internal: SDK users configure an agent id and a store and
 // never name a queue, a river job id or a slice; amove.Client wires this
 // package to the transfer engine and the store, and keeping it internal
@@ -14,7 +23,9 @@
 // rivermigrate) carry the job: its kind, its arguments (a transfer id), its
 // queue, its state and who runs it. The transfer journal carries the plan
 // and the finished parts. amove_agents lists the agents and their
-// heartbeats; amove_job_pauses the jobs paused now.
+// heartbeats; amove_job_pauses the jobs paused now. Those two tables are
+// migrated by internal/migrate from the files in migrations/, their version
+// kept in amove_jobs_migration.
 //
 // Placement: a job that touches a local path goes to the queue
 // "agent_<id>" of the agent that enqueued it and runs nowhere else; any
@@ -35,21 +46,17 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 )
 
@@ -88,8 +95,7 @@ var (
 	ErrContinue = errors.New("jobs: continue later")
 )
 
-// Config configures Open. AgentID and exactly one of Pool and DB are
-// required.
+// Config configures Open. AgentID, Backend and Runners are required.
 type Config struct {
 	// AgentID names this agent; it is stable across restarts (it comes
 	// from the agent's config) and unique among the agents sharing the
@@ -97,17 +103,10 @@ type Config struct {
 	// them, at most 50 characters: it becomes the queue name agent_<id>.
 	AgentID string
 
-	// Pool is the PostgreSQL pool, shared with the store. This package
-	// holds two of its connections for as long as the Queue runs (river's
-	// listener and ours), so size it accordingly.
-	Pool *pgxpool.Pool
-
-	// DB is the SQLite database (modernc.org/sqlite, driver name
-	// "sqlite"), shared with the store's writer. It should allow one open
-	// connection (db.SetMaxOpenConns(1)) and use WAL and a busy timeout:
-	// river runs queries concurrently and SQLite answers SQLITE_BUSY
-	// otherwise (riversqlite's package doc).
-	DB *sql.DB
+	// Backend is the database, normally the store's (BackendFor). On
+	// PostgreSQL the Queue holds two pool connections while it is open
+	// (river's listener and ours), so size the pool accordingly.
+	Backend Backend
 
 	// Runners maps job kinds to the code that runs them. A kind must be
 	// registered on every agent that may take it.
@@ -145,8 +144,8 @@ func (c *Config) check() error {
 	if c.AgentID == "" || len(c.AgentID) > 50 || !nameRE.MatchString(c.AgentID) {
 		return fmt.Errorf("%w: agent id %q: lower-case letters and digits, '_' or '-' between them, at most 50", ErrInvalid, c.AgentID)
 	}
-	if (c.Pool == nil) == (c.DB == nil) {
-		return fmt.Errorf("%w: exactly one of Pool and DB", ErrInvalid)
+	if c.Backend == nil {
+		return fmt.Errorf("%w: no backend", ErrInvalid)
 	}
 	if len(c.Runners) == 0 {
 		return fmt.Errorf("%w: no runners", ErrInvalid)
@@ -178,44 +177,45 @@ func (c *Config) check() error {
 // (internal/maintenance/job_rescuer.go, makeRetryDecision).
 func (c *Config) jobTimeout() time.Duration { return c.Slice + c.SliceGrace + time.Second }
 
-// riverClient is what Queue uses of river.Client[TTx]; both
-// river.Client[pgx.Tx] and river.Client[*sql.Tx] have it, so the rest of
-// the package has one code path for both databases.
-type riverClient interface {
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	StopAndCancel(ctx context.Context) error
-	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
-	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
-}
-
 // Queue is one agent's view of the jobs: it runs the jobs of its own queue
-// and of the shared queue, and enqueues and controls any job.
+// and of the shared queue once started, and enqueues and controls any job.
 type Queue struct {
 	cfg      Config
 	log      *slog.Logger
-	db       db
-	client   riverClient
+	db       DB
+	client   RiverClient
 	clientID string
 
 	hub    hub
-	notify notifier // nil on SQLite: events stay in the process
+	notify Notifier // nil on SQLite: events stay in the process
 
 	mu       sync.Mutex
 	running  map[int64]context.CancelCauseFunc
 	draining bool
 
-	stop     context.CancelFunc // ends the heartbeat and the listener
-	done     sync.WaitGroup
-	drainErr error
-	drained  sync.Once
+	// life orders Start and Drain, so that a Start racing a Drain either
+	// starts river before Drain stops it or finds the queue closed.
+	life   sync.Mutex
+	closed bool
+
+	stop       context.CancelFunc // ends the heartbeat
+	stopListen func()             // ends the listener; nil without a Notifier
+	done       sync.WaitGroup
+	drainErr   error
+	drained    sync.Once
 }
 
+// Channels of the Notifier: events for Publish, control for Pause.
+const (
+	eventsChannel  = "amove_events"
+	controlChannel = "amove_control"
+)
+
 // Open migrates the database (river's tables and this package's, once even
-// when several agents start together), registers the agent, and starts
-// working its queue and the shared queue. Call Drain to stop.
+// when several agents start together), registers the agent, creates its
+// river client and starts listening to the other agents. The Queue then
+// enqueues, inspects and controls jobs and carries events, but runs none
+// until Start. Call Drain to close it, started or not.
 func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -223,13 +223,10 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	q := &Queue{
 		cfg:      cfg,
 		log:      cfg.Logger.With("agent", cfg.AgentID),
+		db:       cfg.Backend,
 		clientID: cfg.AgentID + "-" + randomHex(4),
 		running:  map[int64]context.CancelCauseFunc{},
-	}
-	if cfg.Pool != nil {
-		q.db = pgDB{pool: cfg.Pool}
-	} else {
-		q.db = sqliteDB{db: cfg.DB}
+		notify:   cfg.Backend.Notifier(),
 	}
 	if err := q.migrate(ctx); err != nil {
 		return nil, err
@@ -242,7 +239,8 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	for kind := range cfg.Runners {
 		river.AddWorkerArgs(workers, rawArgs{kind: kind}, &worker{q: q})
 	}
-	rc := &river.Config{
+	var err error
+	q.client, err = cfg.Backend.NewClient(&river.Config{
 		ID:     q.clientID,
 		Logger: q.log,
 		Queues: map[string]river.QueueConfig{
@@ -254,40 +252,44 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		MaxAttempts:          cfg.MaxAttempts,
 		RetryPolicy:          retryPolicy{},
-	}
-	var err error
-	if cfg.Pool != nil {
-		q.client, err = river.NewClient[pgx.Tx](riverpgxv5.New(cfg.Pool), rc)
-	} else {
-		q.client, err = river.NewClient[*sql.Tx](riversqlite.New(cfg.DB), rc)
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river: %w", err)
 	}
 
-	// The listener is up before the first job starts, so that a pause
-	// sent while it starts is not missed (the heartbeat would catch it
-	// later anyway).
+	// The listener is up before the first job can start, so that a pause
+	// sent meanwhile is not missed (the heartbeat would catch it later
+	// anyway).
+	if q.notify != nil {
+		q.stopListen, err = q.notify.Listen(ctx, []string{eventsChannel, controlChannel}, q.deliver, q.log)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: listen: %w", err)
+		}
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	q.stop = stop
-	if cfg.Pool != nil {
-		n, err := listen(ctx, cfg.Pool, q)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		q.notify = n
-		q.done.Go(func() { n.run(bg) })
-	}
 	q.done.Go(func() { q.heartbeat(bg) })
+	return q, nil
+}
+
+// Start makes the agent work its own queue and the shared queue. It returns
+// once river has started; ctx bounds only that. After Drain it returns
+// ErrClosed; a second Start does nothing.
+func (q *Queue) Start(ctx context.Context) error {
+	q.life.Lock()
+	defer q.life.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	// river stops softly when the Start context ends; Drain stops it
 	// explicitly instead, so it gets one that never ends.
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
-		stop()
-		q.done.Wait()
-		return nil, fmt.Errorf("jobs: start river: %w", err)
+		return fmt.Errorf("jobs: start river: %w", err)
 	}
-	return q, nil
+	return nil
 }
 
 // AgentID returns the id of this agent.
@@ -376,6 +378,25 @@ func (q *Queue) Get(ctx context.Context, id int64) (Info, error) {
 	return info, nil
 }
 
+// Latest returns the newest job of kind whose args equal args as JSON
+// values (key order and spacing aside), or ErrNotFound when there is none,
+// or none left: river deletes finished jobs after a day (cancelled and
+// completed) or a week (discarded). It maps a transfer id to the job that
+// carries it.
+func (q *Queue) Latest(ctx context.Context, kind string, args json.RawMessage) (Info, error) {
+	if !json.Valid(args) {
+		return Info{}, fmt.Errorf("%w: args are not JSON", ErrInvalid)
+	}
+	id, err := q.cfg.Backend.LatestJob(ctx, kind, args)
+	if errors.Is(err, ErrNotFound) {
+		return Info{}, fmt.Errorf("%w: %s %s", ErrNotFound, kind, args)
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("jobs: latest %s: %w", kind, err)
+	}
+	return q.Get(ctx, id)
+}
+
 // agentOf turns a river client id (<agent id>-<8 hex>) into the agent id.
 func agentOf(clientID string) string {
 	if i := len(clientID) - 9; i > 0 && clientID[i] == '-' {
@@ -399,7 +420,7 @@ func (q *Queue) Cancel(ctx context.Context, id int64) (State, error) {
 	if err != nil {
 		return "", fmt.Errorf("jobs: cancel %d: %w", id, err)
 	}
-	if err := q.db.exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
+	if err := q.db.Exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
 		q.log.WarnContext(ctx, "jobs: cancel: clear pause", "job", id, "err", err)
 	}
 	return row.State, nil
@@ -423,14 +444,17 @@ func (q *Queue) Pause(ctx context.Context, id int64) error {
 	if row.FinalizedAt != nil {
 		return fmt.Errorf("%w: %d is %s", ErrFinished, id, row.State)
 	}
-	if err := q.db.exec(ctx, `INSERT INTO amove_job_pauses (job_id, paused_ms) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`,
+	if err := q.db.Exec(ctx, `INSERT INTO amove_job_pauses (job_id, paused_ms) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`,
 		id, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("jobs: pause %d: %w", id, err)
 	}
 	// The flag is written first: a runner that starts now reads it, one
 	// that runs already gets this signal.
 	if q.notify != nil {
-		return q.notify.control(ctx, "pause", id)
+		if err := q.notify.Notify(ctx, controlChannel, "pause "+strconv.FormatInt(id, 10)); err != nil {
+			return fmt.Errorf("jobs: pause %d: notify: %w", id, err)
+		}
+		return nil
 	}
 	q.stopRunning(id, ErrPaused)
 	return nil
@@ -438,7 +462,7 @@ func (q *Queue) Pause(ctx context.Context, id int64) error {
 
 // Resume undoes Pause: the job becomes available at once.
 func (q *Queue) Resume(ctx context.Context, id int64) error {
-	if err := q.db.exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
+	if err := q.db.Exec(ctx, `DELETE FROM amove_job_pauses WHERE job_id = $1`, id); err != nil {
 		return fmt.Errorf("jobs: resume %d: %w", id, err)
 	}
 	// JobRetry makes a snoozed (scheduled) job available now and leaves a
@@ -456,10 +480,14 @@ func (q *Queue) Resume(ctx context.Context, id int64) error {
 // context of every running job with ErrDraining and waits (until ctx ends)
 // for the runners to return; their jobs go back to their queue, so shared
 // jobs are taken by other agents at once and local ones wait for this
-// agent. Then it stops the heartbeat and marks the agent stopped. The Queue
-// cannot be used afterwards except for Drain, which returns the same.
+// agent. Then it stops the heartbeat and the listener and marks the agent
+// stopped. It works on a Queue that was never started too. The Queue cannot
+// be used afterwards except for Drain, which returns the same.
 func (q *Queue) Drain(ctx context.Context) error {
 	q.drained.Do(func() {
+		q.life.Lock()
+		defer q.life.Unlock()
+		q.closed = true
 		q.mu.Lock()
 		q.draining = true
 		for _, cancel := range q.running {
@@ -477,6 +505,9 @@ func (q *Queue) Drain(ctx context.Context) error {
 		}
 		q.stop()
 		q.done.Wait()
+		if q.stopListen != nil {
+			q.stopListen()
+		}
 		if err := q.markStopped(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, fmt.Errorf("jobs: drain: mark stopped: %w", err))
 		}

@@ -1,4 +1,4 @@
-package jobs
+package jobs_test
 
 import (
 	"context"
@@ -7,42 +7,45 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/amove/amove-go/internal/jobs"
+	"github.com/amove/amove-go/internal/pgtest"
 )
 
 func TestConfigCheck(t *testing.T) {
-	runners := map[string]Runner{"copy": RunnerFunc(func(context.Context, Job) error { return nil })}
-	db := openSQLite(t, sqlitePath(t))
+	runners := map[string]jobs.Runner{"copy": jobs.RunnerFunc(func(context.Context, jobs.Job) error { return nil })}
+	be := sqliteBackend(t, sqlitePath(t))
 	tests := []struct {
 		name string
-		edit func(*Config)
+		edit func(*jobs.Config)
 		ok   bool
 	}{
-		{"defaults", func(*Config) {}, true},
-		{"no agent id", func(c *Config) { c.AgentID = "" }, false},
-		{"upper-case agent id", func(c *Config) { c.AgentID = "Agent1" }, false},
-		{"agent id with a dot", func(c *Config) { c.AgentID = "a.b" }, false},
-		{"agent id too long", func(c *Config) { c.AgentID = strings.Repeat("a", 51) }, false},
-		{"agent id with separators", func(c *Config) { c.AgentID = "eu-west_2" }, true},
-		{"no database", func(c *Config) { c.DB = nil }, false},
-		{"no runners", func(c *Config) { c.Runners = nil }, false},
-		{"bad kind", func(c *Config) { c.Runners = map[string]Runner{"a kind": runners["copy"]} }, false},
-		{"rescue before slice ends", func(c *Config) { c.Slice, c.RescueAfter = time.Minute, time.Minute }, false},
+		{"defaults", func(*jobs.Config) {}, true},
+		{"no agent id", func(c *jobs.Config) { c.AgentID = "" }, false},
+		{"upper-case agent id", func(c *jobs.Config) { c.AgentID = "Agent1" }, false},
+		{"agent id with a dot", func(c *jobs.Config) { c.AgentID = "a.b" }, false},
+		{"agent id too long", func(c *jobs.Config) { c.AgentID = strings.Repeat("a", 51) }, false},
+		{"agent id with separators", func(c *jobs.Config) { c.AgentID = "eu-west_2" }, true},
+		{"no backend", func(c *jobs.Config) { c.Backend = nil }, false},
+		{"no runners", func(c *jobs.Config) { c.Runners = nil }, false},
+		{"bad kind", func(c *jobs.Config) { c.Runners = map[string]jobs.Runner{"a kind": runners["copy"]} }, false},
+		{"rescue before slice ends", func(c *jobs.Config) { c.Slice, c.RescueAfter = time.Minute, time.Minute }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{AgentID: "a1", DB: db, Runners: runners}
+			cfg := jobs.Config{AgentID: "a1", Backend: be, Runners: runners}
 			tt.edit(&cfg)
-			err := cfg.check()
+			err := cfg.Check()
 			if tt.ok && err != nil {
 				t.Fatalf("check: %v", err)
 			}
-			if !tt.ok && !errors.Is(err, ErrInvalid) {
-				t.Fatalf("check: %v, want ErrInvalid", err)
+			if !tt.ok && !errors.Is(err, jobs.ErrInvalid) {
+				t.Fatalf("check: %v, want jobs.ErrInvalid", err)
 			}
 		})
 	}
-	cfg := Config{AgentID: "a1", DB: db, Runners: runners}
-	if err := cfg.check(); err != nil || cfg.RescueAfter != DefaultRescueAfter || cfg.Slice != DefaultSlice {
+	cfg := jobs.Config{AgentID: "a1", Backend: be, Runners: runners}
+	if err := cfg.Check(); err != nil || cfg.RescueAfter != jobs.DefaultRescueAfter || cfg.Slice != jobs.DefaultSlice {
 		t.Fatalf("defaults: %v %+v", err, cfg)
 	}
 }
@@ -53,17 +56,17 @@ type backend struct {
 	// agents is how many agents may share the database.
 	agents int
 	// with returns the config given, set to use a database of the test.
-	with func(t *testing.T) func(Config) Config
+	with func(t *testing.T) func(jobs.Config) jobs.Config
 }
 
 var backends = []backend{
-	{"postgres", 2, func(t *testing.T) func(Config) Config {
-		pool := newPool(t, schemaDSN(t))
-		return func(c Config) Config { c.Pool = pool; return c }
+	{"postgres", 2, func(t *testing.T) func(jobs.Config) jobs.Config {
+		be := pgBackend(t, pgtest.Schema(t))
+		return func(c jobs.Config) jobs.Config { c.Backend = be; return c }
 	}},
-	{"sqlite", 1, func(t *testing.T) func(Config) Config {
-		db := openSQLite(t, sqlitePath(t))
-		return func(c Config) Config { c.DB = db; return c }
+	{"sqlite", 1, func(t *testing.T) func(jobs.Config) jobs.Config {
+		be := sqliteBackend(t, sqlitePath(t))
+		return func(c jobs.Config) jobs.Config { c.Backend = be; return c }
 	}},
 }
 
@@ -80,20 +83,20 @@ func TestPlacement(t *testing.T) {
 	ctx := context.Background()
 
 	// A busy: its one local worker holds l1, so l2 waits for it.
-	l1, err := a.Enqueue(ctx, "hold", []byte(`{"n":1}`), EnqueueOptions{Local: true})
+	l1, err := a.Enqueue(ctx, "hold", []byte(`{"n":1}`), jobs.EnqueueOptions{Local: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := p.wait(t, deadline, 1, started(l1)); r.agent != "a" || r.job.Resumed || !r.job.Local {
 		t.Fatalf("l1 first run: %+v", r)
 	}
-	l2, err := a.Enqueue(ctx, "hold", []byte(`{"n":2}`), EnqueueOptions{Local: true})
+	l2, err := a.Enqueue(ctx, "hold", []byte(`{"n":2}`), jobs.EnqueueOptions{Local: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Shared jobs run meanwhile, on whichever agent takes them.
 	for i := range 4 {
-		id, err := b.Enqueue(ctx, "quick", []byte(`{"i":`+string(rune('0'+i))+`}`), EnqueueOptions{})
+		id, err := b.Enqueue(ctx, "quick", []byte(`{"i":`+string(rune('0'+i))+`}`), jobs.EnqueueOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,11 +112,11 @@ func TestPlacement(t *testing.T) {
 	// A away: l1 goes back to a's queue and both wait there, while b keeps
 	// taking shared work.
 	drain(t, a)
-	if r := p.wait(t, deadline, 1, ended(l1)); !errors.Is(r.cause, ErrDraining) {
+	if r := p.wait(t, deadline, 1, ended(l1)); !errors.Is(r.cause, jobs.ErrDraining) {
 		t.Fatalf("l1 on drain: %+v", r)
 	}
 	waitState(t, b, l1, "available", deadline)
-	s, err := b.Enqueue(ctx, "quick", nil, EnqueueOptions{})
+	s, err := b.Enqueue(ctx, "quick", nil, jobs.EnqueueOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +148,7 @@ func TestPlacement(t *testing.T) {
 	}
 }
 
-func drain(t *testing.T, q *Queue) {
+func drain(t *testing.T, q *jobs.Queue) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
@@ -162,7 +165,7 @@ func TestDrainHandsBackSharedJob(t *testing.T) {
 	p := newProbe()
 	a := open(t, with(testConfig("a", p.runners("a"))))
 	ctx := context.Background()
-	id, err := a.Enqueue(ctx, "hold", nil, EnqueueOptions{})
+	id, err := a.Enqueue(ctx, "hold", nil, jobs.EnqueueOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +206,7 @@ func TestControl(t *testing.T) {
 			}
 			ctx := context.Background()
 
-			id, err := runner.Enqueue(ctx, "hold", nil, EnqueueOptions{Local: true})
+			id, err := runner.Enqueue(ctx, "hold", nil, jobs.EnqueueOptions{Local: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +214,7 @@ func TestControl(t *testing.T) {
 			if err := control.Pause(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			if r := p.wait(t, deadline, 1, ended(id)); !errors.Is(r.cause, ErrPaused) {
+			if r := p.wait(t, deadline, 1, ended(id)); !errors.Is(r.cause, jobs.ErrPaused) {
 				t.Fatalf("pause: %+v", r)
 			}
 			if info := waitState(t, control, id, "scheduled", deadline); !info.Paused {
@@ -227,13 +230,13 @@ func TestControl(t *testing.T) {
 			if state, err := control.Cancel(ctx, id); err != nil || state != "running" {
 				t.Fatalf("cancel: %s, %v", state, err)
 			}
-			if r := p.wait(t, deadline, 2, ended(id)); !errors.Is(r.cause, ErrCancelled) {
+			if r := p.wait(t, deadline, 2, ended(id)); !errors.Is(r.cause, jobs.ErrCancelled) {
 				t.Fatalf("cancel: %+v", r)
 			}
 			waitState(t, control, id, "cancelled", deadline)
 
 			// A job not running is cancelled at once, and says so.
-			id2, err := runner.Enqueue(ctx, "hold", nil, EnqueueOptions{Local: true})
+			id2, err := runner.Enqueue(ctx, "hold", nil, jobs.EnqueueOptions{Local: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -245,17 +248,17 @@ func TestControl(t *testing.T) {
 			if state, err := control.Cancel(ctx, id2); err != nil || state != "cancelled" {
 				t.Fatalf("cancel paused job: %s, %v", state, err)
 			}
-			if err := control.Pause(ctx, id2); !errors.Is(err, ErrFinished) {
+			if err := control.Pause(ctx, id2); !errors.Is(err, jobs.ErrFinished) {
 				t.Fatalf("pause cancelled job: %v", err)
 			}
 			if state, err := control.Cancel(ctx, id2); err != nil || state != "cancelled" {
 				t.Fatalf("cancel again: %s, %v", state, err)
 			}
 
-			if _, err := control.Cancel(ctx, 1<<40); !errors.Is(err, ErrNotFound) {
+			if _, err := control.Cancel(ctx, 1<<40); !errors.Is(err, jobs.ErrNotFound) {
 				t.Fatalf("cancel unknown job: %v", err)
 			}
-			if err := control.Pause(ctx, 1<<40); !errors.Is(err, ErrNotFound) {
+			if err := control.Pause(ctx, 1<<40); !errors.Is(err, jobs.ErrNotFound) {
 				t.Fatalf("pause unknown job: %v", err)
 			}
 		})
@@ -273,11 +276,11 @@ func TestSliceEnd(t *testing.T) {
 			cfg := be.with(t)(testConfig("a", p.runners("a")))
 			cfg.Slice, cfg.SliceGrace, cfg.RescueAfter = 300*time.Millisecond, 200*time.Millisecond, 3*time.Second
 			q := open(t, cfg)
-			id, err := q.Enqueue(context.Background(), "hold", nil, EnqueueOptions{})
+			id, err := q.Enqueue(context.Background(), "hold", nil, jobs.EnqueueOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := p.wait(t, deadline, 1, ended(id)); !errors.Is(r.cause, ErrSliceEnd) || r.job.Resumed {
+			if r := p.wait(t, deadline, 1, ended(id)); !errors.Is(r.cause, jobs.ErrSliceEnd) || r.job.Resumed {
 				t.Fatalf("first slice: %+v", r)
 			}
 			r := p.wait(t, deadline, 2, started(id))
@@ -325,12 +328,12 @@ func TestEvents(t *testing.T) {
 				payload []byte
 				want    error
 			}{
-				{"progress", make([]byte, MaxEventSize), ErrTooLarge},
-				{"", nil, ErrInvalid},
-				{"a\nb", nil, ErrInvalid},
-				{"progress", []byte{0xff}, ErrInvalid},
-				{"progress", []byte("a\x00b"), ErrInvalid},
-				{"progress", []byte(strings.Repeat("x", MaxEventSize-len("a")-len("progress")-2)), nil},
+				{"progress", make([]byte, jobs.MaxEventSize), jobs.ErrTooLarge},
+				{"", nil, jobs.ErrInvalid},
+				{"a\nb", nil, jobs.ErrInvalid},
+				{"progress", []byte{0xff}, jobs.ErrInvalid},
+				{"progress", []byte("a\x00b"), jobs.ErrInvalid},
+				{"progress", []byte(strings.Repeat("x", jobs.MaxEventSize-len("a")-len("progress")-2)), nil},
 			} {
 				if err := a.Publish(ctx, tt.topic, tt.payload); !errors.Is(err, tt.want) {
 					t.Errorf("publish %q, %d bytes: %v, want %v", tt.topic, len(tt.payload), err, tt.want)
@@ -352,22 +355,22 @@ func TestUnique(t *testing.T) {
 			p := newProbe()
 			q := open(t, be.with(t)(testConfig("a", p.runners("a"))))
 			ctx := context.Background()
-			first, err := q.Enqueue(ctx, "hold", []byte(`{"transfer":"t1"}`), EnqueueOptions{Unique: true})
+			first, err := q.Enqueue(ctx, "hold", []byte(`{"transfer":"t1"}`), jobs.EnqueueOptions{Unique: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := q.Enqueue(ctx, "hold", []byte(`{"transfer":"t1"}`), EnqueueOptions{Unique: true})
+			again, err := q.Enqueue(ctx, "hold", []byte(`{"transfer":"t1"}`), jobs.EnqueueOptions{Unique: true})
 			if err != nil || again != first {
 				t.Fatalf("again: %d %v, want %d", again, err, first)
 			}
-			other, err := q.Enqueue(ctx, "hold", []byte(`{"transfer":"t2"}`), EnqueueOptions{Unique: true})
+			other, err := q.Enqueue(ctx, "hold", []byte(`{"transfer":"t2"}`), jobs.EnqueueOptions{Unique: true})
 			if err != nil || other == first {
 				t.Fatalf("other: %d %v", other, err)
 			}
-			if _, err := q.Enqueue(ctx, "nope", nil, EnqueueOptions{}); !errors.Is(err, ErrInvalid) {
+			if _, err := q.Enqueue(ctx, "nope", nil, jobs.EnqueueOptions{}); !errors.Is(err, jobs.ErrInvalid) {
 				t.Fatalf("unknown kind: %v", err)
 			}
-			if _, err := q.Enqueue(ctx, "hold", []byte(`{`), EnqueueOptions{}); !errors.Is(err, ErrInvalid) {
+			if _, err := q.Enqueue(ctx, "hold", []byte(`{`), jobs.EnqueueOptions{}); !errors.Is(err, jobs.ErrInvalid) {
 				t.Fatalf("bad args: %v", err)
 			}
 			p.release(first)
@@ -380,16 +383,16 @@ func TestUnique(t *testing.T) {
 // migrate it once and all start.
 func TestConcurrentOpen(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t, schemaDSN(t))
+	be := pgBackend(t, pgtest.Schema(t))
 	p := newProbe()
 	var wg sync.WaitGroup
-	queues := make([]*Queue, 3)
+	queues := make([]*jobs.Queue, 3)
 	errs := make([]error, 3)
 	for i := range queues {
 		wg.Go(func() {
 			cfg := testConfig(string(rune('a'+i)), p.runners("x"))
-			cfg.Pool = pool
-			queues[i], errs[i] = Open(context.Background(), cfg)
+			cfg.Backend = be
+			queues[i], errs[i] = jobs.Open(context.Background(), cfg)
 		})
 	}
 	wg.Wait()

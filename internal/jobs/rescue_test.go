@@ -1,4 +1,4 @@
-package jobs
+package jobs_test
 
 import (
 	"bufio"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/amove/amove-go/internal/jobs"
+	"github.com/amove/amove-go/internal/pgtest"
 )
 
 // Environment of the helper agent process.
@@ -19,7 +22,7 @@ const (
 )
 
 // deathConfig has the short rescue bound of the tests that kill an agent.
-func deathConfig(agent string, runners map[string]Runner) Config {
+func deathConfig(agent string, runners map[string]jobs.Runner) jobs.Config {
 	cfg := testConfig(agent, runners)
 	cfg.Slice, cfg.SliceGrace, cfg.RescueAfter = time.Second, 500*time.Millisecond, 3*time.Second
 	return cfg
@@ -34,21 +37,24 @@ func TestHelperAgent(t *testing.T) {
 	if mode == "" {
 		t.Skip("helper process only")
 	}
-	runners := map[string]Runner{"hold": RunnerFunc(func(ctx context.Context, job Job) error {
+	runners := map[string]jobs.Runner{"hold": jobs.RunnerFunc(func(ctx context.Context, job jobs.Job) error {
 		fmt.Printf("HELPER RUN %d\n", job.ID)
 		select {} // hung: only SIGKILL ends this agent
 	})}
 	cfg := deathConfig(os.Getenv(envHelperAgent), runners)
 	if mode == "postgres" {
-		cfg.Pool = newPool(t, os.Getenv(envHelperDB))
+		cfg.Backend = pgBackend(t, os.Getenv(envHelperDB))
 	} else {
-		cfg.DB = openSQLite(t, os.Getenv(envHelperDB))
+		cfg.Backend = sqliteBackend(t, os.Getenv(envHelperDB))
 	}
-	q, err := Open(context.Background(), cfg)
+	q, err := jobs.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Enqueue(context.Background(), "hold", []byte(`{"transfer":"t1"}`), EnqueueOptions{Local: mode == "sqlite"}); err != nil {
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(context.Background(), "hold", []byte(`{"transfer":"t1"}`), jobs.EnqueueOptions{Local: mode == "sqlite"}); err != nil {
 		t.Fatal(err)
 	}
 	select {}
@@ -97,7 +103,7 @@ func startAgent(t *testing.T, mode, db, agent string) (int64, func()) {
 // continuation.
 func TestRescueDeadAgent(t *testing.T) {
 	t.Parallel()
-	dsn := schemaDSN(t)
+	dsn := pgtest.Schema(t)
 	id, kill := startAgent(t, "postgres", dsn, "a")
 	kill()
 	killed := time.Now()
@@ -105,7 +111,7 @@ func TestRescueDeadAgent(t *testing.T) {
 	p := newProbe()
 	p.release(id)
 	cfg := deathConfig("b", p.runners("b"))
-	cfg.Pool = newPool(t, dsn)
+	cfg.Backend = pgBackend(t, dsn)
 	b := open(t, cfg)
 	r := p.wait(t, rescueDeadline, 1, started(id))
 	t.Logf("job %d rescued by %s %s after the kill", id, r.agent, time.Since(killed).Round(time.Second))
@@ -130,7 +136,7 @@ func TestRestartResumesLocalJob(t *testing.T) {
 	p := newProbe()
 	p.release(id)
 	cfg := deathConfig("solo", p.runners("solo"))
-	cfg.DB = openSQLite(t, path)
+	cfg.Backend = sqliteBackend(t, path)
 	q := open(t, cfg)
 	r := p.wait(t, rescueDeadline, 1, started(id))
 	t.Logf("job %d resumed %s after the kill", id, time.Since(killed).Round(time.Second))
