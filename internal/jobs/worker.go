@@ -35,7 +35,7 @@ func (f RunnerFunc) Run(ctx context.Context, job Job) error { return f(ctx, job)
 type Job struct {
 	ID      int64
 	Kind    string
-	Args    json.RawMessage
+	Args    json.RawMessage // as enqueued; PostgreSQL respells it (jsonb)
 	Local   bool // on an agent's own queue (it touches a local path)
 	Attempt int  // river's attempt: failures and rescues, not slices
 

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/amove/amove-go/internal/jobs/jobspg"
 	"github.com/amove/amove-go/internal/migrate"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/store"
@@ -37,6 +38,7 @@ const migrationLock = 0x616d6f7665 // "amove"
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	jobs *jobspg.Backend // the job queue's database: the same pool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -60,7 +62,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, jobs: jobspg.New(pool)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

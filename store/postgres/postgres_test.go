@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/amove/amove-go/internal/jobs"
+	"github.com/amove/amove-go/internal/jobs/jobstest"
 	"github.com/amove/amove-go/internal/pgtest"
 	"github.com/amove/amove-go/store"
 	"github.com/amove/amove-go/store/postgres"
@@ -83,5 +85,21 @@ func TestOpenByDSN(t *testing.T) {
 			s.Close()
 		}
 		t.Fatalf("opening a schema at version 9999 = %v, want ErrTooNew", err)
+	}
+}
+
+// TestJobsBackend: the store gives the job queue a working backend on its
+// database; another type of store gets none.
+func TestJobsBackend(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	jobstest.Run(t, s)
+	var wrapped struct{ store.Store }
+	wrapped.Store = s
+	if _, ok := jobs.BackendFor(wrapped); ok {
+		t.Error("BackendFor(a wrapper of the store) found a backend")
 	}
 }

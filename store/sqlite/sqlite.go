@@ -28,6 +28,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/amove/amove-go/internal/jobs/jobssqlite"
 	"github.com/amove/amove-go/internal/migrate"
 	"github.com/amove/amove-go/store"
 )
@@ -42,6 +43,10 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z"
 type Store struct {
 	w *sql.DB // exactly one connection: all writes
 	r *sql.DB // reads
+
+	// jobs is the job queue's database, on w. There is one per Store so
+	// that the Queues of one Store share its migration lock.
+	jobs *jobssqlite.Backend
 }
 
 var _ store.Store = (*Store)(nil)
@@ -97,7 +102,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, jobs: jobssqlite.New(w)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/amove/amove-go/internal/jobs"
+	"github.com/amove/amove-go/internal/jobs/jobstest"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/store"
 	"github.com/amove/amove-go/store/sqlite"
@@ -177,5 +179,21 @@ func TestOpenByDSN(t *testing.T) {
 			s.Close()
 		}
 		t.Fatalf("opening a file at version 9999 = %v, want ErrTooNew", err)
+	}
+}
+
+// TestJobsBackend: the store gives the job queue a working backend on its
+// writer; another type of store gets none.
+func TestJobsBackend(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "amove.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	jobstest.Run(t, s)
+	var wrapped struct{ store.Store }
+	wrapped.Store = s
+	if _, ok := jobs.BackendFor(wrapped); ok {
+		t.Error("BackendFor(a wrapper of the store) found a backend")
 	}
 }

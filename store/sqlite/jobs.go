@@ -1,0 +1,18 @@
+package sqlite
+
+import "github.com/amove/amove-go/internal/jobs"
+
+// The job queue runs on the store's writer: one connection, WAL and a busy
+// timeout, as river's SQLite driver needs. Registering here, rather than
+// exporting a method that returns the backend, keeps internal types out of
+// the package's API and SQLite out of programs that do not import this
+// package.
+func init() {
+	jobs.RegisterBackend(func(st any) (jobs.Backend, bool) {
+		s, ok := st.(*Store)
+		if !ok || s == nil {
+			return nil, false
+		}
+		return s.jobs, true
+	})
+}
