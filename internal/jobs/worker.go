@@ -36,8 +36,8 @@ type Job struct {
 	ID      int64
 	Kind    string
 	Args    json.RawMessage // as enqueued; PostgreSQL respells it (jsonb)
-	Local   bool // on an agent's own queue (it touches a local path)
-	Attempt int  // river's attempt: failures and rescues, not slices
+	Local   bool            // on an agent's own queue (it touches a local path)
+	Attempt int             // river's attempt: failures and rescues, not slices
 
 	// Resumed is false only on the job's first run. True means the job was
 	// taken before and handed back (slice end, pause, drain, failure, or
