@@ -29,7 +29,7 @@ type Backend interface {
 	Migrate(ctx context.Context, log *slog.Logger, own func(ctx context.Context, tx DB) error) error
 
 	// LatestJob returns the id of the newest river job of kind whose args
-	// equal args as JSON values (not as text), or ErrNotFound.
+	// equal args as JSON, spacing aside, or ErrNotFound.
 	LatestJob(ctx context.Context, kind string, args json.RawMessage) (int64, error)
 
 	// Notifier returns what carries events and control messages to the

@@ -272,8 +272,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// Start makes the agent work its own queue and the shared queue. It returns
-// once river has started; ctx bounds only that. After Drain it returns
+// Start makes the agent work its own queue and the shared queue until
+// Drain, whatever becomes of ctx (river stops softly when its Start context
+// ends, and the agent must not stop that way). After Drain it returns
 // ErrClosed; a second Start does nothing.
 func (q *Queue) Start(ctx context.Context) error {
 	q.life.Lock()
@@ -284,8 +285,6 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// river stops softly when the Start context ends; Drain stops it
-	// explicitly instead, so it gets one that never ends.
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("jobs: start river: %w", err)
 	}
@@ -379,7 +378,7 @@ func (q *Queue) Get(ctx context.Context, id int64) (Info, error) {
 }
 
 // Latest returns the newest job of kind whose args equal args as JSON
-// values (key order and spacing aside), or ErrNotFound when there is none,
+// (spacing aside; key order counts on SQLite), or ErrNotFound when there is none,
 // or none left: river deletes finished jobs after a day (cancelled and
 // completed) or a week (discarded). It maps a transfer id to the job that
 // carries it.
