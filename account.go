@@ -101,9 +101,9 @@ func (n NewAccount) GoString() string { return n.String() }
 // by their drivers only.
 var (
 	keyPairTypes = map[provider.CloudType]bool{provider.AWS: true, provider.Wasabi: true, provider.Azure: true,
-		provider.S3Generic: true, provider.Cloudflare: true}
+		provider.S3Generic: true, provider.Cloudflare: true, provider.Atomosphere: true}
 	tokenTypes = map[provider.CloudType]bool{provider.Dropbox: true, provider.Box: true,
-		provider.OneDrive: true, provider.GoogleDrive: true}
+		provider.OneDrive: true, provider.GoogleDrive: true, provider.Frame: true}
 )
 
 func (n NewAccount) validate() error {
@@ -126,8 +126,8 @@ func (n NewAccount) validate() error {
 		return invalid("%s needs accessKey and secretKey", n.CloudType)
 	case tokenTypes[n.CloudType] && n.CredentialsData == "":
 		return invalid("%s needs credentialsData", n.CloudType)
-	case n.CloudType == provider.S3Generic && n.ServiceURL == "" && n.Endpoint == "":
-		return invalid("S3Generic needs serviceUrl or endpoint")
+	case (n.CloudType == provider.S3Generic || n.CloudType == provider.Atomosphere) && n.ServiceURL == "" && n.Endpoint == "":
+		return invalid("%s needs serviceUrl or endpoint", n.CloudType)
 	case (n.CloudType == provider.LocalHttp || n.CloudType == provider.FastrServer) && n.ServiceURL == "":
 		return invalid("%s needs serviceUrl", n.CloudType)
 	}

@@ -102,7 +102,9 @@
 // # OAuth
 //
 // Options.OAuth names the application of each OAuth cloud type
-// (oauth.Dropbox, oauth.Box, oauth.OneDrive, oauth.GoogleDrive).
+// (oauth.Dropbox, oauth.Box, oauth.OneDrive, oauth.GoogleDrive,
+// oauth.FrameIO; the agent's API has no Frame.io callback route, so Frame.io
+// accounts are inserted with their token JSON in credentialsData).
 // AuthorizationURL returns the provider's consent URL with a one-time
 // state; CompleteAuthorization takes the callback, exchanges the code and
 // creates the account. The Client then gives each of these accounts'

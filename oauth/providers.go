@@ -1,5 +1,5 @@
 // Package oauth is the OAuth 2 side of the OAuth cloud accounts (Dropbox,
-// Box, OneDrive, Google Drive), on golang.org/x/oauth2: each provider's
+// Box, OneDrive, Google Drive, Frame.io through Adobe IMS), on golang.org/x/oauth2: each provider's
 // application (Provider: endpoints, scopes, PKCE), the two protocol steps of
 // the authorization-code flow (Provider.AuthCodeURL, Provider.Exchange), the
 // stored form of a token (MarshalToken, ParseToken), and a TokenSource that
@@ -112,5 +112,29 @@ func GoogleDrive(clientID, clientSecret string) Provider {
 		},
 		PKCE:       true,
 		AuthParams: url.Values{"access_type": {"offline"}, "prompt": {"consent"}},
+	}
+}
+
+// FrameIO returns the Adobe IMS application of the Frame.io V4 API, as the
+// V4 Postman collection configures it: authorization at
+// ims-na1.adobelogin.com/ims/authorize/v2, code exchange and refresh at
+// /ims/token/v3 with the client credentials in the body, the scopes
+// "openid profile AdobeID additional_info.roles offline_access"
+// (offline_access brings the refresh token) and an S256 PKCE challenge.
+// The agent's API has no Frame.io callback route, so its accounts connect
+// with the token JSON in credentialsData; a Client configured with this
+// application refreshes and stores that token like the others.
+func FrameIO(clientID, clientSecret string) Provider {
+	return Provider{
+		Config: oauth2.Config{
+			ClientID: clientID, ClientSecret: clientSecret,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   "https://ims-na1.adobelogin.com/ims/authorize/v2",
+				TokenURL:  "https://ims-na1.adobelogin.com/ims/token/v3",
+				AuthStyle: oauth2.AuthStyleInParams,
+			},
+			Scopes: []string{"openid", "profile", "AdobeID", "additional_info.roles", "offline_access"},
+		},
+		PKCE: true,
 	}
 }

@@ -230,13 +230,14 @@ func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []by
 	return !readerChecksum(rc).IsZero(), nil
 }
 
-// streamCopy pipes a source object into a destination without multipart
-// support: no buffer, no disk. The stream is hashed for the source's digest
-// and for the first one the destination reports.
+// streamCopy pipes a source object, or an upload's local file, into a
+// destination without multipart support: no buffer, no disk. The stream is
+// hashed for the source's digest and for the first one the destination
+// reports.
 func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 	var verified, vouched bool
 	err := j.e.retry(ctx, func() error {
-		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
+		rc, err := j.openStream(ctx, it)
 		if err != nil {
 			return err
 		}
@@ -254,6 +255,12 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 		o, err := j.dst.Write(ctx, j.rec.Dest.Bucket, it.Dst, body, it.Size, provider.WriteOptions{})
 		if err != nil {
 			return err
+		}
+		if j.rec.Kind == Upload {
+			// A file written to while it was read gave neither version.
+			if err := unchanged(it); err != nil {
+				return err
+			}
 		}
 		if srcHash != nil {
 			if got := (provider.Checksum{Hash: it.SrcSum.Hash, Value: hex.EncodeToString(srcHash.Sum(nil))}); !got.Equal(it.SrcSum) {
@@ -276,6 +283,22 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 	j.bytesDone.Add(it.Size)
 	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified && (vouched || j.sourceChecked(it))})
 	return nil
+}
+
+// openStream opens the whole source of it for streamCopy: the local file
+// of an upload (there is no source Storage then), else the source object.
+func (j *job) openStream(ctx context.Context, it ItemRecord) (io.ReadCloser, error) {
+	if j.rec.Kind != Upload {
+		return j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
+	}
+	f, err := j.e.openSource(it.Src)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, 0, it.Size), f}, nil
 }
 
 // firstHash is the first digest st reports for objects; empty when none.

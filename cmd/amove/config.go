@@ -37,7 +37,8 @@ type settings struct {
 	// duration ("720h"); default 30 days, negative for ever.
 	TransferRetention string `json:"transferRetention"`
 	// OAuth holds the app credentials per provider: "dropbox", "box",
-	// "onedrive", "googledrive".
+	// "onedrive", "googledrive", "frameio" (Adobe IMS; used to refresh
+	// the tokens of Frame.io accounts).
 	OAuth map[string]oauthApp `json:"oauth"`
 	// AllowHosts pins where the agent may send requests
 	// (provider.OutboundPolicy.AllowHosts): names, *.domains, IPs, CIDRs.
@@ -164,6 +165,9 @@ func (s *settings) oauthConfig() amove.OAuthOptions {
 		},
 		"box": func(a oauthApp) (provider.CloudType, oauth.Provider) {
 			return provider.Box, oauth.Box(a.ClientID, a.ClientSecret)
+		},
+		"frameio": func(a oauthApp) (provider.CloudType, oauth.Provider) {
+			return provider.Frame, oauth.FrameIO(a.ClientID, a.ClientSecret)
 		},
 		"googledrive": func(a oauthApp) (provider.CloudType, oauth.Provider) {
 			return provider.GoogleDrive, oauth.GoogleDrive(a.ClientID, a.ClientSecret)

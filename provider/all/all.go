@@ -8,6 +8,7 @@ import (
 	_ "github.com/amove/amove-go/provider/box"      // Box
 	_ "github.com/amove/amove-go/provider/dropbox"  // Dropbox
 	_ "github.com/amove/amove-go/provider/fastr"    // LocalHttp and FastrServer
+	_ "github.com/amove/amove-go/provider/frameio"  // Frame.io V4
 	_ "github.com/amove/amove-go/provider/gcs"      // Google Cloud Storage (HMAC keys go through s3)
 	_ "github.com/amove/amove-go/provider/gdrive"   // Google Drive
 	_ "github.com/amove/amove-go/provider/onedrive" // OneDrive

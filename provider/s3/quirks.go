@@ -71,6 +71,18 @@ var quirkTable = map[provider.CloudType]quirks{
 		fullObjectCRC:    true, // a server that refuses it gets plain uploads (see CreateMultipart)
 		limits:           s3Limits,
 	},
+	// Atomosphere has no public documentation. Its accounts are taken to
+	// be what a storage product of that kind nearly always offers: an
+	// S3-compatible endpoint (serviceUrl or endpoint) with an access key
+	// and a secret key, served like S3Generic, with the S3 limits, but
+	// without the full-object CRC32C that S3Generic tries: a server we
+	// know nothing of gets Content-MD5 only (docs/providers.md).
+	provider.Atomosphere: {
+		defaultRegion:    "us-east-1",
+		endpointRequired: true,
+		pathStyle:        true,
+		limits:           s3Limits,
+	},
 	provider.Cloudflare: {
 		defaultRegion: "auto",
 		endpointFromID: func(id string) string {

@@ -1,5 +1,7 @@
 // Package s3 is the driver for Amazon S3 and the S3-compatible providers:
-// AWS (1), Wasabi (2), S3Generic (8, MinIO, Ceph...) and Cloudflare R2 (64).
+// AWS (1), Wasabi (2), S3Generic (8, MinIO, Ceph...), Cloudflare R2 (64)
+// and Atomosphere (8192, taken to be an S3-compatible endpoint: see
+// docs/providers.md). Each registers under its cloud type's DriverName.
 // It is built on aws-sdk-go-v2's service/s3; what differs between the
 // providers lives in one quirks table (quirks.go).
 package s3

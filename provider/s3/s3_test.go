@@ -51,6 +51,41 @@ func TestConformance(t *testing.T) {
 	providertest.Run(t, providertest.Harness{Storage: s, Bucket: bucket})
 }
 
+// TestAtomosphereConformance runs the suite on an Atomosphere account
+// (driver "atomosphere": an S3-compatible endpoint with access keys, see
+// docs/providers.md) against MinIO.
+func TestAtomosphereConformance(t *testing.T) {
+	env := testenv.RequireS3(t)
+	ctx := context.Background()
+	st, err := provider.Open(ctx, provider.Config{CloudType: provider.Atomosphere,
+		AccessKey: env.AccessKey, SecretKey: env.SecretKey, ServiceURL: env.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*Storage)
+	if s.crc() {
+		t.Error("an Atomosphere account sends full-object CRC32C, which nothing says its server accepts")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	bucket := "amove-atomosphere-" + hex.EncodeToString(b)
+	if err := s.CreateBucket(ctx, bucket, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for o, err := range provider.Walk(ctx, s, bucket, provider.ListOptions{}) {
+			if err == nil {
+				_ = s.Delete(ctx, bucket, o.Key)
+			}
+		}
+		_ = s.DeleteBucket(ctx, bucket)
+	})
+	providertest.Run(t, providertest.Harness{Storage: s, Bucket: bucket})
+	if _, err := provider.Open(ctx, provider.Config{CloudType: provider.Atomosphere, AccessKey: "a", SecretKey: "b"}); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("Atomosphere without an endpoint: %v, want ErrInvalid", err)
+	}
+}
+
 // TestCopyMultipart drives the UploadPartCopy path (used above 5 GiB) with a
 // lowered cutoff.
 func TestCopyMultipart(t *testing.T) {
