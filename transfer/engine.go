@@ -52,6 +52,11 @@ type Options struct {
 	// sweep delete older ones (see Expire). Default 30 days; negative keeps
 	// them for ever.
 	Retention time.Duration
+	// Scheduler, when set, runs the jobs through a queue that several
+	// agents on one journal share: Start, Resume and Restore hand jobs to
+	// it, Pause and Cancel reach the agent that runs a job, and its
+	// workers call RunSlice. Nil runs every job in this engine.
+	Scheduler Scheduler
 	// Protected are local paths (files or folders) no job reads or writes,
 	// whatever name, symlink or hard link reaches them: the agent's key,
 	// database and configuration. An upload of a folder that holds one is
@@ -257,6 +262,13 @@ func (e *Engine) Start(ctx context.Context, req Request) (string, error) {
 		return "", fmt.Errorf("transfer: journal: %w", err)
 	}
 	j := e.register(rec)
+	if s := e.opts.Scheduler; s != nil {
+		if err := s.Schedule(ctx, rec.ID, rec.Kind.local()); err != nil {
+			j.setState(ctx, Failed, "could not schedule: "+err.Error())
+			return "", fmt.Errorf("transfer: schedule: %w", err)
+		}
+		return rec.ID, nil
+	}
 	e.launch(j)
 	return rec.ID, nil
 }
@@ -362,6 +374,9 @@ func (e *Engine) adopt(ctx context.Context, id string) (*job, error) {
 // runs in another process on the same journal is ErrBadState: pause it
 // there.
 func (e *Engine) Pause(ctx context.Context, id string) error {
+	if s := e.opts.Scheduler; s != nil {
+		return e.scheduledPause(ctx, s, id)
+	}
 	j, err := e.job(id)
 	if err != nil || !j.active() {
 		return e.notHere(ctx, id)
@@ -390,6 +405,9 @@ func (e *Engine) Resume(ctx context.Context, id string) error {
 	if e.isClosed() {
 		return ErrClosed
 	}
+	if s := e.opts.Scheduler; s != nil {
+		return e.scheduledResume(ctx, s, id)
+	}
 	e.ctl.Lock()
 	defer e.ctl.Unlock()
 	j, err := e.adopt(ctx, id)
@@ -415,6 +433,9 @@ func (e *Engine) Resume(ctx context.Context, id string) error {
 // Resume, Cancel adopts a paused or failed job of another process and
 // refuses one running there (ErrBadState).
 func (e *Engine) Cancel(ctx context.Context, id string) error {
+	if s := e.opts.Scheduler; s != nil {
+		return e.scheduledCancel(ctx, s, id)
+	}
 	e.ctl.Lock()
 	defer e.ctl.Unlock()
 	j, err := e.adopt(ctx, id)
@@ -538,6 +559,9 @@ func (e *Engine) List() []Status {
 // Wait blocks until the job reaches a final state or is paused, and returns
 // its status.
 func (e *Engine) Wait(ctx context.Context, id string) (Status, error) {
+	if e.opts.Scheduler != nil {
+		return e.waitJournal(ctx, id)
+	}
 	j, err := e.job(id)
 	if err != nil {
 		// Finished long ago (pruneFinished) or run by another process: the
@@ -625,6 +649,17 @@ func (e *Engine) Restore(ctx context.Context) error {
 	sums, err := e.journal.List(ctx, ListFilter{States: []State{Pending, Running}})
 	if err != nil {
 		return err
+	}
+	if sch := e.opts.Scheduler; sch != nil {
+		// The scheduler carries the jobs it was given; this hands it the
+		// ones it never got (a journal from before it, or a stop between
+		// the journal write and the scheduling). Schedule is idempotent.
+		for _, s := range sums {
+			if err := sch.Schedule(ctx, s.ID, s.Kind.local()); err != nil {
+				return fmt.Errorf("transfer: schedule %s: %w", s.ID, err)
+			}
+		}
+		return nil
 	}
 	e.ctl.Lock()
 	defer e.ctl.Unlock()

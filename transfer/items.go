@@ -103,7 +103,7 @@ func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func
 	j.mu.Unlock()
 	task := func(f func() error) {
 		g.Go(func() error {
-			if err := j.slot(ctx, f); err != nil {
+			if err := j.slot(ctx, f); err != nil && !errors.Is(err, errYield) {
 				fail(i, err)
 			}
 			return nil

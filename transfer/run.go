@@ -26,6 +26,9 @@ type job struct {
 	err    string
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	// softEnd is when a scheduled run's slice ends (RunSlice): no part
+	// starts after it. Zero for a run with no slice.
+	softEnd time.Time
 
 	bytesDone   atomic.Int64
 	bytesTotal  int64
@@ -155,7 +158,10 @@ func (j *job) run(ctx context.Context) {
 		}
 	}
 	if err == nil {
-		j.setState(ctx, Running, "")
+		if j.currentState() != Running {
+			// A slice that continues a running job changes nothing.
+			j.setState(ctx, Running, "")
+		}
 		pctx, stopProgress := context.WithCancel(ctx)
 		go j.progressLoop(pctx)
 		err = j.execute(ctx)
@@ -178,6 +184,9 @@ func (j *job) run(ctx context.Context) {
 	case errors.Is(cause, errCancel):
 		j.cleanup(context.WithoutCancel(ctx))
 		j.setState(ctx, Cancelled, "")
+	case errors.Is(err, errYield), errors.Is(cause, errYield):
+		// The slice is over with work left: the job stays running in the
+		// journal for the next slice, here or on another agent.
 	default:
 		j.setState(ctx, Failed, err.Error())
 	}
@@ -230,7 +239,7 @@ func (j *job) execute(ctx context.Context) error {
 		j.markItem(ctx, i, ItemUpdate{UploadID: uploadID, Failed: err.Error()})
 	}
 	for i := range rec.Items {
-		if gctx.Err() != nil {
+		if gctx.Err() != nil || j.yielding() {
 			break
 		}
 		j.mu.Lock()
@@ -251,6 +260,9 @@ func (j *job) execute(ctx context.Context) error {
 	_ = g.Wait()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if j.yielding() && j.unfinished() {
+		return errYield
 	}
 	if n := j.filesFailed.Load(); n > 0 {
 		return fmt.Errorf("%d of %d items failed; first: %w", n, len(rec.Items), firstErr)
@@ -290,6 +302,9 @@ func (j *job) slot(ctx context.Context, f func() error) error {
 		return err
 	}
 	defer j.e.sem.Release(1)
+	if j.yielding() {
+		return errYield // the slice is over: the next one does this
+	}
 	return f()
 }
 

@@ -1,0 +1,202 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/transfer"
+)
+
+// sliceScheduler is a one-process Scheduler: a goroutine per job calls
+// RunSlice with short slices until the job stops, as the river-backed
+// scheduler's workers do across agents. It stands in for the queue so
+// these tests exercise the engine's side of the contract; the queue
+// itself is tested in internal/jobs and with the engine in package amove.
+type sliceScheduler struct {
+	e     *transfer.Engine
+	slice time.Duration
+
+	mu      sync.Mutex
+	running map[string]*context.CancelCauseFunc
+	paused  map[string]bool
+	slices  atomic.Int64
+	wg      sync.WaitGroup
+}
+
+func newSliceScheduler(slice time.Duration) *sliceScheduler {
+	return &sliceScheduler{slice: slice, running: map[string]*context.CancelCauseFunc{}, paused: map[string]bool{}}
+}
+
+func (s *sliceScheduler) Schedule(ctx context.Context, id string, local bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.running[id]; ok {
+		return nil // idempotent
+	}
+	rctx, cancel := context.WithCancelCause(context.Background())
+	mine := &cancel
+	s.running[id] = mine
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			if s.running[id] == mine {
+				delete(s.running, id)
+			}
+			s.mu.Unlock()
+		}()
+		for rctx.Err() == nil {
+			s.slices.Add(1)
+			sctx, stop := context.WithCancelCause(rctx)
+			// The slice's hard end comes a little after its soft one.
+			t := time.AfterFunc(s.slice+time.Second, func() { stop(errors.New("slice over")) })
+			err := s.e.RunSlice(sctx, id, time.Now().Add(s.slice))
+			t.Stop()
+			stop(nil)
+			if !errors.Is(err, transfer.ErrContinue) {
+				return
+			}
+		}
+		// Paused or cancelled while between slices: run once more so the
+		// engine records it, as a worker that finds the flag would.
+		_ = s.e.RunSlice(rctx, id, time.Now())
+	}()
+	return nil
+}
+
+// stop ends job id's runs with cause; a Schedule after it starts a new
+// run, which waits (ErrContinue) until this one has wound down.
+func (s *sliceScheduler) stop(id string, cause error) bool {
+	s.mu.Lock()
+	cancel, ok := s.running[id]
+	delete(s.running, id)
+	s.mu.Unlock()
+	if ok {
+		(*cancel)(cause)
+	}
+	return ok
+}
+
+func (s *sliceScheduler) Pause(ctx context.Context, id string) (bool, error) {
+	return s.stop(id, transfer.ErrPaused), nil
+}
+
+func (s *sliceScheduler) Resume(ctx context.Context, id string, local bool) error {
+	return s.Schedule(ctx, id, local)
+}
+
+func (s *sliceScheduler) Cancel(ctx context.Context, id string) (bool, error) {
+	return s.stop(id, transfer.ErrCancelled), nil
+}
+
+// TestScheduledSlices: a job run a slice at a time through a Scheduler
+// completes with the bytes intact and every part sent once, whatever the
+// number of slices; Pause, Resume, Cancel and Wait go through the
+// scheduler.
+func TestScheduledSlices(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemory(t, "b")
+	slow := &slowStorage{Storage: mem, delay: 20 * time.Millisecond}
+	counting := &countingStorage{slowStorage: slow}
+	sch := newSliceScheduler(60 * time.Millisecond)
+	e := transfer.New(transfer.Options{Open: accounts{"m": counting}.open, PartSize: 5 << 20, Concurrency: 2, Scheduler: sch})
+	sch.e = e
+	defer func() {
+		e.Close()
+		sch.wg.Wait()
+	}()
+	dir := t.TempDir()
+	files := writeTree(t, dir, map[string]int{"big": 40 << 20})
+
+	id, err := e.Start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: filepath.Join(dir, "big"), Dest: transfer.Location{Account: "m", Bucket: "b", Key: "big"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := wait(t, e, id)
+	if st.State != transfer.Completed || !st.ChecksumVerified {
+		t.Fatalf("scheduled upload: %+v", st)
+	}
+	if got := readObject(t, mem, "b", "big"); !bytes.Equal(got, files["big"]) {
+		t.Error("the object differs from the file")
+	}
+	if n := counting.n.Load(); n != 8 {
+		t.Errorf("%d parts sent for 8 over %d slices: a slice end must not resend finished or in-flight parts", n, sch.slices.Load())
+	}
+	if sch.slices.Load() < 2 {
+		t.Errorf("ran in %d slice(s); the test wants several", sch.slices.Load())
+	}
+
+	// Pause and Resume through the scheduler.
+	slow.delay = 0
+	counting.n.Store(0)
+	id, err = e.Start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: filepath.Join(dir, "big"), Dest: transfer.Location{Account: "m", Bucket: "b", Key: "big2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.delay = 20 * time.Millisecond
+	if err := e.Pause(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	st = wait(t, e, id)
+	if st.State != transfer.Paused {
+		t.Fatalf("after Pause: %s", st.State)
+	}
+	if err := e.Resume(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if st = wait(t, e, id); st.State != transfer.Completed {
+		t.Fatalf("after Resume: %+v", st)
+	}
+	if got := readObject(t, mem, "b", "big2"); !bytes.Equal(got, files["big"]) {
+		t.Error("the resumed object differs from the file")
+	}
+
+	// Cancel through the scheduler aborts the multipart upload once.
+	id, err = e.Start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: filepath.Join(dir, "big"), Dest: transfer.Location{Account: "m", Bucket: "b", Key: "big3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := e.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if st = wait(t, e, id); st.State != transfer.Cancelled {
+		t.Fatalf("after Cancel: %s", st.State)
+	}
+	if ups, _ := mem.ListUploads(ctx, "b", "big3"); len(ups) != 0 {
+		t.Errorf("cancel left %d multipart uploads", len(ups))
+	}
+	if _, err := mem.Stat(ctx, "b", "big3"); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("cancelled object exists: %v", err)
+	}
+}
+
+// TestRunSliceAtRest: RunSlice leaves alone a job the journal holds at
+// rest or no longer holds.
+func TestRunSliceAtRest(t *testing.T) {
+	ctx := context.Background()
+	e := transfer.New(transfer.Options{Open: accounts{"m": newMemory(t, "b")}.open})
+	defer e.Close()
+	if err := e.RunSlice(ctx, "no-such-job", time.Now().Add(time.Second)); err != nil {
+		t.Errorf("RunSlice of an unknown job = %v, want nil", err)
+	}
+	id, err := e.Start(ctx, transfer.Request{Kind: transfer.Copy, Source: transfer.Location{Account: "m", Bucket: "b", Key: "x/"},
+		Dest: transfer.Location{Account: "m", Bucket: "b", Key: "y/"}})
+	if err != nil && !errors.Is(err, provider.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err == nil {
+		wait(t, e, id)
+		if err := e.RunSlice(ctx, id, time.Now().Add(time.Second)); err != nil {
+			t.Errorf("RunSlice of a finished job = %v, want nil", err)
+		}
+	}
+}
