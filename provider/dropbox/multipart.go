@@ -73,17 +73,15 @@ func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, _ pro
 	if err := checkBucket(bucket); err != nil {
 		return provider.Upload{}, err
 	}
-	var start struct {
-		SessionID string `json:"session_id"`
-	}
-	if err := s.upload(ctx, "files/upload_session/start", map[string]any{}, nil, &start); err != nil {
+	id, err := s.startSession(ctx)
+	if err != nil {
 		return provider.Upload{}, mapErr(err, "dropbox: upload session "+key)
 	}
 	s.upMu.Lock()
-	s.uploads[start.SessionID] = &session{bucket: bucket, key: key, next: 1, held: map[int]heldPart{},
+	s.uploads[id] = &session{bucket: bucket, key: key, next: 1, held: map[int]heldPart{},
 		hash: provider.NewDropboxHash(), turn: make(chan struct{})}
 	s.upMu.Unlock()
-	return provider.Upload{Bucket: bucket, Key: key, ID: start.SessionID}, nil
+	return provider.Upload{Bucket: bucket, Key: key, ID: id}, nil
 }
 
 func (s *Storage) session(u provider.Upload) (*session, error) {
@@ -240,7 +238,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 			return provider.Object{}, fmt.Errorf("%w: part %d does not match what was uploaded", provider.ErrInvalid, p.Number)
 		}
 	}
-	m, err := s.finish(ctx, u.ID, ss.offset, nil, commitInfo(u.Key))
+	m, err := s.finish(ctx, u.ID, ss.offset, nil, overwrite(u.Key))
 	if err != nil {
 		return provider.Object{}, mapErr(err, "dropbox: finish "+u.Key)
 	}
@@ -249,10 +247,6 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	delete(s.uploads, u.ID)
 	s.upMu.Unlock()
 	return m.verify(u.Key, ss.hash.Sum(nil))
-}
-
-func commitInfo(key string) map[string]any {
-	return map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true}
 }
 
 // checkParts applies the part rules: numbers 1..n in order, every part but
@@ -287,7 +281,7 @@ func (s *Storage) completeUnknown(ctx context.Context, u provider.Upload, parts 
 	for _, p := range parts {
 		size += p.Size
 	}
-	m, err := s.finish(ctx, u.ID, size, nil, commitInfo(u.Key))
+	m, err := s.finish(ctx, u.ID, size, nil, overwrite(u.Key))
 	var ae *apiError
 	if errors.As(err, &ae) && ae.has("incorrect_offset") {
 		return provider.Object{}, fmt.Errorf("%w: dropbox upload session %q holds %d bytes, not the %d of the parts given; upload them again",

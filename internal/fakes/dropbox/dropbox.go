@@ -746,6 +746,14 @@ func utf16(r rune) []rune {
 
 func (s *Server) content(w http.ResponseWriter, r *http.Request, route string) {
 	raw := r.Header.Get("Dropbox-API-Arg")
+	for i := 0; i < len(raw); i++ {
+		if raw[i] >= 0x80 {
+			// Dropbox documents header JSON as ASCII, with \uXXXX escapes
+			// ("JSON encoding" in its reference); raw UTF-8 is refused.
+			writeErr(w, route, badInput("Dropbox-API-Arg: non-ASCII byte; escape it as \\uXXXX"))
+			return
+		}
+	}
 	if raw == "" {
 		raw = r.URL.Query().Get("arg")
 	}
