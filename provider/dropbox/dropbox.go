@@ -468,6 +468,9 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 // appends. Each request carries the content_hash of its body, and the
 // content_hash Dropbox reports for the file is checked against ours.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.NoMetadata("dropbox", opts); err != nil {
+		return provider.Object{}, err
+	}
 	if strings.HasSuffix(key, "/") {
 		return provider.Object{}, fmt.Errorf("%w: key %q names a folder", provider.ErrInvalid, key)
 	}

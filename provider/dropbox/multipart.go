@@ -69,7 +69,10 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // CreateMultipart implements provider.MultipartUploader: it starts a Dropbox
 // upload session and keeps its part table in this process, since Dropbox
 // cannot list a session's parts (the comment at the top of this file).
-func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, _ provider.WriteOptions) (provider.Upload, error) {
+func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.NoMetadata("dropbox", opts); err != nil {
+		return provider.Upload{}, err
+	}
 	if err := checkBucket(bucket); err != nil {
 		return provider.Upload{}, err
 	}
@@ -210,6 +213,7 @@ func (s *Storage) drain(ctx context.Context, u provider.Upload, ss *session) err
 // setting Object.Verified. A session of an earlier process is committed
 // unverified.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := checkBucket(u.Bucket); err != nil {
 		return provider.Object{}, err
 	}
