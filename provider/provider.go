@@ -11,10 +11,13 @@
 package provider
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -128,6 +131,11 @@ type Object struct {
 	ContentType string
 	Checksums   Checksums
 	IsFolder    bool
+	// Metadata is the user metadata stored with the object
+	// (WriteOptions.Metadata), as Stat returns it; nil when there is none,
+	// from drivers that refuse metadata, and from listings that do not
+	// carry it.
+	Metadata map[string]string
 	// Verified is set on the Object that a write returns (Write,
 	// CompleteMultipart, Copy) when the driver compared the bytes it was
 	// given with a digest the provider computed over the stored object: the
@@ -159,7 +167,14 @@ type Page struct {
 // WriteOptions tune a write.
 type WriteOptions struct {
 	ContentType string
-	Metadata    map[string]string
+	// Metadata is user metadata (name/value pairs) to store with the
+	// object. A driver either stores it, and Stat returns it in
+	// Object.Metadata, or refuses a non-empty Metadata with ErrUnsupported
+	// before writing anything: it never drops it silently. Portable names
+	// are lower-case ASCII letters and digits, starting with a letter:
+	// Azure takes only C# identifiers (no "-"), and S3 and Azure fold or
+	// keep case differently.
+	Metadata map[string]string
 	// PartSize and Concurrency tune multipart writes; zero picks defaults.
 	PartSize    int64
 	Concurrency int
@@ -167,6 +182,17 @@ type WriteOptions struct {
 	// providers whose upload sessions must be told it up front (OneDrive,
 	// Box); zero means unknown. Write takes the size as its own argument.
 	Size int64
+}
+
+// NoMetadata is what a driver that cannot store user metadata calls first
+// in Write and CreateMultipart: a non-empty opts.Metadata is ErrUnsupported
+// (naming the driver), so metadata is refused before anything is written
+// instead of being dropped.
+func NoMetadata(driver string, opts WriteOptions) error {
+	if len(opts.Metadata) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s cannot store user metadata", ErrUnsupported, driver)
 }
 
 // Storage is what every driver implements. Methods must honour ctx
@@ -216,6 +242,15 @@ type Part struct {
 	// Fastr SHA-256...); zero when the provider checked nothing. The caller
 	// compares it with its own digest of the bytes it sent.
 	Checksum Checksum
+}
+
+// SortedParts returns a copy of parts ordered by part number.
+// CompleteMultipart takes its parts in any order (the numbers give the
+// order), so drivers sort them once before checking or sending them.
+func SortedParts(parts []Part) []Part {
+	out := slices.Clone(parts)
+	slices.SortStableFunc(out, func(a, b Part) int { return cmp.Compare(a.Number, b.Number) })
+	return out
 }
 
 // PartLimits describe how a provider wants large objects split.

@@ -219,6 +219,17 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 		o.ContentType = *p.ContentType
 	}
 	o.Checksums.MD5 = hexMD5(p.ContentMD5)
+	// Azure metadata names are case-insensitive and arrive in the HTTP
+	// header's canonical case ("Color"); WriteOptions names are lower case.
+	for k, v := range p.Metadata {
+		if v == nil {
+			continue
+		}
+		if o.Metadata == nil {
+			o.Metadata = map[string]string{}
+		}
+		o.Metadata[strings.ToLower(k)] = *v
+	}
 	return o, nil
 }
 

@@ -252,6 +252,7 @@ func (s *Storage) ListParts(ctx context.Context, u provider.Upload) ([]provider.
 // any Put Block List it discards every other uncommitted block of the blob,
 // including those of other uploads to the same key.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
 	}

@@ -130,6 +130,9 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 // Write stores r at key, creating the folders on its path and replacing a
 // file already there.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.NoMetadata("box", opts); err != nil {
+		return provider.Object{}, err
+	}
 	return s.fs.Write(ctx, bucket, key, r, size, opts)
 }
 

@@ -123,6 +123,9 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // otherwise the parts are gathered in memory and sent on completion (see the
 // comment at the top of multipart.go).
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.NoMetadata("box", opts); err != nil {
+		return provider.Upload{}, err
+	}
 	if opts.Size < 0 || opts.PartSize < 0 {
 		return provider.Upload{}, fmt.Errorf("%w: size %d, part size %d", provider.ErrInvalid, opts.Size, opts.PartSize)
 	}
@@ -434,6 +437,7 @@ func (up *upload) release() {
 // session with the whole file's SHA-1, which Box checks, or writes the parts
 // gathered in memory as Write would. The Object has SHA-1 verified.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	up, err := s.state(ctx, u)
 	if err != nil {
 		return provider.Object{}, err

@@ -10,10 +10,42 @@ import (
 	"net/http"
 	"strings"
 
+	sdk "github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox"
+	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/files"
+	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/users"
 	"golang.org/x/oauth2"
 
 	"github.com/amove/amove-go/provider"
 )
+
+// The Dropbox SDK (dropbox-sdk-go-unofficial/v6) builds every request and
+// decodes every result; this file is the part of the driver under it. The
+// SDK takes our *http.Client (Config.Client) and our hosts
+// (Config.URLGenerator), so tests drive it against internal/fakes/dropbox.
+// What stays hand-written, and why:
+//
+//   - Error decoding. The SDK turns a non-2xx answer into
+//     SDKInternalError{StatusCode, Content} and auth.ParseError then drops
+//     the response headers, so a 429's Retry-After is lost (the body's
+//     retry_after is not always there: rclone saw 429s with an empty body,
+//     which ParseError turns into a bare JSON syntax error); a 5xx becomes
+//     auth.ServerError whose StatusCode ParseError never sets. So the
+//     transport below answers every non-2xx itself, as an *apiError or a
+//     *provider.RateLimitError, before the SDK sees it. For 409s that also
+//     keeps one error path (error_summary) for all routes instead of one
+//     typed error per route.
+//   - Retries. The SDK's retry.Policy is left off: provider.RetryPolicy is
+//     the driver's (WithoutRetries, MaxRetryWait, the engine's
+//     RateLimitError), and it resends each call with a fresh body.
+//   - Authorization. The transport sets the bearer token itself, so it
+//     knows which token the server called expired and can hand it back to
+//     the token source once (oauth2.Transport cannot).
+//   - The Dropbox-API-Arg header. The SDK sends the JSON argument as is,
+//     with raw UTF-8 (its own HTTPHeaderSafeJSON is not used by
+//     newHTTPRequest, and it would not write surrogate pairs for runes
+//     above U+FFFF), while Dropbox wants ASCII: the transport escapes it.
+//     Without that, the unicode key of providertest's OddKeys fails with a
+//     400 from the fake, which refuses raw UTF-8 as Dropbox does.
 
 // apiError is an error answer of the Dropbox API.
 type apiError struct {
@@ -58,90 +90,53 @@ func mapErr(err error, what string) error {
 // say the provider rejected a token the source still thought valid.
 type expirer interface{ Expire(accessToken string) }
 
-var contentRoutes = map[string]bool{"files/upload": true, "files/download": true,
-	"files/upload_session/start": true, "files/upload_session/append_v2": true, "files/upload_session/finish": true}
-
-// call is one API request. body is resent on each retry.
-type call struct {
-	host   string // api or content base URL (the same host in tests)
-	route  string
-	arg    any // JSON body (RPC) or Dropbox-API-Arg header (content)
-	body   []byte
-	rangeH string
+// newClients returns the SDK clients over hc, sending the routes of the host
+// type "api" or "content" to the matching base URL.
+func newClients(api, content string, hc *http.Client) (files.ContextClient, users.ContextClient) {
+	cfg := sdk.Config{
+		Client: hc,
+		URLGenerator: func(hostType, namespace, route string) string {
+			base := api
+			if hostType == "content" {
+				base = content
+			}
+			return base + "/2/" + namespace + "/" + route
+		},
+	}
+	return files.NewContext(cfg), users.NewContext(cfg)
 }
 
-// do sends c under the driver's retry policy (provider.RetryPolicy, so
-// provider.WithoutRetries makes it one try): 429 (honouring Retry-After up
-// to MaxRetryWait; a longer wait is returned at once) and 5xx are retried.
-// Inside each try, an access token the server calls expired is handed back
-// to the token source once and the request sent again with the new token:
-// the caller cannot refresh it, so this is no retry of the step. A 2xx
-// response is returned open; anything else is an *apiError, a
-// *provider.RateLimitError wrapping one, or a transport error.
-func (s *Storage) do(ctx context.Context, c call) (*http.Response, error) {
-	argJSON, err := json.Marshal(c.arg)
+// transport is the http.RoundTripper the SDK's client sends through: it
+// authorizes each request, refreshes an expired token once, escapes the
+// Dropbox-API-Arg header and turns every answer but a 2xx into an error
+// (see the comment at the top of this file).
+type transport struct {
+	base   http.RoundTripper
+	tokens oauth2.TokenSource
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := rewindable(req)
 	if err != nil {
 		return nil, err
 	}
-	content := c.host == s.content && c.host != "" && contentRoutes[c.route]
 	refreshed := false
-	var resp *http.Response
-	policy := provider.RetryPolicy{Attempts: s.opts.MaxRetries + 1, MaxWait: s.opts.MaxRetryWait}
-	err = policy.Do(ctx, s.retryable, func() error {
-		var err error
-		resp, err = s.send(ctx, c, content, argJSON, &refreshed)
-		return err
-	})
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		return nil, err
-	}
-	return resp, nil
-}
-
-// retryable: 429s whose Retry-After the driver is willing to wait, and
-// server errors.
-func (s *Storage) retryable(err error) bool {
-	if ra, ok := provider.RetryAfter(err); ok {
-		return ra <= s.opts.MaxRetryWait
-	}
-	var ae *apiError
-	return errors.As(err, &ae) && ae.Status >= 500
-}
-
-// send is one try of c, plus one resend when the server calls the access
-// token expired and *refreshed is still false.
-func (s *Storage) send(ctx context.Context, c call, content bool, argJSON []byte, refreshed *bool) (*http.Response, error) {
 	for {
-		var body io.Reader
-		if content {
-			body = bytes.NewReader(c.body)
-		} else {
-			body = bytes.NewReader(argJSON)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.host+"/2/"+c.route, body)
-		if err != nil {
+		r := req.Clone(req.Context())
+		if r.Body, err = body(); err != nil {
 			return nil, err
 		}
-		if content {
-			req.Header.Set("Dropbox-API-Arg", asciiJSON(argJSON))
-			req.Header.Set("Content-Type", "application/octet-stream")
-		} else {
-			req.Header.Set("Content-Type", "application/json")
+		if arg := r.Header.Get("Dropbox-API-Arg"); arg != "" {
+			r.Header.Set("Dropbox-API-Arg", asciiJSON([]byte(arg)))
 		}
-		tok, err := s.tokens.Token()
+		tok, err := t.tokens.Token()
 		if err != nil {
 			// A refused refresh is already ErrUnauthenticated naming the
 			// account.
 			return nil, err
 		}
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		if c.rangeH != "" {
-			req.Header.Set("Range", c.rangeH)
-		}
-		resp, err := s.http.Do(req)
+		r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := t.base.RoundTrip(r)
 		if err != nil {
 			return nil, err
 		}
@@ -155,17 +150,37 @@ func (s *Storage) send(ctx context.Context, c call, content bool, argJSON []byte
 		case resp.StatusCode == http.StatusConflict && ae.has("too_many_write_operations"):
 			// Documented as "please retry": throttling by another name.
 			return nil, &provider.RateLimitError{Err: ae}
-		case resp.StatusCode == http.StatusUnauthorized && ae.has("expired_access_token") && !*refreshed:
-			ex, ok := s.tokens.(expirer)
+		case resp.StatusCode == http.StatusUnauthorized && ae.has("expired_access_token") && !refreshed:
+			ex, ok := t.tokens.(expirer)
 			if !ok {
 				return nil, ae
 			}
-			*refreshed = true
+			refreshed = true
 			ex.Expire(tok.AccessToken)
 			continue
 		}
 		return nil, ae
 	}
+}
+
+// rewindable returns a function giving req's body afresh, so a resend
+// after a token refresh has it. Upload bodies come with GetBody (the SDK
+// builds them from the driver's *bytes.Reader); an RPC's JSON argument is
+// small and read once.
+func rewindable(req *http.Request) (func() (io.ReadCloser, error), error) {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		return func() (io.ReadCloser, error) { return http.NoBody, nil }, nil
+	case req.GetBody != nil:
+		_ = req.Body.Close()
+		return req.GetBody, nil
+	}
+	defer req.Body.Close()
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }, nil
 }
 
 func readErr(resp *http.Response) *apiError {
@@ -191,30 +206,33 @@ func readErr(resp *http.Response) *apiError {
 	return ae
 }
 
-// rpc calls an RPC route and decodes its JSON result into out (may be nil).
-func (s *Storage) rpc(ctx context.Context, route string, arg, out any) error {
-	resp, err := s.do(ctx, call{host: s.api, route: route, arg: arg})
+// call runs one SDK call under the driver's retry policy
+// (provider.RetryPolicy, so provider.WithoutRetries makes it one try): 429
+// (honouring Retry-After up to MaxRetryWait; a longer wait is returned at
+// once), too_many_write_operations and 5xx are retried. f is called again
+// on each try, so it must build its request body afresh. The error is an
+// *apiError, a *provider.RateLimitError wrapping one, the context's error,
+// or a transport or decoding error.
+func (s *Storage) call(ctx context.Context, f func(context.Context) error) error {
+	policy := provider.RetryPolicy{Attempts: s.opts.MaxRetries + 1, MaxWait: s.opts.MaxRetryWait}
+	err := policy.Do(ctx, s.retryable, func() error { return f(ctx) })
 	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
 		return err
 	}
-	defer resp.Body.Close()
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return nil
 }
 
-// upload calls a content-upload route with body and decodes the result.
-func (s *Storage) upload(ctx context.Context, route string, arg any, body []byte, out any) error {
-	resp, err := s.do(ctx, call{host: s.content, route: route, arg: arg, body: body})
-	if err != nil {
-		return err
+// retryable: 429s whose Retry-After the driver is willing to wait, and
+// server errors.
+func (s *Storage) retryable(err error) bool {
+	if ra, ok := provider.RetryAfter(err); ok {
+		return ra <= s.opts.MaxRetryWait
 	}
-	defer resp.Body.Close()
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Status >= 500
 }
 
 // asciiJSON escapes non-ASCII characters: HTTP header values must be ASCII.

@@ -1,6 +1,9 @@
-// Package dropbox is the Dropbox driver (cloud type 128), a small typed
-// client of the Dropbox API v2 over net/http: every route it uses takes a
-// base URL, so tests point it at internal/fakes/dropbox without hooks.
+// Package dropbox is the Dropbox driver (cloud type 128) on the Dropbox SDK
+// for Go (github.com/dropbox/dropbox-sdk-go-unofficial/v6): the SDK builds
+// the requests of every route the driver uses and decodes their results,
+// over the driver's own http.Client and base URLs, so tests point it at
+// internal/fakes/dropbox without hooks. client.go says which parts of the
+// SDK the driver does not use, and why.
 //
 // Buckets: Dropbox has one tree per user, so the driver has one bucket,
 // RootBucket, holding the user's Dropbox root. Keys are paths under it
@@ -38,7 +41,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
+	sdk "github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox"
+	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/files"
+	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/users"
 
 	"github.com/amove/amove-go/provider"
 )
@@ -80,10 +85,9 @@ func init() {
 
 // Storage is the driver. It is safe for concurrent use.
 type Storage struct {
-	api, content string
-	opts         options
-	http         *http.Client
-	tokens       oauth2.TokenSource
+	opts  options
+	files files.ContextClient
+	users users.ContextClient
 
 	listMu   sync.Mutex
 	listings map[string]*listing
@@ -141,13 +145,11 @@ func open(_ context.Context, cfg provider.Config, opts options) (*Storage, error
 		}
 		timeout = cfg.HTTPClient.Timeout
 	}
-	return &Storage{
-		api: strings.TrimSuffix(opts.APIURL, "/"), content: strings.TrimSuffix(opts.ContentURL, "/"), opts: opts,
-		// do sets the Authorization header itself, so it knows which token
-		// the server refused.
-		http:   &http.Client{Transport: base, Timeout: timeout},
-		tokens: ts, listings: map[string]*listing{}, uploads: map[string]*session{},
-	}, nil
+	// The transport sets the Authorization header itself, so it knows
+	// which token the server refused.
+	hc := &http.Client{Transport: &transport{base: base, tokens: ts}, Timeout: timeout}
+	fc, uc := newClients(strings.TrimSuffix(opts.APIURL, "/"), strings.TrimSuffix(opts.ContentURL, "/"), hc)
+	return &Storage{opts: opts, files: fc, users: uc, listings: map[string]*listing{}, uploads: map[string]*session{}}, nil
 }
 
 // Close releases nothing: sessions live on Dropbox for 7 days.
@@ -155,7 +157,11 @@ func (s *Storage) Close() error { return nil }
 
 // ListBuckets returns the one bucket, after checking the credentials.
 func (s *Storage) ListBuckets(ctx context.Context) ([]provider.Bucket, error) {
-	if err := s.rpc(ctx, "users/get_current_account", nil, nil); err != nil {
+	err := s.call(ctx, func(ctx context.Context) error {
+		_, err := s.users.GetCurrentAccountContext(ctx)
+		return err
+	})
+	if err != nil {
 		return nil, mapErr(err, "dropbox: get current account")
 	}
 	return []provider.Bucket{{Name: RootBucket}}, nil
@@ -171,17 +177,47 @@ func checkBucket(bucket string) error {
 // dbxPath maps a key onto a Dropbox path: "a/b/" and "a/b" are "/a/b".
 func dbxPath(key string) string { return "/" + strings.TrimSuffix(key, "/") }
 
-// metadata is a Dropbox file or folder entry.
+// metadata is the part of a Dropbox file or folder entry the driver uses.
 type metadata struct {
-	Tag            string    `json:".tag"`
-	Name           string    `json:"name"`
-	ID             string    `json:"id"`
-	PathLower      string    `json:"path_lower"`
-	PathDisplay    string    `json:"path_display"`
-	Rev            string    `json:"rev"`
-	Size           int64     `json:"size"`
-	ContentHash    string    `json:"content_hash"`
-	ServerModified time.Time `json:"server_modified"`
+	Tag            string // "file", "folder" or "deleted"
+	Name           string
+	ID             string
+	PathDisplay    string
+	Rev            string
+	Size           int64
+	ContentHash    string
+	ServerModified time.Time
+}
+
+// metadataOf flattens the SDK's metadata union.
+func metadataOf(m files.IsMetadata) metadata {
+	switch m := m.(type) {
+	case *files.FileMetadata:
+		return metadata{Tag: "file", Name: m.Name, ID: m.Id, PathDisplay: m.PathDisplay, Rev: m.Rev,
+			Size: int64(m.Size), ContentHash: m.ContentHash, ServerModified: time.Time(m.ServerModified)}
+	case *files.FolderMetadata:
+		return metadata{Tag: "folder", Name: m.Name, ID: m.Id, PathDisplay: m.PathDisplay}
+	case *files.DeletedMetadata:
+		return metadata{Tag: "deleted", Name: m.Name, PathDisplay: m.PathDisplay}
+	}
+	return metadata{}
+}
+
+// fileMetadata is metadataOf for the routes that answer a FileMetadata.
+func fileMetadata(m *files.FileMetadata) metadata {
+	if m == nil {
+		return metadata{}
+	}
+	return metadataOf(m)
+}
+
+// overwrite is the commit of every write: replace what the path holds, and
+// do not notify the user's devices.
+func overwrite(key string) *files.CommitInfo {
+	c := files.NewCommitInfo(dbxPath(key))
+	c.Mode = &files.WriteMode{Tagged: sdk.Tagged{Tag: files.WriteModeOverwrite}}
+	c.Mute = true
+	return c
 }
 
 func (m metadata) object(key string) provider.Object {
@@ -216,7 +252,11 @@ func contentHash(b []byte) string { return provider.SumBytes(provider.HashDropbo
 
 func (s *Storage) metadata(ctx context.Context, key string) (metadata, error) {
 	var m metadata
-	err := s.rpc(ctx, "files/get_metadata", map[string]any{"path": dbxPath(key)}, &m)
+	err := s.call(ctx, func(ctx context.Context) error {
+		res, err := s.files.GetMetadataContext(ctx, files.NewGetMetadataArg(dbxPath(key)))
+		m = metadataOf(res)
+		return err
+	})
 	return m, mapErr(err, "dropbox: "+key)
 }
 
@@ -252,7 +292,7 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	if err := checkBucket(bucket); err != nil {
 		return nil, err
 	}
-	c := call{host: s.content, route: "files/download", arg: map[string]any{"path": dbxPath(key)}}
+	arg := files.NewDownloadArg(dbxPath(key))
 	switch {
 	case length == 0:
 		if _, err := s.Stat(ctx, bucket, key); err != nil {
@@ -260,15 +300,20 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 		}
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	case length > 0:
-		c.rangeH = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+		arg.ExtraHeaders = map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)}
 	case offset > 0:
-		c.rangeH = fmt.Sprintf("bytes=%d-", offset)
+		arg.ExtraHeaders = map[string]string{"Range": fmt.Sprintf("bytes=%d-", offset)}
 	}
-	resp, err := s.do(ctx, c)
+	var body io.ReadCloser
+	err := s.call(ctx, func(ctx context.Context) error {
+		var err error
+		_, body, err = s.files.DownloadContext(ctx, arg)
+		return err
+	})
 	if err != nil {
 		return nil, mapErr(err, "dropbox: download "+key)
 	}
-	return resp.Body, nil
+	return body, nil
 }
 
 // Delete removes a file, or an empty folder when key ends in "/". A
@@ -287,19 +332,28 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	case (m.Tag == "folder") != strings.HasSuffix(key, "/"):
 		return nil
 	}
-	arg := map[string]any{"path": dbxPath(key)}
+	arg := files.NewDeleteArg(dbxPath(key))
 	if m.Tag == "folder" {
-		var page listFolderResult
-		if err := s.rpc(ctx, "files/list_folder", map[string]any{"path": dbxPath(key), "limit": 1}, &page); err != nil {
+		la := files.NewListFolderArg(dbxPath(key))
+		la.Limit = 1
+		var n int
+		err := s.call(ctx, func(ctx context.Context) error {
+			page, err := s.files.ListFolderContext(ctx, la)
+			if page != nil {
+				n = len(page.Entries)
+			}
+			return err
+		})
+		if err != nil {
 			return mapErr(err, "dropbox: "+key)
 		}
-		if len(page.Entries) > 0 {
+		if n > 0 {
 			return nil
 		}
 	} else {
-		arg["parent_rev"] = m.Rev // never delete a folder that replaced the file meanwhile
+		arg.ParentRev = m.Rev // never delete a folder that replaced the file meanwhile
 	}
-	err = mapErr(s.rpc(ctx, "files/delete_v2", arg, nil), "dropbox: delete "+key)
+	err = mapErr(s.delete(ctx, arg), "dropbox: delete "+key)
 	if errors.Is(err, provider.ErrNotFound) {
 		return nil
 	}
@@ -311,7 +365,10 @@ func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}
-	err := s.rpc(ctx, "files/create_folder_v2", map[string]any{"path": dbxPath(key)}, nil)
+	err := s.call(ctx, func(ctx context.Context) error {
+		_, err := s.files.CreateFolderV2Context(ctx, files.NewCreateFolderArg(dbxPath(key)))
+		return err
+	})
 	var ae *apiError
 	if errors.As(err, &ae) && ae.has("conflict/folder") {
 		return nil
@@ -341,17 +398,23 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 	if src.Tag != "file" {
 		return provider.Object{}, fmt.Errorf("%w: %s is a %s", provider.ErrNotFound, srcKey, src.Tag)
 	}
-	arg := map[string]any{"from_path": dbxPath(srcKey), "to_path": dbxPath(dstKey)}
+	arg := files.NewRelocationArg(dbxPath(srcKey), dbxPath(dstKey))
 	for attempt := 0; ; attempt++ {
-		var res struct {
-			Metadata metadata `json:"metadata"`
-		}
-		err := s.rpc(ctx, "files/copy_v2", arg, &res)
+		var res metadata
+		err := s.call(ctx, func(ctx context.Context) error {
+			r, err := s.files.CopyV2Context(ctx, arg)
+			if r != nil {
+				res = metadataOf(r.Metadata)
+			}
+			return err
+		})
 		var ae *apiError
 		if errors.As(err, &ae) && ae.has("to/conflict/file") && attempt == 0 {
 			old, err := s.metadata(ctx, dstKey)
 			if err == nil && old.Tag == "file" {
-				err = s.rpc(ctx, "files/delete_v2", map[string]any{"path": dbxPath(dstKey), "parent_rev": old.Rev}, nil)
+				del := files.NewDeleteArg(dbxPath(dstKey))
+				del.ParentRev = old.Rev
+				err = s.delete(ctx, del)
 			}
 			if err != nil && !errors.Is(mapErr(err, ""), provider.ErrNotFound) {
 				return provider.Object{}, mapErr(err, "dropbox: replace "+dstKey)
@@ -361,8 +424,16 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 		if err != nil {
 			return provider.Object{}, mapErr(err, "dropbox: copy "+srcKey+" to "+dstKey)
 		}
-		return res.Metadata.object(dstKey), nil
+		return res.object(dstKey), nil
 	}
+}
+
+// delete is files/delete_v2.
+func (s *Storage) delete(ctx context.Context, arg *files.DeleteArg) error {
+	return s.call(ctx, func(ctx context.Context) error {
+		_, err := s.files.DeleteV2Context(ctx, arg)
+		return err
+	})
 }
 
 // PresignURL returns a temporary link (valid 4 hours, whatever the asked
@@ -378,13 +449,18 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 	if err := checkBucket(bucket); err != nil {
 		return "", err
 	}
-	var out struct {
-		Link string `json:"link"`
-	}
-	if err := s.rpc(ctx, "files/get_temporary_link", map[string]any{"path": dbxPath(key)}, &out); err != nil {
+	var link string
+	err := s.call(ctx, func(ctx context.Context) error {
+		res, err := s.files.GetTemporaryLinkContext(ctx, files.NewGetTemporaryLinkArg(dbxPath(key)))
+		if res != nil {
+			link = res.Link
+		}
+		return err
+	})
+	if err != nil {
 		return "", mapErr(err, "dropbox: temporary link "+key)
 	}
-	return out.Link, nil
+	return link, nil
 }
 
 // Write stores r at key, overwriting. A known size up to ChunkSize goes in
@@ -392,6 +468,9 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 // appends. Each request carries the content_hash of its body, and the
 // content_hash Dropbox reports for the file is checked against ours.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.NoMetadata("dropbox", opts); err != nil {
+		return provider.Object{}, err
+	}
 	if strings.HasSuffix(key, "/") {
 		return provider.Object{}, fmt.Errorf("%w: key %q names a folder", provider.ErrInvalid, key)
 	}
@@ -403,7 +482,6 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 		chunk = min((opts.PartSize+blockSize-1)/blockSize*blockSize, maxPartSize)
 	}
 	h := provider.NewDropboxHash()
-	commit := map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true}
 	var m metadata
 	if size >= 0 && size <= chunk {
 		buf := make([]byte, size)
@@ -411,15 +489,18 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 			return provider.Object{}, readErr2(ctx, err)
 		}
 		h.Write(buf)
-		arg := map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true, "content_hash": contentHash(buf)}
-		if err := s.upload(ctx, "files/upload", arg, buf, &m); err != nil {
+		arg := &files.UploadArg{CommitInfo: *overwrite(key), ContentHash: contentHash(buf)}
+		err := s.call(ctx, func(ctx context.Context) error {
+			res, err := s.files.UploadContext(ctx, arg, bytes.NewReader(buf))
+			m = fileMetadata(res)
+			return err
+		})
+		if err != nil {
 			return provider.Object{}, mapErr(err, "dropbox: upload "+key)
 		}
 	} else {
-		var start struct {
-			SessionID string `json:"session_id"`
-		}
-		if err := s.upload(ctx, "files/upload_session/start", map[string]any{}, nil, &start); err != nil {
+		id, err := s.startSession(ctx)
+		if err != nil {
 			return provider.Object{}, mapErr(err, "dropbox: upload session "+key)
 		}
 		buf := make([]byte, chunk)
@@ -435,12 +516,12 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 			}
 			h.Write(buf[:n])
 			if last {
-				if m, err = s.finish(ctx, start.SessionID, off, buf[:n], commit); err != nil {
+				if m, err = s.finish(ctx, id, off, buf[:n], overwrite(key)); err != nil {
 					return provider.Object{}, mapErr(err, "dropbox: finish "+key)
 				}
 				break
 			}
-			if err := s.appendChunk(ctx, start.SessionID, off, buf[:n], contentHash(buf[:n])); err != nil {
+			if err := s.appendChunk(ctx, id, off, buf[:n], contentHash(buf[:n])); err != nil {
 				return provider.Object{}, mapErr(err, "dropbox: append "+key)
 			}
 			off += int64(n)
@@ -457,8 +538,11 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 // after data means an earlier try landed (so its content_hash was checked)
 // and only its answer was lost: that is success.
 func (s *Storage) appendChunk(ctx context.Context, id string, off int64, data []byte, sum string) error {
-	arg := map[string]any{"cursor": map[string]any{"session_id": id, "offset": off}, "content_hash": sum}
-	err := s.upload(ctx, "files/upload_session/append_v2", arg, data, nil)
+	arg := files.NewUploadSessionAppendArg(files.NewUploadSessionCursor(id, uint64(off)))
+	arg.ContentHash = sum
+	err := s.call(ctx, func(ctx context.Context) error {
+		return s.files.UploadSessionAppendV2Context(ctx, arg, bytes.NewReader(data))
+	})
 	var ae *apiError
 	if errors.As(err, &ae) && ae.has("incorrect_offset") && ae.CorrectOffset == off+int64(len(data)) && len(data) > 0 {
 		return nil
@@ -470,18 +554,39 @@ func (s *Storage) appendChunk(ctx context.Context, id string, off int64, data []
 // last (with its content_hash) as the final bytes. Dropbox appends last
 // even when the commit fails; a try that finds it appended (incorrect_offset
 // at off+len(last)) commits again with no body.
-func (s *Storage) finish(ctx context.Context, id string, off int64, last []byte, commit map[string]any) (metadata, error) {
-	var m metadata
-	arg := map[string]any{"cursor": map[string]any{"session_id": id, "offset": off}, "commit": commit,
-		"content_hash": contentHash(last)}
-	err := s.upload(ctx, "files/upload_session/finish", arg, last, &m)
+func (s *Storage) finish(ctx context.Context, id string, off int64, last []byte, commit *files.CommitInfo) (metadata, error) {
+	arg := files.NewUploadSessionFinishArg(files.NewUploadSessionCursor(id, uint64(off)), commit)
+	arg.ContentHash = contentHash(last)
+	m, err := s.finishCall(ctx, arg, last)
 	var ae *apiError
 	if errors.As(err, &ae) && ae.has("incorrect_offset") && ae.CorrectOffset == off+int64(len(last)) && len(last) > 0 {
-		m = metadata{}
-		return m, s.upload(ctx, "files/upload_session/finish", map[string]any{
-			"cursor": map[string]any{"session_id": id, "offset": off + int64(len(last))}, "commit": commit}, nil, &m)
+		arg := files.NewUploadSessionFinishArg(files.NewUploadSessionCursor(id, uint64(off+int64(len(last)))), commit)
+		return s.finishCall(ctx, arg, nil)
 	}
 	return m, err
+}
+
+func (s *Storage) finishCall(ctx context.Context, arg *files.UploadSessionFinishArg, body []byte) (metadata, error) {
+	var m metadata
+	err := s.call(ctx, func(ctx context.Context) error {
+		res, err := s.files.UploadSessionFinishContext(ctx, arg, bytes.NewReader(body))
+		m = fileMetadata(res)
+		return err
+	})
+	return m, err
+}
+
+// startSession starts a sequential upload session with no data.
+func (s *Storage) startSession(ctx context.Context) (string, error) {
+	var id string
+	err := s.call(ctx, func(ctx context.Context) error {
+		res, err := s.files.UploadSessionStartContext(ctx, files.NewUploadSessionStartArg(), bytes.NewReader(nil))
+		if res != nil {
+			id = res.SessionId
+		}
+		return err
+	})
+	return id, err
 }
 
 // readErr2 prefers the context's error: a reader that failed because the
@@ -491,12 +596,6 @@ func readErr2(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return fmt.Errorf("dropbox: reading the source: %w", err)
-}
-
-type listFolderResult struct {
-	Entries []metadata `json:"entries"`
-	Cursor  string     `json:"cursor"`
-	HasMore bool       `json:"has_more"`
 }
 
 // listing is a whole folder listing, sorted by key, kept briefly so the
@@ -582,8 +681,13 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 		dir = dbxPath(dirKey)
 	}
 	recursive := opts.Delimiter == ""
-	var res listFolderResult
-	err := s.rpc(ctx, "files/list_folder", map[string]any{"path": dir, "recursive": recursive, "limit": 2000}, &res)
+	arg := files.NewListFolderArg(dir)
+	arg.Recursive, arg.Limit = recursive, 2000
+	var res *files.ListFolderResult
+	err := s.call(ctx, func(ctx context.Context) (err error) {
+		res, err = s.files.ListFolderContext(ctx, arg)
+		return err
+	})
 	if errors.Is(mapErr(err, ""), provider.ErrNotFound) {
 		return nil, nil // a prefix nothing is under
 	}
@@ -592,7 +696,8 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 	}
 	var objs []provider.Object
 	for {
-		for _, m := range res.Entries {
+		for _, e := range res.Entries {
+			m := metadataOf(e)
 			if m.Tag == "deleted" || len(m.PathDisplay) <= len(dir)+1 {
 				continue // the folder itself in a recursive listing
 			}
@@ -610,9 +715,12 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 		if !res.HasMore {
 			break
 		}
-		cursor := res.Cursor
-		res = listFolderResult{}
-		if err := s.rpc(ctx, "files/list_folder/continue", map[string]any{"cursor": cursor}, &res); err != nil {
+		next := files.NewListFolderContinueArg(res.Cursor)
+		err := s.call(ctx, func(ctx context.Context) (err error) {
+			res, err = s.files.ListFolderContinueContext(ctx, next)
+			return err
+		})
+		if err != nil {
 			return nil, mapErr(err, "dropbox: list "+dirKey)
 		}
 	}

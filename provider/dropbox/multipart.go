@@ -69,21 +69,22 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // CreateMultipart implements provider.MultipartUploader: it starts a Dropbox
 // upload session and keeps its part table in this process, since Dropbox
 // cannot list a session's parts (the comment at the top of this file).
-func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, _ provider.WriteOptions) (provider.Upload, error) {
+func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.NoMetadata("dropbox", opts); err != nil {
+		return provider.Upload{}, err
+	}
 	if err := checkBucket(bucket); err != nil {
 		return provider.Upload{}, err
 	}
-	var start struct {
-		SessionID string `json:"session_id"`
-	}
-	if err := s.upload(ctx, "files/upload_session/start", map[string]any{}, nil, &start); err != nil {
+	id, err := s.startSession(ctx)
+	if err != nil {
 		return provider.Upload{}, mapErr(err, "dropbox: upload session "+key)
 	}
 	s.upMu.Lock()
-	s.uploads[start.SessionID] = &session{bucket: bucket, key: key, next: 1, held: map[int]heldPart{},
+	s.uploads[id] = &session{bucket: bucket, key: key, next: 1, held: map[int]heldPart{},
 		hash: provider.NewDropboxHash(), turn: make(chan struct{})}
 	s.upMu.Unlock()
-	return provider.Upload{Bucket: bucket, Key: key, ID: start.SessionID}, nil
+	return provider.Upload{Bucket: bucket, Key: key, ID: id}, nil
 }
 
 func (s *Storage) session(u provider.Upload) (*session, error) {
@@ -212,6 +213,7 @@ func (s *Storage) drain(ctx context.Context, u provider.Upload, ss *session) err
 // setting Object.Verified. A session of an earlier process is committed
 // unverified.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := checkBucket(u.Bucket); err != nil {
 		return provider.Object{}, err
 	}
@@ -240,7 +242,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 			return provider.Object{}, fmt.Errorf("%w: part %d does not match what was uploaded", provider.ErrInvalid, p.Number)
 		}
 	}
-	m, err := s.finish(ctx, u.ID, ss.offset, nil, commitInfo(u.Key))
+	m, err := s.finish(ctx, u.ID, ss.offset, nil, overwrite(u.Key))
 	if err != nil {
 		return provider.Object{}, mapErr(err, "dropbox: finish "+u.Key)
 	}
@@ -249,10 +251,6 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	delete(s.uploads, u.ID)
 	s.upMu.Unlock()
 	return m.verify(u.Key, ss.hash.Sum(nil))
-}
-
-func commitInfo(key string) map[string]any {
-	return map[string]any{"path": dbxPath(key), "mode": "overwrite", "mute": true}
 }
 
 // checkParts applies the part rules: numbers 1..n in order, every part but
@@ -287,7 +285,7 @@ func (s *Storage) completeUnknown(ctx context.Context, u provider.Upload, parts 
 	for _, p := range parts {
 		size += p.Size
 	}
-	m, err := s.finish(ctx, u.ID, size, nil, commitInfo(u.Key))
+	m, err := s.finish(ctx, u.ID, size, nil, overwrite(u.Key))
 	var ae *apiError
 	if errors.As(err, &ae) && ae.has("incorrect_offset") {
 		return provider.Object{}, fmt.Errorf("%w: dropbox upload session %q holds %d bytes, not the %d of the parts given; upload them again",

@@ -270,6 +270,9 @@ func sumHex(b []byte) string {
 // SHA-256, so the server commits exactly the bytes that were read: the
 // Object returned is verified by SHA-256.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
+	if err := provider.NoMetadata("fastr", opts); err != nil {
+		return provider.Object{}, err
+	}
 	ps := Limits.PartSize(opts.PartSize, defaultPartSize, size)
 	first := make([]byte, ps)
 	n, err := io.ReadFull(r, first)
@@ -378,6 +381,9 @@ func (s *Storage) writeMultipart(ctx context.Context, bucket, key string, first 
 // CreateMultipart implements provider.MultipartUploader: it opens an upload
 // session on the server.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.NoMetadata("fastr", opts); err != nil {
+		return provider.Upload{}, err
+	}
 	u, err := s.c.CreateUpload(ctx, bucket, key, opts.ContentType)
 	if err != nil {
 		return provider.Upload{}, mapError(err, bucket+"/"+key)
@@ -425,6 +431,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 // assembles the parts in number order, checking each against the SHA-256 it
 // was stored with.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
 	}

@@ -307,6 +307,7 @@ func (s *Storage) deleteStaged(ctx context.Context, bucket string, objs []*stora
 // with the given ETag, every part but the last at least MinPartSize), then
 // composes them into the key and deletes the staging objects.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
 	}

@@ -46,6 +46,9 @@ func objectFrom(a *storage.ObjectAttrs) provider.Object {
 	if a.CRC32C != 0 || a.Size == 0 {
 		o.Checksums.CRC32C = hex.EncodeToString(binary.BigEndian.AppendUint32(nil, a.CRC32C))
 	}
+	if len(a.Metadata) > 0 {
+		o.Metadata = a.Metadata
+	}
 	return o
 }
 

@@ -114,6 +114,9 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // at key. The Upload.ID is the session URI, so another process can resume
 // it.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.NoMetadata("gdrive", opts); err != nil {
+		return provider.Upload{}, err
+	}
 	parent, name, existing, err := s.fs.Parent(ctx, bucket, key)
 	if err != nil {
 		return provider.Upload{}, err
@@ -316,6 +319,7 @@ func (s *Storage) flush(ctx context.Context, up *upload) error {
 // md5Checksum Drive reports with the MD5 of the parts' bytes (Verified MD5,
 // or ErrChecksum).
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	up, err := s.session(ctx, u)
 	if err != nil {
 		return provider.Object{}, err

@@ -52,6 +52,7 @@ type object struct {
 	data        []byte
 	modTime     time.Time
 	contentType string
+	metadata    map[string]string // user metadata, as written
 	md5, sha256 string
 	// etag differs from md5 for multipart objects, as on S3:
 	// hex(md5(part md5s...)) + "-" + part count.
@@ -265,6 +266,7 @@ func (o *object) info(key string) provider.Object {
 		ContentType: o.contentType,
 		Checksums:   provider.Checksums{MD5: o.md5, SHA256: o.sha256},
 		IsFolder:    strings.HasSuffix(key, "/"),
+		Metadata:    maps.Clone(o.metadata),
 	}
 }
 
@@ -364,6 +366,14 @@ func readAll(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
 	return bytes.Join(chunks, nil), nil
 }
 
+// userMetadata is the metadata to store: a copy, or nil when empty.
+func userMetadata(md map[string]string) map[string]string {
+	if len(md) == 0 {
+		return nil
+	}
+	return maps.Clone(md)
+}
+
 func newObject(data []byte, contentType string) *object {
 	m := md5.Sum(data)
 	h := sha256.Sum256(data)
@@ -407,7 +417,9 @@ func (s *Storage) Write(ctx context.Context, bucketName, key string, r io.Reader
 	if err != nil {
 		return provider.Object{}, err
 	}
-	o, err := s.put(bucketName, key, newObject(data, opts.ContentType))
+	obj := newObject(data, opts.ContentType)
+	obj.metadata = userMetadata(opts.Metadata)
+	o, err := s.put(bucketName, key, obj)
 	if err != nil {
 		return provider.Object{}, err
 	}

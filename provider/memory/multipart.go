@@ -134,6 +134,7 @@ func (s *Storage) AbortMultipart(ctx context.Context, u provider.Upload) error {
 // uploaded with the same ETag, every part but the last at least MinPartSize
 // (and equal in size when EqualParts is set).
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := ctx.Err(); err != nil {
 		return provider.Object{}, err
 	}
@@ -184,6 +185,7 @@ func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, part
 	delete(s.uploads, u.ID)
 	s.mu.Unlock()
 	o := newObject(buf.Bytes(), up.opts.ContentType)
+	o.metadata = userMetadata(up.opts.Metadata)
 	o.etag = fmt.Sprintf("%x-%d", etag.Sum(nil), len(parts))
 	o.partSize, o.parts = first, len(parts)
 	return s.put(u.Bucket, u.Key, o)

@@ -91,6 +91,9 @@ func (s *Storage) PartLimits() provider.PartLimits {
 // PartSize given, the Upload.ID carries enough to adopt the session from
 // another process.
 func (s *Storage) CreateMultipart(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
+	if err := provider.NoMetadata("onedrive", opts); err != nil {
+		return provider.Upload{}, err
+	}
 	if opts.Size < 0 || opts.PartSize < 0 {
 		return provider.Upload{}, fmt.Errorf("%w: size %d, part size %d", provider.ErrInvalid, opts.Size, opts.PartSize)
 	}
@@ -301,6 +304,7 @@ func (s *Storage) flush(ctx context.Context, up *upload) error {
 // compares the quickXorHash Graph reports with the one combined from the
 // parts (Verified QuickXor, or ErrChecksum).
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	up, err := s.state(ctx, u)
 	if err != nil {
 		return provider.Object{}, err

@@ -116,6 +116,7 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 // exists, and marks it verified; checksums a resumed caller lost are fetched
 // with ListParts first.
 func (s *Storage) CompleteMultipart(ctx context.Context, u provider.Upload, parts []provider.Part) (provider.Object, error) {
+	parts = provider.SortedParts(parts)
 	if err := checkUpload(u); err != nil {
 		return provider.Object{}, err
 	}

@@ -273,6 +273,9 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	}
 	reported{crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64: out.ChecksumCRC64NVME, md5: out.ChecksumMD5,
 		sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256, typ: out.ChecksumType}.fill(&o.Checksums)
+	if len(out.Metadata) > 0 {
+		o.Metadata = out.Metadata
+	}
 	return o, nil
 }
 

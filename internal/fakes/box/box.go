@@ -452,7 +452,13 @@ func (s *Server) formUpload(w http.ResponseWriter, r *http.Request, fileID strin
 		}
 		it = s.add(attrs.Parent.ID, attrs.Name, "file", data)
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"total_count": 1, "entries": []any{s.json(it)}})
+	// The OpenAPI document: a new file is 201, a new version of a file
+	// (POST /files/{file_id}/content) is 200.
+	status := http.StatusCreated
+	if fileID != "" {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{"total_count": 1, "entries": []any{s.json(it)}})
 }
 
 func (s *Server) sessionJSON(id string, ss *session) map[string]any {

@@ -528,7 +528,12 @@ func corrupt(b []byte) []byte {
 func (s *Server) rpc(route string, arg map[string]any) (any, *apiError) {
 	switch route {
 	case "users/get_current_account":
+		// FullAccount with every field users.stone requires.
 		return map[string]any{"account_id": "dbid:fake", "email": "fake@example.com",
+			"name": map[string]any{"given_name": "Fake", "surname": "User", "familiar_name": "Fake",
+				"display_name": "Fake User", "abbreviated_name": "FU"},
+			"email_verified": true, "disabled": false, "locale": "en", "is_paired": false,
+			"referral_link": s.URL + "/referrals/fake", "account_type": u("basic"),
 			"root_info": map[string]any{".tag": "user", "root_namespace_id": "1", "home_namespace_id": "1"}}, nil
 	case "files/get_metadata":
 		// ReadPath: the root has no metadata ("" breaks the pattern).
@@ -746,6 +751,14 @@ func utf16(r rune) []rune {
 
 func (s *Server) content(w http.ResponseWriter, r *http.Request, route string) {
 	raw := r.Header.Get("Dropbox-API-Arg")
+	for i := 0; i < len(raw); i++ {
+		if raw[i] >= 0x80 {
+			// Dropbox documents header JSON as ASCII, with \uXXXX escapes
+			// ("JSON encoding" in its reference); raw UTF-8 is refused.
+			writeErr(w, route, badInput("Dropbox-API-Arg: non-ASCII byte; escape it as \\uXXXX"))
+			return
+		}
+	}
 	if raw == "" {
 		raw = r.URL.Query().Get("arg")
 	}
