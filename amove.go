@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/amove/amove-go/internal/jobs"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/store"
 	"github.com/amove/amove-go/transfer"
@@ -100,6 +102,12 @@ type Client struct {
 	revoked         revocations // OnUserDeactivated's functions (revoke.go)
 	httpClient      *http.Client
 	logins          *loginGuard // Login's failures per username (login.go)
+	// queue carries the transfers when TransferOptions.AgentID is set
+	// (queue.go); stopPublish and published end the forwarding of this
+	// agent's events to the others.
+	queue       *jobs.Queue
+	stopPublish func()
+	published   sync.WaitGroup
 }
 
 // New opens the store and the key opts name and returns a Client; Close
@@ -162,7 +170,12 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		}
 		c.store, c.ownStore = s, true
 	}
-	c.startEngine(opts.Transfers)
+	if err := c.startEngine(ctx, opts.Transfers); err != nil {
+		if c.ownStore {
+			c.store.Close()
+		}
+		return nil, err
+	}
 	return c, nil
 }
 

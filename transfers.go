@@ -25,16 +25,42 @@ type TransferOptions struct {
 	// change (see transfer.Options.Retention). Default 30 days; negative
 	// keeps them for ever.
 	Retention time.Duration
+	// AgentID makes the Client one of the agents that share the store's
+	// transfer queue (docs/scale-out.md): each transfer is a job in the
+	// store, run a slice at a time by an agent that may run it (an upload
+	// or download only by the agent that started it, where its local
+	// paths are; a copy, server or P2P transfer by any), taken over by
+	// another agent within a minute when the one running it dies, and
+	// paused, resumed or cancelled from any agent. Its events reach every
+	// agent's Subscribe. The agent takes work from RestoreTransfers on,
+	// until StopTransfers or Close. The id is stable across restarts and
+	// unique among the store's agents: lower-case letters and digits,
+	// with '-' or '_' between them. The store must carry a queue
+	// (store/sqlite, store/postgres, not a Store of your own).
+	//
+	// Empty: transfers run in this Client alone, and only one process on
+	// the store should call RestoreTransfers.
+	AgentID string
 }
 
-// startEngine creates the transfer engine. It runs nothing until a
-// transfer is started or RestoreTransfers is called.
-func (c *Client) startEngine(opts TransferOptions) {
+// startEngine creates the transfer engine, joined to the store's queue
+// when opts.AgentID is set. It runs nothing until a transfer is started
+// or RestoreTransfers is called.
+func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 	j := opts.Journal
 	if j == nil {
 		j = c.store.Journal()
 	}
+	var sch transfer.Scheduler
+	if opts.AgentID != "" {
+		q, err := c.openQueue(ctx, opts.AgentID)
+		if err != nil {
+			return err
+		}
+		c.queue, sch = q, queueScheduler{q}
+	}
 	c.engine = transfer.New(transfer.Options{
+		Scheduler:   sch,
 		Open:        c.openRef,
 		Journal:     j,
 		Concurrency: opts.Concurrency,
@@ -44,6 +70,12 @@ func (c *Client) startEngine(opts TransferOptions) {
 		MayRun:      c.mayRun,
 		Logger:      c.log,
 	})
+	if c.queue != nil {
+		in, stop := c.engine.Subscribe(subscribeBuffer)
+		c.stopPublish = stop
+		c.published.Go(func() { c.publishEvents(in) })
+	}
+	return nil
 }
 
 // RestoreTransfers continues, in this Client, the transfers the store
@@ -56,9 +88,19 @@ func (c *Client) startEngine(opts TransferOptions) {
 // for the others (the agent): two that both restore would run the same
 // transfer twice. Short-lived clients sharing the store (the CLI) do not
 // call it and still list every transfer (ListTransfers reads the store).
+//
+// With TransferOptions.AgentID it starts this agent's work instead: it
+// hands the queue any unfinished transfer the queue does not carry (from
+// a store used before the queue), then takes transfers from the queue
+// until StopTransfers. Every agent on the store calls it.
 func (c *Client) RestoreTransfers(ctx context.Context) error {
 	if err := c.engine.Restore(ctx); err != nil {
 		return transferErr(err, "restore transfers")
+	}
+	if c.queue != nil {
+		if err := c.queue.Start(ctx); err != nil {
+			return fmt.Errorf("amove: start the transfer queue: %w", err)
+		}
 	}
 	return nil
 }
@@ -69,7 +111,25 @@ func (c *Client) RestoreTransfers(ctx context.Context) error {
 // when they have stopped; no transfer starts afterwards. Close calls it;
 // call it before Close when something the transfers use (such as an
 // embedded Fastr server) must outlive them. Calling it again does nothing.
-func (c *Client) StopTransfers() { c.engine.Close() }
+//
+// An agent (TransferOptions.AgentID) first stops taking transfers and
+// hands the ones it runs back to the queue at the end of their slices
+// (within half a minute), so the other agents continue its shared ones at
+// once; its uploads and downloads wait for it.
+func (c *Client) StopTransfers() {
+	if c.queue != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		if err := c.queue.Drain(ctx); err != nil {
+			c.log.Warn("amove: draining the transfer queue", "err", err)
+		}
+		cancel()
+	}
+	c.engine.Close()
+	if c.stopPublish != nil {
+		c.stopPublish()
+		c.published.Wait()
+	}
+}
 
 // An account reference, as the engine keeps it, names the tenant and the
 // account so a restarted agent can reopen it. It never holds credentials.
@@ -314,29 +374,40 @@ func (c *Client) Subscribe(ctx context.Context, p Principal) (events <-chan tran
 	// for a full subscriber before it drops a state event.
 	in, unsubscribe := c.engine.Subscribe(subscribeBuffer)
 	quit, exited := make(chan struct{}), make(chan struct{})
+	// The other agents' events, when this Client is one of them.
+	rctx, stopRemote := context.WithCancel(ctx)
+	remote := c.remoteEvents(rctx)
 	var once sync.Once
-	end := func() { once.Do(func() { close(quit); unsubscribe() }) }
+	end := func() { once.Do(func() { close(quit); unsubscribe(); stopRemote() }) }
 	go func() {
 		defer close(exited)
 		defer close(out)
 		for {
+			var ev transfer.Event
 			select {
-			case ev, ok := <-in:
+			case e, ok := <-in:
 				if !ok {
 					return
 				}
-				if !sees(p, ev.Status) {
+				ev = e
+			case e, ok := <-remote:
+				if !ok {
+					remote = nil // the queue is drained: local events only
 					continue
 				}
-				select {
-				case out <- ev:
-				default: // the reader fell behind
-				}
+				ev = e
 			case <-ctx.Done():
 				end()
 				return
 			case <-quit:
 				return
+			}
+			if !sees(p, ev.Status) {
+				continue
+			}
+			select {
+			case out <- ev:
+			default: // the reader fell behind
 			}
 		}
 	}()

@@ -147,11 +147,39 @@ func (e *Engine) scheduledPause(ctx context.Context, s Scheduler, id string) err
 		return fmt.Errorf("%w: job %s is %s", ErrBadState, id, rec.State)
 	}
 	running, err := s.Pause(ctx, id)
-	if err != nil || running {
+	if err != nil {
 		return err
 	}
-	// Nobody runs it, and the scheduler will not start it now: record
-	// the pause here.
+	// The agent that runs the job, or the first to take it now, records
+	// the pause in the journal: only a runner writes a running job's
+	// state, so a pause written here could be overwritten by a slice
+	// that started meanwhile. Wait for it a while.
+	wait := pauseTaken
+	if running {
+		wait = pauseStopped
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if rec, err = e.journal.Get(ctx, id); err != nil {
+			return err
+		}
+		if rec.State != Running && rec.State != Pending {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if running {
+		return nil // it stops at the latest when its slice ends
+	}
+	// No agent took it (the one whose queue it is on is down): record
+	// the pause here; the scheduler keeps it from running until Resume.
 	e.ctl.Lock()
 	defer e.ctl.Unlock()
 	if rec, err = e.journal.Get(ctx, id); err != nil {
@@ -162,6 +190,13 @@ func (e *Engine) scheduledPause(ctx context.Context, s Scheduler, id string) err
 	}
 	return nil
 }
+
+// How long Pause waits for the agent that runs a job (pauseStopped) or
+// the first agent that takes it (pauseTaken) to record its pause.
+const (
+	pauseStopped = 15 * time.Second
+	pauseTaken   = 3 * time.Second
+)
 
 // scheduledResume resumes a paused or failed job through the scheduler.
 func (e *Engine) scheduledResume(ctx context.Context, s Scheduler, id string) error {

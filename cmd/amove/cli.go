@@ -28,7 +28,7 @@ func openSession(ctx context.Context, s *settings) (*session, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	c, err := s.open(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c, err := s.open(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), "")
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,10 @@ type settings struct {
 	// AllowLinkLocal lets requests reach link-local (cloud metadata)
 	// addresses.
 	AllowLinkLocal bool `json:"allowLinkLocal"`
+	// AgentID names this agent among those sharing the store's transfer
+	// queue (docs/scale-out.md); default: the one kept in <data
+	// dir>/agent-id, made from the host name on first start.
+	AgentID string `json:"agentId"`
 
 	config     string
 	roots      stringList
@@ -93,6 +97,7 @@ func (s *settings) load() error {
 	env(&s.Addr, "AMOVE_ADDR")
 	env(&s.User, "AMOVE_USER")
 	env(&s.TransferRetention, "AMOVE_TRANSFER_RETENTION")
+	env(&s.AgentID, "AMOVE_AGENT_ID")
 	if s.config == "" {
 		if dir, err := os.UserConfigDir(); err == nil {
 			s.config = filepath.Join(dir, "amove", "config.json")
@@ -115,6 +120,7 @@ func (s *settings) load() error {
 			fill(&s.TempDir, file.TempDir)
 			fill(&s.User, file.User)
 			fill(&s.TransferRetention, file.TransferRetention)
+			fill(&s.AgentID, file.AgentID)
 			s.NoLocalStorage = s.NoLocalStorage || file.NoLocalStorage
 			s.AllowLinkLocal = s.AllowLinkLocal || file.AllowLinkLocal
 			if len(s.allowHosts) == 0 && os.Getenv("AMOVE_ALLOW_HOSTS") == "" {
@@ -197,7 +203,10 @@ func (s *settings) oauthConfig() amove.OAuthOptions {
 // transfer: only the agent restores unfinished ones (cmdServe), since a CLI
 // command sharing the store with a running agent must not run the agent's
 // transfers a second time.
-func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, error) {
+//
+// agentID, set only by serve, makes the client an agent of the store's
+// transfer queue.
+func (s *settings) open(ctx context.Context, log *slog.Logger, agentID string) (*amove.Client, error) {
 	var retention time.Duration
 	if s.TransferRetention != "" {
 		var err error
@@ -217,7 +226,7 @@ func (s *settings) open(ctx context.Context, log *slog.Logger) (*amove.Client, e
 	return amove.OpenDefault(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
 		OAuth:     s.oauthConfig(),
 		Outbound:  provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
-		Transfers: amove.TransferOptions{Retention: retention}})
+		Transfers: amove.TransferOptions{Retention: retention, AgentID: agentID}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

@@ -49,7 +49,7 @@ func TestCpDropboxVerified(t *testing.T) {
 	if err := s.load(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.open(ctx, slog.New(slog.DiscardHandler))
+	c, err := s.open(ctx, slog.New(slog.DiscardHandler), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestLocalStorageFirstStartIsIdempotent(t *testing.T) {
 		if err := s.load(); err != nil {
 			t.Fatal(err)
 		}
-		c, err := s.open(ctx, log)
+		c, err := s.open(ctx, log, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,7 +44,8 @@ var errUsage = errors.New("usage")
 const usage = `usage: amove <command> [flags]
 
 commands:
-  serve                      run the agent (HTTP API + /notification) on 127.0.0.1:29123
+  serve [-agent-id ID]       run the agent (HTTP API + /notification) on 127.0.0.1:29123; agents on one
+                             store (postgres://...) share its transfers (docs/scale-out.md)
   token create [-user NAME]  print a token for the HTTP API (default user: admin)
   accounts list              list cloud accounts
   accounts add -type T -name N [-access K -secret S -endpoint URL -region R -service-url URL]
@@ -52,6 +53,7 @@ commands:
   cp [-overwrite] SRC DST    upload LOCAL to ACCOUNT:BUCKET/KEY (KEY ending in / is a folder), or download
                              (an existing local file is replaced only with -overwrite)
   transfers                  list the transfers of the store (agent and CLI runs)
+  agents                     list the agents sharing the store's transfers, their queues and last heartbeat
   keys rotate|list           seal every stored credential with a new key and sign tokens with a new one; list the keys
   fastr serve -root DIR [-addr 127.0.0.1:29124 -access-key K -secret-key S | -keys FILE ...]
                              run a standalone Fastr server (keys also from FASTR_ACCESS_KEY/FASTR_SECRET_KEY)
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdCp(ctx, args[1:])
 	case "transfers":
 		return cmdTransfers(ctx, args[1:], os.Stdout)
+	case "agents":
+		return cmdAgents(ctx, args[1:], os.Stdout)
 	case "fastr":
 		return cmdFastr(ctx, args[1:])
 	case "keys":

@@ -59,7 +59,7 @@ func TestAllowHostFlag(t *testing.T) {
 	defer srv.Close()
 	s.DSN = "sqlite:" + filepath.Join(dir, "amove.db")
 	s.KeyFile = filepath.Join(dir, "secret.key")
-	c, err := s.open(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := s.open(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), "")
 	if err != nil {
 		t.Fatal(err)
 	}

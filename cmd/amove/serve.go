@@ -25,6 +25,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	fs.StringVar(&s.SMTP.Addr, "smtp", "", "SMTP server host:port for send_download_url")
 	fs.StringVar(&s.SMTP.From, "smtp-from", "amove@localhost", "sender address of mails")
 	fs.BoolVar(&s.NoLocalStorage, "no-local-storage", false, "do not serve the embedded \"Local storage\" Fastr server (env AMOVE_NO_LOCAL_STORAGE=1)")
+	fs.StringVar(&s.AgentID, "agent-id", "", "this agent's id among the agents sharing the store (lower-case letters, digits, '-'; env AMOVE_AGENT_ID; default: kept in <data dir>/agent-id, made from the host name)")
 	tokenless := fs.Bool("tokenless", false, "let list_buckets, upload_object, download_object and upload_object_from_form act for the signed-in user without a token (unsafe: any local process may then read and write files through the agent)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -33,7 +34,12 @@ func cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c, err := s.open(ctx, log)
+	agentID, err := s.agentID()
+	if err != nil {
+		return err
+	}
+	log.Info("agent", "id", agentID)
+	c, err := s.open(ctx, log, agentID)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func TestServeStopResumesTransfers(t *testing.T) {
 	if err := s.load(); err != nil {
 		t.Fatal(err)
 	}
-	cli, err := s.open(ctx, log)
+	cli, err := s.open(ctx, log, "")
 	if err != nil {
 		t.Fatal(err)
 	}

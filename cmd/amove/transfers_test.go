@@ -32,7 +32,7 @@ func TestTransfersListsEveryProcess(t *testing.T) {
 		if err := s.load(); err != nil {
 			t.Fatal(err)
 		}
-		c, err := s.open(ctx, log)
+		c, err := s.open(ctx, log, "")
 		if err != nil {
 			t.Fatal(err)
 		}

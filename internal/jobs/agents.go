@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -27,12 +28,14 @@ var migrations embed.FS
 // lock. Ours are migrated by internal/migrate, like the store's, with their
 // versions in amove_jobs_migration: a table of their own, so that the
 // store's versions and ours never collide when they share a database.
-func (q *Queue) migrate(ctx context.Context) error {
+func (q *Queue) migrate(ctx context.Context) error { return migrateAll(ctx, q.cfg.Backend, q.log) }
+
+func migrateAll(ctx context.Context, b Backend, log *slog.Logger) error {
 	steps, err := migrate.Steps(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
-	err = q.cfg.Backend.Migrate(ctx, q.log, func(ctx context.Context, tx DB) error {
+	err = b.Migrate(ctx, log, func(ctx context.Context, tx DB) error {
 		return migrate.Up(ctx, migrationTarget{tx}, steps)
 	})
 	if err != nil {
@@ -122,9 +125,21 @@ func (q *Queue) markStopped(ctx context.Context) error {
 }
 
 // Agents lists every agent that ever opened a Queue on this database, by id.
-func (q *Queue) Agents(ctx context.Context) ([]Agent, error) {
+func (q *Queue) Agents(ctx context.Context) ([]Agent, error) { return listAgents(ctx, q.db) }
+
+// ListAgents lists the agents of the database b is on without joining
+// them, for a program that only looks (amove agents). It migrates the
+// tables first, so a database no agent ever used lists none.
+func ListAgents(ctx context.Context, b Backend, log *slog.Logger) ([]Agent, error) {
+	if err := migrateAll(ctx, b, log); err != nil {
+		return nil, err
+	}
+	return listAgents(ctx, b)
+}
+
+func listAgents(ctx context.Context, db DB) ([]Agent, error) {
 	var out []Agent
-	err := q.db.Query(ctx, `SELECT id, queues, started_ms, heartbeat_ms, stopped_ms FROM amove_agents ORDER BY id`, nil,
+	err := db.Query(ctx, `SELECT id, queues, started_ms, heartbeat_ms, stopped_ms FROM amove_agents ORDER BY id`, nil,
 		func(scan func(...any) error) error {
 			var (
 				a                  Agent

@@ -53,6 +53,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -305,10 +306,24 @@ type EnqueueOptions struct {
 	// a local path must be local; the others go to the shared queue.
 	Local bool
 
-	// Unique makes Enqueue idempotent: when a job of the same kind, queue
-	// and args exists (in any state but discarded or cancelled, and not yet
-	// cleaned from river_job), Enqueue returns its id instead of adding one.
+	// Queue, when set, is the queue the job goes to, overriding Local: the
+	// Info.Queue of an earlier job, so that a job run again goes back to
+	// the agent whose local paths it uses.
+	Queue string
+
+	// Unique makes Enqueue idempotent: when a live job (waiting, running or
+	// to be retried: not completed, cancelled or discarded) of the same
+	// kind, queue and args exists, Enqueue returns its id instead of
+	// adding one. A finished job does not count, so a job can be run
+	// again once its last run ended.
 	Unique bool
+}
+
+// liveStates are the states Unique compares with: river requires
+// available, pending, running and scheduled among them.
+var liveStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }
 
 // Enqueue adds a job of a registered kind with args (JSON, typically the
@@ -324,11 +339,17 @@ func (q *Queue) Enqueue(ctx context.Context, kind string, args json.RawMessage, 
 		return 0, fmt.Errorf("%w: args are not JSON", ErrInvalid)
 	}
 	io := &river.InsertOpts{Queue: SharedQueue}
-	if opts.Local {
+	switch {
+	case opts.Queue != "":
+		if opts.Queue != SharedQueue && !strings.HasPrefix(opts.Queue, "agent_") {
+			return 0, fmt.Errorf("%w: queue %q", ErrInvalid, opts.Queue)
+		}
+		io.Queue = opts.Queue
+	case opts.Local:
 		io.Queue = q.localQueue()
 	}
 	if opts.Unique {
-		io.UniqueOpts = river.UniqueOpts{ByArgs: true, ByQueue: true}
+		io.UniqueOpts = river.UniqueOpts{ByArgs: true, ByQueue: true, ByState: liveStates}
 	}
 	res, err := q.client.Insert(ctx, rawArgs{kind: kind, raw: args}, io)
 	if err != nil {
@@ -430,6 +451,10 @@ func (q *Queue) Cancel(ctx context.Context, id int64) (State, error) {
 // job while it was still stopping.
 const pauseRecheck = time.Minute
 
+// resumeWait bounds how long Resume waits for a running job to leave the
+// running state (a runner stops within its slice's grace).
+const resumeWait = DefaultSlice + DefaultSliceGrace
+
 // Pause pauses job id, whichever agent runs it: a running runner sees its
 // context end with ErrPaused, and the job is not run again until Resume.
 func (q *Queue) Pause(ctx context.Context, id int64) error {
@@ -446,6 +471,14 @@ func (q *Queue) Pause(ctx context.Context, id int64) error {
 	if err := q.db.Exec(ctx, `INSERT INTO amove_job_pauses (job_id, paused_ms) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`,
 		id, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("jobs: pause %d: %w", id, err)
+	}
+	// A job waiting for a later time (snoozed, to be retried) is made
+	// available, so an agent takes it at once and its runner hears of the
+	// pause (see Runner).
+	if row.State == rivertype.JobStateScheduled || row.State == rivertype.JobStateRetryable {
+		if _, err := q.client.JobRetry(ctx, id); err != nil {
+			return fmt.Errorf("jobs: pause %d: %w", id, err)
+		}
 	}
 	// The flag is written first: a runner that starts now reads it, one
 	// that runs already gets this signal.
@@ -465,7 +498,21 @@ func (q *Queue) Resume(ctx context.Context, id int64) error {
 		return fmt.Errorf("jobs: resume %d: %w", id, err)
 	}
 	// JobRetry makes a snoozed (scheduled) job available now and leaves a
-	// running one alone (riverpgxv5 JobRetry query).
+	// running one alone (riverpgxv5 JobRetry query). A job still running
+	// may be a paused runner winding down that read the pause before it
+	// was lifted and is about to snooze for pauseRecheck: retry it until
+	// it has left the running state.
+	for deadline := time.Now().Add(resumeWait); ; {
+		row, err := q.client.JobRetry(ctx, id)
+		if err != nil || row.State != rivertype.JobStateRunning || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if _, err := q.client.JobRetry(ctx, id); err != nil {
 		if errors.Is(err, rivertype.ErrNotFound) {
 			return fmt.Errorf("%w: %d", ErrNotFound, id)

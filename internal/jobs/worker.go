@@ -20,7 +20,10 @@ import (
 // any agent for a shared job: Run continues from the journal, and
 // job.Resumed says whether there may be something to continue from.
 // Run must return promptly once ctx ends: a runner still working after
-// RescueAfter may find the job run a second time elsewhere.
+// RescueAfter may find the job run a second time elsewhere. A paused job
+// taken from the queue is handed to its runner with ctx already ended
+// (cause ErrPaused), so the runner can record the pause where it keeps the
+// job's own state.
 type Runner interface {
 	Run(ctx context.Context, job Job) error
 }
@@ -103,10 +106,6 @@ func (w *worker) Work(ctx context.Context, rj *river.Job[rawArgs]) error {
 	if err != nil {
 		return err
 	}
-	if paused {
-		return river.JobSnooze(pauseRecheck)
-	}
-
 	job := Job{
 		ID:       row.ID,
 		Kind:     row.Kind,
@@ -115,6 +114,12 @@ func (w *worker) Work(ctx context.Context, rj *river.Job[rawArgs]) error {
 		Attempt:  row.Attempt,
 		Resumed:  row.Attempt > 1 || len(row.Errors) > 0 || snoozes(row) > 0,
 		SliceEnd: start.Add(q.cfg.Slice),
+	}
+	if paused {
+		// The runner still hears of the pause, with its context ended at
+		// once: a pause that came as the job was fetched must be recorded
+		// by whoever keeps the job's own state (the transfer journal).
+		cancel(ErrPaused)
 	}
 	runErr := q.cfg.Runners[row.Kind].Run(jctx, job)
 	cause := context.Cause(jctx)
