@@ -252,4 +252,3 @@ func sawState(ch <-chan transfer.Event, id string, want transfer.State, d time.D
 		}
 	}
 }
-
