@@ -158,6 +158,10 @@ func (j *job) run(ctx context.Context) {
 		}
 	}
 	if err == nil {
+		// Stopped before it began: nothing to mark running.
+		err = ctx.Err()
+	}
+	if err == nil {
 		if j.currentState() != Running {
 			// A slice that continues a running job changes nothing.
 			j.setState(ctx, Running, "")

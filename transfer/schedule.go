@@ -73,7 +73,9 @@ func (e *Engine) RunSlice(ctx context.Context, id string, softEnd time.Time) err
 		e.ctl.Unlock()
 		return ErrContinue
 	}
-	rec, err := e.journal.Get(ctx, id)
+	// ctx may have ended already (a pause that came as the job was
+	// taken): the journal is still read, so the pause is recorded.
+	rec, err := e.journal.Get(context.WithoutCancel(ctx), id)
 	if errors.Is(err, ErrUnknownJob) {
 		e.ctl.Unlock()
 		return nil // deleted: nothing left to run
@@ -90,14 +92,20 @@ func (e *Engine) RunSlice(ctx context.Context, id string, softEnd time.Time) err
 	// The run's context ends with the engine (Close) or with ctx, its cause
 	// translated: a pause or cancel as such, anything else a yield.
 	jctx, cancel := context.WithCancelCause(e.base)
-	stop := context.AfterFunc(ctx, func() {
+	translate := func() {
 		switch cause := context.Cause(ctx); {
 		case errors.Is(cause, errPause), errors.Is(cause, errCancel):
 			cancel(cause)
 		default:
 			cancel(errYield)
 		}
-	})
+	}
+	stop := func() bool { return false }
+	if ctx.Err() != nil {
+		translate() // at once, so the run starts nothing
+	} else {
+		stop = context.AfterFunc(ctx, translate)
+	}
 	done := make(chan struct{})
 	j.mu.Lock()
 	j.cancel, j.done, j.softEnd = cancel, done, softEnd

@@ -200,3 +200,43 @@ func TestRunSliceAtRest(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSliceStoppedBeforeStart: a slice whose context ended before it
+// began (the scheduler took a job as it was paused or cancelled) records
+// the pause or the cancel in the journal.
+func TestRunSliceStoppedBeforeStart(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  transfer.State
+	}{
+		{transfer.ErrPaused, transfer.Paused},
+		{transfer.ErrCancelled, transfer.Cancelled},
+		{errors.New("slice over"), transfer.Pending},
+	} {
+		t.Run(string(tc.want), func(t *testing.T) {
+			ctx := context.Background()
+			e := transfer.New(transfer.Options{Open: accounts{"m": newMemory(t, "b")}.open, Scheduler: noRun{}})
+			defer e.Close()
+			dir := t.TempDir()
+			writeTree(t, dir, map[string]int{"f": 1 << 20})
+			id, err := e.Start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: filepath.Join(dir, "f"), Dest: transfer.Location{Account: "m", Bucket: "b", Key: "f"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stopped, cancel := context.WithCancelCause(ctx)
+			cancel(tc.cause)
+			err = e.RunSlice(stopped, id, time.Now().Add(time.Hour))
+			if st, _ := e.Lookup(ctx, id); st.State != tc.want {
+				t.Errorf("after a slice stopped by %v before it began: %s (RunSlice = %v), want %s", tc.cause, st.State, err, tc.want)
+			}
+		})
+	}
+}
+
+// noRun is a Scheduler that runs nothing: the test runs the slices.
+type noRun struct{}
+
+func (noRun) Schedule(context.Context, string, bool) error { return nil }
+func (noRun) Pause(context.Context, string) (bool, error)  { return false, nil }
+func (noRun) Resume(context.Context, string, bool) error   { return nil }
+func (noRun) Cancel(context.Context, string) (bool, error) { return false, nil }
