@@ -418,6 +418,9 @@ func (j *job) startUploadParts(ctx context.Context, task func(func() error), mu 
 // (Part.Checksum) with the bytes sent; Sum keeps the part's digest for the
 // whole-object check.
 func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64, rc *readCheck) error {
+	if j.rec.Kind == Upload {
+		return j.uploadFilePart(ctx, mu, u, i, it, num, off, size)
+	}
 	bufp := j.e.bufs.get(it.PartSize)
 	defer j.e.bufs.put(bufp)
 	buf := (*bufp)[:size]
@@ -458,6 +461,51 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 		if err := j.addInOrder(ctx, rc, num, buf); err != nil {
 			return err
 		}
+	}
+	j.addPart(ctx, i, rec)
+	j.bytesDone.Add(size)
+	return nil
+}
+
+// uploadFilePart sends one part of a local file straight from the file
+// (filePart): no buffer. The part's digests are of the bytes the driver
+// read to send it; as in uploadPart, the one the provider checked is
+// compared with them and Sum keeps the item's SumHash digest.
+func (j *job) uploadFilePart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64) error {
+	var rec PartRecord
+	err := j.e.retry(ctx, func() error {
+		f, err := j.e.openSource(it.Src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := waitBandwidth(ctx, j.limiter, size); err != nil {
+			return err
+		}
+		body := newFilePart(f, off, size, it.SumHash, j.partHash.get())
+		p, err := mu.UploadPart(ctx, u, num, body, size)
+		if err != nil {
+			return err
+		}
+		sum, err := body.sum(it.SumHash)
+		if err != nil {
+			return err
+		}
+		if !p.Checksum.IsZero() {
+			j.partHash.set(p.Checksum.Hash)
+			local, err := body.sum(p.Checksum.Hash)
+			if err != nil {
+				return err
+			}
+			if !local.Equal(p.Checksum) {
+				return mismatch(fmt.Sprintf("part %d of %s", num, it.Dst), local, p.Checksum)
+			}
+		}
+		rec = PartRecord{Number: num, Size: size, ETag: p.ETag, Checksum: p.Checksum, Sum: sum}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	j.addPart(ctx, i, rec)
 	j.bytesDone.Add(size)

@@ -36,6 +36,7 @@ type job struct {
 	filesFailed atomic.Int64
 	rate        float64 // bytes/s, smoothed; under mu
 	limiter     *rate.Limiter
+	partHash    partHashes // the digest the destination reports for parts
 
 	src, dst provider.Storage // opened per run
 	root     *os.Root         // a download's folder, opened per run (localfs.go); under mu
