@@ -258,3 +258,15 @@ type VerifiedReader interface {
 	// was read; zero when nothing was compared.
 	Checksum() Checksum
 }
+
+// ObjectReader is implemented by readers from NewRangeReader of a whole
+// object (offset 0, length -1) that learned, from the response carrying
+// the bytes, the object's whole-object digests (S3 answers them on a GET
+// with x-amz-checksum-mode). Object holds the ETag, Size and Checksums of
+// the object being read, so a reader planned with a costlier digest (the
+// MD5 a listing gave) can check the bytes with a cheaper one the provider
+// holds for the same version, while they stream.
+type ObjectReader interface {
+	// Object describes the object whose bytes the reader returns.
+	Object() Object
+}

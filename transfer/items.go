@@ -597,6 +597,7 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	var rangeChecked bool
+	var want provider.Checksum
 	err = j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
@@ -609,8 +610,9 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		}
 		// The digest is of the bytes the file took, each buffer hashed
 		// once written (io.MultiWriter stops at the first failed write).
+		want = j.cheapestSum(rc, it)
 		var w io.Writer = f
-		h, _ := provider.NewHash(it.SrcSum.Hash)
+		h, _ := provider.NewHash(want.Hash)
 		if h != nil {
 			w = io.MultiWriter(f, h)
 		}
@@ -628,8 +630,8 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if h == nil {
 			return nil // nothing to check against
 		}
-		if got := (provider.Checksum{Hash: it.SrcSum.Hash, Value: hex.EncodeToString(h.Sum(nil))}); !got.Equal(it.SrcSum) {
-			return mismatch(it.Src, got, it.SrcSum)
+		if got := (provider.Checksum{Hash: want.Hash, Value: hex.EncodeToString(h.Sum(nil))}); !got.Equal(want) {
+			return mismatch(it.Src, got, want)
 		}
 		return nil
 	})
@@ -641,8 +643,36 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !it.SrcSum.IsZero() || rangeChecked})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !want.IsZero() || rangeChecked})
 	return nil
+}
+
+// cheapestSum is the digest a whole-object read of it is checked with: the
+// planned one (it.SrcSum), or a cheaper one (provider.Preference) that the
+// response carrying the bytes reported for the same version of the object
+// (provider.ObjectReader), such as the CRC32C S3 holds for an object whose
+// listing gave only the MD5 of its ETag. Zero when the job checks nothing.
+func (j *job) cheapestSum(rc io.Reader, it ItemRecord) provider.Checksum {
+	or, ok := rc.(provider.ObjectReader)
+	if !ok || j.e.opts.NoDownloadChecksums {
+		return it.SrcSum
+	}
+	o := or.Object()
+	if o.ETag != it.SrcETag || o.Size != it.Size {
+		return it.SrcSum // another version: the planned digest tells
+	}
+	if c := srcSum(o); !c.IsZero() && (it.SrcSum.IsZero() || cost(c.Hash) < cost(it.SrcSum.Hash)) {
+		return c
+	}
+	return it.SrcSum
+}
+
+// cost is h's place in provider.Preference: lower is cheaper to compute.
+func cost(h provider.Hash) int {
+	if k := slices.Index(provider.Preference, h); k >= 0 {
+		return k
+	}
+	return len(provider.Preference)
 }
 
 // readerChecksum is what a driver's reader vouches for: the digest of the

@@ -241,9 +241,12 @@ func srcSum(o provider.Object) provider.Checksum {
 
 // withChecksums fills in the checksums a listing left out: one Stat per
 // large object (listings rarely carry digests, a HEAD often does), kept
-// only if the object is still the listed version.
+// only if the object is still the listed version. A listing that gave
+// only digests that do not fold across ranges (the MD5 of an S3 ETag) is
+// completed too: a HEAD may name a CRC the ranges can be checked with as
+// they land, where an MD5 must be read back in order.
 func (e *Engine) withChecksums(ctx context.Context, st provider.Storage, bucket string, o provider.Object) provider.Object {
-	if e.opts.NoDownloadChecksums || !o.Checksums.IsZero() || o.Size <= e.opts.PartSize {
+	if e.opts.NoDownloadChecksums || provider.Combinable(srcSum(o).Hash) || o.Size <= e.opts.PartSize {
 		return o
 	}
 	if full, err := st.Stat(ctx, bucket, o.Key); err == nil && full.ETag == o.ETag && full.Size == o.Size {

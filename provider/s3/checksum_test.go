@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/amove/amove-go/provider"
@@ -167,6 +169,51 @@ func TestWithoutRetries(t *testing.T) {
 		}
 		if got := calls.Load(); got != c.want {
 			t.Errorf("retries disabled %v: %d requests, want %d", provider.RetriesDisabled(c.ctx), got, c.want)
+		}
+	}
+}
+
+// TestWholeReadReportsChecksums: the reader of a whole object tells the
+// full-object checksum the server holds (x-amz-checksum-mode on the GET)
+// and the ETag's MD5; a ranged reader tells nothing.
+func TestWholeReadReportsChecksums(t *testing.T) {
+	s, bucket := openMinIO(t)
+	ctx := context.Background()
+	body := []byte(strings.Repeat("checksum mode ", 1000))
+	for _, c := range []struct {
+		alg  types.ChecksumAlgorithm
+		want provider.Hash
+	}{{types.ChecksumAlgorithmCrc64nvme, provider.HashCRC64}, {types.ChecksumAlgorithmCrc32c, provider.HashCRC32C}, {"", ""}} {
+		key := "sum-" + string(c.alg)
+		if _, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			Body: bytes.NewReader(body), ChecksumAlgorithm: c.alg}); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.NewRangeReader(ctx, bucket, key, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		or, ok := rc.(provider.ObjectReader)
+		if !ok || !bytes.Equal(got, body) {
+			t.Fatalf("%s: whole reader %T, %d bytes", key, rc, len(got))
+		}
+		o := or.Object()
+		wantSums := provider.Checksums{MD5: md5Hex(body)}
+		if c.want != "" {
+			wantSums.Set(provider.SumBytes(c.want, body))
+		}
+		if o.Checksums != wantSums || o.Size != int64(len(body)) || o.ETag == "" {
+			t.Errorf("%s: reader reports %+v size %d etag %q, want %+v", key, o.Checksums, o.Size, o.ETag, wantSums)
+		}
+		rc, err = s.NewRangeReader(ctx, bucket, key, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+		if _, ok := rc.(provider.ObjectReader); ok {
+			t.Errorf("%s: a ranged reader claims the object's checksums", key)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/amove/amove-go/provider"
 )
@@ -56,6 +57,8 @@ var (
 	_ provider.Copier            = (*Storage)(nil)
 	_ provider.Regioner          = (*Storage)(nil)
 	_ provider.Hasher            = (*Storage)(nil)
+
+	_ provider.ObjectReader = objectReader{}
 )
 
 // Open returns a driver for cfg. cfg.CloudType must be AWS, Wasabi,
@@ -281,7 +284,10 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 
 // NewRangeReader implements provider.Storage with a GET carrying a Range
 // header. A zero length is answered locally after checking the object
-// exists, since S3 cannot serve an empty range.
+// exists, since S3 cannot serve an empty range. The reader of a whole
+// object is a provider.ObjectReader: it reports the object's ETag and the
+// full-object checksums the server holds (asked for with
+// x-amz-checksum-mode where the provider keeps them).
 func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, error) {
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	switch {
@@ -298,12 +304,40 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	default:
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
 	}
-	out, err := s.client.GetObject(ctx, in, sdk(ctx)...)
+	var opts []func(*s3.Options)
+	whole := in.Range == nil
+	if whole && s.q.fullObjectCRC {
+		// Ask for the object's full-object checksums (x-amz-checksum-mode)
+		// as a header, not as ChecksumMode: the SDK then leaves the check to
+		// the reader's caller (provider.ObjectReader) instead of hashing the
+		// stream a second time. Only for whole objects: a range has none.
+		opts = append(opts, s3.WithAPIOptions(smithyhttp.AddHeaderValue("x-amz-checksum-mode", "ENABLED")))
+	}
+	out, err := s.client.GetObject(ctx, in, sdk(ctx, opts...)...)
 	if err != nil {
 		return nil, mapError(err, bucket+"/"+key)
 	}
-	return out.Body, nil
+	if !whole {
+		return out.Body, nil
+	}
+	o := objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType))
+	if encrypted(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
+		o.Checksums.MD5 = ""
+	}
+	reported{crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64: out.ChecksumCRC64NVME,
+		sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256, typ: out.ChecksumType}.fill(&o.Checksums)
+	return objectReader{out.Body, o}, nil
 }
+
+// objectReader is the body of a whole-object GET with the object it is:
+// its ETag and the full-object checksums the response reported.
+type objectReader struct {
+	io.ReadCloser
+	o provider.Object
+}
+
+// Object implements provider.ObjectReader.
+func (r objectReader) Object() provider.Object { return r.o }
 
 // Delete implements provider.Storage with DeleteObject, which S3 answers
 // with success for a missing key.
