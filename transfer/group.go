@@ -143,6 +143,8 @@ func (e *Engine) settleGroup(ctx context.Context, shard *JobRecord) {
 	if err := e.journal.Put(ctx, group); err != nil {
 		e.log.Error("transfer: journal", "job", group.ID, "err", err)
 	}
+	// Subscribers that hold the group's id hear that it ended.
+	e.emit(Event{Type: EventState, Status: st})
 }
 
 // eachShard calls fn for every shard of group id and joins the errors

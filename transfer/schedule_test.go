@@ -269,9 +269,11 @@ func TestScheduledGroup(t *testing.T) {
 	j := transfer.NewMemJournal()
 	e := transfer.New(transfer.Options{Open: accounts{"s": src, "d": dst}.open, Journal: j, Scheduler: sch})
 	sch.e = e
+	events, unsubscribe := e.Subscribe(4096)
 	defer func() {
 		e.Close()
 		sch.wg.Wait()
+		unsubscribe()
 	}()
 	id, err := e.Start(ctx, transfer.Request{Kind: transfer.Copy, Source: transfer.Location{Account: "s", Bucket: "s", Key: "many/"},
 		Dest: transfer.Location{Account: "d", Bucket: "d", Key: "copy/"}})
@@ -296,6 +298,18 @@ func TestScheduledGroup(t *testing.T) {
 		if got := readObject(t, dst, "d", "copy/"+strings.TrimPrefix(key, "many/")); !bytes.Equal(got, data) {
 			t.Fatalf("%s differs after the copy", key)
 		}
+	}
+	sawGroupEnd := false
+	for timeout := time.After(10 * time.Second); !sawGroupEnd; {
+		select {
+		case ev := <-events:
+			sawGroupEnd = ev.Type == transfer.EventState && ev.Status.ID == id && ev.Status.State == transfer.Completed
+		case <-timeout:
+			t.Fatal("no state event said the group completed")
+		}
+	}
+	if !sawGroupEnd {
+		t.Error("no state event said the group completed")
 	}
 	if sch.most.Load() < 2 {
 		t.Errorf("at most %d slice(s) ran at once: the shards must run side by side", sch.most.Load())
