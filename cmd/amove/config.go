@@ -233,8 +233,8 @@ func (s *settings) open(ctx context.Context, log *slog.Logger, agentID string) (
 		}
 	}
 	return amove.OpenDefault(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
-		OAuth:     s.oauthConfig(),
-		Outbound:  provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
+		OAuth:    s.oauthConfig(),
+		Outbound: provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
 		Transfers: amove.TransferOptions{Retention: retention, AgentID: agentID,
 			Concurrency: s.Concurrency, PartSize: int64(s.PartSizeMiB) << 20}})
 }
