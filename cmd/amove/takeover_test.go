@@ -45,7 +45,7 @@ const (
 	bigSize    = 256 << 20
 	copyPart   = 8 << 20 // 32 parts
 	smallCount = 2000
-	agentConc  = 4 // -concurrency of each agent: parts and small objects in flight
+	agentConc  = 8 // -concurrency of each agent: parts and small objects in flight
 	// rescueBound is when a dead agent's shared job runs again at the
 	// latest with the default settings (docs/scale-out.md, "Slices and the
 	// rescue bound"): RescueAfter 20 s + rescuer 30 s + scheduler 5 s +
@@ -192,8 +192,8 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 	}
 	agents.start(first)
 
-	// Slow enough that the kill lands mid-way: a part takes about 2 s.
-	proxy.bigDelay.Store(int64(time.Second))
+	// Slow enough that the kill lands mid-way: a part takes about 3 s.
+	proxy.bigDelay.Store(int64(1500 * time.Millisecond))
 	proxy.smallDelay.Store(int64(20 * time.Millisecond))
 	big, err := ctl.Copy(ctx, p, amove.CopyRequest{SourceAccountID: from.ID, SourceBucket: src.bucket, SourceKey: "big.bin",
 		DestAccountID: to.ID, DestBucket: dstBucket, DestKey: "big.bin"})
@@ -273,7 +273,7 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 
 	// The work finishes within the rescue bound plus the time the rest of
 	// the work takes (generous: a loaded machine).
-	deadline := killAt.Add(rescueBound + 90*time.Second)
+	deadline := killAt.Add(rescueBound + 2*time.Minute)
 	for _, id := range []string{big, small} {
 		st := waitFinal(t, ctl, p, id, deadline)
 		if st.State != transfer.Completed {
