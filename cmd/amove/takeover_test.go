@@ -222,20 +222,29 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 		}
 	}
 
+	// The small copy is split into shards (2,000 objects: 8 jobs of 250)
+	// that the agents run side by side; its record lists them.
+	shards := getRecord(t, journal, small).Shards
+	if len(shards) < 2 {
+		t.Fatalf("the copy of %d objects has %d shards; want it split", smallCount, len(shards))
+	}
+
 	// Mid-way: at least 4 of the 32 parts and 10 small objects are in the
-	// journal; on PostgreSQL, the agent (or agents) running the two jobs.
+	// journal; on PostgreSQL, the agent running the big copy (with the
+	// shards it runs too) is the one killed, so its jobs must be taken
+	// over while the other agents go on with theirs.
 	var holders []string
 	for {
-		bigRec, smallRec := getRecord(t, journal, big), getRecord(t, journal, small)
-		if bigRec.State.Final() || smallRec.State.Final() {
-			t.Fatalf("a copy ended before the kill (big %s, small %s): slow the proxy down", bigRec.State, smallRec.State)
+		bigRec := getRecord(t, journal, big)
+		if st, _ := ctl.TransferStatus(ctx, p, small); bigRec.State.Final() || st.State.Final() {
+			t.Fatalf("a copy ended before the kill (big %s, small %s): slow the proxy down", bigRec.State, st.State)
 		}
-		if len(bigRec.Items[0].Parts) >= 4 && doneItems(smallRec) >= 10 {
+		if len(bigRec.Items[0].Parts) >= 4 && doneItems(t, journal, shards) >= 10 {
 			if !shared {
 				holders = []string{first}
 				break
 			}
-			if holders = runningOn(t, dsn, big, small); holders != nil {
+			if holders = runningOn(t, dsn, big); holders != nil {
 				break
 			}
 		}
@@ -252,15 +261,17 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 	killed := time.Now()
 	// The killed agents are gone and the rescue is at least 20 s away: the
 	// journal is what the next agent will resume from.
-	bigRec, smallRec := getRecord(t, journal, big), getRecord(t, journal, small)
+	bigRec := getRecord(t, journal, big)
 	var partsAtKill []int
 	for _, pr := range bigRec.Items[0].Parts {
 		partsAtKill = append(partsAtKill, pr.Number)
 	}
 	objectsAtKill := map[string]bool{}
-	for _, it := range smallRec.Items {
-		if it.Done {
-			objectsAtKill[it.Dst] = true
+	for _, id := range shards {
+		for _, it := range getRecord(t, journal, id).Items {
+			if it.Done {
+				objectsAtKill[it.Dst] = true
+			}
 		}
 	}
 	proxy.bigDelay.Store(0)
@@ -291,7 +302,7 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 	isObject := func(e proxyRecord) bool {
 		return e.Method == http.MethodPut && e.Bucket == dstBucket && strings.HasPrefix(e.Key, "small/") && e.Part == 0
 	}
-	for what, match := range map[string]func(proxyRecord) bool{"big copy": isPart, "small copy": isObject} {
+	for what, match := range map[string]func(proxyRecord) bool{"big copy": isPart} {
 		i := slices.IndexFunc(log, func(e proxyRecord) bool { return match(e) && e.Start.After(killed) })
 		if i < 0 {
 			t.Errorf("%s: no request after the kill", what)
@@ -369,13 +380,25 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 	if !shared {
 		return
 	}
-	// Who ran the jobs: a killed agent, then a survivor.
-	for _, id := range []string{big, small} {
+	// Who ran the jobs: the big copy on a killed agent, then a survivor;
+	// every shard the killed agent ran, finished by a survivor; and the
+	// shards on more than one agent.
+	if by := attemptedBy(t, dsn, big); !slices.ContainsFunc(by, func(a string) bool { return slices.Contains(holders, a) }) ||
+		slices.Contains(holders, by[len(by)-1]) {
+		t.Errorf("the big copy ran on %v; want a killed agent %v, then another", by, holders)
+	}
+	ranShards := map[string]bool{}
+	for _, id := range shards {
 		by := attemptedBy(t, dsn, id)
-		if !slices.ContainsFunc(by, func(a string) bool { return slices.Contains(holders, a) }) ||
-			slices.Contains(holders, by[len(by)-1]) {
-			t.Errorf("transfer %s ran on %v; want a killed agent %v, then another", id, by, holders)
+		for _, a := range by {
+			ranShards[a] = true
 		}
+		if len(by) > 0 && slices.Contains(holders, by[len(by)-1]) {
+			t.Errorf("shard %s ran last on %v, a killed agent", id, by)
+		}
+	}
+	if len(ranShards) < 2 {
+		t.Errorf("the shards of the small copy ran on %v; want several agents", ranShards)
 	}
 	// Any agent answers for the transfer over HTTP.
 	survivor := agents.running()[0]
@@ -426,11 +449,14 @@ func getRecord(t *testing.T, j transfer.Journal, id string) *transfer.JobRecord 
 	return rec
 }
 
-func doneItems(rec *transfer.JobRecord) int {
+// doneItems counts the finished items of the jobs ids.
+func doneItems(t *testing.T, j transfer.Journal, ids []string) int {
 	n := 0
-	for _, it := range rec.Items {
-		if it.Done {
-			n++
+	for _, id := range ids {
+		for _, it := range getRecord(t, j, id).Items {
+			if it.Done {
+				n++
+			}
 		}
 	}
 	return n
