@@ -258,6 +258,14 @@ func (e *Engine) Start(ctx context.Context, req Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if s := e.opts.Scheduler; s != nil {
+		if shards := split(rec); shards != nil {
+			if err := e.startGroup(ctx, s, rec, shards); err != nil {
+				return "", err
+			}
+			return rec.ID, nil
+		}
+	}
 	if err := e.journal.Put(ctx, rec); err != nil {
 		return "", fmt.Errorf("transfer: journal: %w", err)
 	}
@@ -492,6 +500,9 @@ func (e *Engine) Lookup(ctx context.Context, id string) (Status, error) {
 		}
 		return Status{}, err
 	}
+	if len(rec.Shards) > 0 {
+		return e.groupStatus(ctx, *rec)
+	}
 	return e.summaryStatus(rec.summary()), nil
 }
 
@@ -508,6 +519,18 @@ func (e *Engine) ListJournal(ctx context.Context, f ListFilter) ([]Status, error
 	e.mu.Unlock()
 	out := make([]Status, 0, len(sums))
 	for _, s := range sums {
+		switch {
+		case s.Group != "":
+			delete(held, s.ID)
+			continue // listed as its group
+		case len(s.Shards) > 0:
+			st, err := e.groupStatus(ctx, s.JobRecord)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, st)
+			continue
+		}
 		if j := held[s.ID]; j != nil && j.active() {
 			out = append(out, j.status())
 		} else {
@@ -518,7 +541,7 @@ func (e *Engine) ListJournal(ctx context.Context, f ListFilter) ([]Status, error
 	// A running job the journal did not list (a journal write failed, or
 	// its state there did not match f yet) is still shown if it matches.
 	for _, j := range held {
-		if !j.active() {
+		if !j.active() || j.rec.Group != "" {
 			continue
 		}
 		if st := j.status(); f.Match(st.Owner, st.State, st.Updated) {
@@ -655,6 +678,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 		// ones it never got (a journal from before it, or a stop between
 		// the journal write and the scheduling). Schedule is idempotent.
 		for _, s := range sums {
+			if len(s.Shards) > 0 {
+				continue // a group: its shards are listed too
+			}
 			if err := sch.Schedule(ctx, s.ID, s.Kind.local()); err != nil {
 				return fmt.Errorf("transfer: schedule %s: %w", s.ID, err)
 			}
@@ -664,7 +690,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 	e.ctl.Lock()
 	defer e.ctl.Unlock()
 	for _, s := range sums {
-		if _, err := e.job(s.ID); err == nil {
+		if _, err := e.job(s.ID); err == nil || len(s.Shards) > 0 {
 			continue
 		}
 		full, err := e.journal.Get(ctx, s.ID)

@@ -121,6 +121,9 @@ type Status struct {
 	Meta map[string]string `json:"meta,omitempty"`
 	// Push is how a P2P job moves its bytes.
 	Push PushRecord `json:"push,omitzero"`
+	// Group is the job this one is a shard of, when a big copy was split
+	// across agents (its events carry the shard's id and this).
+	Group string `json:"group,omitempty"`
 }
 
 // EventType says what an Event reports.

@@ -132,6 +132,11 @@ type JobRecord struct {
 	Push PushRecord        `json:"push,omitzero"`
 	// Overwrite: see Request.Overwrite.
 	Overwrite bool `json:"overwrite,omitempty"`
+	// Group is set on the jobs a big copy was split into (group.go): the
+	// id of the job users see, which has no items of its own and lists
+	// these in Shards.
+	Group  string   `json:"group,omitempty"`
+	Shards []string `json:"shards,omitempty"`
 }
 
 // JobOptions are the per-job settings kept for a resume.

@@ -85,6 +85,7 @@ func (j *job) status() Status {
 		Updated:        j.rec.Updated,
 		Meta:           j.rec.Meta,
 		Push:           j.pushStatus(),
+		Group:          j.rec.Group,
 	}
 	if j.rate > 0 && st.BytesTotal > st.BytesDone && j.state == Running {
 		st.ETA = time.Duration(float64(st.BytesTotal-st.BytesDone) / j.rate * float64(time.Second))
@@ -108,6 +109,7 @@ func (j *job) setState(ctx context.Context, s State, errMsg string) {
 	if err := j.e.journal.Put(context.WithoutCancel(ctx), rec); err != nil {
 		j.e.log.Error("transfer: journal", "job", rec.ID, "err", err)
 	}
+	j.e.settleGroup(ctx, rec)
 	j.e.emit(Event{Type: EventState, Status: j.status()})
 }
 

@@ -84,9 +84,9 @@ func (e *Engine) RunSlice(ctx context.Context, id string, softEnd time.Time) err
 		e.ctl.Unlock()
 		return fmt.Errorf("transfer: journal: %w", err)
 	}
-	if rec.State != Running && rec.State != Pending {
+	if rec.State != Running && rec.State != Pending || len(rec.Shards) > 0 {
 		e.ctl.Unlock()
-		return nil
+		return nil // at rest, or a group (its shards run)
 	}
 	j := e.register(rec)
 	// The run's context ends with the engine (Close) or with ctx, its cause
@@ -151,6 +151,9 @@ func (e *Engine) scheduledPause(ctx context.Context, s Scheduler, id string) err
 	if err != nil {
 		return err
 	}
+	if len(rec.Shards) > 0 {
+		return e.eachShard(ctx, rec, e.Pause)
+	}
 	if rec.State != Running && rec.State != Pending {
 		return fmt.Errorf("%w: job %s is %s", ErrBadState, id, rec.State)
 	}
@@ -214,6 +217,16 @@ func (e *Engine) scheduledResume(ctx context.Context, s Scheduler, id string) er
 		e.ctl.Unlock()
 		return err
 	}
+	if len(rec.Shards) > 0 {
+		e.ctl.Unlock()
+		if err := e.eachShard(ctx, rec, e.Resume); err != nil {
+			return err
+		}
+		// The group reads as running again (it may have been settled
+		// as failed).
+		rec.State, rec.Error = Pending, ""
+		return e.journal.Put(ctx, rec)
+	}
 	if rec.State != Paused && rec.State != Failed {
 		e.ctl.Unlock()
 		return fmt.Errorf("%w: job %s is %s", ErrBadState, id, rec.State)
@@ -230,6 +243,9 @@ func (e *Engine) scheduledCancel(ctx context.Context, s Scheduler, id string) er
 	rec, err := e.journal.Get(ctx, id)
 	if err != nil {
 		return err
+	}
+	if len(rec.Shards) > 0 {
+		return e.eachShard(ctx, rec, e.Cancel)
 	}
 	if rec.State == Completed || rec.State == Cancelled {
 		return fmt.Errorf("%w: job %s is %s", ErrBadState, id, rec.State)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +29,9 @@ type sliceScheduler struct {
 	running map[string]*context.CancelCauseFunc
 	paused  map[string]bool
 	slices  atomic.Int64
-	wg      sync.WaitGroup
+	// now and most count the slices running at once.
+	now, most atomic.Int64
+	wg        sync.WaitGroup
 }
 
 func newSliceScheduler(slice time.Duration) *sliceScheduler {
@@ -58,7 +62,11 @@ func (s *sliceScheduler) Schedule(ctx context.Context, id string, local bool) er
 			sctx, stop := context.WithCancelCause(rctx)
 			// The slice's hard end comes a little after its soft one.
 			t := time.AfterFunc(s.slice+time.Second, func() { stop(errors.New("slice over")) })
+			if n := s.now.Add(1); n > s.most.Load() {
+				s.most.Store(n)
+			}
 			err := s.e.RunSlice(sctx, id, time.Now().Add(s.slice))
+			s.now.Add(-1)
 			t.Stop()
 			stop(nil)
 			if !errors.Is(err, transfer.ErrContinue) {
@@ -240,3 +248,84 @@ func (noRun) Schedule(context.Context, string, bool) error { return nil }
 func (noRun) Pause(context.Context, string) (bool, error)  { return false, nil }
 func (noRun) Resume(context.Context, string, bool) error   { return nil }
 func (noRun) Cancel(context.Context, string) (bool, error) { return false, nil }
+
+// TestScheduledGroup: a copy of many objects run through a Scheduler is
+// split into shards that run at once; the job the caller holds sums them,
+// is listed alone, pauses, resumes and completes with every object copied
+// intact.
+func TestScheduledGroup(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newMemory(t, "s"), newMemory(t, "d")
+	const n = 600
+	want := map[string][]byte{}
+	for i := range n {
+		key := fmt.Sprintf("many/%04d", i)
+		want[key] = randBytes(i, 1000+i)
+		if _, err := src.Write(ctx, "s", key, bytes.NewReader(want[key]), int64(len(want[key])), provider.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sch := newSliceScheduler(30 * time.Millisecond)
+	j := transfer.NewMemJournal()
+	e := transfer.New(transfer.Options{Open: accounts{"s": src, "d": dst}.open, Journal: j, Scheduler: sch})
+	sch.e = e
+	events, unsubscribe := e.Subscribe(4096)
+	defer func() {
+		e.Close()
+		sch.wg.Wait()
+		unsubscribe()
+	}()
+	id, err := e.Start(ctx, transfer.Request{Kind: transfer.Copy, Source: transfer.Location{Account: "s", Bucket: "s", Key: "many/"},
+		Dest: transfer.Location{Account: "d", Bucket: "d", Key: "copy/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Pause(ctx, id); err != nil {
+		t.Fatalf("Pause of the group: %v", err)
+	}
+	st := wait(t, e, id)
+	if st.State != transfer.Paused {
+		t.Fatalf("the group after Pause: %s", st.State)
+	}
+	if err := e.Resume(ctx, id); err != nil {
+		t.Fatalf("Resume of the group: %v", err)
+	}
+	st = wait(t, e, id)
+	if st.State != transfer.Completed || st.FilesTotal != n || st.FilesDone != n || !st.ChecksumVerified {
+		t.Fatalf("the group: %+v; want %d of %d files done, verified", st, n, n)
+	}
+	for key, data := range want {
+		if got := readObject(t, dst, "d", "copy/"+strings.TrimPrefix(key, "many/")); !bytes.Equal(got, data) {
+			t.Fatalf("%s differs after the copy", key)
+		}
+	}
+	sawGroupEnd := false
+	for timeout := time.After(10 * time.Second); !sawGroupEnd; {
+		select {
+		case ev := <-events:
+			sawGroupEnd = ev.Type == transfer.EventState && ev.Status.ID == id && ev.Status.State == transfer.Completed
+		case <-timeout:
+			t.Fatal("no state event said the group completed")
+		}
+	}
+	if !sawGroupEnd {
+		t.Error("no state event said the group completed")
+	}
+	if sch.most.Load() < 2 {
+		t.Errorf("at most %d slice(s) ran at once: the shards must run side by side", sch.most.Load())
+	}
+	list, err := e.ListJournal(ctx, transfer.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != id || list[0].FilesTotal != n {
+		t.Errorf("the journal lists %d jobs (%v), want the group alone with %d files", len(list), statusIDs(list), n)
+	}
+	rec, err := j.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Shards) < 2 || rec.State != transfer.Completed {
+		t.Errorf("the group's record: %d shards, state %s; want several shards, settled completed", len(rec.Shards), rec.State)
+	}
+}

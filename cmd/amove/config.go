@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -51,6 +52,12 @@ type settings struct {
 	// queue (docs/scale-out.md); default: the one kept in <data
 	// dir>/agent-id, made from the host name on first start.
 	AgentID string `json:"agentId"`
+	// Concurrency bounds the parts or small files in flight across the
+	// agent's transfers, PartSizeMiB is the part size of multipart
+	// transfers (amove.TransferOptions); zero means the engine's defaults
+	// (16, 16 MiB).
+	Concurrency int `json:"concurrency"`
+	PartSizeMiB int `json:"partSizeMiB"`
 
 	config     string
 	roots      stringList
@@ -121,6 +128,8 @@ func (s *settings) load() error {
 			fill(&s.User, file.User)
 			fill(&s.TransferRetention, file.TransferRetention)
 			fill(&s.AgentID, file.AgentID)
+			s.Concurrency = cmp.Or(s.Concurrency, file.Concurrency)
+			s.PartSizeMiB = cmp.Or(s.PartSizeMiB, file.PartSizeMiB)
 			s.NoLocalStorage = s.NoLocalStorage || file.NoLocalStorage
 			s.AllowLinkLocal = s.AllowLinkLocal || file.AllowLinkLocal
 			if len(s.allowHosts) == 0 && os.Getenv("AMOVE_ALLOW_HOSTS") == "" {
@@ -224,9 +233,10 @@ func (s *settings) open(ctx context.Context, log *slog.Logger, agentID string) (
 		}
 	}
 	return amove.OpenDefault(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
-		OAuth:     s.oauthConfig(),
-		Outbound:  provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
-		Transfers: amove.TransferOptions{Retention: retention, AgentID: agentID}})
+		OAuth:    s.oauthConfig(),
+		Outbound: provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
+		Transfers: amove.TransferOptions{Retention: retention, AgentID: agentID,
+			Concurrency: s.Concurrency, PartSize: int64(s.PartSizeMiB) << 20}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

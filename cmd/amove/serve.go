@@ -26,6 +26,8 @@ func cmdServe(ctx context.Context, args []string) error {
 	fs.StringVar(&s.SMTP.From, "smtp-from", "amove@localhost", "sender address of mails")
 	fs.BoolVar(&s.NoLocalStorage, "no-local-storage", false, "do not serve the embedded \"Local storage\" Fastr server (env AMOVE_NO_LOCAL_STORAGE=1)")
 	fs.StringVar(&s.AgentID, "agent-id", "", "this agent's id among the agents sharing the store (lower-case letters, digits, '-'; env AMOVE_AGENT_ID; default: kept in <data dir>/agent-id, made from the host name)")
+	fs.IntVar(&s.Concurrency, "concurrency", 0, "parts or small files in flight at once across this agent's transfers (default 16)")
+	fs.IntVar(&s.PartSizeMiB, "part-size", 0, "part size of multipart transfers in MiB (default 16)")
 	tokenless := fs.Bool("tokenless", false, "let list_buckets, upload_object, download_object and upload_object_from_form act for the signed-in user without a token (unsafe: any local process may then read and write files through the agent)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
