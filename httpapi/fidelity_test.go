@@ -70,3 +70,51 @@ func TestQueryBool(t *testing.T) {
 		})
 	}
 }
+
+// TestHostedDeleteNotFound: the hosted delete of an account that does not
+// exist or that the caller may not see is 499 Global "Object not found.",
+// as the spec words it; the agent's delete keeps NOT_FOUND.
+func TestHostedDeleteNotFound(t *testing.T) {
+	e := newMemoryEnv(t)
+	mine := e.memoryAccount(t, e.aliceTok, "mine", "")
+	gone := e.memoryAccount(t, e.aliceTok, "gone", "")
+	must(t, e.hosted(t, "DELETE", "/api/v1/cloudaccount/delete?id="+gone, e.aliceTok, nil), 200, nil)
+	bobs := e.memoryAccount(t, e.bobTok, "bobs", "")
+
+	cases := []struct {
+		name, path string
+		hosted     bool
+		status     int
+		code, msg  string
+	}{
+		{"hosted unknown", "/api/v1/cloudaccount/delete?id=3f1e6c1a-0000-4000-8000-000000000001", true, 499, "Global", "Object not found."},
+		{"hosted deleted", "/api/v1/cloudaccount/delete?id=" + gone, true, 499, "Global", "Object not found."},
+		{"hosted another user's", "/api/v1/cloudaccount/delete?id=" + bobs, true, 499, "Global", "Object not found."},
+		{"agent unknown", "/cloud/delete?id=3f1e6c1a-0000-4000-8000-000000000001", false, 499, "NOT_FOUND", ""},
+		{"hosted own", "/api/v1/cloudaccount/delete?id=" + mine, true, 200, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var r reply
+			if tc.hosted {
+				r = e.hosted(t, "DELETE", tc.path, e.aliceTok, nil)
+			} else {
+				r = e.cloud(t, "DELETE", tc.path, e.aliceTok, nil)
+			}
+			if tc.status == 200 {
+				var ok bool
+				must(t, r, 200, &ok)
+				if !ok {
+					t.Errorf("%s: body %s, want true", r.path, r.body)
+				}
+				return
+			}
+			wantError(t, r, tc.status, tc.code)
+			var p problem
+			must(t, r, tc.status, &p)
+			if tc.msg != "" && (len(p.Errors[tc.code]) != 1 || p.Errors[tc.code][0] != tc.msg) {
+				t.Errorf("%s: errors %v, want %s: [%s]", r.path, p.Errors, tc.code, tc.msg)
+			}
+		})
+	}
+}

@@ -229,7 +229,7 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/cloudaccount/get_amove_storage", authBearer, "Amove storage credentials", later(amoveStorage)},
 		{"POST", "/api/v1/cloudaccount/insert", authBearer, "Insert a cloud account", s.insertAccount},
 		{"PUT", "/api/v1/cloudaccount/manage_share", authBearer, "Change sharing of a cloud account", s.manageShare},
-		{"DELETE", "/api/v1/cloudaccount/delete", authBearer, "Delete a cloud account", s.deleteAccount},
+		{"DELETE", "/api/v1/cloudaccount/delete", authBearer, "Delete a cloud account", s.hostedDeleteAccount},
 		{"POST", "/api/v1/cloudaccount/list_buckets", authBearer, "List buckets", s.hostedListBuckets},
 		{"POST", "/api/v1/cloudaccount/list_objects", authBearer, "List objects", s.hostedListObjects},
 		{"POST", "/api/v1/cloudaccount/idrive_add_storage", authBearer, "Amove add storage", later(amoveStorage)},
