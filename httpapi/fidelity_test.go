@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"net/url"
 	"testing"
 
@@ -114,6 +116,66 @@ func TestHostedDeleteNotFound(t *testing.T) {
 			must(t, r, tc.status, &p)
 			if tc.msg != "" && (len(p.Errors[tc.code]) != 1 || p.Errors[tc.code][0] != tc.msg) {
 				t.Errorf("%s: errors %v, want %s: [%s]", r.path, p.Errors, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+// TestClientTransferAllShape: every client_transfer/all entry carries
+// sourceBucket, sourcePath, targetBucket and targetPath (empty strings where
+// the kind has no such end: an upload's source bucket, a download's target
+// bucket), and pausedDuration.
+func TestClientTransferAllShape(t *testing.T) {
+	e := newMemoryEnv(t)
+	acct := e.memoryAccount(t, e.aliceTok, "mem", "b")
+	file := writeRandom(t, e.root, "f.bin", 4096)
+	var up transferID
+	must(t, e.cloud(t, "POST", "/cloud/upload_object", e.aliceTok, map[string]any{
+		"cloudAccount": map[string]any{"id": acct}, "storageName": "b", "localFilePath": file,
+	}), 200, &up)
+	if st := e.waitTransfer(t, e.aliceTok, up.TransferID); st.Status != "completed" {
+		t.Fatalf("upload: %+v", st)
+	}
+	dir := filepath.Join(e.root, "down")
+	var down transferID
+	must(t, e.cloud(t, "POST", "/cloud/download_object", e.aliceTok, map[string]any{
+		"cloudAccount": map[string]any{"id": acct}, "storageName": "b", "downloadPath": dir, "objectKey": "f.bin",
+	}), 200, &down)
+	if st := e.waitTransfer(t, e.aliceTok, down.TransferID); st.Status != "completed" {
+		t.Fatalf("download: %+v", st)
+	}
+
+	var all []map[string]json.RawMessage
+	must(t, e.cloud(t, "GET", "/cloud/client_transfer/all", e.aliceTok, nil), 200, &all)
+	byID := map[string]map[string]json.RawMessage{}
+	for _, m := range all {
+		var id string
+		_ = json.Unmarshal(m["transferId"], &id)
+		byID[id] = m
+	}
+	cases := []struct {
+		name, id string
+		want     map[string]string
+	}{
+		{"upload", up.TransferID, map[string]string{"sourceBucket": "", "sourcePath": file, "targetBucket": "b", "targetPath": "f.bin"}},
+		{"download", down.TransferID, map[string]string{"sourceBucket": "b", "sourcePath": "f.bin", "targetBucket": ""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, ok := byID[tc.id]
+			if !ok {
+				t.Fatalf("%s missing from client_transfer/all: %v", tc.id, all)
+			}
+			for _, k := range []string{"sourceBucket", "sourcePath", "targetBucket", "targetPath", "pausedDuration", "progress"} {
+				if _, ok := m[k]; !ok {
+					t.Errorf("entry has no %q: %v", k, m)
+				}
+			}
+			for k, want := range tc.want {
+				var got string
+				if err := json.Unmarshal(m[k], &got); err != nil || got != want {
+					t.Errorf("%s = %s, want %q", k, m[k], want)
+				}
 			}
 		})
 	}
