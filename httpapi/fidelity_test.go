@@ -3,8 +3,8 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"net/url"
+	"path/filepath"
 	"testing"
 
 	"github.com/amove/amove-go/provider"
