@@ -3,9 +3,14 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
@@ -178,5 +183,72 @@ func TestClientTransferAllShape(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNotificationTokenProtocol: /notification takes the token as ?token= or
+// in Sec-WebSocket-Protocol ("access_token, <jwt>" or the bare JWT), echoes
+// the subprotocol it selected (never the token unless the client offered
+// only the token), and never logs the token.
+func TestNotificationTokenProtocol(t *testing.T) {
+	e := newMemoryEnv(t)
+	base := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/notification"
+	tok := e.aliceTok
+	cases := []struct {
+		name      string
+		query     string
+		protos    []string
+		status    int    // 0: the upgrade succeeds
+		wantProto string // the subprotocol the agent selected
+	}{
+		{"query", "?token=" + tok, nil, 0, ""},
+		{"query wins over protocol", "?token=" + tok, []string{"access_token", "not.a.jwt"}, 0, ""},
+		{"access_token pair", "", []string{"access_token", tok}, 0, "access_token"},
+		{"access_token pair after another", "", []string{"chat", "access_token", tok}, 0, "access_token"},
+		{"bare jwt", "", []string{tok}, 0, tok},
+		{"bad jwt", "", []string{"access_token", "a.b.c"}, 401, ""},
+		{"access_token without token", "", []string{"access_token"}, 401, ""},
+		{"no token", "", []string{"chat"}, 401, ""},
+		{"nothing", "", nil, 401, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conn, res, err := websocket.Dial(ctx, base+tc.query, &websocket.DialOptions{Subprotocols: tc.protos})
+			if tc.status != 0 {
+				if err == nil {
+					conn.CloseNow()
+					t.Fatal("/notification accepted the upgrade")
+				}
+				if res == nil || res.StatusCode != tc.status {
+					t.Fatalf("/notification: %v, %+v; want %d", err, res, tc.status)
+				}
+				if res.StatusCode == http.StatusUnauthorized && res.Header.Get("Sec-WebSocket-Protocol") != "" {
+					t.Errorf("a refused upgrade selected %q", res.Header.Get("Sec-WebSocket-Protocol"))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer conn.CloseNow()
+			if got := conn.Subprotocol(); got != tc.wantProto {
+				t.Errorf("subprotocol %q, want %q", got, tc.wantProto)
+			}
+			// The socket is alice's: her next write is announced on it.
+			e.memoryAccount(t, tok, "ws-"+strings.ReplaceAll(tc.name, " ", "-"), "")
+			_, b, err := conn.Read(ctx)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			var env envelope
+			if err := json.Unmarshal(b, &env); err != nil || env.Type != notifyApp {
+				t.Errorf("message %s, want an AppNotification", b)
+			}
+		})
+	}
+	if strings.Contains(e.logs.String(), tok) {
+		t.Error("the token reached the log")
 	}
 }
