@@ -82,6 +82,20 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// hostedDeleteAccount is the hosted delete: an account that does not exist
+// or that the caller may not see is 499 with the spec's code Global and
+// message "Object not found.", not the agent's NOT_FOUND.
+func (s *Server) hostedDeleteAccount(w http.ResponseWriter, r *http.Request) error {
+	if err := s.c.DeleteAccount(r.Context(), principalFrom(r.Context()), r.URL.Query().Get("id")); err != nil {
+		if amove.ErrorCode(err) == amove.CodeNotFound {
+			return &httpError{status: StatusValidation, code: codeGlobal, msg: "Object not found."}
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, true)
+	return nil
+}
+
 // login is the agent's sign-in (amove-api-notes.md section 3): username and
 // password give a JWT, and the user becomes the agent's signed-in user.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {

@@ -200,7 +200,7 @@ func TestBadInput(t *testing.T) {
 		{"bob download", "POST", "/cloud/download_object", map[string]any{"cloudAccount": acctRef(bob), "storageName": "bb", "downloadPath": e.root, "objectKey": "x"}, 499, "NOT_FOUND"},
 		{"bob get", "GET", "/cloud/account?id=" + bob, nil, 499, "NOT_FOUND"},
 		{"bob delete", "DELETE", "/cloud/delete?id=" + bob, nil, 499, "NOT_FOUND"},
-		{"bob hosted delete", "DELETE", "/api/v1/cloudaccount/delete?id=" + bob, nil, 499, "NOT_FOUND"},
+		{"bob hosted delete", "DELETE", "/api/v1/cloudaccount/delete?id=" + bob, nil, 499, "Global"},
 		// Authentication.
 		{"login wrong password", "POST", "/authentication/login", map[string]any{"username": "alice", "password": "nope-nope"}, 401, "AUTH"},
 		{"login unknown user", "POST", "/authentication/login", map[string]any{"username": "mallory", "password": "nope-nope"}, 401, "AUTH"},

@@ -13,6 +13,10 @@ import (
 // StatusValidation is the Amove API's status for every application error.
 const StatusValidation = 499
 
+// codeGlobal is the hosted API's code for errors not tied to one field,
+// spelt as its spec spells it (hosted delete of an unknown id).
+const codeGlobal = "Global"
+
 // httpError is an answer the handler chose itself: a status the spec names
 // for a case (400, 404, 501...) with an application code.
 type httpError struct {

@@ -201,7 +201,7 @@ func (h *hub) appNotification(p amove.Principal, r *http.Request) {
 }
 
 // serve upgrades /notification. Unlike the product, which leaves the socket
-// open to anyone on the machine, it needs ?token= and refuses web pages from
+// open to anyone on the machine, it needs a token (socketAuth) and refuses web pages from
 // origins other than the agent's own and the configured ones. A socket lives
 // no longer than its token: it is closed with 4401 "token expired" when the
 // token expires and 4403 "user deactivated" when the user is deactivated.
@@ -227,6 +227,48 @@ func (h *hub) fullLocked(userID string) bool {
 	return n >= maxSocketsPerUser
 }
 
+// tokenProtocol is the Sec-WebSocket-Protocol name a client offers before
+// its token ("access_token, <jwt>"): the agent echoes it, not the token.
+const tokenProtocol = "access_token"
+
+// socketAuth authenticates a /notification upgrade. The token comes as
+// ?token= (or Authorization: Bearer) like the other agent routes or, since
+// a browser's WebSocket cannot set headers and a query string ends up in
+// logs, in Sec-WebSocket-Protocol: either "access_token, <jwt>" (the agent
+// selects access_token) or the bare JWT (the agent selects the JWT, the only
+// protocol offered). proto is the subprotocol to select, "" for none. The
+// token is never logged.
+func (s *Server) socketAuth(r *http.Request) (p amove.Principal, proto string, err error) {
+	if r.URL.Query().Get("token") != "" || r.Header.Get("Authorization") != "" {
+		p, err = s.authenticate(r, authQuery)
+		return p, "", err
+	}
+	var offered []string
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				offered = append(offered, t)
+			}
+		}
+	}
+	token := ""
+	for i, t := range offered {
+		if strings.EqualFold(t, tokenProtocol) && i+1 < len(offered) {
+			token, proto = offered[i+1], t
+			break
+		}
+		if strings.Count(t, ".") == 2 && token == "" {
+			token, proto = t, t
+		}
+	}
+	if token == "" {
+		p, err = s.authenticate(r, authQuery)
+		return p, "", err
+	}
+	p, err = s.c.Authenticate(r.Context(), token)
+	return p, proto, err
+}
+
 func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	s := h.s
 	if !s.anyHost && !loopbackHost(r.Host) {
@@ -237,7 +279,7 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusBadRequest, code: "DEFAULT", msg: "a WebSocket upgrade is required"})
 		return
 	}
-	p, err := s.authenticate(r, authQuery)
+	p, proto, err := s.socketAuth(r)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -277,13 +319,19 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	// Same rule as writes: pages served from this machine and the
 	// configured origins may connect; other sites may not.
 	patterns := append(originHosts(s.origins), "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: patterns})
+	ao := &websocket.AcceptOptions{OriginPatterns: patterns}
+	if proto != "" {
+		// A browser fails the handshake unless the server echoes one of
+		// the subprotocols it offered.
+		ao.Subprotocols = []string{proto}
+	}
+	conn, err := websocket.Accept(w, r, ao)
 	if err != nil {
 		return // Accept has answered (403 for a foreign origin)
 	}
 	// A deactivation between the check above and the registration was
 	// not seen by endUser: check once more now that it would be.
-	if _, err := s.authenticate(r, authQuery); err != nil {
+	if _, _, err := s.socketAuth(r); err != nil {
 		why := closeReason{closeTokenExpired, "token expired"}
 		if amove.ErrorCode(err) == amove.CodeInactiveUser {
 			why = closeReason{closeUserDeactivated, "user deactivated"}

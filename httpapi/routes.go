@@ -122,6 +122,24 @@ func decode(r *http.Request, v any) error {
 	return decodeJSON(body, v)
 }
 
+// queryBool reads the boolean query parameter name the way ASP.NET Core
+// binds a bool: "true" or "false" in any case, surrounding spaces ignored;
+// "1" and "0" are accepted as well. Absent or empty, it is def. Anything
+// else is a 499 DEFAULT, like any other invalid input. Every boolean query
+// parameter goes through here.
+func queryBool(r *http.Request, name string, def bool) (bool, error) {
+	v := strings.TrimSpace(r.URL.Query().Get(name))
+	switch {
+	case v == "":
+		return def, nil
+	case strings.EqualFold(v, "true") || v == "1":
+		return true, nil
+	case strings.EqualFold(v, "false") || v == "0":
+		return false, nil
+	}
+	return false, invalid("query parameter " + name + " must be true or false")
+}
+
 // decodeJSON decodes one JSON value; separate from decode so fuzz targets
 // reach it without HTTP.
 func decodeJSON(body []byte, v any) error {
@@ -211,7 +229,7 @@ func (s *Server) table() []route {
 		{"GET", "/api/v1/cloudaccount/get_amove_storage", authBearer, "Amove storage credentials", later(amoveStorage)},
 		{"POST", "/api/v1/cloudaccount/insert", authBearer, "Insert a cloud account", s.insertAccount},
 		{"PUT", "/api/v1/cloudaccount/manage_share", authBearer, "Change sharing of a cloud account", s.manageShare},
-		{"DELETE", "/api/v1/cloudaccount/delete", authBearer, "Delete a cloud account", s.deleteAccount},
+		{"DELETE", "/api/v1/cloudaccount/delete", authBearer, "Delete a cloud account", s.hostedDeleteAccount},
 		{"POST", "/api/v1/cloudaccount/list_buckets", authBearer, "List buckets", s.hostedListBuckets},
 		{"POST", "/api/v1/cloudaccount/list_objects", authBearer, "List objects", s.hostedListObjects},
 		{"POST", "/api/v1/cloudaccount/idrive_add_storage", authBearer, "Amove add storage", later(amoveStorage)},

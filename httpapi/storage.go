@@ -21,9 +21,11 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	withRegion := r.URL.Query().Get("includeRegion") == "true"
+	withRegion, err := queryBool(r, "includeRegion", false)
+	if err != nil {
+		return err
+	}
 	var bs []provider.Bucket
-	var err error
 	if in.ID == "" {
 		n, cerr := in.newAccount()
 		if cerr != nil {

@@ -175,10 +175,10 @@ type transferStatus struct {
 	EndTime          *time.Time `json:"endTime"`
 	ErrorMessage     *string    `json:"errorMessage"`
 	PausedDuration   *string    `json:"pausedDuration"`
-	SourceBucket     string     `json:"sourceBucket,omitempty"`
-	SourcePath       string     `json:"sourcePath,omitempty"`
-	TargetBucket     string     `json:"targetBucket,omitempty"`
-	TargetPath       string     `json:"targetPath,omitempty"`
+	SourceBucket     string     `json:"sourceBucket"`
+	SourcePath       string     `json:"sourcePath"`
+	TargetBucket     string     `json:"targetBucket"`
+	TargetPath       string     `json:"targetPath"`
 	Progress         int        `json:"progress"`
 	// Ours: what kind of job, file counts, rate and integrity.
 	Kind             string  `json:"kind"`
