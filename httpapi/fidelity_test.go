@@ -252,3 +252,20 @@ func TestNotificationTokenProtocol(t *testing.T) {
 		t.Error("the token reached the log")
 	}
 }
+
+// TestTimeSpan: pausedDuration is written as .NET writes a TimeSpan.
+func TestTimeSpan(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{5 * time.Second, "00:00:05"},
+		{90*time.Minute + 1500*time.Millisecond, "01:30:01.5000000"},
+		{26*time.Hour + 3*time.Minute, "1.02:03:00"},
+		{123 * time.Microsecond, "00:00:00.0001230"},
+	} {
+		if got := timeSpan(tc.d); got != tc.want {
+			t.Errorf("timeSpan(%s) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ package httpapi
 // file is the one place they are converted to and from the Go types.
 
 import (
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -204,6 +205,10 @@ func statusOut(st transfer.Status) transferStatus {
 	if st.Error != "" {
 		out.ErrorMessage = &st.Error
 	}
+	if st.PausedDuration > 0 {
+		d := timeSpan(st.PausedDuration)
+		out.PausedDuration = &d
+	}
 	if st.BytesTotal > 0 {
 		out.Progress = int(st.BytesDone * 100 / st.BytesTotal)
 	} else if st.State == transfer.Completed {
@@ -217,6 +222,22 @@ func statusOut(st transfer.Status) transferStatus {
 	default:
 		out.SourceBucket, out.SourcePath = st.Source.Bucket, st.Source.Key
 		out.TargetBucket, out.TargetPath = st.Dest.Bucket, st.Dest.Key
+	}
+	return out
+}
+
+// timeSpan formats d as .NET serializes a TimeSpan ("c" format,
+// [d.]hh:mm:ss[.fffffff]), as the product's pausedDuration is.
+func timeSpan(d time.Duration) string {
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	h, m, sec := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second
+	out := fmt.Sprintf("%02d:%02d:%02d", h, m, sec)
+	if days > 0 {
+		out = fmt.Sprintf("%d.%s", days, out)
+	}
+	if ticks := d % time.Second / 100; ticks > 0 { // .NET ticks are 100 ns
+		out += fmt.Sprintf(".%07d", ticks)
 	}
 	return out
 }

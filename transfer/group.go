@@ -86,6 +86,7 @@ func (e *Engine) groupStatus(ctx context.Context, group JobRecord) (Status, erro
 		st.FilesTotal += s.FilesTotal
 		st.BytesPerSecond += s.BytesPerSecond
 		st.ChecksumVerified = st.ChecksumVerified && s.ChecksumVerified
+		st.PausedDuration = max(st.PausedDuration, s.PausedDuration) // side by side
 		if s.Updated.After(st.Updated) {
 			st.Updated = s.Updated
 		}

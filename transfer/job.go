@@ -124,6 +124,9 @@ type Status struct {
 	// Group is the job this one is a shard of, when a big copy was split
 	// across agents (its events carry the shard's id and this).
 	Group string `json:"group,omitempty"`
+	// PausedDuration is how long the job has been paused in all (so far,
+	// while it is).
+	PausedDuration time.Duration `json:"pausedDuration,omitempty"`
 }
 
 // EventType says what an Event reports.

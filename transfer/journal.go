@@ -137,6 +137,10 @@ type JobRecord struct {
 	// these in Shards.
 	Group  string   `json:"group,omitempty"`
 	Shards []string `json:"shards,omitempty"`
+	// PausedAt is when the job was paused, while it is; PausedFor the time
+	// it spent paused before (Status.PausedDuration).
+	PausedAt  time.Time     `json:"pausedAt,omitzero"`
+	PausedFor time.Duration `json:"pausedFor,omitempty"`
 }
 
 // JobOptions are the per-job settings kept for a resume.

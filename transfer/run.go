@@ -86,6 +86,10 @@ func (j *job) status() Status {
 		Meta:           j.rec.Meta,
 		Push:           j.pushStatus(),
 		Group:          j.rec.Group,
+		PausedDuration: j.rec.PausedFor,
+	}
+	if !j.rec.PausedAt.IsZero() {
+		st.PausedDuration += time.Since(j.rec.PausedAt)
 	}
 	if j.rate > 0 && st.BytesTotal > st.BytesDone && j.state == Running {
 		st.ETA = time.Duration(float64(st.BytesTotal-st.BytesDone) / j.rate * float64(time.Second))
@@ -101,9 +105,17 @@ func (j *job) status() Status {
 // setState records a state change in the journal and tells subscribers.
 func (j *job) setState(ctx context.Context, s State, errMsg string) {
 	j.mu.Lock()
+	now := time.Now().UTC()
+	switch {
+	case s == Paused && j.rec.State != Paused:
+		j.rec.PausedAt = now
+	case s != Paused && !j.rec.PausedAt.IsZero():
+		j.rec.PausedFor += now.Sub(j.rec.PausedAt)
+		j.rec.PausedAt = time.Time{}
+	}
 	j.state, j.err = s, errMsg
 	j.rec.State, j.rec.Error = s, errMsg
-	j.rec.Updated = time.Now().UTC()
+	j.rec.Updated = now
 	rec := j.rec.clone()
 	j.mu.Unlock()
 	if err := j.e.journal.Put(context.WithoutCancel(ctx), rec); err != nil {

@@ -329,3 +329,45 @@ func TestScheduledGroup(t *testing.T) {
 		t.Errorf("the group's record: %d shards, state %s; want several shards, settled completed", len(rec.Shards), rec.State)
 	}
 }
+
+// TestPausedDuration: the time a job spends paused is added up across
+// pauses, counts while it is paused, and survives in the journal.
+func TestPausedDuration(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemory(t, "b")
+	slow := &slowStorage{Storage: mem, delay: 50 * time.Millisecond, parts: make(chan int, 100)}
+	j := transfer.NewMemJournal()
+	e := transfer.New(transfer.Options{Open: accounts{"m": slow}.open, Journal: j, PartSize: 5 << 20, Concurrency: 1})
+	defer e.Close()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]int{"f": 30 << 20})
+	id, err := e.Start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: filepath.Join(dir, "f"), Dest: transfer.Location{Account: "m", Bucket: "b", Key: "f"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range slow.parts {
+		}
+	}()
+	const pause = 200 * time.Millisecond
+	for range 2 {
+		if err := e.Pause(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(pause)
+		if st, _ := e.Lookup(ctx, id); st.PausedDuration < pause {
+			t.Errorf("while paused: PausedDuration %s, want at least %s", st.PausedDuration, pause)
+		}
+		if err := e.Resume(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := wait(t, e, id)
+	if st.State != transfer.Completed || st.PausedDuration < 2*pause {
+		t.Errorf("after two pauses of %s: %s, PausedDuration %s", pause, st.State, st.PausedDuration)
+	}
+	rec, err := j.Get(ctx, id)
+	if err != nil || rec.PausedFor != st.PausedDuration {
+		t.Errorf("the journal keeps %s (%v), the status says %s", rec.PausedFor, err, st.PausedDuration)
+	}
+}
