@@ -305,7 +305,11 @@ func wantState(t *testing.T, e *env, token, id, want string) {
 	var st transferStatus
 	must(t, e.cloud(t, "GET", "/cloud/client_transfer/"+id+"/status", token, nil), 200, &st)
 	if st.Status != want {
-		t.Fatalf("transfer %s is %s, want %s", id, st.Status, want)
+		msg := ""
+		if st.ErrorMessage != nil {
+			msg = *st.ErrorMessage
+		}
+		t.Fatalf("transfer %s is %s (%s), want %s", id, st.Status, msg, want)
 	}
 }
 

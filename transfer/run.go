@@ -206,6 +206,10 @@ func (j *job) run(ctx context.Context) {
 	case errors.Is(err, errYield), errors.Is(cause, errYield):
 		// The slice is over with work left: the job stays running in the
 		// journal for the next slice, here or on another agent.
+	case j.refused(ctx):
+		// It failed because its owner lost an account it uses meanwhile
+		// (a deleted account no longer opens): paused, as the revocation
+		// that is on its way would have left it.
 	default:
 		j.setState(ctx, Failed, err.Error())
 	}
@@ -378,4 +382,19 @@ func (j *job) cleanupDest(ctx context.Context) provider.Storage {
 		return nil
 	}
 	return dst
+}
+
+// refused asks MayRun once more after a failure, and pauses the job with
+// the reason when it may no longer run.
+func (j *job) refused(ctx context.Context) bool {
+	may := j.e.opts.MayRun
+	if may == nil {
+		return false
+	}
+	err := may(context.WithoutCancel(ctx), j.status())
+	if err == nil {
+		return false
+	}
+	j.setState(ctx, Paused, err.Error())
+	return true
 }
