@@ -24,16 +24,14 @@ package main
 import (
 	"fmt"
 	"go/ast"
-	"go/build"
-	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/amove/amove-go/internal/tools/pubpkg"
 )
 
 func main() {
@@ -55,65 +53,19 @@ func main() {
 	}
 }
 
-// check walks the module below root and returns one line per exported
-// declaration that names an internal type, sorted by file and line.
-func check(root string) ([]string, error) {
-	var found []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		name := d.Name()
-		if p != root && (name == "internal" || name == "testdata" || name == "vendor" ||
-			strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-			return filepath.SkipDir
-		}
-		if p != root {
-			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
-				return filepath.SkipDir // a nested module is not part of this one
-			}
-		}
-		f, err := checkDir(p)
-		found = append(found, f...)
-		return err
-	})
-	slices.SortFunc(found, func(a, b string) int {
-		fa, la := splitPos(a)
-		fb, lb := splitPos(b)
-		if c := strings.Compare(fa, fb); c != 0 {
-			return c
-		}
-		if la != lb {
-			return la - lb
-		}
-		return strings.Compare(a, b)
-	})
-	return found, err
-}
+// check returns one line per report in the module's public packages
+// below root, sorted by file and line.
+func check(root string) ([]string, error) { return pubpkg.Check(root, checkDir) }
 
 // checkDir checks the package in dir, if there is a public one.
 func checkDir(dir string) ([]string, error) {
-	pkg, err := build.ImportDir(dir, 0)
-	if err != nil {
-		if _, ok := err.(*build.NoGoError); ok {
-			return nil, nil
-		}
+	pkg, err := pubpkg.Load(dir, 0)
+	if pkg == nil || err != nil {
 		return nil, err
 	}
-	if pkg.Name == "main" {
-		return nil, nil
-	}
-	fset := token.NewFileSet()
 	var found []string
-	for _, name := range pkg.GoFiles {
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
-		if err != nil {
-			return nil, err
-		}
-		found = append(found, checkFile(fset, f)...)
+	for _, f := range pkg.Files {
+		found = append(found, checkFile(pkg.Fset, f)...)
 	}
 	return found, nil
 }
@@ -173,7 +125,7 @@ func checkFile(fset *token.FileSet, f *ast.File) []string {
 			}
 			name := decl.Name.Name
 			if decl.Recv != nil {
-				recv := receiverType(decl.Recv)
+				recv := pubpkg.ReceiverType(decl.Recv)
 				if !ast.IsExported(recv) {
 					continue
 				}
@@ -226,42 +178,4 @@ func exportedField(f *ast.Field) bool {
 		return true
 	}
 	return slices.ContainsFunc(f.Names, (*ast.Ident).IsExported)
-}
-
-// receiverType returns the name of a method's receiver type, without pointer
-// and type parameters.
-func receiverType(recv *ast.FieldList) string {
-	if len(recv.List) == 0 {
-		return ""
-	}
-	t := recv.List[0].Type
-	for {
-		switch x := t.(type) {
-		case *ast.StarExpr:
-			t = x.X
-		case *ast.IndexExpr:
-			t = x.X
-		case *ast.IndexListExpr:
-			t = x.X
-		case *ast.ParenExpr:
-			t = x.X
-		case *ast.Ident:
-			return x.Name
-		default:
-			return ""
-		}
-	}
-}
-
-// splitPos splits "file.go:12:3: ..." into the file name and the line.
-func splitPos(s string) (string, int) {
-	file, rest, _ := strings.Cut(s, ":")
-	line := 0
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		line = line*10 + int(c-'0')
-	}
-	return file, line
 }

@@ -19,14 +19,11 @@ package main
 import (
 	"fmt"
 	"go/ast"
-	"go/build"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
-	"strings"
+
+	"github.com/amove/amove-go/internal/tools/pubpkg"
 )
 
 func main() {
@@ -48,63 +45,26 @@ func main() {
 	}
 }
 
-// check walks the module below root and returns one line per undocumented
-// exported identifier, sorted by file and line.
-func check(root string) ([]string, error) {
-	var missing []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		name := d.Name()
-		if path != root && (name == "internal" || name == "testdata" || name == "vendor" ||
-			strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-			return filepath.SkipDir
-		}
-		if path != root {
-			// A nested module is not part of this one.
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
-				return filepath.SkipDir
-			}
-		}
-		m, err := checkDir(path)
-		missing = append(missing, m...)
-		return err
-	})
-	slices.SortFunc(missing, compareReports)
-	return missing, err
-}
+// check returns one line per report in the module's public packages
+// below root, sorted by file and line.
+func check(root string) ([]string, error) { return pubpkg.Check(root, checkDir) }
 
 // checkDir checks the package in dir, if there is a public one.
 func checkDir(dir string) ([]string, error) {
-	pkg, err := build.ImportDir(dir, 0)
-	if err != nil {
-		if _, ok := err.(*build.NoGoError); ok {
-			return nil, nil
-		}
+	pkg, err := pubpkg.Load(dir, parser.ParseComments)
+	if pkg == nil || err != nil {
 		return nil, err
 	}
-	if pkg.Name == "main" {
-		return nil, nil
-	}
-	fset := token.NewFileSet()
 	var missing []string
 	hasPkgDoc := false
-	for _, name := range pkg.GoFiles {
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments|parser.SkipObjectResolution)
-		if err != nil {
-			return nil, err
-		}
+	for _, f := range pkg.Files {
 		if f.Doc != nil {
 			hasPkgDoc = true
 		}
-		missing = append(missing, checkFile(fset, f)...)
+		missing = append(missing, checkFile(pkg.Fset, f)...)
 	}
-	if !hasPkgDoc && len(pkg.GoFiles) > 0 {
-		missing = append(missing, fmt.Sprintf("%s: package %s has no package comment", filepath.Join(dir, pkg.GoFiles[0]), pkg.Name))
+	if !hasPkgDoc && len(pkg.Files) > 0 {
+		missing = append(missing, fmt.Sprintf("%s: package %s has no package comment", pkg.Paths[0], pkg.Name))
 	}
 	return missing, nil
 }
@@ -123,7 +83,7 @@ func checkFile(fset *token.FileSet, f *ast.File) []string {
 			}
 			name := decl.Name.Name
 			if decl.Recv != nil {
-				recv := receiverType(decl.Recv)
+				recv := pubpkg.ReceiverType(decl.Recv)
 				if !ast.IsExported(recv) {
 					continue
 				}
@@ -172,55 +132,4 @@ func checkFile(fset *token.FileSet, f *ast.File) []string {
 		}
 	}
 	return missing
-}
-
-// receiverType returns the name of a method's receiver type, without pointer
-// and type parameters.
-func receiverType(recv *ast.FieldList) string {
-	if len(recv.List) == 0 {
-		return ""
-	}
-	t := recv.List[0].Type
-	for {
-		switch x := t.(type) {
-		case *ast.StarExpr:
-			t = x.X
-		case *ast.IndexExpr:
-			t = x.X
-		case *ast.IndexListExpr:
-			t = x.X
-		case *ast.ParenExpr:
-			t = x.X
-		case *ast.Ident:
-			return x.Name
-		default:
-			return ""
-		}
-	}
-}
-
-// compareReports orders report lines by file name, then numerically by line.
-func compareReports(a, b string) int {
-	fa, la := splitPos(a)
-	fb, lb := splitPos(b)
-	if c := strings.Compare(fa, fb); c != 0 {
-		return c
-	}
-	if la != lb {
-		return la - lb
-	}
-	return strings.Compare(a, b)
-}
-
-// splitPos splits "file.go:12:3: ..." into the file name and the line.
-func splitPos(s string) (string, int) {
-	file, rest, _ := strings.Cut(s, ":")
-	line := 0
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			break
-		}
-		line = line*10 + int(c-'0')
-	}
-	return file, line
 }
