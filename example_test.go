@@ -73,43 +73,11 @@ func ExampleNew() {
 
 // ExampleClient_Upload uploads a local file to a cloud account in the
 // background and waits for the transfer. The account is an in-memory store
-// supplied through Options.OpenStorage, as in ExampleNew.
+// supplied through Options.OpenStorage, as in ExampleNew (exampleClient).
 func ExampleClient_Upload() {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "amove-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-
-	mem := memory.New(memory.Options{})
-	if err := mem.CreateBucket(ctx, "media", ""); err != nil {
-		log.Fatal(err)
-	}
-	c, err := amove.New(ctx, amove.Options{
-		DSN:     "sqlite:" + filepath.Join(dir, "amove.db"),
-		KeyFile: filepath.Join(dir, "secret.key"),
-		Logger:  slog.New(slog.DiscardHandler),
-		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
-			return mem, nil
-		},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-	_, owner, err := c.CreateTenant(ctx, "Example Studio", amove.NewUser{
-		Username: "ana", Password: "correct horse battery staple", Role: amove.RoleAccountAdmin})
-	if err != nil {
-		log.Fatal(err)
-	}
-	p := owner.Principal()
-	acct, err := c.InsertAccount(ctx, p, amove.NewAccount{
-		CloudType: provider.Wasabi, Name: "archive", Region: "us-east-1",
-		AccessKey: "AKIAIOSFODNN7EXAMPLE", SecretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	c, p, accountID, dir, done := exampleClient()
+	defer done()
 
 	file := filepath.Join(dir, "cut-01.mov")
 	if err := os.WriteFile(file, []byte("not really a movie\n"), 0o600); err != nil {
@@ -117,7 +85,7 @@ func ExampleClient_Upload() {
 	}
 	// A Key ending in "/" is a prefix the file's name is appended to.
 	id, err := c.Upload(ctx, p, amove.UploadRequest{
-		AccountID: acct.ID, Bucket: "media", Key: "dailies/", LocalPath: file})
+		AccountID: accountID, Bucket: "media", Key: "uploads/", LocalPath: file})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -134,7 +102,7 @@ func ExampleClient_Upload() {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	page, err := c.ListObjects(ctx, p, acct.ID, "media", provider.ListOptions{Prefix: "dailies/"})
+	page, err := c.ListObjects(ctx, p, accountID, "media", provider.ListOptions{Prefix: "uploads/"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -143,5 +111,5 @@ func ExampleClient_Upload() {
 	}
 	// Output:
 	// completed 19 bytes, checksum verified: true
-	// dailies/cut-01.mov 19
+	// uploads/cut-01.mov 19
 }

@@ -504,8 +504,13 @@ func (q *Queue) Resume(ctx context.Context, id int64) error {
 	// it has left the running state.
 	for deadline := time.Now().Add(resumeWait); ; {
 		row, err := q.client.JobRetry(ctx, id)
-		if err != nil || row.State != rivertype.JobStateRunning || time.Now().After(deadline) {
-			break
+		switch {
+		case errors.Is(err, rivertype.ErrNotFound):
+			return fmt.Errorf("%w: %d", ErrNotFound, id)
+		case err != nil:
+			return fmt.Errorf("jobs: resume %d: %w", id, err)
+		case row.State != rivertype.JobStateRunning || time.Now().After(deadline):
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -513,13 +518,6 @@ func (q *Queue) Resume(ctx context.Context, id int64) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if _, err := q.client.JobRetry(ctx, id); err != nil {
-		if errors.Is(err, rivertype.ErrNotFound) {
-			return fmt.Errorf("%w: %d", ErrNotFound, id)
-		}
-		return fmt.Errorf("jobs: resume %d: %w", id, err)
-	}
-	return nil
 }
 
 // Drain stops the agent for SIGTERM: it takes no new jobs, ends the
