@@ -396,17 +396,11 @@ func (s *Server) createFolder(w http.ResponseWriter, r *http.Request, parentID s
 		notFound(w)
 		return
 	}
-	var in struct {
-		Name string `json:"name"`
-	}
-	if !data(w, r, &in, "name") {
+	name, ok := folderName(w, r)
+	if !ok {
 		return
 	}
-	if !validName(in.Name) {
-		writeError(w, http.StatusUnprocessableEntity, "Invalid value", "Invalid folder name", "/data/name")
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"data": s.itemJSON(r, s.add(parent, "folder", in.Name))})
+	writeJSON(w, http.StatusCreated, map[string]any{"data": s.itemJSON(r, s.add(parent, "folder", name))})
 }
 
 // partSizes splits n bytes into the fake's upload parts.
@@ -480,17 +474,11 @@ func (s *Server) rename(w http.ResponseWriter, r *http.Request, id string) {
 		notFound(w)
 		return
 	}
-	var in struct {
-		Name string `json:"name"`
-	}
-	if !data(w, r, &in, "name") {
+	name, ok := folderName(w, r)
+	if !ok {
 		return
 	}
-	if !validName(in.Name) {
-		writeError(w, http.StatusUnprocessableEntity, "Invalid value", "Invalid folder name", "/data/name")
-		return
-	}
-	it.Name, it.Updated = in.Name, time.Now().UTC()
+	it.Name, it.Updated = name, time.Now().UTC()
 	writeJSON(w, http.StatusOK, map[string]any{"data": s.itemJSON(r, it)})
 }
 
@@ -628,4 +616,20 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	w.Header().Set("Content-Type", mt)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(content))
+}
+
+// folderName reads the new folder name of a create or rename request,
+// answering 422 as Frame.io does for a missing or invalid one.
+func folderName(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if !data(w, r, &in, "name") {
+		return "", false
+	}
+	if !validName(in.Name) {
+		writeError(w, http.StatusUnprocessableEntity, "Invalid value", "Invalid folder name", "/data/name")
+		return "", false
+	}
+	return in.Name, true
 }
