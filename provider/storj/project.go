@@ -1,0 +1,119 @@
+package storj
+
+import (
+	"context"
+	"io"
+	"iter"
+
+	"storj.io/uplink"
+)
+
+// Project is what the driver uses of an *uplink.Project: buckets, and
+// objects uploaded, downloaded, listed, stated and deleted. It speaks
+// uplink's own types and sentinel errors (uplink.ErrBucketNotFound,
+// uplink.ErrObjectNotFound, ...), so Adapt is a thin pass-through and a
+// fake (internal/fakes/storj) can stand in for a satellite in tests.
+type Project interface {
+	// CreateBucket makes a bucket; a taken name is
+	// uplink.ErrBucketAlreadyExists.
+	CreateBucket(ctx context.Context, bucket string) (*uplink.Bucket, error)
+	// StatBucket describes a bucket; a missing one is
+	// uplink.ErrBucketNotFound.
+	StatBucket(ctx context.Context, bucket string) (*uplink.Bucket, error)
+	// DeleteBucket removes an empty bucket; one holding objects is
+	// uplink.ErrBucketNotEmpty.
+	DeleteBucket(ctx context.Context, bucket string) (*uplink.Bucket, error)
+	// DeleteBucketWithObjects removes a bucket and everything in it.
+	DeleteBucketWithObjects(ctx context.Context, bucket string) (*uplink.Bucket, error)
+	// Buckets yields every bucket the access grant can see.
+	Buckets(ctx context.Context) iter.Seq2[*uplink.Bucket, error]
+	// Objects yields the objects (and, unless opts.Recursive, the
+	// collapsed prefixes) under opts.Prefix, which is empty or ends in
+	// "/", after opts.Cursor, which is relative to opts.Prefix.
+	Objects(ctx context.Context, bucket string, opts *uplink.ListObjectsOptions) iter.Seq2[*uplink.Object, error]
+	// StatObject describes an object with its system and custom
+	// metadata; a missing one is uplink.ErrObjectNotFound.
+	StatObject(ctx context.Context, bucket, key string) (*uplink.Object, error)
+	// DeleteObject removes an object; a missing one is not an error.
+	DeleteObject(ctx context.Context, bucket, key string) (*uplink.Object, error)
+	// UploadObject starts an upload that is visible at key only after
+	// Commit.
+	UploadObject(ctx context.Context, bucket, key string, opts *uplink.UploadOptions) (Upload, error)
+	// DownloadObject reads opts.Length bytes (-1: to the end) from
+	// opts.Offset.
+	DownloadObject(ctx context.Context, bucket, key string, opts *uplink.DownloadOptions) (Download, error)
+	// Close releases the project's connections.
+	Close() error
+}
+
+// Upload is an upload in progress, as *uplink.Upload is.
+type Upload interface {
+	io.Writer
+	// SetCustomMetadata sets the metadata the object is committed with.
+	SetCustomMetadata(ctx context.Context, custom uplink.CustomMetadata) error
+	// Commit makes the object visible; Abort discards it.
+	Commit() error
+	// Abort discards the upload.
+	Abort() error
+	// Info describes the object; after Commit, the committed one.
+	Info() *uplink.Object
+}
+
+// Download is an object being read, as *uplink.Download is.
+type Download interface {
+	io.ReadCloser
+	// Info describes the object being read.
+	Info() *uplink.Object
+}
+
+// Adapt wraps a real *uplink.Project as a Project. The project is closed
+// with the Project.
+func Adapt(p *uplink.Project) Project { return project{p} }
+
+// project passes every call to the uplink project; only the iterators and
+// the concrete upload and download types need converting.
+type project struct{ *uplink.Project }
+
+func (p project) Buckets(ctx context.Context) iter.Seq2[*uplink.Bucket, error] {
+	return func(yield func(*uplink.Bucket, error) bool) {
+		it := p.ListBuckets(ctx, nil)
+		for it.Next() {
+			if !yield(it.Item(), nil) {
+				return
+			}
+		}
+		if err := it.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+func (p project) Objects(ctx context.Context, bucket string, opts *uplink.ListObjectsOptions) iter.Seq2[*uplink.Object, error] {
+	return func(yield func(*uplink.Object, error) bool) {
+		it := p.ListObjects(ctx, bucket, opts)
+		for it.Next() {
+			if !yield(it.Item(), nil) {
+				return
+			}
+		}
+		if err := it.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+func (p project) UploadObject(ctx context.Context, bucket, key string, opts *uplink.UploadOptions) (Upload, error) {
+	u, err := p.Project.UploadObject(ctx, bucket, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (p project) DownloadObject(ctx context.Context, bucket, key string, opts *uplink.DownloadOptions) (Download, error) {
+	d, err := p.Project.DownloadObject(ctx, bucket, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
