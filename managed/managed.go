@@ -67,6 +67,9 @@ type Storage struct {
 	ServiceURL string
 	AccessKey  string
 	SecretKey  string
+	// CredentialsData becomes the account's CredentialsData: the Storj
+	// family's access grant (Driver "storj"), which has no key pair.
+	CredentialsData string
 	// Password is the console password (IDrive), for the welcome mail only;
 	// never stored.
 	Password string

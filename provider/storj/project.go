@@ -42,6 +42,9 @@ type Project interface {
 	// DownloadObject reads opts.Length bytes (-1: to the end) from
 	// opts.Offset.
 	DownloadObject(ctx context.Context, bucket, key string, opts *uplink.DownloadOptions) (Download, error)
+	// RevokeAccess revokes a grant derived from the project's grant, on
+	// the satellite.
+	RevokeAccess(ctx context.Context, access *uplink.Access) error
 	// Close releases the project's connections.
 	Close() error
 }

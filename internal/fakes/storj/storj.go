@@ -20,7 +20,8 @@
 // Listings come in plain key order, as on a project whose paths are not
 // encrypted; with encrypted paths a satellite lists in the order of the
 // encrypted keys. Access grants, caveats, expiry, multipart uploads and
-// limits are not modelled: every call has full access.
+// limits are not modelled: every call has full access, and RevokeAccess
+// only records the grant.
 package storj
 
 import (
@@ -45,6 +46,7 @@ import (
 type Project struct {
 	mu      sync.RWMutex
 	buckets map[string]*bucket
+	revoked map[string]bool // serialized grants
 	closed  bool
 }
 
@@ -62,7 +64,7 @@ type object struct {
 var _ storjdriver.Project = (*Project)(nil)
 
 // New returns an empty project.
-func New() *Project { return &Project{buckets: map[string]*bucket{}} }
+func New() *Project { return &Project{buckets: map[string]*bucket{}, revoked: map[string]bool{}} }
 
 // errClosed is what uplink answers on a closed project.
 var errClosed = errors.New("uplink: project closed")
@@ -432,6 +434,29 @@ func (d *download) Read(b []byte) (int, error) {
 func (d *download) Close() error { return nil }
 
 func (d *download) Info() *uplink.Object { return d.info }
+
+// RevokeAccess implements storj.Project by recording the grant; the fake
+// checks no grants, so a revoked one is only reported by Revoked.
+func (p *Project) RevokeAccess(ctx context.Context, access *uplink.Access) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.check(ctx); err != nil {
+		return err
+	}
+	s, err := access.Serialize()
+	if err != nil {
+		return err
+	}
+	p.revoked[s] = true
+	return nil
+}
+
+// Revoked reports whether the serialized grant was revoked.
+func (p *Project) Revoked(grant string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.revoked[grant]
+}
 
 // Close implements storj.Project; later calls fail.
 func (p *Project) Close() error {
