@@ -39,6 +39,7 @@ import (
 	"time"
 
 	storjdriver "github.com/amove/amove-go/provider/storj"
+	"storj.io/common/grant"
 	"storj.io/uplink"
 )
 
@@ -46,7 +47,7 @@ import (
 type Project struct {
 	mu      sync.RWMutex
 	buckets map[string]*bucket
-	revoked map[string]bool // serialized grants
+	revoked map[string]bool // serialized API keys
 	closed  bool
 }
 
@@ -447,15 +448,33 @@ func (p *Project) RevokeAccess(ctx context.Context, access *uplink.Access) error
 	if err != nil {
 		return err
 	}
-	p.revoked[s] = true
+	key, err := apiKey(s)
+	if err != nil {
+		return err
+	}
+	p.revoked[key] = true
 	return nil
 }
 
 // Revoked reports whether the serialized grant was revoked.
-func (p *Project) Revoked(grant string) bool {
+func (p *Project) Revoked(serialized string) bool {
+	key, err := apiKey(serialized)
+	if err != nil {
+		return false
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.revoked[grant]
+	return p.revoked[key]
+}
+
+// apiKey returns the grant's API key, which a satellite revokes: the
+// serialized grant is not canonical (its encryption keys are a map).
+func apiKey(serialized string) (string, error) {
+	g, err := grant.ParseAccess(serialized)
+	if err != nil {
+		return "", err
+	}
+	return g.APIKey.Serialize(), nil
 }
 
 // Close implements storj.Project; later calls fail.
