@@ -42,6 +42,9 @@ type Project interface {
 	// DownloadObject reads opts.Length bytes (-1: to the end) from
 	// opts.Offset.
 	DownloadObject(ctx context.Context, bucket, key string, opts *uplink.DownloadOptions) (Download, error)
+	// CopyObject copies an object with its metadata inside the project,
+	// without moving its bytes through the client.
+	CopyObject(ctx context.Context, oldBucket, oldKey, newBucket, newKey string, opts *uplink.CopyObjectOptions) (*uplink.Object, error)
 	// RevokeAccess revokes a grant derived from the project's grant, on
 	// the satellite.
 	RevokeAccess(ctx context.Context, access *uplink.Access) error

@@ -22,8 +22,9 @@
 //   - Content type and user metadata are the object's custom metadata;
 //     the content type is stored under "content-type", as the Storj S3
 //     gateway does.
-//   - There are no checksums, presigned URLs or server-side copy through
-//     uplink; the driver claims none.
+//   - Copy is uplink's CopyObject, inside the satellite. There are no
+//     checksums or presigned URLs through uplink, and multipart uploads
+//     are not wired yet; the driver claims none of them.
 package storj
 
 import (
@@ -57,6 +58,7 @@ type Storage struct {
 var (
 	_ provider.Storage       = (*Storage)(nil)
 	_ provider.BucketManager = (*Storage)(nil)
+	_ provider.Copier        = (*Storage)(nil)
 	_ provider.Featurer      = (*Storage)(nil)
 )
 
@@ -99,7 +101,7 @@ func (s *Storage) Close() error { return s.p.Close() }
 
 // Features implements provider.Featurer.
 func (s *Storage) Features() provider.Features {
-	return provider.Features{BucketManagement: true}
+	return provider.Features{BucketManagement: true, ServerSideCopy: true}
 }
 
 // mapErr marks uplink's errors with the provider sentinels; msg names the
@@ -337,4 +339,14 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 	_, err := s.Write(ctx, bucket, key, strings.NewReader(""), 0, provider.WriteOptions{ContentType: "application/x-directory"})
 	return err
+}
+
+// Copy implements provider.Copier with uplink's CopyObject: the satellite
+// copies the object, metadata included; a missing source is ErrNotFound.
+func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey string) (provider.Object, error) {
+	o, err := s.p.CopyObject(ctx, srcBucket, srcKey, dstBucket, dstKey, nil)
+	if err != nil {
+		return provider.Object{}, mapErr(err, srcBucket+"/"+srcKey+" to "+dstBucket+"/"+dstKey)
+	}
+	return objectOf(o), nil
 }

@@ -436,6 +436,27 @@ func (d *download) Close() error { return nil }
 
 func (d *download) Info() *uplink.Object { return d.info }
 
+// CopyObject implements storj.Project: the copy shares the source's bytes
+// and metadata and is created now.
+func (p *Project) CopyObject(ctx context.Context, oldBucket, oldKey, newBucket, newKey string, _ *uplink.CopyObjectOptions) (*uplink.Object, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	src, err := p.objectLocked(ctx, oldBucket, oldKey)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := p.bucketLocked(ctx, newBucket)
+	if err != nil {
+		return nil, err
+	}
+	if newKey == "" {
+		return nil, uplink.ErrObjectKeyInvalid
+	}
+	o := &object{data: src.data, created: time.Now().UTC(), custom: src.custom.Clone()}
+	dst.objects[newKey] = o
+	return o.info(newKey), nil
+}
+
 // RevokeAccess implements storj.Project by recording the grant; the fake
 // checks no grants, so a revoked one is only reported by Revoked.
 func (p *Project) RevokeAccess(ctx context.Context, access *uplink.Access) error {
