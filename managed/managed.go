@@ -110,6 +110,7 @@ type Provisioner interface {
 	// CreateBucket and DeleteBucket manage buckets inside the storage; the
 	// storage's credentials reach a new bucket at once.
 	CreateBucket(ctx context.Context, s Storage, bucket string) error
+	// DeleteBucket deletes one of the storage's buckets with its objects.
 	DeleteBucket(ctx context.Context, s Storage, bucket string) error
 	// Usage reports what the storage holds now.
 	Usage(ctx context.Context, s Storage) (Usage, error)
