@@ -211,3 +211,24 @@ func TestLifecycle(t *testing.T) {
 		t.Error("Decommission did not revoke the grant")
 	}
 }
+
+// TestNew opens the operator's project from a real grant made offline;
+// nothing dials until a request, and a bad grant is refused up front.
+func TestNew(t *testing.T) {
+	ctx := context.Background()
+	g, err := fakestorj.NewGrant(fakestorj.SatelliteAddress())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := managedstorj.New(ctx, g.Serialized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if regions, err := p.Regions(ctx); err != nil || len(regions) != 1 {
+		t.Errorf("Regions = %v, %v", regions, err)
+	}
+	if _, err := managedstorj.New(ctx, "not a grant"); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("New with a bad grant = %v, want ErrInvalid", err)
+	}
+}
