@@ -22,9 +22,11 @@
 //   - Content type and user metadata are the object's custom metadata;
 //     the content type is stored under "content-type", as the Storj S3
 //     gateway does.
-//   - Copy is uplink's CopyObject, inside the satellite. There are no
-//     checksums or presigned URLs through uplink, and multipart uploads
-//     are not wired yet; the driver claims none of them.
+//   - Copy is uplink's CopyObject, inside the satellite. Multipart uploads
+//     are uplink's; Storj commits every part it holds and takes no list,
+//     so CompleteMultipart checks the list against the held parts first.
+//   - There are no checksums or presigned URLs through uplink; the driver
+//     claims neither.
 package storj
 
 import (
@@ -101,7 +103,7 @@ func (s *Storage) Close() error { return s.p.Close() }
 
 // Features implements provider.Featurer.
 func (s *Storage) Features() provider.Features {
-	return provider.Features{BucketManagement: true, ServerSideCopy: true}
+	return provider.Features{BucketManagement: true, ServerSideCopy: true, Multipart: true, PartLimits: limits}
 }
 
 // mapErr marks uplink's errors with the provider sentinels; msg names the
@@ -112,7 +114,8 @@ func mapErr(err error, msg string) error {
 		return nil
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.Is(err, uplink.ErrBucketNotFound), errors.Is(err, uplink.ErrObjectNotFound):
+	case errors.Is(err, uplink.ErrBucketNotFound), errors.Is(err, uplink.ErrObjectNotFound),
+		errors.Is(err, uplink.ErrUploadIDInvalid):
 		return provider.Wrap(provider.ErrNotFound, err, msg)
 	case errors.Is(err, uplink.ErrBucketAlreadyExists):
 		return provider.Wrap(provider.ErrExists, err, msg)
@@ -272,19 +275,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // commits it once exactly size bytes (any number for -1) went up; on any
 // failure the upload is aborted and nothing is visible at key.
 func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, size int64, opts provider.WriteOptions) (provider.Object, error) {
-	custom := uplink.CustomMetadata{}
-	for k, v := range opts.Metadata {
-		if strings.EqualFold(k, contentTypeKey) {
-			return provider.Object{}, fmt.Errorf("%w: storj: metadata name %q is reserved for the content type", provider.ErrInvalid, k)
-		}
-		custom[k] = v
-	}
-	custom[contentTypeKey] = opts.ContentType
-	if opts.ContentType == "" {
-		custom[contentTypeKey] = "application/octet-stream"
-	}
-	if err := custom.Verify(); err != nil {
-		return provider.Object{}, fmt.Errorf("%w: storj: metadata: %v", provider.ErrInvalid, err)
+	meta, err := custom(opts)
+	if err != nil {
+		return provider.Object{}, err
 	}
 	where := bucket + "/" + key
 	up, err := s.p.UploadObject(ctx, bucket, key, nil)
@@ -307,7 +300,7 @@ func (s *Storage) Write(ctx context.Context, bucket, key string, r io.Reader, si
 	if size >= 0 && n != size {
 		return provider.Object{}, fmt.Errorf("%w: storj: %s: read %d bytes, expected %d", provider.ErrInvalid, where, n, size)
 	}
-	if err := up.SetCustomMetadata(ctx, custom); err != nil {
+	if err := up.SetCustomMetadata(ctx, meta); err != nil {
 		return provider.Object{}, mapErr(err, where)
 	}
 	if err := up.Commit(); err != nil {

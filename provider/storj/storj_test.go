@@ -103,3 +103,49 @@ func TestErrors(t *testing.T) {
 		t.Errorf("a short Write left an object: %v", err)
 	}
 }
+
+// TestCompleteChecksParts: Storj commits every part it holds, so a list
+// that leaves one out, or names an ETag that is not the held part's, is
+// refused before anything is committed.
+func TestCompleteChecksParts(t *testing.T) {
+	ctx := context.Background()
+	p := fakestorj.New()
+	if _, err := p.CreateBucket(ctx, "mpu"); err != nil {
+		t.Fatal(err)
+	}
+	st := storj.New(p)
+	u, err := st.CreateMultipart(ctx, "mpu", "k", provider.WriteOptions{ContentType: "text/plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("a", 5<<20)
+	p1, err := st.UploadPart(ctx, u, 1, strings.NewReader(big), int64(len(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := st.UploadPart(ctx, u, 2, strings.NewReader("tail"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CompleteMultipart(ctx, u, []provider.Part{p1}); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("Complete without part 2 = %v, want ErrInvalid", err)
+	}
+	bad := p2
+	bad.ETag = "00"
+	if _, err := st.CompleteMultipart(ctx, u, []provider.Part{p1, bad}); !errors.Is(err, provider.ErrInvalid) {
+		t.Errorf("Complete with a wrong ETag = %v, want ErrInvalid", err)
+	}
+	if _, err := st.Stat(ctx, "mpu", "k"); !errors.Is(err, provider.ErrNotFound) {
+		t.Fatalf("a refused Complete committed the object: %v", err)
+	}
+	o, err := st.CompleteMultipart(ctx, u, []provider.Part{p2, p1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Size != int64(len(big))+4 || o.ContentType != "text/plain" {
+		t.Errorf("completed object %+v", o)
+	}
+	if err := st.AbortMultipart(ctx, u); !errors.Is(err, uplink.ErrUploadIDInvalid) || !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("Abort of a completed upload = %v, want ErrNotFound wrapping uplink.ErrUploadIDInvalid", err)
+	}
+}

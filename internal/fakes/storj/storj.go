@@ -12,6 +12,10 @@
 //   - DeleteObject of a missing key returns (nil, nil);
 //   - uploads are invisible until Commit, gone after Abort, and fail with
 //     the context once it is done; ErrUploadDone after either;
+//   - multipart uploads: metadata given at BeginUpload, parts that can be
+//     uploaded again (the last one wins), CommitUpload of every held part
+//     in number order, failing when a part but the last is below 5 MiB,
+//     uplink.ErrUploadIDInvalid for an unknown upload;
 //   - listing with a Prefix that is empty or ends in "/", a Cursor relative
 //     to it (the first item is the one after it), and collapsed prefixes
 //     (IsPrefix, key ending in "/") unless Recursive; System and Custom
@@ -19,14 +23,16 @@
 //
 // Listings come in plain key order, as on a project whose paths are not
 // encrypted; with encrypted paths a satellite lists in the order of the
-// encrypted keys. Access grants, caveats, expiry, multipart uploads and
-// limits are not modelled: every call has full access, and RevokeAccess
+// encrypted keys. Access grants, caveats, expiry and limits are not
+// modelled: every call has full access, and RevokeAccess
 // only records the grant.
 package storj
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +53,27 @@ import (
 type Project struct {
 	mu      sync.RWMutex
 	buckets map[string]*bucket
-	revoked map[string]bool // serialized API keys
+	uploads map[string]*pending // by upload id
+	revoked map[string]bool     // serialized API keys
 	closed  bool
 }
+
+// pending is an unfinished multipart upload.
+type pending struct {
+	bucket, key string
+	created     time.Time
+	custom      uplink.CustomMetadata
+	parts       map[uint32]*part
+}
+
+type part struct {
+	data     []byte
+	etag     []byte
+	modified time.Time
+}
+
+// MinPartSize is the satellite's smallest part but the last.
+const MinPartSize = 5 << 20
 
 type bucket struct {
 	created time.Time
@@ -65,7 +89,9 @@ type object struct {
 var _ storjdriver.Project = (*Project)(nil)
 
 // New returns an empty project.
-func New() *Project { return &Project{buckets: map[string]*bucket{}, revoked: map[string]bool{}} }
+func New() *Project {
+	return &Project{buckets: map[string]*bucket{}, uploads: map[string]*pending{}, revoked: map[string]bool{}}
+}
 
 // errClosed is what uplink answers on a closed project.
 var errClosed = errors.New("uplink: project closed")
@@ -435,6 +461,216 @@ func (d *download) Read(b []byte) (int, error) {
 func (d *download) Close() error { return nil }
 
 func (d *download) Info() *uplink.Object { return d.info }
+
+// BeginUpload implements storj.Project.
+func (p *Project) BeginUpload(ctx context.Context, bucketName, key string, custom uplink.CustomMetadata) (uplink.UploadInfo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.bucketLocked(ctx, bucketName); err != nil {
+		return uplink.UploadInfo{}, err
+	}
+	if key == "" {
+		return uplink.UploadInfo{}, uplink.ErrObjectKeyInvalid
+	}
+	if err := custom.Verify(); err != nil {
+		return uplink.UploadInfo{}, err
+	}
+	id := newID()
+	p.uploads[id] = &pending{bucket: bucketName, key: key, created: time.Now().UTC(), custom: custom.Clone(), parts: map[uint32]*part{}}
+	return uplink.UploadInfo{UploadID: id, Key: key, System: uplink.SystemMetadata{Created: p.uploads[id].created}}, nil
+}
+
+// pendingLocked returns an upload; p.mu must be held.
+func (p *Project) pendingLocked(ctx context.Context, bucketName, key, id string) (*pending, error) {
+	if _, err := p.bucketLocked(ctx, bucketName); err != nil {
+		return nil, err
+	}
+	u, ok := p.uploads[id]
+	if !ok || u.bucket != bucketName || u.key != key {
+		return nil, fmt.Errorf("%w (%q)", uplink.ErrUploadIDInvalid, id)
+	}
+	return u, nil
+}
+
+// UploadPart implements storj.Project.
+func (p *Project) UploadPart(ctx context.Context, bucketName, key, id string, n uint32) (storjdriver.PartUpload, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if _, err := p.pendingLocked(ctx, bucketName, key, id); err != nil {
+		return nil, err
+	}
+	return &partUpload{ctx: ctx, p: p, bucket: bucketName, key: key, id: id, n: n}, nil
+}
+
+type partUpload struct {
+	ctx         context.Context
+	p           *Project
+	bucket, key string
+	id          string
+	n           uint32
+	buf         bytes.Buffer
+	etag        []byte
+	done        bool
+}
+
+func (u *partUpload) Write(b []byte) (int, error) {
+	if u.done {
+		return 0, uplink.ErrUploadDone
+	}
+	if err := u.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return u.buf.Write(b)
+}
+
+func (u *partUpload) SetETag(etag []byte) error {
+	if u.done {
+		return uplink.ErrUploadDone
+	}
+	u.etag = bytes.Clone(etag)
+	return nil
+}
+
+func (u *partUpload) Commit() error {
+	if u.done {
+		return uplink.ErrUploadDone
+	}
+	u.done = true
+	if err := u.ctx.Err(); err != nil {
+		return err
+	}
+	u.p.mu.Lock()
+	defer u.p.mu.Unlock()
+	up, err := u.p.pendingLocked(context.Background(), u.bucket, u.key, u.id)
+	if err != nil {
+		return err
+	}
+	up.parts[u.n] = &part{data: bytes.Clone(u.buf.Bytes()), etag: u.etag, modified: time.Now().UTC()}
+	return nil
+}
+
+func (u *partUpload) Abort() error {
+	if u.done {
+		return uplink.ErrUploadDone
+	}
+	u.done = true
+	return nil
+}
+
+func (u *partUpload) Info() *uplink.Part {
+	return &uplink.Part{PartNumber: u.n, Size: int64(u.buf.Len()), ETag: u.etag}
+}
+
+// CommitUpload implements storj.Project: every held part, in number order.
+func (p *Project) CommitUpload(ctx context.Context, bucketName, key, id string, opts *uplink.CommitUploadOptions) (*uplink.Object, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	up, err := p.pendingLocked(ctx, bucketName, key, id)
+	if err != nil {
+		return nil, err
+	}
+	numbers := slices.Sorted(maps.Keys(up.parts))
+	var data []byte
+	for i, n := range numbers {
+		if i < len(numbers)-1 && len(up.parts[n].data) < MinPartSize {
+			return nil, fmt.Errorf("uplink: metaclient: size of part number %d is below minimum threshold, got: %d, min: %d", n, len(up.parts[n].data), MinPartSize)
+		}
+		data = append(data, up.parts[n].data...)
+	}
+	custom := up.custom
+	if opts != nil && len(opts.CustomMetadata) > 0 {
+		custom = opts.CustomMetadata.Clone()
+	}
+	o := &object{data: data, created: time.Now().UTC(), custom: custom}
+	if o.custom == nil {
+		o.custom = uplink.CustomMetadata{}
+	}
+	p.buckets[bucketName].objects[key] = o
+	delete(p.uploads, id)
+	return o.info(key), nil
+}
+
+// AbortUpload implements storj.Project.
+func (p *Project) AbortUpload(ctx context.Context, bucketName, key, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.pendingLocked(ctx, bucketName, key, id); err != nil {
+		return err
+	}
+	delete(p.uploads, id)
+	return nil
+}
+
+// UploadParts implements storj.Project.
+func (p *Project) UploadParts(ctx context.Context, bucketName, key, id string) iter.Seq2[*uplink.Part, error] {
+	return func(yield func(*uplink.Part, error) bool) {
+		p.mu.RLock()
+		up, err := p.pendingLocked(ctx, bucketName, key, id)
+		var out []*uplink.Part
+		if err == nil {
+			for _, n := range slices.Sorted(maps.Keys(up.parts)) {
+				pt := up.parts[n]
+				out = append(out, &uplink.Part{PartNumber: n, Size: int64(len(pt.data)), Modified: pt.modified, ETag: bytes.Clone(pt.etag)})
+			}
+		}
+		p.mu.RUnlock()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, pt := range out {
+			if !yield(pt, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Uploads implements storj.Project; only recursive listings are modelled.
+func (p *Project) Uploads(ctx context.Context, bucketName string, opts *uplink.ListUploadsOptions) iter.Seq2[*uplink.UploadInfo, error] {
+	if opts == nil {
+		opts = &uplink.ListUploadsOptions{}
+	}
+	return func(yield func(*uplink.UploadInfo, error) bool) {
+		if opts.Prefix != "" && !strings.HasSuffix(opts.Prefix, "/") {
+			yield(nil, fmt.Errorf("uplink: prefix %q should end with slash", opts.Prefix))
+			return
+		}
+		if !opts.Recursive {
+			yield(nil, errors.New("fake: non-recursive upload listings are not modelled"))
+			return
+		}
+		p.mu.RLock()
+		_, err := p.bucketLocked(ctx, bucketName)
+		var out []*uplink.UploadInfo
+		for id, up := range p.uploads {
+			rel, ok := strings.CutPrefix(up.key, opts.Prefix)
+			if err != nil || up.bucket != bucketName || !ok || (opts.Cursor != "" && rel <= opts.Cursor) {
+				continue
+			}
+			out = append(out, &uplink.UploadInfo{UploadID: id, Key: up.key, System: uplink.SystemMetadata{Created: up.created}, Custom: up.custom.Clone()})
+		}
+		p.mu.RUnlock()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		slices.SortFunc(out, func(a, b *uplink.UploadInfo) int {
+			return strings.Compare(a.Key+"\x00"+a.UploadID, b.Key+"\x00"+b.UploadID)
+		})
+		for _, u := range out {
+			if !yield(u, nil) {
+				return
+			}
+		}
+	}
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
 
 // CopyObject implements storj.Project: the copy shares the source's bytes
 // and metadata and is created now.
