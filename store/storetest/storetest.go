@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthStateRace", testOAuthStateRace},
 		{"UpdateCredentials", testUpdateCredentials},
 		{"Reseal", testReseal}, // reseal.go
+		{"ManagedAccounts", testManagedAccounts}, // managed.go
+		{"UsageSamples", testUsageSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
