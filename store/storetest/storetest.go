@@ -37,7 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthStateSingleUse", testOAuthStateSingleUse},
 		{"OAuthStateRace", testOAuthStateRace},
 		{"UpdateCredentials", testUpdateCredentials},
-		{"Reseal", testReseal}, // reseal.go
+		{"Reseal", testReseal},                   // reseal.go
 		{"ManagedAccounts", testManagedAccounts}, // managed.go
 		{"UsageSamples", testUsageSamples},
 	}
