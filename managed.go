@@ -35,6 +35,7 @@ const CodeGlobal Code = "Global"
 
 // Mailer sends one plain-text message (httpapi.SMTPMailer is one).
 type Mailer interface {
+	// Send delivers a message with subject and body to the address to.
 	Send(ctx context.Context, to, subject, body string) error
 }
 
