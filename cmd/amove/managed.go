@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/httpapi"
+	"github.com/amove/amove-go/managed"
+	"github.com/amove/amove-go/managed/minio"
+)
+
+// Managed storage is configured by environment only (docs/managed-storage.md):
+//
+//	AMOVE_MANAGED_STORJ=minio    backend of add_storage, create_bucket, ...
+//	AMOVE_MANAGED_IDRIVE=minio   backend of the idrive_* routes
+//	AMOVE_MINIO_ADMIN_URL, AMOVE_MINIO_ADMIN_KEY, AMOVE_MINIO_ADMIN_SECRET
+//	                             the MinIO server and its admin (root) credentials
+//	AMOVE_MINIO_SERVICE_URL      the URL tenants reach it at (default: the admin URL)
+//	AMOVE_MINIO_REGION           its S3 region (default us-east-1)
+//	AMOVE_MANAGED_SAMPLE_INTERVAL  how often usage is sampled (default 1h)
+//
+// An unset family is not configured: its routes answer 501.
+const (
+	envManagedStorj    = "AMOVE_MANAGED_STORJ"
+	envManagedIDrive   = "AMOVE_MANAGED_IDRIVE"
+	envManagedInterval = "AMOVE_MANAGED_SAMPLE_INTERVAL"
+)
+
+// managedOptions reads the managed-storage configuration and opens the
+// backends it names; the returned function closes them, after the Client.
+func (s *settings) managedOptions(ctx context.Context) (amove.ManagedOptions, func(), error) {
+	opts := amove.ManagedOptions{Mailer: s.mailer()}
+	if v := os.Getenv(envManagedInterval); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d == 0 {
+			return opts, nil, fmt.Errorf("%s=%q: want a duration such as 1h (negative: never)", envManagedInterval, v)
+		}
+		opts.SampleInterval = d
+	}
+	opened := map[string]managed.Provisioner{} // one backend serves both families when both name it
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
+	for _, fam := range []struct {
+		env string
+		set *managed.Provisioner
+	}{{envManagedStorj, &opts.Storj}, {envManagedIDrive, &opts.IDrive}} {
+		name := strings.ToLower(strings.TrimSpace(os.Getenv(fam.env)))
+		if name == "" {
+			continue
+		}
+		if p, ok := opened[name]; ok {
+			*fam.set = p
+			continue
+		}
+		p, closeFn, err := openBackend(ctx, name)
+		if err != nil {
+			closeAll()
+			return opts, nil, fmt.Errorf("%s=%s: %w", fam.env, name, err)
+		}
+		opened[name], *fam.set = p, p
+		closers = append(closers, closeFn)
+	}
+	return opts, closeAll, nil
+}
+
+// openBackend opens the managed-storage backend called name, configured
+// from its own AMOVE_<NAME>_* variables. A new backend is one case here.
+func openBackend(ctx context.Context, name string) (managed.Provisioner, func() error, error) {
+	switch name {
+	case "minio":
+		cfg := minio.Config{Endpoint: os.Getenv("AMOVE_MINIO_ADMIN_URL"), AccessKey: os.Getenv("AMOVE_MINIO_ADMIN_KEY"),
+			SecretKey: os.Getenv("AMOVE_MINIO_ADMIN_SECRET"), ServiceURL: os.Getenv("AMOVE_MINIO_SERVICE_URL"),
+			Region: os.Getenv("AMOVE_MINIO_REGION")}
+		p, err := minio.New(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, p.Close, nil
+	}
+	return nil, nil, errors.New("unknown managed-storage backend (known: minio)")
+}
+
+// mailer is the SMTP mailer of the settings, or nil when none is set.
+func (s *settings) mailer() httpapi.Mailer {
+	if s.SMTP.Addr == "" {
+		return nil
+	}
+	return httpapi.SMTPMailer{Addr: s.SMTP.Addr, From: s.SMTP.From, Username: s.SMTP.Username, Password: s.SMTP.Password}
+}
