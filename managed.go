@@ -165,8 +165,10 @@ func (c *Client) AddStorage(ctx context.Context, p Principal, f Family, in NewSt
 	if !in.Tier.valid() || in.Tier == TierAmoveConnection {
 		return CloudAccount{}, invalid("unknown storageTier %d", int(in.Tier))
 	}
-	if f == FamilyStorj && in.Bucket == "" {
-		return CloudAccount{}, invalid("bucketName is required")
+	if f == FamilyStorj || in.Bucket != "" {
+		if err := validBucket(in.Bucket); err != nil {
+			return CloudAccount{}, err
+		}
 	}
 	existing, err := c.managedAccounts(ctx, p.TenantID, f)
 	if err != nil {
@@ -425,7 +427,7 @@ func (c *Client) bucketTarget(ctx context.Context, p Principal, f Family, id, bu
 	if err != nil {
 		return nil, store.Account{}, managed.Storage{}, err
 	}
-	if err := validName("bucketName", bucket); err != nil {
+	if err := validBucket(bucket); err != nil {
 		return nil, store.Account{}, managed.Storage{}, err
 	}
 	a, err := c.callerStorage(ctx, p, f, id)
@@ -436,17 +438,25 @@ func (c *Client) bucketTarget(ctx context.Context, p Principal, f Family, id, bu
 	return prov, a, s, err
 }
 
-// validName refuses an empty name or one that could leave its place (a
-// slash or ".."), the bucket names of managed storage.
-func validName(field, v string) error {
-	if strings.TrimSpace(v) == "" {
-		return invalid("%s is required", field)
+// validBucket checks a bucket name of managed storage against the S3
+// rules every backend (MinIO, Storj's gateway, IDrive e2) shares: 3 to 63
+// lower-case letters, digits, dots and hyphens, starting and ending with a
+// letter or digit. The backend would refuse others less clearly.
+func validBucket(name string) error {
+	if name == "" {
+		return invalid("bucketName is required")
 	}
-	if strings.Contains(v, "/") || strings.Contains(v, "..") || len(v) > 255 {
-		return invalid("%s is not a valid bucket name", field)
+	ok := len(name) >= 3 && len(name) <= 63 && isAlnum(name[0]) && isAlnum(name[len(name)-1]) && !strings.Contains(name, "..")
+	for i := 0; ok && i < len(name); i++ {
+		ok = isAlnum(name[i]) || name[i] == '-' || name[i] == '.'
+	}
+	if !ok {
+		return invalid("bucketName %q is not a valid bucket name (3-63 lower-case letters, digits, '.' and '-')", truncate(name, 70))
 	}
 	return nil
 }
+
+func isAlnum(b byte) bool { return ('a' <= b && b <= 'z') || ('0' <= b && b <= '9') }
 
 // ManagedBucketInfo describes bucket of the caller's storage of family f
 // (id as for CreateManagedBucket), measured now.

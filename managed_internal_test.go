@@ -37,3 +37,15 @@ func TestDailyMax(t *testing.T) {
 		})
 	}
 }
+
+func TestValidBucket(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"project-alpha": true, "a.b-c9": true, "abc": true,
+		"": false, "ab": false, "Project": false, "-abc": false, "abc-": false, "a..b": false,
+		"a/b": false, "a_b": false, "bücket": false, string(make([]byte, 64)): false,
+	} {
+		if err := validBucket(name); (err == nil) != ok {
+			t.Errorf("validBucket(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+}

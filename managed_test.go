@@ -83,7 +83,14 @@ func TestManagedRefusals(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = c.DeleteStorage(context.Background(), p, amove.FamilyIDrive, s.ID) })
 	if len(mail.to) != 1 || mail.to[0] != "owner@example.com" {
-		t.Errorf("welcome mail to %v", mail.to)
+		t.Fatalf("welcome mail to %v", mail.to)
+	}
+	creds, err := c.StorageCredentials(ctx, p)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("StorageCredentials: %v, %v", creds, err)
+	}
+	if !strings.Contains(mail.body[0], creds[0].AccessKey) || strings.Contains(mail.body[0], creds[0].SecretKey) {
+		t.Errorf("welcome mail: want the access key and not the secret key:\n%s", mail.body[0])
 	}
 
 	tests := []struct {
