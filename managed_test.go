@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,6 +38,11 @@ func (m *mailbox) Send(_ context.Context, to, _, body string) error {
 // the test MinIO server, and a user with an e-mail address.
 func managedClient(t *testing.T, mail amove.Mailer) (*amove.Client, amove.User, testenv.S3) {
 	t.Helper()
+	return managedClientEvery(t, mail, -1)
+}
+
+func managedClientEvery(t *testing.T, mail amove.Mailer, every time.Duration) (*amove.Client, amove.User, testenv.S3) {
+	t.Helper()
 	srv := testenv.RequireS3(t)
 	ctx := context.Background()
 	prov, err := minio.New(ctx, minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
@@ -47,7 +53,7 @@ func managedClient(t *testing.T, mail amove.Mailer) (*amove.Client, amove.User, 
 	c, err := amove.New(ctx, amove.Options{
 		DSN: "sqlite:" + filepath.Join(t.TempDir(), "amove.db"), KeyFile: filepath.Join(t.TempDir(), "secret.key"),
 		Logger:  slog.New(slog.DiscardHandler),
-		Managed: amove.ManagedOptions{Storj: prov, IDrive: prov, Mailer: mail, SampleInterval: -1},
+		Managed: amove.ManagedOptions{Storj: prov, IDrive: prov, Mailer: mail, SampleInterval: every},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -197,5 +203,54 @@ func TestStorjFamilyOneStorage(t *testing.T) {
 	}
 	if _, err := c.ManagedCloudInfo(ctx, p, amove.FamilyStorj, ""); !errors.Is(err, amove.ErrNotFound) {
 		t.Errorf("cloud info with no storage left: %v, want NOT_FOUND", err)
+	}
+}
+
+// TestSampler: the Client samples on its interval without being asked,
+// and Close stops the sampler.
+func TestSampler(t *testing.T) {
+	ctx := context.Background()
+	c, u, srv := managedClientEvery(t, nil, 100*time.Millisecond)
+	p := u.Principal()
+	b := bucket("sampled")
+	a, err := c.AddStorage(ctx, p, amove.FamilyIDrive, amove.NewStorage{Tier: amove.TierScale, Bucket: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := provider.Open(ctx, provider.Config{CloudType: provider.S3Generic, Endpoint: srv.Endpoint,
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, err := root.Write(ctx, b, "k", strings.NewReader(strings.Repeat("x", 4321)), 4321, provider.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, err := c.Usage(ctx, p, amove.TierScale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 4321 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usage %d after 20 s of sampling every 100 ms, want 4321", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n, err := c.DailyUsage(ctx, p, amove.TierAll); err != nil || n != 4321 {
+		t.Errorf("daily usage %d, %v; want 4321", n, err)
+	}
+	if err := c.DeleteStorage(ctx, p, amove.FamilyIDrive, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { c.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop the sampler")
 	}
 }
