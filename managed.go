@@ -239,13 +239,8 @@ func (c *Client) storeManaged(ctx context.Context, p Principal, f Family, in New
 	a := store.Account{ID: uuid.NewString(), TenantID: p.TenantID, UserID: p.UserID, CloudType: n.CloudType, Driver: n.Driver,
 		Name: n.Name, Region: n.Region, Endpoint: n.Endpoint, ServiceURL: n.ServiceURL, Shared: n.Shared, Active: true,
 		InternalStorage: true, StorageTier: s.Tier, ManagedFamily: string(f), ManagedID: s.ID, Created: now, Updated: now}
-	sealed, err := c.seal(a, map[string]string{"access_key": n.AccessKey, "secret_key": n.SecretKey, "credentials_data": ""})
-	if err != nil {
+	if err := c.sealAndInsert(ctx, &a, n); err != nil {
 		return CloudAccount{}, err
-	}
-	a.AccessKey, a.SecretKey, a.CredentialsData = sealed["access_key"], sealed["secret_key"], sealed["credentials_data"]
-	if err := c.store.InsertAccount(ctx, a); err != nil {
-		return CloudAccount{}, storeErr(err, "cloud account")
 	}
 	c.log.InfoContext(ctx, "managed storage added", "account", a.ID, "family", string(f), "storage", s.ID, "user", p.UserID)
 	return c.accountOut(a)
@@ -359,39 +354,56 @@ func (c *Client) callerStorage(ctx context.Context, p Principal, f Family, id st
 	return *found, nil
 }
 
-// DeleteStorage deletes the caller's managed-storage account id. The
-// backend storage is decommissioned (credentials, buckets and objects
-// removed) when no other live account of the tenant uses it. An account
-// that is not internal storage is refused with CodeGlobal.
+// DeleteStorage deletes the caller's managed-storage account id
+// (DeleteAccount, after checking it is the family's internal storage). The
+// backend storage (credentials, buckets and objects) is decommissioned when
+// no other live account of the tenant uses it. An account that is not
+// internal storage is refused with CodeGlobal.
 func (c *Client) DeleteStorage(ctx context.Context, p Principal, f Family, id string) error {
-	prov, err := c.provisioner(f)
-	if err != nil {
+	if _, err := c.provisioner(f); err != nil {
 		return err
 	}
 	a, err := c.ownStorage(ctx, p, f, id, "deleted")
 	if err != nil {
 		return err
 	}
-	others, err := c.managedAccounts(ctx, p.TenantID, f)
+	return c.DeleteAccount(ctx, p, a.ID)
+}
+
+// releaseManaged decommissions the backend storage of account id when it
+// is managed and no other live account of the tenant uses it. It runs
+// before the account is deleted: a storage that cannot be removed keeps
+// its account, so the call can be retried.
+func (c *Client) releaseManaged(ctx context.Context, tenantID, id string) error {
+	a, err := c.store.GetAccount(ctx, tenantID, id)
+	if err != nil {
+		return storeErr(err, "cloud account")
+	}
+	if a.ManagedID == "" {
+		return nil
+	}
+	prov, err := c.provisioner(Family(a.ManagedFamily))
 	if err != nil {
 		return err
 	}
-	last := true
+	others, err := c.managedAccounts(ctx, tenantID, Family(a.ManagedFamily))
+	if err != nil {
+		return err
+	}
 	for _, o := range others {
 		if o.ID != a.ID && o.ManagedID == a.ManagedID {
-			last = false
+			return nil // still in use
 		}
 	}
-	if last {
-		s, err := c.storageOf(a)
-		if err != nil {
-			return err
-		}
-		if err := prov.Decommission(ctx, s); err != nil {
-			return providerErr(err, "decommissioning storage")
-		}
+	s, err := c.storageOf(a)
+	if err != nil {
+		return err
 	}
-	return c.DeleteAccount(ctx, p, a.ID)
+	if err := prov.Decommission(ctx, s); err != nil {
+		return providerErr(err, "decommissioning storage")
+	}
+	c.log.InfoContext(ctx, "managed storage decommissioned", "account", a.ID, "storage", a.ManagedID)
+	return nil
 }
 
 // CreateManagedBucket creates bucket in the caller's storage of family f:

@@ -140,7 +140,36 @@ func TestManagedRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AddStorage in another tier: %v", err)
 	}
-	if err := c.DeleteStorage(ctx, p, amove.FamilyIDrive, s2.ID); err != nil {
+	var keys amove.ManagedCredentials
+	all, err := c.StorageCredentials(ctx, p)
+	for _, k := range all {
+		if k.AccountID == s2.ID {
+			keys = k
+		}
+	}
+	if err != nil || keys.SecretKey == "" {
+		t.Fatalf("credentials of the second storage: %+v, %v", all, err)
+	}
+	// The plain account delete decommissions managed storage too: nothing
+	// is left behind on the backend.
+	if err := c.DeleteAccount(ctx, p, s2.ID); err != nil {
+		t.Fatalf("DeleteAccount of managed storage: %v", err)
+	}
+	st, err := provider.Open(ctx, provider.Config{CloudType: provider.S3Generic, Endpoint: keys.ServiceURL,
+		AccessKey: keys.AccessKey, SecretKey: keys.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.ListBuckets(ctx); !errors.Is(err, provider.ErrUnauthenticated) && !errors.Is(err, provider.ErrPermission) {
+		t.Errorf("the deleted storage's keys list buckets: %v, want refused", err)
+	}
+	// And the tier is free again.
+	s3, err := c.AddStorage(ctx, p, amove.FamilyIDrive, amove.NewStorage{Tier: amove.TierArchive})
+	if err != nil {
+		t.Fatalf("AddStorage after deleting the tier's storage: %v", err)
+	}
+	if err := c.DeleteStorage(ctx, p, amove.FamilyIDrive, s3.ID); err != nil {
 		t.Errorf("DeleteStorage: %v", err)
 	}
 }

@@ -62,7 +62,8 @@ type Provisioner struct {
 	root provider.Storage // the S3 driver with the admin credentials
 
 	// mu serialises changes of a storage's bucket list, kept in its
-	// policy: read, change and write back must not interleave.
+	// policy (read, change and write back must not interleave), and
+	// Provision's look-up and creation of a user.
 	mu sync.Mutex
 }
 
@@ -141,6 +142,11 @@ func (p *Provisioner) Provision(ctx context.Context, req managed.Request) (manag
 		return managed.Storage{}, fmt.Errorf("minio: unknown region %q: %w", region, provider.ErrInvalid)
 	}
 	id := storageID(req.Tenant, region, req.Tier)
+	// The look-up and the creation are one step: MinIO's AddUser on an
+	// existing user replaces its secret, which would cut off the storage a
+	// concurrent Provision just made.
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if _, err := p.adm.GetUserInfo(ctx, id); err == nil {
 		return managed.Storage{}, managed.ErrExists
 	} else if !noSuch(err) {
