@@ -148,8 +148,10 @@ func (n NewStorage) String() string {
 // and transfer call then works on.
 //
 // FamilyIDrive refuses a second storage in one region and tier (CodeGlobal).
-// FamilyStorj has one storage per tenant and tier: asked again, it creates
-// the bucket in the existing storage and stores another account on it.
+// FamilyStorj makes a storage per request where the backend does (Storj:
+// one grant per bucket); where the backend keeps one storage per tenant
+// and tier (MinIO: ErrExists), the bucket goes into the existing storage
+// and another account is stored on it.
 func (c *Client) AddStorage(ctx context.Context, p Principal, f Family, in NewStorage) (CloudAccount, error) {
 	if err := p.check(); err != nil {
 		return CloudAccount{}, err
@@ -174,22 +176,30 @@ func (c *Client) AddStorage(ctx context.Context, p Principal, f Family, in NewSt
 	if err != nil {
 		return CloudAccount{}, err
 	}
-	for _, a := range existing {
-		if StorageTier(a.StorageTier) != in.Tier || (in.Region != "" && a.Region != in.Region) {
-			continue
+	var sameTier *store.Account
+	for i, a := range existing {
+		if StorageTier(a.StorageTier) == in.Tier && (in.Region == "" || a.Region == in.Region) && sameTier == nil {
+			sameTier = &existing[i]
 		}
-		if f == FamilyIDrive {
-			return CloudAccount{}, errStorageExists
-		}
-		return c.addToStorage(ctx, p, prov, a, in)
+	}
+	// Without a region the backend's default applies, which only the
+	// backend knows: its ErrExists decides then.
+	if f == FamilyIDrive && sameTier != nil && in.Region != "" {
+		return CloudAccount{}, errStorageExists
 	}
 
 	s, err := prov.Provision(ctx, managed.Request{Tenant: p.TenantID, Region: in.Region, Tier: int(in.Tier),
 		Bucket: in.Bucket, Password: in.Password})
-	if errors.Is(err, managed.ErrExists) {
+	switch {
+	case errors.Is(err, managed.ErrExists) && f == FamilyStorj && sameTier != nil:
+		// A backend with one storage per tenant and tier (MinIO): the
+		// bucket goes into it, and another account is stored on it.
+		return c.addToStorage(ctx, p, prov, *sameTier, in)
+	case errors.Is(err, managed.ErrExists) && f == FamilyIDrive:
 		return CloudAccount{}, errStorageExists
-	}
-	if err != nil {
+	case errors.Is(err, managed.ErrExists):
+		return CloudAccount{}, &Error{Code: CodeDuplicate, Message: "the storage or its bucket already exists", Err: err}
+	case err != nil:
 		return CloudAccount{}, providerErr(redact(err, in.Password), "provisioning storage")
 	}
 	if s.Tier == 0 {
@@ -216,8 +226,8 @@ func (c *Client) addToStorage(ctx context.Context, p Principal, prov managed.Pro
 	if err != nil {
 		return CloudAccount{}, err
 	}
-	if err := prov.CreateBucket(ctx, s, in.Bucket); err != nil {
-		return CloudAccount{}, providerErr(err, "creating bucket "+in.Bucket)
+	if s, err = c.addBucket(ctx, prov, a, s, in.Bucket); err != nil {
+		return CloudAccount{}, err
 	}
 	s.Bucket = in.Bucket
 	out, err := c.storeManaged(ctx, p, Family(a.ManagedFamily), in, s)
@@ -231,7 +241,8 @@ func (c *Client) addToStorage(ctx context.Context, p Principal, prov managed.Pro
 // storeManaged stores storage s as a cloud account of the caller.
 func (c *Client) storeManaged(ctx context.Context, p Principal, f Family, in NewStorage, s managed.Storage) (CloudAccount, error) {
 	n := NewAccount{CloudType: s.CloudType, Driver: s.Driver, Name: in.Name, Region: s.Region, Endpoint: s.ServiceURL,
-		ServiceURL: s.ServiceURL, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Shared: in.Shared, StorageTier: StorageTier(s.Tier)}
+		ServiceURL: s.ServiceURL, AccessKey: s.AccessKey, SecretKey: s.SecretKey, CredentialsData: s.CredentialsData,
+		Shared: in.Shared, StorageTier: StorageTier(s.Tier)}
 	if err := n.validate(); err != nil {
 		return CloudAccount{}, err
 	}
@@ -292,12 +303,12 @@ func (c *Client) managedAccounts(ctx context.Context, tenantID string, f Family)
 
 // storageOf is what a backend needs of a stored account.
 func (c *Client) storageOf(a store.Account) (managed.Storage, error) {
-	ak, sk, _, err := c.secrets(a)
+	ak, sk, cd, err := c.secrets(a)
 	if err != nil {
 		return managed.Storage{}, err
 	}
 	return managed.Storage{ID: a.ManagedID, CloudType: a.CloudType, Driver: a.Driver, Region: a.Region,
-		ServiceURL: a.ServiceURL, AccessKey: ak, SecretKey: sk, Tier: a.StorageTier}, nil
+		ServiceURL: a.ServiceURL, AccessKey: ak, SecretKey: sk, CredentialsData: cd, Tier: a.StorageTier}, nil
 }
 
 // ownStorage loads the caller's managed account id of family f: only its
@@ -413,11 +424,56 @@ func (c *Client) CreateManagedBucket(ctx context.Context, p Principal, f Family,
 	if err != nil {
 		return err
 	}
-	if err := prov.CreateBucket(ctx, s, bucket); err != nil {
-		return providerErr(err, "creating bucket "+bucket)
+	_, err = c.addBucket(ctx, prov, a, s, bucket)
+	return err
+}
+
+// bucketAdder is the capability of a backend whose credentials cannot
+// reach a bucket made after them (Storj: a grant names its buckets):
+// AddBucket creates the bucket and returns the storage with new
+// credentials, which replace the stored ones.
+type bucketAdder interface {
+	AddBucket(ctx context.Context, s managed.Storage, bucket string) (managed.Storage, error)
+}
+
+// addBucket creates bucket in storage s of account a and returns the
+// storage as it is now. New credentials from a bucketAdder are sealed into
+// every live account of the tenant on that storage.
+func (c *Client) addBucket(ctx context.Context, prov managed.Provisioner, a store.Account, s managed.Storage, bucket string) (managed.Storage, error) {
+	adder, ok := prov.(bucketAdder)
+	if !ok {
+		if err := prov.CreateBucket(ctx, s, bucket); err != nil {
+			return s, providerErr(err, "creating bucket "+bucket)
+		}
+		c.log.InfoContext(ctx, "managed bucket created", "account", a.ID, "bucket", bucket)
+		return s, nil
 	}
-	c.log.InfoContext(ctx, "managed bucket created", "account", a.ID, "bucket", bucket)
-	return nil
+	ns, err := adder.AddBucket(ctx, s, bucket)
+	if err != nil {
+		return s, providerErr(err, "creating bucket "+bucket)
+	}
+	if ns.AccessKey != s.AccessKey || ns.SecretKey != s.SecretKey {
+		// The store replaces only credentialsData; no backend changes keys.
+		return s, fmt.Errorf("amove: managed storage %s: the backend changed the key pair on AddBucket", s.ID)
+	}
+	all, err := c.managedAccounts(ctx, a.TenantID, Family(a.ManagedFamily))
+	if err != nil {
+		return s, err
+	}
+	for _, o := range all {
+		if o.ManagedID != a.ManagedID {
+			continue
+		}
+		sealed, err := c.sealValue(ns.CredentialsData, accountAD(o, "credentials_data"))
+		if err != nil {
+			return s, err
+		}
+		if err := c.store.UpdateCredentials(ctx, o.TenantID, o.ID, sealed, c.now().UTC()); err != nil {
+			return s, storeErr(err, "cloud account")
+		}
+	}
+	c.log.InfoContext(ctx, "managed bucket created; credentials renewed", "account", a.ID, "bucket", bucket)
+	return ns, nil
 }
 
 // DeleteManagedBucket deletes bucket, with its objects, from the caller's
@@ -541,9 +597,10 @@ func (m ManagedCredentials) String() string {
 	return "ManagedCredentials{" + m.AccountID + " " + m.ServiceURL + " " + m.AccessKey + " ****}"
 }
 
-// StorageCredentials returns the credentials of the caller's own managed
-// storage, in clear: the one call that does, so a client can reach its
-// storage directly. Accounts shared with the caller are not included: only
+// StorageCredentials returns the S3 credentials of the caller's own
+// managed storage, in clear: the one call that does, so a client can reach
+// its storage directly. Storage opened with an access grant (Storj) has no
+// key pair and is not listed. Accounts shared with the caller are not included: only
 // their owner receives their keys.
 func (c *Client) StorageCredentials(ctx context.Context, p Principal) ([]ManagedCredentials, error) {
 	if err := p.check(); err != nil {
@@ -561,6 +618,9 @@ func (c *Client) StorageCredentials(ctx context.Context, p Principal) ([]Managed
 		ak, sk, _, err := c.secrets(a)
 		if err != nil {
 			return nil, err
+		}
+		if ak == "" {
+			continue // an access grant (Storj): no S3 keys to hand out
 		}
 		out = append(out, ManagedCredentials{AccountID: a.ID, AccessKey: ak, SecretKey: sk, ServiceURL: a.ServiceURL})
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/httpapi"
 	"github.com/amove/amove-go/managed"
+	"github.com/amove/amove-go/managed/idrive"
 	"github.com/amove/amove-go/managed/minio"
+	"github.com/amove/amove-go/managed/storj"
 )
 
 // Managed storage is configured by environment only (docs/managed-storage.md):
@@ -22,6 +24,9 @@ import (
 //	                             the MinIO server and its admin (root) credentials
 //	AMOVE_MINIO_SERVICE_URL      the URL tenants reach it at (default: the admin URL)
 //	AMOVE_MINIO_REGION           its S3 region (default us-east-1)
+//	AMOVE_STORJ_ACCESS_GRANT     storj: the operator's access grant (whole project)
+//	AMOVE_IDRIVE_API_KEY, AMOVE_IDRIVE_API_URL, AMOVE_IDRIVE_EMAIL_DOMAIN, AMOVE_IDRIVE_DEFAULT_REGION
+//	                             idrive: the Reseller API (URL default: IDrive's)
 //	AMOVE_MANAGED_SAMPLE_INTERVAL  how often usage is sampled (default 1h)
 //
 // An unset family is not configured: its routes answer 501.
@@ -85,8 +90,22 @@ func openBackend(ctx context.Context, name string) (managed.Provisioner, func() 
 			return nil, nil, err
 		}
 		return p, p.Close, nil
+	case "storj":
+		p, err := storj.New(ctx, os.Getenv("AMOVE_STORJ_ACCESS_GRANT"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, p.Close, nil
+	case "idrive":
+		p, err := idrive.NewWithConfig(idrive.Config{BaseURL: os.Getenv("AMOVE_IDRIVE_API_URL"),
+			APIKey: os.Getenv("AMOVE_IDRIVE_API_KEY"), EmailDomain: os.Getenv("AMOVE_IDRIVE_EMAIL_DOMAIN"),
+			DefaultRegion: os.Getenv("AMOVE_IDRIVE_DEFAULT_REGION")})
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, func() error { return nil }, nil
 	}
-	return nil, nil, errors.New("unknown managed-storage backend (known: minio)")
+	return nil, nil, errors.New("unknown managed-storage backend (known: minio, storj, idrive)")
 }
 
 // mailer is the SMTP mailer of the settings, or nil when none is set.

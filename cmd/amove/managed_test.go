@@ -23,12 +23,16 @@ func TestManagedOptions(t *testing.T) {
 		{name: "unknown backend", env: map[string]string{envManagedStorj: "s4"}, wantErr: "unknown managed-storage backend"},
 		{name: "minio without keys", env: map[string]string{envManagedStorj: "minio", "AMOVE_MINIO_ADMIN_URL": "http://127.0.0.1:1"},
 			wantErr: "AMOVE_MANAGED_STORJ=minio: minio: the admin access key"},
+		{name: "storj without a grant", env: map[string]string{envManagedStorj: "storj"}, wantErr: "AMOVE_MANAGED_STORJ=storj"},
+		{name: "idrive without an API key", env: map[string]string{envManagedIDrive: "idrive"}, wantErr: "AMOVE_MANAGED_IDRIVE=idrive"},
+		{name: "idrive", env: map[string]string{envManagedIDrive: "idrive", "AMOVE_IDRIVE_API_KEY": "key"}, idrive: true},
 		{name: "bad interval", env: map[string]string{envManagedInterval: "often"}, wantErr: "AMOVE_MANAGED_SAMPLE_INTERVAL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{envManagedStorj, envManagedIDrive, envManagedInterval,
-				"AMOVE_MINIO_ADMIN_URL", "AMOVE_MINIO_ADMIN_KEY", "AMOVE_MINIO_ADMIN_SECRET"} {
+				"AMOVE_MINIO_ADMIN_URL", "AMOVE_MINIO_ADMIN_KEY", "AMOVE_MINIO_ADMIN_SECRET", "AMOVE_STORJ_ACCESS_GRANT",
+				"AMOVE_IDRIVE_API_KEY", "AMOVE_IDRIVE_API_URL"} {
 				t.Setenv(k, tc.env[k])
 			}
 			var s settings
