@@ -102,6 +102,8 @@ func TestWebPage(t *testing.T) {
 	b.waitJS(`document.querySelectorAll('#accounts-body tr').length === 1`)
 	b.run(chromedp.Click(chromedp.CSS(`#accounts-body [data-action=share]`)))
 	b.waitJS(`document.querySelector('#accounts-body [data-action=share]').textContent === 'Unshare'`)
+	b.run(chromedp.Click(chromedp.CSS(`#accounts-body [data-action=test]`)))
+	b.waitJS(`document.querySelector('#accounts-body .result').textContent.startsWith('Works')`)
 	b.shot(shots, "2-accounts")
 
 	// No secret reaches the page: not the DOM, not storage, not the API's
@@ -180,11 +182,28 @@ func TestWebPage(t *testing.T) {
 	}
 	b.shot(shots, "6-resumed")
 
+	// Another big upload, cancelled: it never becomes an object.
+	big2 := filepath.Join(dir, "cancelled.bin")
+	if err := os.WriteFile(big2, big[:bigSize/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.run(chromedp.Click(chromedp.CSS("#nav-browser")),
+		chromedp.SetUploadFiles(chromedp.CSS("#br-file"), []string{big2}),
+		chromedp.Click(chromedp.CSS("#nav-transfers")))
+	card = b.transferCard("docs/cancelled.bin")
+	q = fmt.Sprintf(`document.getElementById(%q)`, card)
+	b.waitJS(q + `.dataset.state === 'running'`)
+	b.run(chromedp.Click(chromedp.CSS("#" + card + " [data-action=cancel]")))
+	b.waitJS(q + `.dataset.state === 'cancelled'`)
+
 	// Paging: two keys a page (docs/ holds its marker, big.bin and
 	// hello.txt), so one row, then "Load more". Not one key a page: MinIO
 	// then answers the marker alone and says the listing is complete.
 	b.run(chromedp.Click(chromedp.CSS("#nav-browser")))
 	b.waitJS(`document.querySelector('#objects-body tr[data-key="docs/big.bin"]') !== null`)
+	if b.eval(`String(document.querySelector('#objects-body tr[data-key="docs/cancelled.bin"]') !== null)`) == "true" {
+		t.Error("the cancelled upload is listed")
+	}
 	b.eval(`document.getElementById('br-pagesize').value = '2'`)
 	b.run(chromedp.Click(chromedp.CSS("#br-refresh")))
 	b.waitJS(`document.querySelectorAll('#objects-body tr').length === 1 && !document.getElementById('br-more').hidden`)
