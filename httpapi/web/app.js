@@ -140,6 +140,11 @@ async function signIn(ev) {
   const username = $('signin-username').value;
   try {
     const res = await api('POST', '/authentication/login', { username, password: $('signin-password').value });
+    if (!res || !res.jwtToken) {
+      // challenge 1 or 2 (amove-api-notes.md): a second factor, which this
+      // agent never asks for and this page does not offer.
+      throw new ApiError(0, 'this sign-in needs a second factor, which the page does not support');
+    }
     state.token = res.jwtToken;
   } catch (err) {
     $('signin-error').textContent = err.status === 401 ? 'Wrong username or password.' : err.message;

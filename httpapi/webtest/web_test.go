@@ -73,7 +73,16 @@ func TestWebPage(t *testing.T) {
 	if err := api.Err(); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api) // on 127.0.0.1
+	// Every answer the agent gives the page is kept, to check that none
+	// holds a secret.
+	answers := &syncBuffer{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/notification" {
+			api.ServeHTTP(w, r) // a hijacked connection: nothing to tee
+			return
+		}
+		api.ServeHTTP(teeWriter{w, answers}, r)
+	})) // on 127.0.0.1
 	t.Cleanup(func() { srv.Close(); api.Close() })
 
 	downloads := filepath.Join(dir, "downloads")
@@ -113,7 +122,8 @@ func TestWebPage(t *testing.T) {
 	page = b.eval(`document.documentElement.outerHTML`)
 	stored = b.eval(`JSON.stringify(Object.assign({}, sessionStorage, localStorage))`)
 	accounts := get(t, srv.URL+"/cloud/accounts", token)
-	for what, s := range map[string]string{"the page": page, "the page's storage": stored, "GET /cloud/accounts": accounts} {
+	for what, s := range map[string]string{"the page": page, "the page's storage": stored, "GET /cloud/accounts": accounts,
+		"the agent's answers to the page": answers.String()} {
 		if strings.Contains(s, s3env.SecretKey) {
 			t.Errorf("%s holds the secret key", what)
 		}
@@ -230,7 +240,45 @@ func TestWebPage(t *testing.T) {
 	b.run(chromedp.Click(chromedp.CSS("#signout")))
 	b.waitJS(`!document.getElementById('view-signin').hidden && sessionStorage.length === 0`)
 
+	// The sweep of the agent's answers saw them all (the sign-in's token
+	// among them), and no secret in any.
+	if all := answers.String(); !strings.Contains(all, "jwtToken") || strings.Contains(all, s3env.SecretKey) {
+		t.Errorf("the agent's answers to the page: %d bytes, token seen %v, secret seen %v",
+			len(all), strings.Contains(all, "jwtToken"), strings.Contains(all, s3env.SecretKey))
+	}
 	b.checkConsole()
+}
+
+// teeWriter copies a response body into buf.
+type teeWriter struct {
+	http.ResponseWriter
+	buf *syncBuffer
+}
+
+func (w teeWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (w teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// syncBuffer is a bytes.Buffer for several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // browserT is one headless Chromium tab and what its page reported.
