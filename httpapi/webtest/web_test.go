@@ -51,40 +51,11 @@ const (
 func TestWebPage(t *testing.T) {
 	chrome := testenv.RequireCommand(t, "chromium")
 	s3env := testenv.RequireS3(t)
-	ctx := context.Background()
 	dir := t.TempDir()
-	logger := slog.New(slog.DiscardHandler)
-
 	bucket := newBucket(t, s3env)
 	proxy := throttledProxy(t, strings.TrimPrefix(s3env.Endpoint, "http://"), throttle)
 
-	c, err := amove.New(ctx, amove.Options{
-		DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "k"), Logger: logger,
-		Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, _, err := c.CreateTenant(ctx, "web", amove.NewUser{Username: "admin", Password: adminPassword, Role: amove.RoleDesktopAdmin}); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, TempDir: filepath.Join(dir, "staging"), Logger: logger})
-	if err := api.Err(); err != nil {
-		t.Fatal(err)
-	}
-	// Every answer the agent gives the page is kept, to check that none
-	// holds a secret.
-	answers := &syncBuffer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/notification" {
-			api.ServeHTTP(w, r) // a hijacked connection: nothing to tee
-			return
-		}
-		api.ServeHTTP(teeWriter{w, answers}, r)
-	})) // on 127.0.0.1
-	t.Cleanup(func() { srv.Close(); api.Close() })
-
+	srv, answers := startAgent(t, dir)
 	downloads := filepath.Join(dir, "downloads")
 	shots := screenshotDir(t)
 	b := newBrowser(t, chrome, downloads)
@@ -279,6 +250,72 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// startAgent serves an agent (httpapi on a Client with SQLite, user admin)
+// on 127.0.0.1. Every answer it gives the page is kept in answers, to
+// check that none holds a secret.
+func startAgent(t *testing.T, dir string) (srv *httptest.Server, answers *syncBuffer) {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	c, err := amove.New(ctx, amove.Options{
+		DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "k"), Logger: logger,
+		Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, _, err := c.CreateTenant(ctx, "web", amove.NewUser{Username: "admin", Password: adminPassword, Role: amove.RoleDesktopAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, TempDir: filepath.Join(dir, "staging"), Logger: logger})
+	if err := api.Err(); err != nil {
+		t.Fatal(err)
+	}
+	answers = &syncBuffer{}
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/notification" {
+			api.ServeHTTP(w, r) // a hijacked connection: nothing to tee
+			return
+		}
+		api.ServeHTTP(teeWriter{w, answers}, r)
+	}))
+	t.Cleanup(func() { srv.Close(); api.Close() })
+	return srv, answers
+}
+
+// TestPageProblemsCaught checks the checks TestWebPage relies on, in the
+// real browser: the page's CSP refuses inline script, and a console error,
+// an uncaught exception and the CSP refusal are each reported.
+func TestPageProblemsCaught(t *testing.T) {
+	chrome := testenv.RequireCommand(t, "chromium")
+	dir := t.TempDir()
+	srv, _ := startAgent(t, dir)
+	b := newBrowser(t, chrome, filepath.Join(dir, "downloads"))
+	b.run(chromedp.Navigate(srv.URL + "/"))
+	b.waitJS(`!document.getElementById('view-signin').hidden`)
+	b.eval(`(() => {
+		const s = document.createElement('script');
+		s.textContent = 'window.injected = true';
+		document.body.append(s);
+		console.error('planted error');
+		setTimeout(() => { throw new Error('planted exception'); });
+		return '';
+	})()`)
+	time.Sleep(500 * time.Millisecond)
+	if b.eval(`String(window.injected === true)`) == "true" {
+		t.Error("an inline script ran despite the CSP")
+	}
+	b.mu.Lock()
+	all := strings.Join(b.problems, "\n")
+	b.mu.Unlock()
+	for _, want := range []string{"planted error", "planted exception", "Content Security Policy"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("%q was not reported; reported:\n%s", want, all)
+		}
+	}
 }
 
 // browserT is one headless Chromium tab and what its page reported.
