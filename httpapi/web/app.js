@@ -441,7 +441,10 @@ async function upload(files) {
     form.append('file', f, f.name);
     try {
       const res = await api('POST', '/cloud/upload_object_from_form', form);
-      track({ transferId: res.transferId, status: 'pending', kind: 'upload', targetBucket: b.bucket,
+      // A placeholder until the socket tells more; the socket may have
+      // been first (a small file is done before its answer arrives), and
+      // then it has the truth.
+      if (!state.transfers.has(res.transferId)) track({ transferId: res.transferId, status: 'pending', kind: 'upload', targetBucket: b.bucket,
         targetPath: b.path + f.name, totalBytes: f.size, transferredBytes: 0, progress: 0 });
       toast('Uploading ' + f.name + ': see Transfers.');
     } finally {
@@ -492,6 +495,10 @@ function track(st) {
     state.transfers.set(st.transferId, t);
   }
   const prev = t.st;
+  // The socket and the API's answers can cross: an ended transfer never
+  // starts again (the API resumes only a paused one), so a late
+  // "running" after "completed" is stale.
+  if (FINAL.has(prev.status) && !FINAL.has(st.status)) return;
   t.st = Object.assign({}, prev, st);
   const now = performance.now();
   let rate = Number(st.bytesPerSecond) || 0;
