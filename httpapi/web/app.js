@@ -201,6 +201,13 @@ async function loadAccounts() {
     body.append(row);
   }
   $('accounts-empty').hidden = state.accounts.length > 0;
+  loaded(body);
+}
+
+// loaded counts the renderings of a list, so a test (or anyone) can tell
+// a fresh list from the one shown before.
+function loaded(node) {
+  node.dataset.loaded = String(Number(node.dataset.loaded || 0) + 1);
 }
 
 // confirmButton asks for a second click within a few seconds before acting.
@@ -363,6 +370,7 @@ async function listObjects(more) {
   b.next = token;
   $('br-more').hidden = !b.next;
   $('objects-empty').hidden = body.children.length > 0;
+  loaded(body);
 }
 
 function objectRow(o) {

@@ -125,7 +125,7 @@ func TestWebPage(t *testing.T) {
 	b.shot(shots, "3-transfers")
 
 	// Download it through the page: the bytes that went up come back.
-	b.run(chromedp.Click(chromedp.CSS("#nav-browser")))
+	b.show("browser")
 	b.waitJS(`document.querySelector('#objects-body tr[data-key="docs/hello.txt"]') !== null`)
 	b.shot(shots, "4-browser")
 	got := b.download(`#objects-body tr[data-key="docs/hello.txt"] [data-action=download]`)
@@ -168,8 +168,8 @@ func TestWebPage(t *testing.T) {
 	if err := os.WriteFile(big2, big[:bigSize/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.run(chromedp.Click(chromedp.CSS("#nav-browser")),
-		chromedp.SetUploadFiles(chromedp.CSS("#br-file"), []string{big2}),
+	b.show("browser")
+	b.run(chromedp.SetUploadFiles(chromedp.CSS("#br-file"), []string{big2}),
 		chromedp.Click(chromedp.CSS("#nav-transfers")))
 	card = b.transferCard("docs/cancelled.bin")
 	q = fmt.Sprintf(`document.getElementById(%q)`, card)
@@ -180,7 +180,7 @@ func TestWebPage(t *testing.T) {
 	// Paging: two keys a page (docs/ holds its marker, big.bin and
 	// hello.txt), so one row, then "Load more". Not one key a page: MinIO
 	// then answers the marker alone and says the listing is complete.
-	b.run(chromedp.Click(chromedp.CSS("#nav-browser")))
+	b.show("browser")
 	b.waitJS(`document.querySelector('#objects-body tr[data-key="docs/big.bin"]') !== null`)
 	if b.eval(`String(document.querySelector('#objects-body tr[data-key="docs/cancelled.bin"]') !== null)`) == "true" {
 		t.Error("the cancelled upload is listed")
@@ -203,7 +203,7 @@ func TestWebPage(t *testing.T) {
 	b.shot(shots, "7-deleted")
 
 	// Delete the account too, and sign out.
-	b.run(chromedp.Click(chromedp.CSS("#nav-accounts")))
+	b.show("accounts")
 	b.waitJS(`document.querySelectorAll('#accounts-body tr').length === 1`)
 	b.run(chromedp.Click(chromedp.CSS(`#accounts-body [data-action=delete]`)),
 		chromedp.Click(chromedp.CSS(`#accounts-body [data-action=delete]`)))
@@ -428,6 +428,25 @@ func (b *browserT) waitJS(cond string) {
 			b.fail("timed out waiting for %s; the page shows:\n%s", cond, shown)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// show opens a view with its tab and, for a list the view reloads, waits
+// until the list is the new one: the old rows stay until then, and a click
+// on one could land on a row about to be replaced.
+func (b *browserT) show(view string) {
+	b.t.Helper()
+	list := map[string]string{"accounts": "accounts-body", "browser": "objects-body"}[view]
+	count := func() string {
+		return b.eval(fmt.Sprintf(`document.getElementById(%q).dataset.loaded || '0'`, list))
+	}
+	var before string
+	if list != "" {
+		before = count()
+	}
+	b.run(chromedp.Click(chromedp.CSS("#nav-" + view)))
+	if list != "" {
+		b.waitJS(fmt.Sprintf(`(document.getElementById(%q).dataset.loaded || '0') !== %q`, list, before))
 	}
 }
 
