@@ -39,6 +39,7 @@ func (s *Server) register() {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	s.mux.HandleFunc("GET /notification", s.hub.serve)
+	s.registerWeb() // the web page at / and its assets (web.go)
 	// Unknown paths get the error shape too, not the mux's plain text.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusNotFound, code: "NOT_FOUND", msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
