@@ -16,12 +16,12 @@ import (
 // calls.
 
 type serverTransferRequest struct {
-	SourceServerURL string         `json:"sourceServerUrl"`
-	TargetServerURL string         `json:"targetServerUrl"`
-	SourceBucket    string         `json:"sourceBucket"`
-	SourcePath      string         `json:"sourcePath"`
-	TargetBucket    string         `json:"targetBucket"`
-	TargetPath      string         `json:"targetPath"`
+	SourceServerURL string         `json:"sourceServerUrl" openapi:"required"`
+	TargetServerURL string         `json:"targetServerUrl" openapi:"required"`
+	SourceBucket    string         `json:"sourceBucket" openapi:"required"`
+	SourcePath      string         `json:"sourcePath" openapi:"required"`
+	TargetBucket    string         `json:"targetBucket" openapi:"required"`
+	TargetPath      string         `json:"targetPath" openapi:"required"`
 	SourceAccountID string         `json:"sourceAccountId"`
 	TargetAccountID string         `json:"targetAccountId"`
 	Metadata        map[string]any `json:"metadata"`
@@ -49,7 +49,7 @@ func (t *dotnetTime) UnmarshalJSON(b []byte) error {
 // serverTransferStatus is the spec's FastrServerTransferStatus.
 type serverTransferStatus struct {
 	TransferID       string     `json:"transferId"`
-	Status           string     `json:"status"`
+	Status           string     `json:"status" enum:"pending,running,paused,completed,failed,cancelled"`
 	SourceServerURL  string     `json:"sourceServerUrl"`
 	TargetServerURL  string     `json:"targetServerUrl"`
 	SourceBucket     string     `json:"sourceBucket"`
@@ -137,7 +137,7 @@ func (s *Server) serverTransferInitiate(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"transferId": id, "message": "Server transfer initiated", "status": "pending"})
+	writeJSON(w, http.StatusAccepted, transferStarted{TransferID: id, Message: "Server transfer initiated", Status: "pending"})
 	return nil
 }
 
@@ -168,7 +168,7 @@ func (s *Server) serverTransferCancel(w http.ResponseWriter, r *http.Request) er
 	if st, err := s.c.TransferStatus(r.Context(), p, st.ID); err == nil && st.State == transfer.Completed {
 		return badRequest("transfer completed before it could be cancelled")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Transfer cancelled successfully"})
+	writeJSON(w, http.StatusOK, controlResult{Success: true, Message: "Transfer cancelled successfully"})
 	return nil
 }
 

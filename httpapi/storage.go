@@ -51,10 +51,7 @@ func (s *Server) buckets(r *http.Request, id string, withRegion bool) ([]provide
 }
 
 func (s *Server) hostedListBuckets(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CloudAccountID string `json:"cloudAccountId"`
-		IncludeRegion  *bool  `json:"includeRegion"`
-	}
+	var in hostedBucketsRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -71,17 +68,14 @@ func (s *Server) hostedListBuckets(w http.ResponseWriter, r *http.Request) error
 type listRequest struct {
 	CloudAccountID    string `json:"cloudAccountId"`
 	ID                string `json:"id"`
-	BucketName        string `json:"bucketName"`
+	BucketName        string `json:"bucketName" openapi:"required"`
 	Path              string `json:"path"`
 	ContinuationToken string `json:"continuationToken"`
 	Count             int    `json:"count"`
 }
 
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Account cloudAccount `json:"account"`
-		Request listRequest  `json:"request"`
-	}
+	var in listObjectsRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -121,8 +115,8 @@ type objectRequest struct {
 	CloudAccount    cloudAccount `json:"cloudAccount"`
 	CloudAccountID  string       `json:"cloudAccountId"`
 	ID              string       `json:"id"`
-	StorageName     string       `json:"storageName"`
-	Key             string       `json:"key"`
+	StorageName     string       `json:"storageName" openapi:"required"`
+	Key             string       `json:"key" openapi:"required"`
 	ExpireHours     *int         `json:"expireHours"`
 	ForceToDownload bool         `json:"forceToDownload"`
 	ContentType     string       `json:"contentType"`
@@ -269,12 +263,7 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CloudAccount cloudAccount `json:"cloudAccount"`
-		StorageName  string       `json:"storageName"`
-		Path         string       `json:"path"`
-		FolderName   string       `json:"folderName"`
-	}
+	var in createFolderRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
