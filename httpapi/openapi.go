@@ -55,7 +55,6 @@ var (
 	boolean    = jsonSchema{"type": "boolean"}
 	number     = jsonSchema{"type": "number"}
 	tierSchema = jsonSchema{"type": "integer", "enum": []any{0, 1, 2, 4, 8, 16}, "default": 0}
-	uuidSchema = jsonSchema{"type": "string", "format": "uuid"}
 	// boolQuery is a boolean query parameter as queryBool reads it.
 	boolQuery = jsonSchema{"type": "string", "pattern": `^\s*((?i:true|false)|1|0)?\s*$`,
 		"description": "true or false in any case, or 1 or 0; absent or empty means the default"}
@@ -106,7 +105,7 @@ var operations = map[string]operation{
 	"POST /cloud/list_objects":          {body: listObjectsRequest{}, resp: objectList{}},
 	"POST /cloud/generate_download_url": {body: objectRequest{}, resp: ""},
 	"POST /cloud/generate_upload_url":   {body: objectRequest{}, resp: ""},
-	"POST /cloud/send_download_url":     {body: objectRequest{}, errs: []int{http.StatusTooManyRequests}},
+	"POST /cloud/send_download_url":     {body: objectRequest{}, errs: []int{http.StatusUnauthorized, http.StatusTooManyRequests}},
 	"POST /cloud/delete_object":         {body: objectRequest{}},
 	"POST /cloud/create_folder":         {body: createFolderRequest{}},
 	"POST /cloud/upload_object":         {body: uploadRequest{}, resp: transferID{}},
@@ -172,7 +171,7 @@ var operations = map[string]operation{
 	"DELETE /api/v1/cloudaccount/delete":     {query: []param{q("id", str, true, "The id of the cloud account to delete.")}, resp: true},
 	"POST /api/v1/cloudaccount/list_buckets": {body: hostedBucketsRequest{}, resp: bucketList{}},
 	"POST /api/v1/cloudaccount/list_objects": {body: listRequest{}, resp: objectList{}},
-	"POST /authentication/login":             {body: loginRequest{}, resp: loginResponse{}, errs: []int{http.StatusTooManyRequests}},
+	"POST /authentication/login":             {body: loginRequest{}, resp: loginResponse{}, errs: []int{http.StatusUnauthorized, http.StatusTooManyRequests}},
 	"GET /openapi.json":                      {resp: anyObject},
 }
 
