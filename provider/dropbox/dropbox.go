@@ -451,7 +451,12 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 	}
 	var link string
 	err := s.call(ctx, func(ctx context.Context) error {
-		res, err := s.files.GetTemporaryLinkContext(ctx, files.NewGetTemporaryLinkArg(dbxPath(key)))
+		// Dropbox takes an id ("id:...") wherever it takes a path.
+		p := dbxPath(key)
+		if strings.HasPrefix(opts.ObjectID, "id:") {
+			p = opts.ObjectID
+		}
+		res, err := s.files.GetTemporaryLinkContext(ctx, files.NewGetTemporaryLinkArg(p))
 		if res != nil {
 			link = res.Link
 		}
