@@ -73,8 +73,9 @@ func (s *Server) p2pInitiate(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.SourceAccount.ID == "" {
-		return badRequest("sourceAccount.id is required: the agent uses that stored account's serviceUrl and keys")
+	inline := in.SourceAccount.inlineCredentials()
+	if in.SourceAccount.ID == "" && inline == nil {
+		return badRequest("sourceAccount needs an id (a stored account) or serviceUrl, accessKey and secretKey")
 	}
 	for name, v := range map[string]string{"sourceBucket": in.SourceBucket, "sourcePath": in.SourcePath,
 		"targetServerUrl": in.TargetServerURL, "targetBucket": in.TargetBucket, "targetPath": in.TargetPath} {
@@ -85,8 +86,10 @@ func (s *Server) p2pInitiate(w http.ResponseWriter, r *http.Request) error {
 	if in.ChunkSizeMB < 0 || int64(in.ChunkSizeMB)<<20 > fastr.MaxPartSize {
 		return badRequest(fmt.Sprintf("chunkSizeMB must be from 1 to %d", int64(fastr.MaxPartSize)>>20))
 	}
-	// Keys in the body are ignored: the stored accounts' are used.
-	req := amove.P2PTransferRequest{SourceAccountID: in.SourceAccount.ID, SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
+	// Inline keys are used for this transfer only; without them the stored
+	// account's are.
+	req := amove.P2PTransferRequest{SourceAccountID: in.SourceAccount.ID, SourceCredentials: inline,
+		SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
 		TargetURL: in.TargetServerURL, TargetBucket: in.TargetBucket, TargetKey: in.TargetPath,
 		ChunkSize: int64(in.ChunkSizeMB) << 20, Overwrite: in.Overwrite}
 	if in.TargetAccount != nil {

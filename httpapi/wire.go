@@ -71,6 +71,19 @@ func (a cloudAccount) newAccount() (amove.NewAccount, error) {
 	return n, nil
 }
 
+// inlineCredentials are the Fastr server and keys a request names inline
+// (p2p_transfer/initiate's sourceAccount), or nil when it names none: a
+// CloudAccount the API returned carries masked keys ("****..."), which
+// are no credentials, and its id names the stored account.
+func (a cloudAccount) inlineCredentials() *amove.FastrCredentials {
+	if a.ServiceURL == nil || *a.ServiceURL == "" || a.AccessKey == "" || a.SecretKey == "" ||
+		strings.HasPrefix(a.AccessKey, "****") || strings.HasPrefix(a.SecretKey, "****") {
+		return nil
+	}
+	return &amove.FastrCredentials{CloudType: provider.CloudType(a.CloudType), ServiceURL: *a.ServiceURL,
+		AccessKey: a.AccessKey, SecretKey: a.SecretKey}
+}
+
 // collection is the DTOCollection of the hosted API.
 type collection[T any] struct {
 	Data    []T               `json:"data"`

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amove/amove-go/provider"
+)
+
+// TestP2PInlineSourceCredentials: p2p_transfer/initiate with the spec's
+// inline sourceAccount (serviceUrl, accessKey, secretKey, no stored
+// account) pushes the object, and the keys are neither stored nor
+// answered.
+func TestP2PInlineSourceCredentials(t *testing.T) {
+	src, dst := fxPair(t, nil)
+	a := fxNewAgent(t, src, dst)
+	want := src.put("inline.bin", 3<<20+5)
+	var out struct{ TransferID string }
+	code := a.call("POST", "/cloud/p2p_transfer/initiate", map[string]any{
+		"sourceAccount": map[string]any{"cloudType": int(provider.LocalHttp), "serviceUrl": src.srv.URL,
+			"accessKey": fxSrcKey, "secretKey": fxSrcSecret},
+		"targetAccount": map[string]any{"id": a.dstID},
+		"sourceBucket":  "bkt", "sourcePath": "inline.bin",
+		"targetServerUrl": dst.srv.URL, "targetBucket": "bkt", "targetPath": "copy/inline.bin",
+	}, &out)
+	if code != http.StatusOK || out.TransferID == "" {
+		t.Fatalf("initiate: %d %+v", code, out)
+	}
+	st := a.waitP2P(out.TransferID, isStatus(stCompleted, stFailed, stCancelled))
+	if st.Status != stCompleted {
+		t.Fatalf("status %+v", st)
+	}
+	if got := dst.sum("copy/inline.bin"); got != want {
+		t.Fatalf("target SHA-256 %s, want %s", got, want)
+	}
+	// Nothing was stored: the agent still has its two accounts.
+	var accts []cloudAccount
+	if code := a.call("GET", "/cloud/accounts", nil, &accts); code != http.StatusOK || len(accts) != 2 {
+		t.Fatalf("accounts after an inline transfer: %d %+v", code, accts)
+	}
+	// A masked key (as the API answers accounts) is no credential: with no
+	// id either, the request is refused.
+	code = a.call("POST", "/cloud/p2p_transfer/initiate", map[string]any{
+		"sourceAccount": map[string]any{"serviceUrl": src.srv.URL, "accessKey": "****0001", "secretKey": "****cdef"},
+		"sourceBucket":  "bkt", "sourcePath": "inline.bin",
+		"targetServerUrl": dst.srv.URL, "targetBucket": "bkt", "targetPath": "copy/again.bin",
+	}, nil)
+	if code != http.StatusBadRequest {
+		t.Fatalf("masked inline keys: %d, want 400", code)
+	}
+}
+
+// TestP2PInlineSourceOutbound: the outbound policy applies to an inline
+// serviceUrl as to a stored account's: a source off the allow-list is
+// never contacted.
+func TestP2PInlineSourceOutbound(t *testing.T) {
+	e := outboundEnv(t, provider.OutboundPolicy{AllowHosts: []string{"fastr.example.com"}})
+	srv := newHostRecorder(t, nil)
+	r := e.cloud(t, "POST", "/cloud/p2p_transfer/initiate", e.adminTok, map[string]any{
+		"sourceAccount": map[string]any{"cloudType": int(provider.LocalHttp), "serviceUrl": srv.srv.URL,
+			"accessKey": "AKINLINE0001", "secretKey": "inline-secret-0123456789"},
+		"sourceBucket": "bkt", "sourcePath": "x.bin",
+		"targetServerUrl": srv.srv.URL, "targetBucket": "bkt", "targetPath": "y.bin",
+	})
+	switch r.status {
+	case http.StatusOK:
+		var out struct{ TransferID string }
+		must(t, r, 200, &out)
+		var st p2pStatus
+		for range 200 {
+			must(t, e.cloud(t, "GET", "/cloud/p2p_transfer/"+out.TransferID+"/status", e.adminTok, nil), 200, &st)
+			if st.Status == stFailed || st.Status == stCompleted {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if st.Status != stFailed || st.ErrorMessage == nil || !strings.Contains(*st.ErrorMessage, "outbound") {
+			t.Fatalf("status %+v", st)
+		}
+	default:
+		if !strings.Contains(string(r.body), "outbound") {
+			t.Fatalf("refused for another reason: %s", r)
+		}
+	}
+	if n, c := srv.count(), srv.conns.Load(); n != 0 || c != 0 {
+		t.Fatalf("the source off the list got %d requests on %d connections", n, c)
+	}
+}
