@@ -28,15 +28,17 @@ const (
 // another through the agent, in 8 MB chunks (or ChunkSize).
 type ServerTransferRequest struct {
 	// SourceAccountID names a LocalHttp or FastrServer account the caller
-	// sees; its keys sign the requests to the source.
+	// sees; its keys sign the requests to the source. Empty means the
+	// caller's Fastr account at SourceURL (the spec names only the six
+	// URL, bucket and path fields as required).
 	SourceAccountID string
 	// SourceURL is the source server; empty means the account's own.
 	SourceURL    string
 	SourceBucket string
 	SourceKey    string
 	// TargetAccountID's keys sign the requests to the target; empty means
-	// the source account's (two servers of one owner often share a key
-	// pair).
+	// the caller's Fastr account at TargetURL when there is one, else the
+	// source account's (two servers of one owner often share a key pair).
 	TargetAccountID string
 	// TargetURL is the target server; empty means the target account's.
 	TargetURL    string
@@ -204,6 +206,21 @@ const defaultPushChunk = 64 << 20
 
 // StartServerTransfer starts a server transfer and returns its transfer id.
 func (c *Client) StartServerTransfer(ctx context.Context, p Principal, r ServerTransferRequest) (string, error) {
+	if r.SourceAccountID == "" {
+		id, err := c.fastrAccountAt(ctx, p, r.SourceURL)
+		if err != nil {
+			return "", err
+		}
+		if id == "" {
+			return "", notFound("Fastr account for the source server (give sourceAccountId)")
+		}
+		r.SourceAccountID = id
+		if r.TargetAccountID == "" {
+			if r.TargetAccountID, err = c.fastrAccountAt(ctx, p, r.TargetURL); err != nil {
+				return "", err
+			}
+		}
+	}
 	src, srcURL, dst, dstURL, err := c.fastrRefs(ctx, p, r.SourceAccountID, r.SourceURL, r.TargetAccountID, r.TargetURL)
 	if err != nil {
 		return "", err
@@ -257,6 +274,32 @@ func (c *Client) startP2P(ctx context.Context, p Principal, r P2PTransferRequest
 	}
 	_ = c.engine.AwaitStarted(ctx, id)
 	return id, nil
+}
+
+// fastrAccountAt is the id of the caller's first Fastr (LocalHttp or
+// FastrServer) account whose server is serviceURL, or "" when none is.
+func (c *Client) fastrAccountAt(ctx context.Context, p Principal, serviceURL string) (string, error) {
+	if serviceURL == "" {
+		return "", nil
+	}
+	as, err := c.ListAccounts(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	want := strings.TrimSuffix(serviceURL, "/")
+	for _, a := range as {
+		if a.CloudType != provider.LocalHttp && a.CloudType != provider.FastrServer {
+			continue
+		}
+		own := a.ServiceURL
+		if own == "" {
+			own = a.Endpoint
+		}
+		if strings.TrimSuffix(own, "/") == want {
+			return a.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // fastrRefs is fastrRef of the source and of the target account, which

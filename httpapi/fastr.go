@@ -127,9 +127,6 @@ func (s *Server) serverTransferInitiate(w http.ResponseWriter, r *http.Request) 
 			return badRequest(name + " is required")
 		}
 	}
-	if in.SourceAccountID == "" {
-		return badRequest("sourceAccountId is required: the agent signs its Fastr requests with that account's keys")
-	}
 	id, err := s.c.StartServerTransfer(r.Context(), principalFrom(r.Context()), amove.ServerTransferRequest{
 		SourceAccountID: in.SourceAccountID, SourceURL: in.SourceServerURL, SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
 		TargetAccountID: in.TargetAccountID, TargetURL: in.TargetServerURL, TargetBucket: in.TargetBucket, TargetKey: in.TargetPath,

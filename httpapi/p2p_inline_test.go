@@ -88,3 +88,33 @@ func TestP2PInlineSourceOutbound(t *testing.T) {
 		t.Fatalf("the source off the list got %d requests on %d connections", n, c)
 	}
 }
+
+// TestServerTransferSixFields: server_transfer/initiate with only the six
+// fields the spec requires: the caller's Fastr accounts at the two URLs
+// sign the requests. Without an account at the source URL it is refused
+// with NOT_FOUND.
+func TestServerTransferSixFields(t *testing.T) {
+	src, dst := fxPair(t, nil)
+	a := fxNewAgent(t, src, dst)
+	want := src.put("six.bin", 1<<20+9)
+	body := map[string]any{"sourceServerUrl": src.srv.URL, "targetServerUrl": dst.srv.URL,
+		"sourceBucket": "bkt", "sourcePath": "six.bin", "targetBucket": "bkt", "targetPath": "copy/six.bin"}
+	var init struct{ TransferID, Status string }
+	if code := a.call("POST", "/cloud/server_transfer/initiate", body, &init); code != http.StatusAccepted || init.TransferID == "" {
+		t.Fatalf("initiate: %d %+v", code, init)
+	}
+	var st serverTransferStatus
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		a.call("GET", "/cloud/server_transfer/"+init.TransferID+"/status", nil, &st)
+		if terminal(st.Status) {
+			break
+		}
+	}
+	if st.Status != stCompleted || dst.sum("copy/six.bin") != want {
+		t.Fatalf("status %+v", st)
+	}
+	body["sourceServerUrl"] = "http://127.0.0.1:1"
+	if code := a.call("POST", "/cloud/server_transfer/initiate", body, nil); code != StatusValidation {
+		t.Fatalf("no account at the source URL: %d, want 499", code)
+	}
+}
