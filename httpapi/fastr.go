@@ -181,23 +181,3 @@ func (s *Server) serverTransferAll(w http.ResponseWriter, r *http.Request) error
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
-
-// fastrEvent is the Data of a /notification progress message (Type 1) for
-// a Fastr transfer; Kind tells server transfers from P2P ones.
-type fastrEvent struct {
-	Event string `json:"event"` // "progress" or "state"
-	Kind  string `json:"kind"`  // "server_transfer" or "p2p_transfer"
-	Data  any    `json:"status"`
-}
-
-// fastrEventOf is the notification of a Fastr transfer's event; false for
-// other kinds.
-func fastrEventOf(event string, st transfer.Status) (fastrEvent, bool) {
-	switch st.Kind {
-	case transfer.ServerTransfer:
-		return fastrEvent{Event: event, Kind: "server_transfer", Data: serverTransferOut(st)}, true
-	case transfer.P2P:
-		return fastrEvent{Event: event, Kind: "p2p_transfer", Data: p2pOut(st)}, true
-	}
-	return fastrEvent{}, false
-}

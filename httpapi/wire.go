@@ -195,7 +195,7 @@ type transferStatus struct {
 	TargetPath       string     `json:"targetPath"`
 	Progress         int        `json:"progress"`
 	// Ours: what kind of job, file counts, rate and integrity.
-	Kind             string  `json:"kind"`
+	Kind             string  `json:"kind" enum:"upload,download,copy,server_transfer,p2p"`
 	FilesDone        int     `json:"filesDone"`
 	FilesTotal       int     `json:"filesTotal"`
 	FilesFailed      int     `json:"filesFailed"`
