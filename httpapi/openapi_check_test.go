@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -274,6 +275,41 @@ func TestSpecCheckCatchesDrift(t *testing.T) {
 		msg := e.spec.check(c.req, body, res, []byte(c.body))
 		if (msg != "") != c.bad {
 			t.Errorf("%s: check said %q", c.name, msg)
+		}
+	}
+}
+
+// TestErrorsDocListsStatuses: docs/errors.md's status table has a row for
+// every status the OpenAPI document says some operation sends, and no row
+// for a status none sends.
+func TestErrorsDocListsStatuses(t *testing.T) {
+	b, err := os.ReadFile("../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if len(l) > 6 && l[0] == '|' && l[1] == ' ' && l[5] == ' ' && strings.Trim(l[2:5], "0123456789") == "" {
+			documented[l[2:5]] = true
+		}
+	}
+	e := newMemoryEnv(t)
+	sent := map[string]bool{}
+	for _, item := range e.api.openAPIDoc()["paths"].(map[string]any) {
+		for _, op := range item.(map[string]any) {
+			for status := range op.(map[string]any)["responses"].(map[string]any) {
+				sent[status] = true
+			}
+		}
+	}
+	for s := range sent {
+		if !documented[s] {
+			t.Errorf("docs/errors.md has no row for %s", s)
+		}
+	}
+	for s := range documented {
+		if !sent[s] {
+			t.Errorf("docs/errors.md documents %s, which no operation sends", s)
 		}
 	}
 }
