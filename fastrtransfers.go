@@ -45,6 +45,8 @@ type ServerTransferRequest struct {
 	TargetBucket string
 	TargetKey    string
 	ChunkSize    int64
+	// Metadata is user metadata the target object gets.
+	Metadata map[string]string
 }
 
 // P2PTransferRequest asks the source Fastr server to push one object to
@@ -226,9 +228,10 @@ func (c *Client) StartServerTransfer(ctx context.Context, p Principal, r ServerT
 		return "", err
 	}
 	return c.start(ctx, transfer.Request{Kind: transfer.ServerTransfer, Owner: owner(p), PartSize: r.ChunkSize,
-		Source: transfer.Location{Account: src, Bucket: r.SourceBucket, Key: r.SourceKey},
-		Dest:   transfer.Location{Account: dst, Bucket: r.TargetBucket, Key: r.TargetKey},
-		Meta:   map[string]string{MetaSourceURL: srcURL, MetaTargetURL: dstURL}})
+		Source:   transfer.Location{Account: src, Bucket: r.SourceBucket, Key: r.SourceKey},
+		Dest:     transfer.Location{Account: dst, Bucket: r.TargetBucket, Key: r.TargetKey},
+		Meta:     map[string]string{MetaSourceURL: srcURL, MetaTargetURL: dstURL},
+		Metadata: r.Metadata})
 }
 
 // StartP2PTransfer starts a P2P transfer and returns its transfer id once

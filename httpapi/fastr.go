@@ -16,15 +16,16 @@ import (
 // calls.
 
 type serverTransferRequest struct {
-	SourceServerURL string         `json:"sourceServerUrl" openapi:"required"`
-	TargetServerURL string         `json:"targetServerUrl" openapi:"required"`
-	SourceBucket    string         `json:"sourceBucket" openapi:"required"`
-	SourcePath      string         `json:"sourcePath" openapi:"required"`
-	TargetBucket    string         `json:"targetBucket" openapi:"required"`
-	TargetPath      string         `json:"targetPath" openapi:"required"`
-	SourceAccountID string         `json:"sourceAccountId"`
-	TargetAccountID string         `json:"targetAccountId"`
-	Metadata        map[string]any `json:"metadata"`
+	SourceServerURL string `json:"sourceServerUrl" openapi:"required"`
+	TargetServerURL string `json:"targetServerUrl" openapi:"required"`
+	SourceBucket    string `json:"sourceBucket" openapi:"required"`
+	SourcePath      string `json:"sourcePath" openapi:"required"`
+	TargetBucket    string `json:"targetBucket" openapi:"required"`
+	TargetPath      string `json:"targetPath" openapi:"required"`
+	SourceAccountID string `json:"sourceAccountId"`
+	TargetAccountID string `json:"targetAccountId"`
+	// Metadata is forwarded to the target object as its user metadata.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // dotnetTime marshals the zero time as .NET's default DateTime, which is
@@ -127,7 +128,7 @@ func (s *Server) serverTransferInitiate(w http.ResponseWriter, r *http.Request) 
 			return badRequest(name + " is required")
 		}
 	}
-	id, err := s.c.StartServerTransfer(r.Context(), principalFrom(r.Context()), amove.ServerTransferRequest{
+	id, err := s.c.StartServerTransfer(r.Context(), principalFrom(r.Context()), amove.ServerTransferRequest{Metadata: in.Metadata,
 		SourceAccountID: in.SourceAccountID, SourceURL: in.SourceServerURL, SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
 		TargetAccountID: in.TargetAccountID, TargetURL: in.TargetServerURL, TargetBucket: in.TargetBucket, TargetKey: in.TargetPath,
 	})

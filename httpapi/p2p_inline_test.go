@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,7 +100,8 @@ func TestServerTransferSixFields(t *testing.T) {
 	a := fxNewAgent(t, src, dst)
 	want := src.put("six.bin", 1<<20+9)
 	body := map[string]any{"sourceServerUrl": src.srv.URL, "targetServerUrl": dst.srv.URL,
-		"sourceBucket": "bkt", "sourcePath": "six.bin", "targetBucket": "bkt", "targetPath": "copy/six.bin"}
+		"sourceBucket": "bkt", "sourcePath": "six.bin", "targetBucket": "bkt", "targetPath": "copy/six.bin",
+		"metadata": map[string]any{"project": "alpha", "Reviewed-By": "Ann"}}
 	var init struct{ TransferID, Status string }
 	if code := a.call("POST", "/cloud/server_transfer/initiate", body, &init); code != http.StatusAccepted || init.TransferID == "" {
 		t.Fatalf("initiate: %d %+v", code, init)
@@ -112,6 +115,17 @@ func TestServerTransferSixFields(t *testing.T) {
 	}
 	if st.Status != stCompleted || dst.sum("copy/six.bin") != want {
 		t.Fatalf("status %+v", st)
+	}
+	// The metadata reached the target object, keys as sent.
+	o, err := dst.c.Stat(context.Background(), "bkt", "copy/six.bin")
+	if err != nil || o.Metadata["project"] != "alpha" || o.Metadata["Reviewed-By"] != "Ann" || len(o.Metadata) != 2 {
+		t.Fatalf("target metadata %v %v", o.Metadata, err)
+	}
+	// Metadata values are strings.
+	bad := maps.Clone(body)
+	bad["metadata"] = map[string]any{"n": 1}
+	if code := a.call("POST", "/cloud/server_transfer/initiate", bad, nil); code != StatusValidation {
+		t.Fatalf("numeric metadata: %d, want 499", code)
 	}
 	body["sourceServerUrl"] = "http://127.0.0.1:1"
 	if code := a.call("POST", "/cloud/server_transfer/initiate", body, nil); code != StatusValidation {
