@@ -56,7 +56,7 @@ var (
 	number     = jsonSchema{"type": "number"}
 	tierSchema = jsonSchema{"type": "integer", "enum": []any{0, 1, 2, 4, 8, 16}, "default": 0}
 	// boolQuery is a boolean query parameter as queryBool reads it.
-	boolQuery = jsonSchema{"type": "string", "pattern": `^\s*((?i:true|false)|1|0)?\s*$`,
+	boolQuery = jsonSchema{"type": "string", "pattern": `^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)?\s*$`,
 		"description": "true or false in any case, or 1 or 0; absent or empty means the default"}
 )
 
