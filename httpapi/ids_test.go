@@ -127,9 +127,10 @@ func TestIDsBox(t *testing.T) {
 	}
 }
 
-// TestIDsDropboxDownloadURL: generate_download_url with the request's id
-// signs the file with that id on Dropbox.
-func TestIDsDropboxDownloadURL(t *testing.T) {
+// TestIDsDropbox: generate_download_url with the request's id signs the
+// file with that id on Dropbox, list_objects lists the folder with that id
+// and delete_object deletes the file with that id.
+func TestIDsDropbox(t *testing.T) {
 	srv := dbxfake.New(dbxfake.Options{})
 	t.Cleanup(srv.Close)
 	at, _, _ := srv.IssueToken()
@@ -172,5 +173,27 @@ func TestIDsDropboxDownloadURL(t *testing.T) {
 	}
 	if got := fetch(y); got != "content of y.txt" {
 		t.Fatalf("by id: %q", got)
+	}
+
+	// list_objects by folder id, delete_object by file id.
+	for _, k := range []string{"dir/a.txt", "dir/b.txt"} {
+		if _, err := st.Write(ctx, bucket, k, strings.NewReader(k), -1, provider.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := idOf(t, e.list(t, acct, bucket, "/", ""), "dir/")
+	got := e.list(t, acct, bucket, "dir/", dir)
+	if len(got.Data) != 2 || got.Data[0].Key != "dir/a.txt" || got.Data[1].Key != "dir/b.txt" {
+		t.Fatalf("dir by id: %+v", got.Data)
+	}
+	wantError(t, e.cloud(t, "POST", "/cloud/list_objects", e.aliceTok, map[string]any{
+		"account": map[string]any{"id": acct}, "request": map[string]any{"bucketName": bucket, "path": "dir/", "id": "id:nope"},
+	}), 499, "NOT_FOUND")
+	must(t, e.cloud(t, "POST", "/cloud/delete_object", e.aliceTok, map[string]any{
+		"cloudAccount": map[string]any{"id": acct}, "storageName": bucket, "key": "dir/a.txt", "id": idOf(t, got, "dir/b.txt"),
+	}), 200, nil)
+	left := e.list(t, acct, bucket, "dir/", "")
+	if len(left.Data) != 1 || left.Data[0].Key != "dir/a.txt" {
+		t.Fatalf("after deleting b by id: %+v", left.Data)
 	}
 }
