@@ -84,6 +84,10 @@ type Options struct {
 	// whole default configuration folder when OpenDefault chose it. An
 	// agent adds its configuration and data folders.
 	ProtectedPaths []string
+	// Managed configures Amove-managed storage (managed.go): a backend per
+	// family, the welcome mail and the usage sampler. The zero value
+	// configures none.
+	Managed ManagedOptions
 }
 
 // Client is safe for concurrent use.
@@ -108,6 +112,7 @@ type Client struct {
 	queue       *jobs.Queue
 	stopPublish func()
 	published   sync.WaitGroup
+	managed     *managedState // backends and usage sampler (managed.go)
 
 	// inline holds the inline credentials of running transfers by engine
 	// reference (fastrtransfers.go): memory only, never stored. closing
@@ -184,6 +189,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		}
 		return nil, err
 	}
+	c.startManaged(opts.Managed)
 	return c, nil
 }
 
@@ -238,10 +244,12 @@ func configDir() (string, error) {
 	return filepath.Join(dir, "amove"), nil
 }
 
-// Close stops the transfers this Client runs (StopTransfers) and closes
-// the store when the Client opened it.
+// Close stops the usage sampler (ManagedOptions) and the transfers this
+// Client runs (StopTransfers), and closes the store when the Client opened
+// it.
 func (c *Client) Close() error {
 	c.close()
+	c.stopManaged()
 	// Running transfers stop first and stay "running" in the journal, so the
 	// next Client on the same store continues them (RestoreTransfers).
 	if c.engine != nil {

@@ -52,7 +52,6 @@ type operation struct {
 var (
 	str        = jsonSchema{"type": "string"}
 	integer    = jsonSchema{"type": "integer"}
-	boolean    = jsonSchema{"type": "boolean"}
 	number     = jsonSchema{"type": "number"}
 	tierSchema = jsonSchema{"type": "integer", "enum": []any{0, 1, 2, 4, 8, 16}, "default": 0}
 	// boolQuery is a boolean query parameter as queryBool reads it.
@@ -60,22 +59,8 @@ var (
 		"description": "true or false in any case, or 1 or 0; absent or empty means the default"}
 )
 
-// The Amove-managed storage bodies (spec 000 "Storage Management" and "Amove
-// Storage", spec 004 "Amove: ...").
-var (
-	regionList = jsonSchema{"type": "array", "items": jsonSchema{"type": "object", "required": []any{"name", "code"},
-		"properties": map[string]any{"name": str, "code": str}}}
-	addStorageBody = jsonSchema{"type": "object", "required": []any{"bucketName"}, "properties": map[string]any{
-		"cloudAccountName": str, "bucketName": str, "shared": boolean}}
-	idriveAddStorageBody = jsonSchema{"type": "object", "properties": map[string]any{
-		"cloudAccountName": str, "bucketName": str, "regionCode": str, "storageTier": tierSchema, "shared": boolean}}
-	hostedAddStorageBody = jsonSchema{"type": "object", "properties": map[string]any{
-		"regionName": str, "storageTier": tierSchema, "shared": boolean, "defaultPassword": str}}
-	amoveStorageList = jsonSchema{"type": "array", "items": jsonSchema{"type": "object",
-		"required":   []any{"access_key", "secret_key", "service_url"},
-		"properties": map[string]any{"access_key": str, "secret_key": str, "service_url": str}}}
-	anyObject = jsonSchema{"type": "object"}
-)
+// anyObject is the schema of the OpenAPI document itself.
+var anyObject = jsonSchema{"type": "object"}
 
 func q(name string, s jsonSchema, required bool, doc string) param {
 	return param{name: name, schema: s, required: required, doc: doc}
@@ -117,25 +102,25 @@ var operations = map[string]operation{
 	}}, resp: transferID{},
 		errs: []int{http.StatusBadRequest, http.StatusRequestTimeout, http.StatusServiceUnavailable}},
 
-	"POST /cloud/add_storage":                           {body: addStorageBody, resp: cloudAccount{}, errs: managedErrs},
+	"POST /cloud/add_storage":                           {body: addStorageIn{}, resp: cloudAccount{}, errs: managedErrs},
 	"DELETE /cloud/delete_storage":                      {query: []param{qID}, resp: true, errs: managedErrs},
 	"POST /cloud/create_bucket":                         {query: []param{q("bucketName", str, true, "Bucket to create.")}, errs: managedErrs},
 	"DELETE /cloud/delete_bucket":                       {query: []param{q("bucketName", str, true, "Bucket to delete.")}, errs: managedErrs},
-	"GET /cloud/get_bucket_info":                        {query: []param{qBucketName}, resp: anyObject, errs: managedErrs},
-	"GET /cloud/get_cloud_info":                         {resp: anyObject, errs: managedErrs},
-	"POST /cloud/idrive_add_storage":                    {body: idriveAddStorageBody, resp: cloudAccount{}, errs: managedErrs},
+	"GET /cloud/get_bucket_info":                        {query: []param{qBucketName}, resp: bucketInfoOut{}, errs: managedErrs},
+	"GET /cloud/get_cloud_info":                         {resp: cloudInfoOut{}, errs: managedErrs},
+	"POST /cloud/idrive_add_storage":                    {body: addStorageIn{}, resp: cloudAccount{}, errs: managedErrs},
 	"DELETE /cloud/idrive_delete_storage":               {query: []param{qID}, resp: true, errs: managedErrs},
 	"POST /cloud/idrive_create_bucket":                  {query: []param{qAccountID, q("bucketName", str, true, "Bucket to create.")}, errs: managedErrs},
 	"DELETE /cloud/idrive_delete_bucket":                {query: []param{qAccountID, q("bucketName", str, true, "Bucket to delete.")}, errs: managedErrs},
-	"GET /cloud/idrive_regions":                         {resp: regionList, errs: managedErrs},
+	"GET /cloud/idrive_regions":                         {resp: []regionOut{}, errs: managedErrs},
 	"GET /cloud/idrive_get_daily_usage":                 {query: []param{qTier}, resp: number, errs: managedErrs},
 	"GET /cloud/idrive_get_usage":                       {query: []param{qTier}, resp: number, errs: managedErrs},
-	"GET /api/v1/cloudaccount/get_amove_storage":        {resp: amoveStorageList, errs: managedErrs},
-	"POST /api/v1/cloudaccount/idrive_add_storage":      {body: hostedAddStorageBody, resp: cloudAccount{}, errs: managedErrs},
+	"GET /api/v1/cloudaccount/get_amove_storage":        {resp: []amoveStorageOut{}, errs: managedErrs},
+	"POST /api/v1/cloudaccount/idrive_add_storage":      {body: addStorageIn{}, resp: cloudAccount{}, errs: managedErrs},
 	"DELETE /api/v1/cloudaccount/idrive_delete_storage": {query: []param{qID}, resp: true, errs: managedErrs},
 	"POST /api/v1/cloudaccount/idrive_create_bucket":    {query: []param{qAccountID, qBucketName}, errs: managedErrs},
 	"DELETE /api/v1/cloudaccount/idrive_delete_bucket":  {query: []param{qAccountID, qBucketName}, errs: managedErrs},
-	"GET /api/v1/cloudaccount/idrive_regions":           {resp: regionList, errs: managedErrs},
+	"GET /api/v1/cloudaccount/idrive_regions":           {resp: []regionOut{}, errs: managedErrs},
 	"GET /api/v1/cloudaccount/idrive_get_daily_usage":   {query: []param{qTier}, resp: number, errs: managedErrs},
 
 	"POST /cloud/generate_dropbox_authorization_url":     oauthURL,
@@ -175,8 +160,8 @@ var operations = map[string]operation{
 	"GET /openapi.json":                      {resp: anyObject},
 }
 
-// managedErrs: Amove-managed storage answers 501 while no provisioner is
-// configured.
+// managedErrs: Amove-managed storage answers 501 for a family with no
+// backend configured (docs/managed-storage.md).
 var managedErrs = []int{http.StatusNotImplemented}
 
 // The OAuth routes answer 501 for a provider whose app is not configured.
