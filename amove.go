@@ -113,6 +113,13 @@ type Client struct {
 	stopPublish func()
 	published   sync.WaitGroup
 	managed     *managedState // backends and usage sampler (managed.go)
+
+	// inline holds the inline credentials of running transfers by engine
+	// reference (fastrtransfers.go): memory only, never stored. closing
+	// ends the goroutines that drop them (forgetInline).
+	inline  sync.Map
+	closing context.Context
+	close   context.CancelFunc
 }
 
 // New opens the store and the key opts name and returns a Client; Close
@@ -133,6 +140,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		now:             time.Now,
 		logins:          newLoginGuard(opts.LoginLockout),
 	}
+	c.closing, c.close = context.WithCancel(context.Background())
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -240,6 +248,7 @@ func configDir() (string, error) {
 // Client runs (StopTransfers), and closes the store when the Client opened
 // it.
 func (c *Client) Close() error {
+	c.close()
 	c.stopManaged()
 	// Running transfers stop first and stay "running" in the journal, so the
 	// next Client on the same store continues them (RestoreTransfers).

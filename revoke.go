@@ -167,8 +167,8 @@ func (c *Client) mayRun(ctx context.Context, st transfer.Status) error {
 	}
 	op := userOut(u).Principal()
 	for _, ref := range []string{st.Source.Account, st.Dest.Account} {
-		if ref == "" {
-			continue
+		if ref == "" || strings.HasPrefix(ref, inlinePrefix) {
+			continue // inline credentials are the caller's own, not an account
 		}
 		t, id, ok := splitRef(ref)
 		if !ok || t != tenantID {

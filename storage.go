@@ -342,6 +342,16 @@ func (c *Client) Delete(ctx context.Context, p Principal, accountID, bucket, key
 	})
 }
 
+// DeleteID deletes the object with the provider id id (provider.Object.ID,
+// as a listing shows it) where the account's provider addresses objects by
+// id (Box, Google Drive, OneDrive, Frame.io), so an ambiguous name cannot
+// pick another object; elsewhere, or without an id, it is Delete of key.
+func (c *Client) DeleteID(ctx context.Context, p Principal, accountID, bucket, key, id string) error {
+	return c.withPortable(ctx, p, accountID, func(pt *provider.Portable) error {
+		return providerErr(pt.DeleteID(ctx, bucket, key, id), "delete "+bucket+"/"+key)
+	})
+}
+
 // Walk iterates over every object of a bucket matching opts, one page at
 // a time, so memory stays bounded however long the listing is. The driver
 // is opened when the iteration starts and closed when it ends; the first

@@ -136,6 +136,9 @@ func (c *Client) StopTransfers() {
 func accountRef(tenantID, accountID string) string { return tenantID + "/" + accountID }
 
 func (c *Client) openRef(ctx context.Context, ref string) (provider.Storage, error) {
+	if strings.HasPrefix(ref, inlinePrefix) {
+		return c.openInline(ctx, ref)
+	}
 	tenantID, id, ok := strings.Cut(ref, "/")
 	if !ok {
 		return nil, fmt.Errorf("amove: bad account reference %q", ref)
@@ -427,6 +430,10 @@ func transferErr(err error, op string) error {
 		return &Error{Code: CodeTransfer, Message: op + ": " + err.Error(), Err: err}
 	case errors.Is(err, provider.ErrInvalid):
 		return &Error{Code: CodeDefault, Message: op + ": " + err.Error(), Err: err}
+	case errors.Is(err, provider.ErrOutboundRefused):
+		// A URL from the request (a Fastr server) the policy refused: say
+		// so, as inserting such an account does.
+		return &Error{Code: CodeDefault, Message: op + ": the agent's outbound policy does not allow this endpoint (see amove serve -allow-host)", Err: err}
 	}
 	if pe := providerErr(err, op); pe != err {
 		return pe

@@ -214,6 +214,12 @@ func objectFromHeader(key string, h http.Header, size int64) ObjectInfo {
 		MD5:         h.Get(HeaderMD5),
 		IsFolder:    h.Get(HeaderFolder) == "true",
 	}
+	if v, err := url.ParseQuery(h.Get(HeaderMetadata)); err == nil && len(v) > 0 {
+		o.Metadata = make(map[string]string, len(v))
+		for k := range v {
+			o.Metadata[k] = v.Get(k)
+		}
+	}
 	if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderModTime)); err == nil {
 		o.ModTime = t
 	} else if t, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
@@ -283,9 +289,14 @@ func (c *Client) Copy(ctx context.Context, req CopyRequest) (ObjectInfo, error) 
 
 // CreateUpload opens an upload session.
 func (c *Client) CreateUpload(ctx context.Context, bucket, key, contentType string) (UploadInfo, error) {
+	return c.StartUpload(ctx, CreateUploadRequest{Bucket: bucket, Key: key, ContentType: contentType})
+}
+
+// StartUpload opens an upload session as req describes it, user metadata
+// included.
+func (c *Client) StartUpload(ctx context.Context, req CreateUploadRequest) (UploadInfo, error) {
 	var u UploadInfo
-	err := c.doJSON(ctx, http.MethodPost, APIPrefix+"/uploads", nil,
-		CreateUploadRequest{Bucket: bucket, Key: key, ContentType: contentType}, &u)
+	err := c.doJSON(ctx, http.MethodPost, APIPrefix+"/uploads", nil, req, &u)
 	return u, err
 }
 

@@ -484,6 +484,13 @@ func setObjectHeaders(h http.Header, o ObjectInfo) {
 	if o.IsFolder {
 		h.Set(HeaderFolder, "true")
 	}
+	if len(o.Metadata) > 0 {
+		v := url.Values{}
+		for k, m := range o.Metadata {
+			v.Set(k, m)
+		}
+		h.Set(HeaderMetadata, v.Encode())
+	}
 }
 
 func (s *Server) handleHead(w http.ResponseWriter, r *http.Request) {

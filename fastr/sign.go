@@ -28,6 +28,9 @@ const (
 	HeaderMD5           = "X-Fastr-MD5"
 	HeaderModTime       = "X-Fastr-Mtime"
 	HeaderFolder        = "X-Fastr-Folder"
+	// HeaderMetadata carries an object's user metadata, URL-encoded as a
+	// query string (k1=v1&k2=v2), so keys keep their case.
+	HeaderMetadata = "X-Fastr-Metadata"
 
 	// Query parameters of a presigned URL.
 	QueryCredential  = "X-Fastr-Credential"

@@ -91,11 +91,12 @@ func isFolderKey(key string) bool { return strings.HasSuffix(key, "/") }
 // version of the data file: a sidecar that does not match (the file was
 // replaced by hand, or a writer is between its two renames) is ignored.
 type objectMeta struct {
-	ContentType string `json:"contentType,omitempty"`
-	SHA256      string `json:"sha256"`
-	MD5         string `json:"md5"`
-	Size        int64  `json:"size"`
-	MTime       int64  `json:"mtime"`
+	ContentType string            `json:"contentType,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	SHA256      string            `json:"sha256"`
+	MD5         string            `json:"md5"`
+	Size        int64             `json:"size"`
+	MTime       int64             `json:"mtime"`
 }
 
 func dataPath(bucket, key string) string { return bucket + "/" + strings.TrimSuffix(key, "/") }
@@ -147,7 +148,7 @@ func (s *Server) readMetaOf(bucket, key string, size int64, mod time.Time) (obje
 func (s *Server) info(bucket, key string, fi fs.FileInfo) ObjectInfo {
 	o := ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime().UTC()}
 	if m, ok := s.readMeta(bucket, key, fi); ok {
-		o.ContentType, o.SHA256, o.MD5, o.ETag = m.ContentType, m.SHA256, m.MD5, m.SHA256
+		o.ContentType, o.SHA256, o.MD5, o.ETag, o.Metadata = m.ContentType, m.SHA256, m.MD5, m.SHA256, m.Metadata
 	}
 	if o.ContentType == "" {
 		o.ContentType = mime.TypeByExtension(path.Ext(key))
@@ -275,7 +276,7 @@ func (t *tempFile) discard() {
 // place, then its sidecar. A reader between the two renames sees the new
 // data with the old sidecar, which does not match it and is ignored (no
 // checksums for a moment); it never sees half an object.
-func (t *tempFile) commit(bucket, key, contentType string) (ObjectInfo, error) {
+func (t *tempFile) commit(bucket, key, contentType string, metadata map[string]string) (ObjectInfo, error) {
 	s := t.s
 	if err := t.f.Sync(); err != nil {
 		return ObjectInfo{}, err
@@ -288,7 +289,7 @@ func (t *tempFile) commit(bucket, key, contentType string) (ObjectInfo, error) {
 		return ObjectInfo{}, err
 	}
 	t.f = nil
-	m := objectMeta{ContentType: contentType, SHA256: t.sum(), MD5: hex.EncodeToString(t.md5.Sum(nil)),
+	m := objectMeta{ContentType: contentType, Metadata: metadata, SHA256: t.sum(), MD5: hex.EncodeToString(t.md5.Sum(nil)),
 		Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 	if err := s.renameInto(t.name, dataPath(bucket, key)); err != nil {
 		return ObjectInfo{}, s.conflict(err, key)
@@ -375,7 +376,7 @@ func (s *Server) put(bucket, key string, body io.Reader, contentType, wantSHA st
 	if wantSHA != "" && wantSHA != UnsignedPayload && wantSHA != t.sum() {
 		return ObjectInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "body SHA-256 %s differs from the signed %s", t.sum(), wantSHA)
 	}
-	return t.commit(bucket, key, contentType)
+	return t.commit(bucket, key, contentType, nil)
 }
 
 func (s *Server) createFolder(bucket, key string, body io.Reader) (ObjectInfo, error) {
@@ -454,7 +455,7 @@ func (s *Server) copyObject(req CopyRequest) (ObjectInfo, error) {
 	if _, err := io.Copy(t, f); err != nil {
 		return ObjectInfo{}, err
 	}
-	return t.commit(req.DstBucket, req.DstKey, src.ContentType)
+	return t.commit(req.DstBucket, req.DstKey, src.ContentType, src.Metadata)
 }
 
 // listBuckets lists the directories of the root that are valid bucket names

@@ -35,6 +35,8 @@ type sessionFile struct {
 	Key         string    `json:"key"`
 	ContentType string    `json:"contentType,omitempty"`
 	Created     time.Time `json:"created"`
+	// Metadata is the object's user metadata (CreateUploadRequest).
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// AccessKey created the session: it counts against that key's
 	// MaxUploadsPerKey. Empty in sessions of older servers.
 	AccessKey string `json:"accessKey,omitempty"`
@@ -183,12 +185,16 @@ func (s *Server) createUpload(req CreateUploadRequest, accessKey string) (Upload
 	if isFolderKey(req.Key) {
 		return UploadInfo{}, errf(http.StatusBadRequest, CodeInvalidKey, "cannot upload a folder marker in parts")
 	}
+	if e := checkMetadata(req.Metadata); e != nil {
+		return UploadInfo{}, e
+	}
 	s.sweepStale()
 	release, err := s.reserveUpload(accessKey)
 	if err != nil {
 		return UploadInfo{}, err
 	}
-	sf := sessionFile{ID: newID(), Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType, Created: s.now().UTC(), AccessKey: accessKey}
+	sf := sessionFile{ID: newID(), Bucket: req.Bucket, Key: req.Key, ContentType: req.ContentType, Created: s.now().UTC(),
+		AccessKey: accessKey, Metadata: req.Metadata}
 	if err := s.root.MkdirAll(sessionDir(sf.ID), 0o755); err != nil {
 		release()
 		return UploadInfo{}, err
@@ -480,7 +486,7 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 	if req.SHA256 != "" && req.SHA256 != t.sum() {
 		return ObjectInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "assembled SHA-256 %s differs from the declared %s", t.sum(), req.SHA256)
 	}
-	o, err := t.commit(sf.Bucket, sf.Key, sf.ContentType)
+	o, err := t.commit(sf.Bucket, sf.Key, sf.ContentType, sf.Metadata)
 	if err != nil {
 		return ObjectInfo{}, err
 	}

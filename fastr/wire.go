@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -34,6 +35,9 @@ type ObjectInfo struct {
 	SHA256      string    `json:"sha256,omitempty"`
 	MD5         string    `json:"md5,omitempty"`
 	IsFolder    bool      `json:"isFolder,omitempty"`
+	// Metadata is the user metadata the object was uploaded with; a HEAD
+	// or GET sends it URL-encoded in HeaderMetadata.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // ObjectList is one page of GET /v1/b/{bucket}.
@@ -55,6 +59,28 @@ type CreateUploadRequest struct {
 	Bucket      string `json:"bucket"`
 	Key         string `json:"key"`
 	ContentType string `json:"contentType,omitempty"`
+	// Metadata is user metadata the object gets when the upload completes
+	// (at most MaxMetadataBytes of keys and values).
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// MaxMetadataBytes bounds an object's user metadata: the sum of its keys'
+// and values' lengths.
+const MaxMetadataBytes = 8 << 10
+
+// checkMetadata refuses metadata over MaxMetadataBytes or with an empty key.
+func checkMetadata(m map[string]string) *Error {
+	n := 0
+	for k, v := range m {
+		if k == "" {
+			return errf(http.StatusBadRequest, CodeInvalidArgument, "metadata key is empty")
+		}
+		n += len(k) + len(v)
+	}
+	if n > MaxMetadataBytes {
+		return errf(http.StatusBadRequest, CodeInvalidArgument, "metadata is larger than %d bytes", MaxMetadataBytes)
+	}
+	return nil
 }
 
 // PartInfo is one stored part of an upload session. ETag is the part's hex

@@ -57,10 +57,7 @@ func (s *Server) insertAccount(w http.ResponseWriter, r *http.Request) error {
 // manageShare takes the agent's full CloudAccount or the hosted {id,
 // shared}; only the sharing flag is persisted.
 func (s *Server) manageShare(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		ID     string `json:"id"`
-		Shared *bool  `json:"shared"`
-	}
+	var in shareRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -99,11 +96,7 @@ func (s *Server) hostedDeleteAccount(w http.ResponseWriter, r *http.Request) err
 // login is the agent's sign-in (amove-api-notes.md section 3): username and
 // password give a JWT, and the user becomes the agent's signed-in user.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-		Type     int    `json:"type"`
-	}
+	var in loginRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -121,6 +114,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return &amove.Error{Code: amove.CodeAuth, Message: "wrong username or password"}
 	}
 	s.signedIn.set(p)
-	writeJSON(w, http.StatusOK, map[string]any{"jwtToken": tok.Token, "challenge": 0, "session": "", "expires": tok.Expires.UTC()})
+	writeJSON(w, http.StatusOK, loginResponse{JWTToken: tok.Token, Expires: tok.Expires.UTC()})
 	return nil
 }

@@ -16,15 +16,16 @@ import (
 // calls.
 
 type serverTransferRequest struct {
-	SourceServerURL string         `json:"sourceServerUrl"`
-	TargetServerURL string         `json:"targetServerUrl"`
-	SourceBucket    string         `json:"sourceBucket"`
-	SourcePath      string         `json:"sourcePath"`
-	TargetBucket    string         `json:"targetBucket"`
-	TargetPath      string         `json:"targetPath"`
-	SourceAccountID string         `json:"sourceAccountId"`
-	TargetAccountID string         `json:"targetAccountId"`
-	Metadata        map[string]any `json:"metadata"`
+	SourceServerURL string `json:"sourceServerUrl" openapi:"required"`
+	TargetServerURL string `json:"targetServerUrl" openapi:"required"`
+	SourceBucket    string `json:"sourceBucket" openapi:"required"`
+	SourcePath      string `json:"sourcePath" openapi:"required"`
+	TargetBucket    string `json:"targetBucket" openapi:"required"`
+	TargetPath      string `json:"targetPath" openapi:"required"`
+	SourceAccountID string `json:"sourceAccountId"`
+	TargetAccountID string `json:"targetAccountId"`
+	// Metadata is forwarded to the target object as its user metadata.
+	Metadata map[string]string `json:"metadata"`
 }
 
 // dotnetTime marshals the zero time as .NET's default DateTime, which is
@@ -49,7 +50,7 @@ func (t *dotnetTime) UnmarshalJSON(b []byte) error {
 // serverTransferStatus is the spec's FastrServerTransferStatus.
 type serverTransferStatus struct {
 	TransferID       string     `json:"transferId"`
-	Status           string     `json:"status"`
+	Status           string     `json:"status" enum:"pending,running,paused,completed,failed,cancelled"`
 	SourceServerURL  string     `json:"sourceServerUrl"`
 	TargetServerURL  string     `json:"targetServerUrl"`
 	SourceBucket     string     `json:"sourceBucket"`
@@ -127,17 +128,14 @@ func (s *Server) serverTransferInitiate(w http.ResponseWriter, r *http.Request) 
 			return badRequest(name + " is required")
 		}
 	}
-	if in.SourceAccountID == "" {
-		return badRequest("sourceAccountId is required: the agent signs its Fastr requests with that account's keys")
-	}
-	id, err := s.c.StartServerTransfer(r.Context(), principalFrom(r.Context()), amove.ServerTransferRequest{
+	id, err := s.c.StartServerTransfer(r.Context(), principalFrom(r.Context()), amove.ServerTransferRequest{Metadata: in.Metadata,
 		SourceAccountID: in.SourceAccountID, SourceURL: in.SourceServerURL, SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
 		TargetAccountID: in.TargetAccountID, TargetURL: in.TargetServerURL, TargetBucket: in.TargetBucket, TargetKey: in.TargetPath,
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"transferId": id, "message": "Server transfer initiated", "status": "pending"})
+	writeJSON(w, http.StatusAccepted, transferStarted{TransferID: id, Message: "Server transfer initiated", Status: "pending"})
 	return nil
 }
 
@@ -168,7 +166,7 @@ func (s *Server) serverTransferCancel(w http.ResponseWriter, r *http.Request) er
 	if st, err := s.c.TransferStatus(r.Context(), p, st.ID); err == nil && st.State == transfer.Completed {
 		return badRequest("transfer completed before it could be cancelled")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Transfer cancelled successfully"})
+	writeJSON(w, http.StatusOK, controlResult{Success: true, Message: "Transfer cancelled successfully"})
 	return nil
 }
 
@@ -183,24 +181,4 @@ func (s *Server) serverTransferAll(w http.ResponseWriter, r *http.Request) error
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// fastrEvent is the Data of a /notification progress message (Type 1) for
-// a Fastr transfer; Kind tells server transfers from P2P ones.
-type fastrEvent struct {
-	Event string `json:"event"` // "progress" or "state"
-	Kind  string `json:"kind"`  // "server_transfer" or "p2p_transfer"
-	Data  any    `json:"status"`
-}
-
-// fastrEventOf is the notification of a Fastr transfer's event; false for
-// other kinds.
-func fastrEventOf(event string, st transfer.Status) (fastrEvent, bool) {
-	switch st.Kind {
-	case transfer.ServerTransfer:
-		return fastrEvent{Event: event, Kind: "server_transfer", Data: serverTransferOut(st)}, true
-	case transfer.P2P:
-		return fastrEvent{Event: event, Kind: "p2p_transfer", Data: p2pOut(st)}, true
-	}
-	return fastrEvent{}, false
 }

@@ -259,6 +259,7 @@ type fxAgent struct {
 	src, dst *fxServer
 	srcID    string
 	dstID    string
+	spec     *specCheck // checks every call against /openapi.json
 }
 
 func fxNewAgent(t *testing.T, src, dst *fxServer) *fxAgent {
@@ -300,6 +301,7 @@ func fxNewAgent(t *testing.T, src, dst *fxServer) *fxAgent {
 		a.srv.Close()
 		a.api.Close()
 	})
+	a.spec = newSpecCheck(t, a.srv.URL)
 	return a
 }
 
@@ -315,7 +317,7 @@ func (a *fxAgent) call(method, path string, body, out any) int {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.spec.client().Do(req)
 	if err != nil {
 		a.t.Fatal(err)
 	}

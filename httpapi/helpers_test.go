@@ -56,6 +56,9 @@ type env struct {
 
 	logs *syncBuffer // what the Client and the Server logged, for the secret sweep
 
+	specOnce sync.Once
+	spec     *specCheck // checks every request and answer against /openapi.json (made on first use)
+
 	mu      sync.Mutex
 	replies []reply // every response body, for the secret sweep
 }
@@ -192,7 +195,7 @@ func (e *env) request(t testing.TB, method, path string, hdr http.Header, body a
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(context.WithValue(context.Background(), testKey{}, t), method, e.srv.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +208,8 @@ func (e *env) request(t testing.TB, method, path string, hdr http.Header, body a
 	if h := hdr.Get("Host"); h != "" {
 		req.Host = h
 	}
-	res, err := http.DefaultClient.Do(req)
+	e.specOnce.Do(func() { e.spec = newSpecCheck(t, e.srv.URL) })
+	res, err := e.spec.client().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -30,9 +30,36 @@ type envelope struct {
 	Data any `json:"Data"`
 }
 
+// progressData is the Data of every Progress message (Type 1): one shape
+// for uploads, downloads, copies, server and P2P transfers, with status
+// always the state's name (transferStatus) and kind telling them apart.
+// The Fastr fields are empty for the other kinds.
 type progressData struct {
-	Event string `json:"event"` // "progress" or "state"
+	Event string `json:"event" enum:"progress,state"`
 	transferStatus
+	SourceServerURL string `json:"sourceServerUrl"`
+	TargetServerURL string `json:"targetServerUrl"`
+	Mode            string `json:"mode"`        // P2P: "push" or "relay"
+	RelayReason     string `json:"relayReason"` // P2P relay: why
+}
+
+// userNotice is the Data of a UserNotification (Type 2): a transfer ended.
+type userNotice struct {
+	TransferID string `json:"transferId"`
+	Message    string `json:"message"`
+}
+
+// appNotice is the Data of an AppNotification (Type 4): a non-GET call.
+type appNotice struct {
+	Endpoint string `json:"endpoint"`
+	Method   string `json:"method"`
+	Origin   string `json:"origin"`
+}
+
+func progressOf(event string, st transfer.Status) progressData {
+	return progressData{Event: event, transferStatus: statusOut(st),
+		SourceServerURL: st.Meta[amove.MetaSourceURL], TargetServerURL: st.Meta[amove.MetaTargetURL],
+		Mode: st.Push.Mode, RelayReason: st.Push.RelayReason}
 }
 
 // Close codes of /notification sockets the agent ends (4000-4999 are the
@@ -132,17 +159,12 @@ func eventMessages(ev transfer.Event) [][]byte {
 	if ev.Type == transfer.EventState {
 		kind = "state"
 	}
-	var data any = progressData{Event: kind, transferStatus: statusOut(ev.Status)}
-	if fe, ok := fastrEventOf(kind, ev.Status); ok {
-		data = fe
-	}
-	msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: data})
+	msg, _ := json.Marshal(envelope{Type: notifyProgress, Data: progressOf(kind, ev.Status)})
 	if ev.Type != transfer.EventState || !ev.Status.State.Final() {
 		return [][]byte{msg}
 	}
-	user, _ := json.Marshal(envelope{Type: notifyUser, Data: map[string]string{
-		"transferId": ev.Status.ID,
-		"message":    strings.ToUpper(string(ev.Status.Kind[:1])) + string(ev.Status.Kind[1:]) + " " + string(ev.Status.State),
+	user, _ := json.Marshal(envelope{Type: notifyUser, Data: userNotice{TransferID: ev.Status.ID,
+		Message: strings.ToUpper(string(ev.Status.Kind[:1])) + string(ev.Status.Kind[1:]) + " " + string(ev.Status.State),
 	}})
 	return [][]byte{msg, user}
 }
@@ -188,9 +210,7 @@ func (h *hub) removeWhenDone(p amove.Principal, id, path string) {
 
 // appNotification tells the caller's sockets about a non-GET call.
 func (h *hub) appNotification(p amove.Principal, r *http.Request) {
-	msg, _ := json.Marshal(envelope{Type: notifyApp, Data: map[string]string{
-		"endpoint": r.URL.Path, "method": r.Method, "origin": r.Header.Get("Origin"),
-	}})
+	msg, _ := json.Marshal(envelope{Type: notifyApp, Data: appNotice{Endpoint: r.URL.Path, Method: r.Method, Origin: r.Header.Get("Origin")}})
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.conns {

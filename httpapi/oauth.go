@@ -24,11 +24,7 @@ func oauthErr(t provider.CloudType, err error) error {
 // with the URL the user should visit, as a JSON string.
 func (s *Server) authorizationURL(t provider.CloudType) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var in struct {
-			RedirectURL string `json:"redirectURL"`
-			CloudName   string `json:"cloudName"`
-			Shared      bool   `json:"shared"`
-		}
+		var in authURLRequest
 		if err := decode(r, &in); err != nil {
 			return err
 		}
@@ -46,13 +42,7 @@ func (s *Server) authorizationURL(t provider.CloudType) func(http.ResponseWriter
 // exchanged and the new CloudAccount returned, its token stored encrypted.
 func (s *Server) authorizationCallback(t provider.CloudType) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var in struct {
-			Code             string `json:"code"`
-			State            string `json:"state"`
-			Error            string `json:"error"`
-			ErrorDescription string `json:"errorDescription"`
-			RedirectURL      string `json:"redirectURL"`
-		}
+		var in authCallbackRequest
 		if err := decode(r, &in); err != nil {
 			return err
 		}

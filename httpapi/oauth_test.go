@@ -56,10 +56,11 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	agent := httptest.NewServer(api)
 	defer agent.Close()
 
+	client := httpapi.SpecClient(t, agent.URL)
 	post := func(path string, body any) (*http.Response, []byte) {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		resp, err := http.Post(agent.URL+path+"?token="+url.QueryEscape(tok.Token), "application/json", bytes.NewReader(b))
+		resp, err := client.Post(agent.URL+path+"?token="+url.QueryEscape(tok.Token), "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,13 +18,13 @@ import (
 // relayReason).
 
 type p2pRequest struct {
-	SourceAccount   cloudAccount  `json:"sourceAccount"`
+	SourceAccount   cloudAccount  `json:"sourceAccount" openapi:"required"`
 	TargetAccount   *cloudAccount `json:"targetAccount"`
-	SourceBucket    string        `json:"sourceBucket"`
-	SourcePath      string        `json:"sourcePath"`
-	TargetServerURL string        `json:"targetServerUrl"`
-	TargetBucket    string        `json:"targetBucket"`
-	TargetPath      string        `json:"targetPath"`
+	SourceBucket    string        `json:"sourceBucket" openapi:"required"`
+	SourcePath      string        `json:"sourcePath" openapi:"required"`
+	TargetServerURL string        `json:"targetServerUrl" openapi:"required"`
+	TargetBucket    string        `json:"targetBucket" openapi:"required"`
+	TargetPath      string        `json:"targetPath" openapi:"required"`
 	Overwrite       bool          `json:"overwrite"`
 	ChunkSizeMB     int           `json:"chunkSizeMB"`
 }
@@ -33,7 +33,7 @@ type p2pRequest struct {
 // travel (mode, relayReason) and how often the push was restarted.
 type p2pStatus struct {
 	TransferID         string     `json:"transferId"`
-	Status             string     `json:"status"`
+	Status             string     `json:"status" enum:"pending,running,paused,completed,failed,cancelled"`
 	TotalBytes         int64      `json:"totalBytes"`
 	TransferredBytes   int64      `json:"transferredBytes"`
 	ProgressPercentage int        `json:"progressPercentage"`
@@ -73,8 +73,9 @@ func (s *Server) p2pInitiate(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.SourceAccount.ID == "" {
-		return badRequest("sourceAccount.id is required: the agent uses that stored account's serviceUrl and keys")
+	inline := in.SourceAccount.inlineCredentials()
+	if in.SourceAccount.ID == "" && inline == nil {
+		return badRequest("sourceAccount needs an id (a stored account) or serviceUrl, accessKey and secretKey")
 	}
 	for name, v := range map[string]string{"sourceBucket": in.SourceBucket, "sourcePath": in.SourcePath,
 		"targetServerUrl": in.TargetServerURL, "targetBucket": in.TargetBucket, "targetPath": in.TargetPath} {
@@ -85,8 +86,10 @@ func (s *Server) p2pInitiate(w http.ResponseWriter, r *http.Request) error {
 	if in.ChunkSizeMB < 0 || int64(in.ChunkSizeMB)<<20 > fastr.MaxPartSize {
 		return badRequest(fmt.Sprintf("chunkSizeMB must be from 1 to %d", int64(fastr.MaxPartSize)>>20))
 	}
-	// Keys in the body are ignored: the stored accounts' are used.
-	req := amove.P2PTransferRequest{SourceAccountID: in.SourceAccount.ID, SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
+	// Inline keys are used for this transfer only; without them the stored
+	// account's are.
+	req := amove.P2PTransferRequest{SourceAccountID: in.SourceAccount.ID, SourceCredentials: inline,
+		SourceBucket: in.SourceBucket, SourceKey: in.SourcePath,
 		TargetURL: in.TargetServerURL, TargetBucket: in.TargetBucket, TargetKey: in.TargetPath,
 		ChunkSize: int64(in.ChunkSizeMB) << 20, Overwrite: in.Overwrite}
 	if in.TargetAccount != nil {
@@ -96,7 +99,7 @@ func (s *Server) p2pInitiate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"transferId": id, "message": "P2P transfer initiated successfully"})
+	writeJSON(w, http.StatusOK, transferStarted{TransferID: id, Message: "P2P transfer initiated successfully"})
 	return nil
 }
 
@@ -155,8 +158,8 @@ func (s *Server) p2pPause(w http.ResponseWriter, r *http.Request) error {
 	if server := sourceState(st); server != string(provider.PushPaused) {
 		return badRequest("the pause could not be confirmed: the push is " + server)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Transfer paused successfully",
-		"serverPaused": true, "serverStatus": "paused"})
+	writeJSON(w, http.StatusOK, controlResult{Success: true, Message: "Transfer paused successfully",
+		ServerPaused: new(true), ServerStatus: "paused"})
 	return nil
 }
 
@@ -182,8 +185,8 @@ func (s *Server) p2pResume(w http.ResponseWriter, r *http.Request) error {
 	if server != string(provider.PushRunning) && server != string(provider.PushCompleted) {
 		return badRequest("the resume could not be confirmed: the push is " + server)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Transfer resumed successfully",
-		"serverResumed": true, "serverStatus": server})
+	writeJSON(w, http.StatusOK, controlResult{Success: true, Message: "Transfer resumed successfully",
+		ServerResumed: new(true), ServerStatus: server})
 	return nil
 }
 
@@ -208,7 +211,7 @@ func (s *Server) p2pCancel(w http.ResponseWriter, r *http.Request) error {
 	if st.State == transfer.Completed {
 		return badRequest("transfer completed before it could be cancelled")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Transfer cancelled successfully",
-		"serverCancelled": st.Push.Session == ""})
+	writeJSON(w, http.StatusOK, controlResult{Success: true, Message: "Transfer cancelled successfully",
+		ServerCancelled: new(st.Push.Session == "")})
 	return nil
 }

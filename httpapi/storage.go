@@ -51,10 +51,7 @@ func (s *Server) buckets(r *http.Request, id string, withRegion bool) ([]provide
 }
 
 func (s *Server) hostedListBuckets(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CloudAccountID string `json:"cloudAccountId"`
-		IncludeRegion  *bool  `json:"includeRegion"`
-	}
+	var in hostedBucketsRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -71,17 +68,14 @@ func (s *Server) hostedListBuckets(w http.ResponseWriter, r *http.Request) error
 type listRequest struct {
 	CloudAccountID    string `json:"cloudAccountId"`
 	ID                string `json:"id"`
-	BucketName        string `json:"bucketName"`
+	BucketName        string `json:"bucketName" openapi:"required"`
 	Path              string `json:"path"`
 	ContinuationToken string `json:"continuationToken"`
 	Count             int    `json:"count"`
 }
 
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Account cloudAccount `json:"account"`
-		Request listRequest  `json:"request"`
-	}
+	var in listObjectsRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -107,7 +101,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, accountID string, 
 		in.Count = 1000
 	}
 	page, err := s.c.ListObjects(r.Context(), principalFrom(r.Context()), accountID, in.BucketName, provider.ListOptions{
-		Prefix: listPrefix(in.Path), Delimiter: "/", Token: in.ContinuationToken, MaxKeys: in.Count,
+		Prefix: listPrefix(in.Path), Delimiter: "/", Token: in.ContinuationToken, MaxKeys: in.Count, FolderID: in.ID,
 	})
 	if err != nil {
 		return err
@@ -121,8 +115,8 @@ type objectRequest struct {
 	CloudAccount    cloudAccount `json:"cloudAccount"`
 	CloudAccountID  string       `json:"cloudAccountId"`
 	ID              string       `json:"id"`
-	StorageName     string       `json:"storageName"`
-	Key             string       `json:"key"`
+	StorageName     string       `json:"storageName" openapi:"required"`
+	Key             string       `json:"key" openapi:"required"`
 	ExpireHours     *int         `json:"expireHours"`
 	ForceToDownload bool         `json:"forceToDownload"`
 	ContentType     string       `json:"contentType"`
@@ -135,6 +129,16 @@ func (o objectRequest) accountID() string {
 		return o.CloudAccountID
 	}
 	return o.CloudAccount.ID
+}
+
+// objectID is the provider's id of the object to sign: a download names an
+// existing object, which id identifies on providers with ids; an upload
+// names a new one, which has no id yet, so id is not used.
+func (o objectRequest) objectID(method string) string {
+	if method == http.MethodGet {
+		return o.ID
+	}
+	return ""
 }
 
 // expiry reads expireHours: 24 by default, at most 7 days (the longest any
@@ -169,7 +173,8 @@ func (s *Server) presign(r *http.Request, in objectRequest, method string) (stri
 		return "", err
 	}
 	return s.c.SignedURL(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key,
-		provider.PresignOptions{Method: method, Expiry: exp, ForceDownload: in.ForceToDownload, ContentType: in.ContentType})
+		provider.PresignOptions{Method: method, Expiry: exp, ForceDownload: in.ForceToDownload, ContentType: in.ContentType,
+			ObjectID: in.objectID(method)})
 }
 
 func (s *Server) downloadURL(w http.ResponseWriter, r *http.Request) error {
@@ -261,7 +266,7 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
 	if err := in.check(); err != nil {
 		return err
 	}
-	if err := s.c.Delete(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key); err != nil {
+	if err := s.c.DeleteID(r.Context(), principalFrom(r.Context()), in.accountID(), in.StorageName, in.Key, in.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -269,12 +274,7 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createFolder(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CloudAccount cloudAccount `json:"cloudAccount"`
-		StorageName  string       `json:"storageName"`
-		Path         string       `json:"path"`
-		FolderName   string       `json:"folderName"`
-	}
+	var in createFolderRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}

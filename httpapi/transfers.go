@@ -16,14 +16,7 @@ type transferID struct {
 }
 
 func (s *Server) uploadObject(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CloudAccount  cloudAccount `json:"cloudAccount"`
-		StorageName   string       `json:"storageName"`
-		UploadPath    string       `json:"uploadPath"`
-		LocalFilePath string       `json:"localFilePath"`
-		ID            string       `json:"id"`
-		Name          string       `json:"name"`
-	}
+	var in uploadRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -57,18 +50,7 @@ func (s *Server) uploadObject(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) downloadObject(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		CloudAccount cloudAccount `json:"cloudAccount"`
-		StorageName  string       `json:"storageName"`
-		DownloadPath string       `json:"downloadPath"`
-		ObjectKey    string       `json:"objectKey"`
-		ID           string       `json:"id"`
-		Name         string       `json:"name"`
-		ObjectType   int          `json:"objectType"`
-		// Overwrite is amove-go's addition (docs/security.md): without
-		// it an existing local file is refused and left as it was.
-		Overwrite bool `json:"overwrite"`
-	}
+	var in downloadRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}

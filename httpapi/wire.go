@@ -20,7 +20,7 @@ type cloudAccount struct {
 	ID              string  `json:"id"`
 	AccountID       string  `json:"accountId,omitempty"`
 	UserID          string  `json:"userId,omitempty"`
-	CloudType       int     `json:"cloudType"`
+	CloudType       int     `json:"cloudType" enum:"1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192"`
 	Name            string  `json:"name"`
 	Region          string  `json:"region,omitempty"`
 	Endpoint        string  `json:"endpoint,omitempty"`
@@ -31,7 +31,7 @@ type cloudAccount struct {
 	Shared          bool    `json:"shared"`
 	Active          bool    `json:"active"`
 	InternalStorage bool    `json:"internalStorage"`
-	StorageTier     int     `json:"storageTier"`
+	StorageTier     int     `json:"storageTier" enum:"0,1,2,4,8,16"`
 }
 
 func accountOut(a amove.CloudAccount) cloudAccount {
@@ -69,6 +69,19 @@ func (a cloudAccount) newAccount() (amove.NewAccount, error) {
 		n.ServiceURL = *a.ServiceURL
 	}
 	return n, nil
+}
+
+// inlineCredentials are the Fastr server and keys a request names inline
+// (p2p_transfer/initiate's sourceAccount), or nil when it names none: a
+// CloudAccount the API returned carries masked keys ("****..."), which
+// are no credentials, and its id names the stored account.
+func (a cloudAccount) inlineCredentials() *amove.FastrCredentials {
+	if a.ServiceURL == nil || *a.ServiceURL == "" || a.AccessKey == "" || a.SecretKey == "" ||
+		strings.HasPrefix(a.AccessKey, "****") || strings.HasPrefix(a.SecretKey, "****") {
+		return nil
+	}
+	return &amove.FastrCredentials{CloudType: provider.CloudType(a.CloudType), ServiceURL: *a.ServiceURL,
+		AccessKey: a.AccessKey, SecretKey: a.SecretKey}
 }
 
 // collection is the DTOCollection of the hosted API.
@@ -169,7 +182,7 @@ func listPrefix(p string) string {
 // summary fields of client_transfer/all and our extras.
 type transferStatus struct {
 	TransferID       string     `json:"transferId"`
-	Status           string     `json:"status"`
+	Status           string     `json:"status" enum:"pending,running,paused,completed,failed,cancelled"`
 	TransferredBytes int64      `json:"transferredBytes"`
 	TotalBytes       int64      `json:"totalBytes"`
 	StartTime        time.Time  `json:"startTime"`
@@ -182,7 +195,7 @@ type transferStatus struct {
 	TargetPath       string     `json:"targetPath"`
 	Progress         int        `json:"progress"`
 	// Ours: what kind of job, file counts, rate and integrity.
-	Kind             string  `json:"kind"`
+	Kind             string  `json:"kind" enum:"upload,download,copy,server_transfer,p2p"`
 	FilesDone        int     `json:"filesDone"`
 	FilesTotal       int     `json:"filesTotal"`
 	FilesFailed      int     `json:"filesFailed"`
@@ -240,4 +253,103 @@ func timeSpan(d time.Duration) string {
 		out += fmt.Sprintf(".%07d", ticks)
 	}
 	return out
+}
+
+// The request bodies and answers that have no other home: named so the
+// OpenAPI document (openapi.go) is made from the very types the handlers
+// decode and encode.
+
+// shareRequest is manage_share's body: the agent's full CloudAccount or the
+// hosted {id, shared}; only these two fields are read.
+type shareRequest struct {
+	ID     string `json:"id"`
+	Shared *bool  `json:"shared" openapi:"required"`
+}
+
+type loginRequest struct {
+	Username string `json:"username" openapi:"required"`
+	Password string `json:"password" openapi:"required"`
+	Type     int    `json:"type"`
+}
+
+// loginResponse is the spec's {jwtToken, challenge, session}: this agent
+// has no MFA, so challenge is always 0 (None), plus when the token expires.
+type loginResponse struct {
+	JWTToken  string    `json:"jwtToken"`
+	Challenge int       `json:"challenge"`
+	Session   string    `json:"session"`
+	Expires   time.Time `json:"expires"`
+}
+
+type hostedBucketsRequest struct {
+	CloudAccountID string `json:"cloudAccountId"`
+	IncludeRegion  *bool  `json:"includeRegion"`
+}
+
+type listObjectsRequest struct {
+	Account cloudAccount `json:"account"`
+	Request listRequest  `json:"request" openapi:"required"`
+}
+
+type createFolderRequest struct {
+	CloudAccount cloudAccount `json:"cloudAccount"`
+	ID           string       `json:"id"`
+	StorageName  string       `json:"storageName" openapi:"required"`
+	Path         string       `json:"path"`
+	FolderName   string       `json:"folderName" openapi:"required"`
+}
+
+type uploadRequest struct {
+	CloudAccount  cloudAccount `json:"cloudAccount"`
+	StorageName   string       `json:"storageName" openapi:"required"`
+	UploadPath    string       `json:"uploadPath"`
+	LocalFilePath string       `json:"localFilePath" openapi:"required"`
+	ID            string       `json:"id"`
+	Name          string       `json:"name"`
+}
+
+type downloadRequest struct {
+	CloudAccount cloudAccount `json:"cloudAccount"`
+	StorageName  string       `json:"storageName" openapi:"required"`
+	DownloadPath string       `json:"downloadPath" openapi:"required"`
+	ObjectKey    string       `json:"objectKey"`
+	ID           string       `json:"id"`
+	Name         string       `json:"name"`
+	ObjectType   int          `json:"objectType" enum:"0,1,2"`
+	// Overwrite is amove-go's addition (docs/security.md): without it an
+	// existing local file is refused and left as it was.
+	Overwrite bool `json:"overwrite"`
+}
+
+type authURLRequest struct {
+	RedirectURL string `json:"redirectURL"`
+	CloudName   string `json:"cloudName"`
+	Shared      bool   `json:"shared"`
+}
+
+type authCallbackRequest struct {
+	Code             string `json:"code"`
+	State            string `json:"state"`
+	Error            string `json:"error"`
+	ErrorDescription string `json:"errorDescription"`
+	RedirectURL      string `json:"redirectURL"`
+}
+
+// transferStarted answers server_transfer/initiate (with status) and
+// p2p_transfer/initiate (without).
+type transferStarted struct {
+	TransferID string `json:"transferId"`
+	Message    string `json:"message"`
+	Status     string `json:"status,omitempty"`
+}
+
+// controlResult answers the Fastr transfers' cancel, pause and resume; each
+// sets its own server* field.
+type controlResult struct {
+	Success         bool   `json:"success"`
+	Message         string `json:"message"`
+	ServerPaused    *bool  `json:"serverPaused,omitempty"`
+	ServerResumed   *bool  `json:"serverResumed,omitempty"`
+	ServerCancelled *bool  `json:"serverCancelled,omitempty"`
+	ServerStatus    string `json:"serverStatus,omitempty"`
 }

@@ -165,6 +165,20 @@ func (p *Portable) Delete(ctx context.Context, bucket, key string) error {
 	return portableErr(p.st.Delete(ctx, bucket, key), "delete", bucket+"/"+key)
 }
 
+// DeleteID removes the object with provider id id (Object.ID) when the
+// driver addresses objects by id (IDDeleter), and the object at key
+// otherwise or when id is empty; a missing object is not an error.
+func (p *Portable) DeleteID(ctx context.Context, bucket, key, id string) error {
+	d, ok := Capability[IDDeleter](p.st)
+	if !ok || id == "" {
+		return p.Delete(ctx, bucket, key)
+	}
+	if err := CheckKey(bucket, key); err != nil {
+		return portableErr(err, "delete", bucket+"/"+key)
+	}
+	return portableErr(d.DeleteID(ctx, bucket, key, id), "delete", bucket+"/"+key)
+}
+
 // CreateFolder makes an empty folder; a missing trailing "/" is added.
 func (p *Portable) CreateFolder(ctx context.Context, bucket, key string) error {
 	key, err := CheckFolder(bucket, key)

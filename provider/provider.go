@@ -155,6 +155,12 @@ type ListOptions struct {
 	// MaxKeys bounds the page size; zero means the driver's default (1,000
 	// for S3). Drivers may return fewer.
 	MaxKeys int
+	// FolderID is the provider's id (Object.ID) of the folder Prefix names,
+	// for providers that address folders by id (Box, Google Drive,
+	// OneDrive, Frame.io, Dropbox): that folder is listed, its entries
+	// keyed under Prefix, without resolving Prefix folder by folder. It
+	// applies to a "/"-delimited listing; other drivers ignore it.
+	FolderID string
 }
 
 // Page is one page of a listing: folders (IsFolder set) and objects merged in
@@ -305,6 +311,20 @@ type PresignOptions struct {
 	// FileName names the download when ForceDownload is set; defaults to the
 	// key's last element.
 	FileName string
+	// ObjectID is the provider's id (Object.ID) of the object to download,
+	// for providers that address files by id: that file is signed, whatever
+	// the key. Drivers without ids ignore it.
+	ObjectID string
+}
+
+// IDDeleter is implemented by drivers whose provider addresses files and
+// folders by id: the id reaches the very object a listing showed, even
+// where a name is ambiguous (Google Drive lets two files share one).
+type IDDeleter interface {
+	// DeleteID removes the file with provider id id, or the empty folder
+	// when key ends in "/"; key names the object in errors. A missing id
+	// is not an error, as for Delete.
+	DeleteID(ctx context.Context, bucket, key, id string) error
 }
 
 // Presigner is implemented by drivers that can hand out URLs a plain HTTP

@@ -89,6 +89,9 @@ type Request struct {
 	// Meta is kept with the job and returned in its Status: labels of the
 	// caller's (the server URLs of a server transfer). Never secrets.
 	Meta map[string]string
+	// Metadata is user metadata the destination object of a server
+	// transfer gets (provider.WriteOptions.Metadata).
+	Metadata map[string]string
 }
 
 // Status is a snapshot of a job.

@@ -130,6 +130,8 @@ type JobRecord struct {
 	// Meta and Push: see Request.Meta and PushRecord.
 	Meta map[string]string `json:"meta,omitempty"`
 	Push PushRecord        `json:"push,omitzero"`
+	// Metadata: see Request.Metadata.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// Overwrite: see Request.Overwrite.
 	Overwrite bool `json:"overwrite,omitempty"`
 	// Group is set on the jobs a big copy was split into (group.go): the

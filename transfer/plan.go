@@ -35,6 +35,7 @@ func (e *Engine) plan(ctx context.Context, req Request) (*JobRecord, error) {
 		Created:   now,
 		Updated:   now,
 		Meta:      req.Meta,
+		Metadata:  req.Metadata,
 		Overwrite: req.Overwrite,
 	}
 	var err error

@@ -165,7 +165,8 @@ func (j *job) stream(ctx context.Context) error {
 			}
 		}
 		// Not retried: a session whose answer was lost would be orphaned.
-		created, err := ap.CreateAppend(ctx, u.Bucket, u.Key, provider.WriteOptions{Size: it.Size, ContentType: o.ContentType})
+		created, err := ap.CreateAppend(ctx, u.Bucket, u.Key, provider.WriteOptions{Size: it.Size, ContentType: o.ContentType,
+			Metadata: j.rec.Metadata})
 		if err != nil {
 			return fmt.Errorf("creating the destination session: %w", err)
 		}

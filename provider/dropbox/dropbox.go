@@ -251,9 +251,14 @@ func (m metadata) verify(key string, sum []byte) (provider.Object, error) {
 func contentHash(b []byte) string { return provider.SumBytes(provider.HashDropbox, b).Value }
 
 func (s *Storage) metadata(ctx context.Context, key string) (metadata, error) {
+	return s.metadataAt(ctx, dbxPath(key), key)
+}
+
+// metadataAt is metadata of the Dropbox path or id p, which key names.
+func (s *Storage) metadataAt(ctx context.Context, p, key string) (metadata, error) {
 	var m metadata
 	err := s.call(ctx, func(ctx context.Context) error {
-		res, err := s.files.GetMetadataContext(ctx, files.NewGetMetadataArg(dbxPath(key)))
+		res, err := s.files.GetMetadataContext(ctx, files.NewGetMetadataArg(p))
 		m = metadataOf(res)
 		return err
 	})
@@ -320,10 +325,25 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 // folder with content is left alone: on Dropbox deleting it would delete
 // everything under it, unlike deleting an S3 folder marker.
 func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
+	return s.deleteAt(ctx, bucket, key, dbxPath(key))
+}
+
+// DeleteID removes the file or empty folder with the Dropbox id id
+// ("id:..."), which Dropbox takes wherever it takes a path
+// (provider.IDDeleter); key names it in errors.
+func (s *Storage) DeleteID(ctx context.Context, bucket, key, id string) error {
+	if !strings.HasPrefix(id, "id:") {
+		return s.Delete(ctx, bucket, key)
+	}
+	return s.deleteAt(ctx, bucket, key, id)
+}
+
+// deleteAt is Delete of the Dropbox path or id p.
+func (s *Storage) deleteAt(ctx context.Context, bucket, key, p string) error {
 	if err := checkBucket(bucket); err != nil {
 		return err
 	}
-	m, err := s.metadata(ctx, key)
+	m, err := s.metadataAt(ctx, p, key)
 	switch {
 	case errors.Is(err, provider.ErrNotFound):
 		return nil
@@ -332,9 +352,9 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	case (m.Tag == "folder") != strings.HasSuffix(key, "/"):
 		return nil
 	}
-	arg := files.NewDeleteArg(dbxPath(key))
+	arg := files.NewDeleteArg(p)
 	if m.Tag == "folder" {
-		la := files.NewListFolderArg(dbxPath(key))
+		la := files.NewListFolderArg(p)
 		la.Limit = 1
 		var n int
 		err := s.call(ctx, func(ctx context.Context) error {
@@ -451,7 +471,12 @@ func (s *Storage) PresignURL(ctx context.Context, bucket, key string, opts provi
 	}
 	var link string
 	err := s.call(ctx, func(ctx context.Context) error {
-		res, err := s.files.GetTemporaryLinkContext(ctx, files.NewGetTemporaryLinkArg(dbxPath(key)))
+		// Dropbox takes an id ("id:...") wherever it takes a path.
+		p := dbxPath(key)
+		if strings.HasPrefix(opts.ObjectID, "id:") {
+			p = opts.ObjectID
+		}
+		res, err := s.files.GetTemporaryLinkContext(ctx, files.NewGetTemporaryLinkArg(p))
 		if res != nil {
 			link = res.Link
 		}
@@ -681,6 +706,12 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 		dir = dbxPath(dirKey)
 	}
 	recursive := opts.Delimiter == ""
+	// A folder id lists that folder, its entries keyed under the prefix
+	// (provider.ListOptions.FolderID).
+	byID := !recursive && strings.HasPrefix(opts.FolderID, "id:")
+	if byID {
+		dir = opts.FolderID
+	}
 	arg := files.NewListFolderArg(dir)
 	arg.Recursive, arg.Limit = recursive, 2000
 	var res *files.ListFolderResult
@@ -688,8 +719,8 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 		res, err = s.files.ListFolderContext(ctx, arg)
 		return err
 	})
-	if errors.Is(mapErr(err, ""), provider.ErrNotFound) {
-		return nil, nil // a prefix nothing is under
+	if errors.Is(mapErr(err, ""), provider.ErrNotFound) && !byID {
+		return nil, nil // a prefix nothing is under; an id must exist
 	}
 	if err != nil {
 		return nil, mapErr(err, "dropbox: list "+dirKey)
@@ -698,10 +729,15 @@ func (s *Storage) listAll(ctx context.Context, opts provider.ListOptions) ([]pro
 	for {
 		for _, e := range res.Entries {
 			m := metadataOf(e)
-			if m.Tag == "deleted" || len(m.PathDisplay) <= len(dir)+1 {
+			if m.Tag == "deleted" || (!byID && len(m.PathDisplay) <= len(dir)+1) {
 				continue // the folder itself in a recursive listing
 			}
-			key := dirKey + m.PathDisplay[len(dir)+1:]
+			var key string
+			if byID {
+				key = dirKey + path.Base(m.PathDisplay)
+			} else {
+				key = dirKey + m.PathDisplay[len(dir)+1:]
+			}
 			if m.Tag == "folder" {
 				if recursive {
 					continue

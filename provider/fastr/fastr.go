@@ -158,6 +158,7 @@ func objectFrom(o fastrapi.ObjectInfo) provider.Object {
 		ContentType: o.ContentType,
 		Checksums:   provider.Checksums{MD5: o.MD5, SHA256: o.SHA256},
 		IsFolder:    o.IsFolder,
+		Metadata:    o.Metadata,
 	}
 }
 

@@ -33,7 +33,8 @@ const createTimeout = time.Minute
 func (s *Storage) CreateAppend(ctx context.Context, bucket, key string, opts provider.WriteOptions) (provider.Upload, error) {
 	cctx, stop := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer stop()
-	u, err := s.c.CreateUpload(cctx, bucket, key, opts.ContentType)
+	u, err := s.c.StartUpload(cctx, fastrapi.CreateUploadRequest{Bucket: bucket, Key: key, ContentType: opts.ContentType,
+		Metadata: opts.Metadata})
 	if err != nil {
 		return provider.Upload{}, mapError(err, bucket+"/"+key)
 	}

@@ -140,6 +140,12 @@ func (s *Storage) Delete(ctx context.Context, bucket, key string) error {
 	return s.fs.Delete(ctx, bucket, key)
 }
 
+// DeleteID removes the file or empty folder with the provider id id
+// (provider.IDDeleter).
+func (s *Storage) DeleteID(ctx context.Context, bucket, key, id string) error {
+	return s.fs.DeleteID(ctx, bucket, key, id)
+}
+
 // CreateFolder creates the folder key (ending in "/") and its parents.
 func (s *Storage) CreateFolder(ctx context.Context, bucket, key string) error {
 	return s.fs.CreateFolder(ctx, bucket, key)

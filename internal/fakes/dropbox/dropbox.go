@@ -412,8 +412,17 @@ func normPath(p string, rootOK bool) (key string, malformed bool, bad *apiError)
 }
 
 // lookup resolves a path argument to an entry for the routes whose error
-// is a LookupError under the member outer.
+// is a LookupError under the member outer. As on Dropbox, the path may be
+// a file or folder id ("id:...") instead.
 func (s *Server) lookup(p, outer string, rootOK bool) (string, *entry, *apiError) {
+	if strings.HasPrefix(p, "id:") {
+		for key, e := range s.files {
+			if e.id == p {
+				return key, e, nil
+			}
+		}
+		return "", nil, routeErr(u(outer, u("not_found")))
+	}
 	key, malformed, bad := normPath(p, rootOK)
 	switch {
 	case bad != nil:

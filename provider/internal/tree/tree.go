@@ -349,6 +349,32 @@ func (fs *FS) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
+// DeleteID removes the file with provider id id, or the empty folder when
+// key ends in "/" (provider.IDDeleter).
+func (fs *FS) DeleteID(ctx context.Context, bucket, key, id string) error {
+	if _, err := fs.Root(ctx, bucket); err != nil {
+		return err
+	}
+	e := Entry{ID: id, IsFolder: strings.HasSuffix(key, "/")}
+	if e.IsFolder {
+		children, _, err := fs.b.List(ctx, id, "", 1)
+		if errors.Is(err, provider.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return withKey(err, bucket, key)
+		}
+		if len(children) > 0 {
+			return fmt.Errorf("%w: folder %q is not empty", provider.ErrInvalid, key)
+		}
+		fs.forget(bucket, key)
+	}
+	if err := fs.b.Remove(ctx, e); err != nil && !errors.Is(err, provider.ErrNotFound) {
+		return withKey(err, bucket, key)
+	}
+	return nil
+}
+
 func (fs *FS) CreateFolder(ctx context.Context, bucket, key string) error {
 	if _, err := fs.Dir(ctx, bucket, key, true); err != nil {
 		return withKey(err, bucket, key)
@@ -397,12 +423,16 @@ func (fs *FS) ListObjects(ctx context.Context, bucket string, opts provider.List
 			return provider.Page{}, fmt.Errorf("%w: bad listing token", provider.ErrInvalid)
 		}
 	} else {
-		id, err := fs.Dir(ctx, bucket, dir, false)
-		if errors.Is(err, provider.ErrNotFound) {
-			return provider.Page{}, nil
-		}
-		if err != nil {
-			return provider.Page{}, err
+		id := opts.FolderID
+		if id == "" || opts.Delimiter == "" {
+			var err error
+			id, err = fs.Dir(ctx, bucket, dir, false)
+			if errors.Is(err, provider.ErrNotFound) {
+				return provider.Page{}, nil
+			}
+			if err != nil {
+				return provider.Page{}, err
+			}
 		}
 		w = walk{Stack: []frame{{ID: id, Dir: dir}}, PageSize: maxKeys}
 	}
