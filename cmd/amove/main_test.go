@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -17,4 +20,11 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// runCLI runs amove in the test process with args, its stdout into out and
+// its stderr into errOut, and returns the error the command ended with.
+func runCLI(ctx context.Context, out, errOut io.Writer, args ...string) error {
+	a := &app{stdin: strings.NewReader(""), stdout: out, stderr: errOut}
+	return a.run(ctx, args)
 }
