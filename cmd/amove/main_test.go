@@ -19,7 +19,15 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Where amoveBin builds the binary, once for the package's tests.
+	dir, err := os.MkdirTemp("", "amove-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // runCLI runs amove in the test process with args, its stdout into out and
