@@ -334,8 +334,12 @@ func TestCLI(t *testing.T) {
 			}
 		}},
 		{"a missing bucket --json", []string{"ls", "--json", "m:nobucket-" + b}, 1, func(t *testing.T, r result) {
-			var out struct{ Error struct{ Code, Message string } }
-			if out = decode[struct{ Error struct{ Code, Message string } }](t, r.stdout); out.Error.Code != "NOT_FOUND" {
+			var out struct {
+				Error struct{ Code, Message string }
+			}
+			if out = decode[struct {
+				Error struct{ Code, Message string }
+			}](t, r.stdout); out.Error.Code != "NOT_FOUND" {
 				t.Errorf("error as JSON: %+v", out)
 			}
 		}},
