@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,8 +43,16 @@ func openSession(ctx context.Context, s *settings) (*session, error) {
 func (a *app) withSession(cmd *cobra.Command, fn func(ctx context.Context, se *session) error) error {
 	ctx := cmd.Context()
 	se, err := openSession(ctx, &a.s)
-	if err != nil {
-		return err
+	var ae *amove.Error
+	switch {
+	case errors.As(err, &ae) && errors.Is(err, amove.ErrNotFound):
+		return fmt.Errorf("user %q does not exist in the store: check --user (default admin)", a.s.User)
+	case err != nil:
+		dsn := a.s.DSN
+		if dsn == "" {
+			dsn = "(default)"
+		}
+		return &storeError{dsn: dsn, err: err}
 	}
 	defer se.c.Close()
 	return fn(ctx, se)

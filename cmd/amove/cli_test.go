@@ -146,6 +146,7 @@ func TestCLI(t *testing.T) {
 	e.file("tree/h.txt", small)
 	e.file("tree/sub/x.tmp", []byte("tmp"))
 	back := filepath.Join(e.files, "back")
+	e.file("partly/h.txt", []byte("mine"))
 	type objects []struct {
 		Key  string `json:"key"`
 		Size int64  `json:"size"`
@@ -164,11 +165,13 @@ func TestCLI(t *testing.T) {
 			t.Errorf("%s: %d bytes (%v), want the %d sent", path, len(got), err, len(want))
 		}
 	}
-	// oneLine checks an error for people: one line, "amove: " once.
+	// oneLine checks an error for people: one last line on stderr (after
+	// the lines of the transfers), "amove: " once.
 	oneLine := func(r result, want string) {
 		t.Helper()
-		line := strings.TrimSuffix(r.stderr, "\n")
-		if strings.Contains(line, "\n") || !strings.HasPrefix(line, "amove: ") || strings.Count(line, "amove:") != 1 || !strings.Contains(line, want) {
+		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+		line := lines[len(lines)-1]
+		if !strings.HasPrefix(line, "amove: ") || strings.Count(r.stderr, "amove:") != 1 || !strings.Contains(line, want) {
 			t.Errorf("error %q; want one line with %q", r.stderr, want)
 		}
 	}
@@ -221,6 +224,12 @@ func TestCLI(t *testing.T) {
 		}},
 		{"cp down onto a file", []string{"cp", "m:" + b + "/dir/h.txt", filepath.Join(back, "h.txt")}, 1, func(t *testing.T, r result) {
 			oneLine(r, "--overwrite")
+		}},
+		{"cp partly done", []string{"cp", "--include", "*", "m:" + b + "/dir/", filepath.Join(e.files, "partly")}, 3, func(t *testing.T, r result) {
+			// partly/h.txt was there before (below): refused, the rest copied.
+			oneLine(r, "1 of 3 objects failed")
+			sameFile(filepath.Join(e.files, "partly", "big.bin"), big)
+			sameFile(filepath.Join(e.files, "partly", "h.txt"), []byte("mine"))
 		}},
 		{"cp remote to remote", []string{"cp", "--json", "m:" + b + "/dir/", "m:" + b + "/copy/"}, 0, func(t *testing.T, r result) {
 			if out := decode[transferJSON](t, r.stdout); len(out.Transfers) != 1 || out.Transfers[0].Kind != transfer.Copy {
@@ -348,6 +357,9 @@ func TestCLI(t *testing.T) {
 		}},
 		{"an unknown account", []string{"ls", "nosuch:" + b}, 1, func(t *testing.T, r result) { oneLine(r, "amove accounts list") }},
 		{"an unknown command", []string{"frobnicate"}, 2, nil},
+		{"an unknown transfer", []string{"transfers", "show", "nope"}, 1, func(t *testing.T, r result) {
+			oneLine(r, `transfer "nope" does not exist`)
+		}},
 		{"an unknown flag", []string{"ls", "--frob", "m:"}, 2, nil},
 		{"too many arguments", []string{"cat", "m:a/b", "m:c/d"}, 2, nil},
 		{"local to local", []string{"cp", dir, back}, 2, nil},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"strings"
 
 	"github.com/amove/amove-go"
@@ -83,6 +84,8 @@ func humanize(err error) string {
 		oe  *opError
 		ae  *amove.Error
 		pth *fs.PathError
+		ne  *net.OpError
+		se  *storeError
 	)
 	switch {
 	case errors.As(err, &ue):
@@ -113,62 +116,64 @@ func humanize(err error) string {
 		return msg
 	}
 	hasOp := errors.As(err, &oe)
-	what := ""
+	// doing is what failed, in the user's words.
+	doing := "do that"
 	if hasOp {
-		what = oe.target()
+		doing = strings.TrimSpace(oe.op + " " + oe.target())
 	}
 	switch {
-	case hasOp && errors.Is(err, amove.ErrNotFound) || hasOp && errors.Is(err, provider.ErrNotFound):
+	case hasOp && (errors.Is(err, amove.ErrNotFound) || errors.Is(err, provider.ErrNotFound)):
 		switch {
+		case strings.HasSuffix(oe.op, " transfer"):
+			return fmt.Sprintf("transfer %q does not exist (or is another user's): see amove transfers list", oe.account)
 		case oe.key != "":
 			return fmt.Sprintf("%q does not exist in bucket %q on account %q (or the bucket does not): check with amove ls %s:%s/", oe.key, oe.bucket, oe.account, oe.account, oe.bucket)
 		case oe.bucket != "":
 			return fmt.Sprintf("bucket %q does not exist on account %q: see its buckets with amove ls %s:", oe.bucket, oe.account, oe.account)
-		case oe.account != "":
-			return fmt.Sprintf("%s %s: not found", oe.op, oe.account)
 		}
-		return oe.op + ": not found"
+		return fmt.Sprintf("cannot %s: not found", doing)
 	case errors.Is(err, provider.ErrUnauthenticated):
-		return fmt.Sprintf("the provider rejected the credentials of account %q while trying to %s %s: update the account's keys", accountOf(oe), opOf(oe), what)
+		return fmt.Sprintf("cannot %s: the provider rejected the account's credentials; check them with amove accounts test, add the account again with new keys", doing)
 	case errors.Is(err, amove.ErrUnauthorized):
-		return "the store refused the user: check --user (default admin)"
-	case errors.Is(err, amove.ErrForbidden), errors.Is(err, provider.ErrPermission):
-		return fmt.Sprintf("access denied to %s %s: the account's credentials lack the permission", opOf(oe), what)
+		return fmt.Sprintf("cannot %s: the store does not accept the user; check --user (default admin)", doing)
+	case errors.Is(err, provider.ErrPermission):
+		return fmt.Sprintf("cannot %s: the provider denies it to the account's credentials; give them the permission", doing)
+	case errors.Is(err, amove.ErrForbidden):
+		return fmt.Sprintf("cannot %s: the user may not (an admin may: --user)", doing)
 	case errors.Is(err, transfer.ErrExists):
-		return fmt.Sprintf("cannot %s %s: the local file exists; add --overwrite to replace it", opOf(oe), what)
+		return fmt.Sprintf("cannot %s: the local file exists; add --overwrite to replace it", doing)
 	case errors.Is(err, provider.ErrExists):
-		return fmt.Sprintf("cannot %s %s: it already exists", opOf(oe), what)
+		return fmt.Sprintf("cannot %s: it already exists", doing)
 	case errors.Is(err, provider.ErrRateLimited):
-		return fmt.Sprintf("account %q is rate limited by its provider while trying to %s %s: try again later", accountOf(oe), opOf(oe), what)
+		return fmt.Sprintf("cannot %s: the provider rate-limits the account; try again later or lower --concurrency", doing)
 	case errors.Is(err, transfer.ErrChecksumMismatch):
-		return fmt.Sprintf("cannot %s %s: the bytes read back differ from those sent (checksum mismatch); run it again", opOf(oe), what)
+		return fmt.Sprintf("cannot %s: the bytes stored differ from those sent (checksum mismatch); run it again", doing)
 	case errors.Is(err, transfer.ErrBadState):
-		return fmt.Sprintf("cannot %s %s: the transfer is not in a state that allows it (amove transfers show ID); a transfer running in another process is controlled there", opOf(oe), what)
+		return fmt.Sprintf("cannot %s: not in its current state (see amove transfers show ID); a transfer running in another process is controlled there", doing)
+	case errors.As(err, &ne):
+		return fmt.Sprintf("cannot %s: cannot reach the provider (%v); check the account's endpoint and the network", doing, ne.Err)
+	case errors.As(err, &se):
+		return fmt.Sprintf("cannot open the store %s: %v; check --dsn and --key-file", se.dsn, se.err)
 	case errors.As(err, &pth):
-		return fmt.Sprintf("cannot %s %s: %s: %v", opOf(oe), what, pth.Path, pth.Err)
+		return fmt.Sprintf("cannot %s: %s: %v", doing, pth.Path, pth.Err)
 	case errors.As(err, &ae):
 		// Message is what the Client says is safe to show; the cause
 		// (a provider's text) only under -v.
 		if hasOp {
-			return fmt.Sprintf("cannot %s %s: %s", oe.op, what, ae.Message)
+			return fmt.Sprintf("cannot %s: %s", doing, ae.Message)
 		}
 		return ae.Message
 	case hasOp:
-		return fmt.Sprintf("cannot %s %s (run with -v for the provider's details)", oe.op, what)
+		return fmt.Sprintf("cannot %s (run with -v for the provider's details)", doing)
 	}
 	return err.Error()
 }
 
-func opOf(oe *opError) string {
-	if oe == nil {
-		return "do it with"
-	}
-	return oe.op
+// storeError is a store or key file the CLI could not open.
+type storeError struct {
+	dsn string
+	err error
 }
 
-func accountOf(oe *opError) string {
-	if oe == nil {
-		return "?"
-	}
-	return oe.account
-}
+func (e *storeError) Error() string { return "open the store " + e.dsn + ": " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }

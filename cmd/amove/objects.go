@@ -154,15 +154,15 @@ amove transfers resume ID continues it from the parts already stored.`,
 				return err
 			}
 			return a.withSession(cmd, func(ctx context.Context, se *session) error {
-				jobs, _, _, err := a.startCopy(ctx, se, args[0], args[1], &x, false)
-				if err != nil && len(jobs) == 0 {
+				jobs, startErrs, _, _, err := a.startCopy(ctx, se, args[0], args[1], &x, false)
+				if err != nil {
 					return err
 				}
-				sts, ferr := a.follow(ctx, se, jobs)
+				sts, err := a.follow(ctx, se, jobs, startErrs)
 				if a.json {
-					_ = a.writeJSON(transferJSON{Transfers: sts})
+					_ = a.writeJSON(transferJSON{Transfers: nonNilStatus(sts)})
 				}
-				return errors.Join(err, ferr)
+				return err
 			})
 		}}
 	a.registerXfer(c, &x)
@@ -182,11 +182,11 @@ completed, and was verified end to end unless --no-verify is given.`,
 				return err
 			}
 			return a.withSession(cmd, func(ctx context.Context, se *session) error {
-				jobs, src, _, err := a.startCopy(ctx, se, args[0], args[1], &x, true)
-				if err != nil && len(jobs) == 0 {
+				jobs, startErrs, src, _, err := a.startCopy(ctx, se, args[0], args[1], &x, true)
+				if err != nil {
 					return err
 				}
-				sts, ferr := a.follow(ctx, se, jobs)
+				sts, ferr := a.follow(ctx, se, jobs, startErrs)
 				var ie *interruptedError
 				if errors.As(ferr, &ie) {
 					return ferr // nothing removed: the paused copies finish first
@@ -215,15 +215,12 @@ completed, and was verified end to end unless --no-verify is given.`,
 					}
 				}
 				if a.json {
-					_ = a.writeJSON(transferJSON{Transfers: sts, Removed: removed})
+					_ = a.writeJSON(transferJSON{Transfers: nonNilStatus(sts), Removed: removed})
 				}
 				if ferr != nil {
 					return ferr
 				}
-				if len(rmErrs) > 0 {
-					return &partialError{done: len(removed), failed: len(rmErrs), first: rmErrs[0]}
-				}
-				return err
+				return outcome(len(removed), rmErrs)
 			})
 		}}
 	a.registerXfer(c, &x)
@@ -291,19 +288,20 @@ func (a *app) rmCmd() *cobra.Command {
 				if a.json {
 					_ = a.writeJSON(map[string]any{"removed": nonNil(deleted), "dryRun": dryRun, "failed": len(errs)})
 				}
-				switch {
-				case len(errs) == 0:
-					return nil
-				case len(deleted) == 0:
-					return errs[0]
-				}
-				return &partialError{done: len(deleted), failed: len(errs), first: errs[0]}
+				return outcome(len(deleted), errs)
 			})
 		}}
 	c.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove every object under the prefix")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be removed, remove nothing")
 	f.register(c.Flags())
 	return c
+}
+
+func nonNilStatus(s []transfer.Status) []transfer.Status {
+	if s == nil {
+		return []transfer.Status{}
+	}
+	return s
 }
 
 func nonNil(s []string) []string {

@@ -101,6 +101,7 @@ newer than the destination. --delete removes what DST holds and SRC does not.`,
 				}
 				out := syncJSON{Copied: []string{}, Deleted: []string{}, DryRun: dryRun, Transfers: []transfer.Status{}}
 				var jobs []job
+				var startErrs []error
 				for _, rel := range sortedKeys(src) {
 					s := src[rel]
 					if d, ok := dst[rel]; ok && !differs(s, d, x.noVerify) {
@@ -123,17 +124,16 @@ newer than the destination. --delete removes what DST holds and SRC does not.`,
 					}
 					id, err := e.start(ctx, se, it)
 					if err != nil {
-						return e.startErr(err, it)
+						startErrs = append(startErrs, e.startErr(err, it))
+						continue
 					}
 					jobs = append(jobs, job{id: id, name: rel, items: []item{it}})
 				}
-				var ferr error
-				if len(jobs) > 0 {
-					out.Transfers, ferr = a.follow(ctx, se, jobs)
-					var ie *interruptedError
-					if errors.As(ferr, &ie) {
-						return ferr
-					}
+				sts, ferr := a.follow(ctx, se, jobs, startErrs)
+				out.Transfers = nonNilStatus(sts)
+				var ie *interruptedError
+				if errors.As(ferr, &ie) {
+					return ferr
 				}
 				var delErrs []error
 				if del {
@@ -171,13 +171,16 @@ newer than the destination. --delete removes what DST holds and SRC does not.`,
 					}
 					fmt.Fprintf(a.stderr, done, len(out.Copied), len(out.Deleted), out.Unchanged)
 				}
-				if ferr != nil {
+				var pe *partialError
+				switch {
+				case ferr != nil && len(delErrs) == 0:
 					return ferr
+				case ferr != nil && errors.As(ferr, &pe):
+					return &partialError{done: pe.done + len(out.Deleted), failed: pe.failed + len(delErrs), first: pe.first}
+				case ferr != nil:
+					return &partialError{done: len(out.Deleted), failed: len(jobs) + len(startErrs) + len(delErrs), first: ferr}
 				}
-				if len(delErrs) > 0 {
-					return &partialError{done: len(out.Copied) + len(out.Deleted), failed: len(delErrs), first: delErrs[0]}
-				}
-				return nil
+				return outcome(len(out.Copied)+len(out.Deleted), delErrs)
 			})
 		}}
 	a.registerXfer(c, &x)

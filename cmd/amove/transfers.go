@@ -75,8 +75,8 @@ func (a *app) transfersCmd() *cobra.Command {
 					if err := se.c.ResumeTransfer(ctx, se.p, id); err != nil {
 						return failedTransfer(err, "resume", id)
 					}
-					sts, err := a.follow(ctx, se, []job{{id: id, name: id}})
-					if a.json && sts[0].ID != "" {
+					sts, err := a.follow(ctx, se, []job{{id: id, name: id}}, nil)
+					if a.json && len(sts) == 1 && sts[0].ID != "" {
 						_ = a.printStatus(sts[0])
 					}
 					return err

@@ -121,32 +121,36 @@ type job struct {
 // filters (and not for mv, which must know what it removes) a folder or
 // prefix goes as one transfer that the engine plans; otherwise the CLI
 // lists the sources and starts one transfer per file.
-func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string, x *xferFlags, enumerate bool) ([]job, remote, remote, error) {
+//
+// startErrs are the items that could not start (an existing local file
+// without --overwrite...) while others did; err is a failure before any
+// started.
+func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string, x *xferFlags, enumerate bool) (jobs []job, startErrs []error, src, dst remote, err error) {
 	rate, err := parseRate(x.bwlimit)
 	if err != nil {
-		return nil, remote{}, remote{}, err
+		return nil, nil, src, dst, err
 	}
 	src, srcRemote := splitRemote(srcArg)
 	dst, dstRemote := splitRemote(dstArg)
 	if !srcRemote && !dstRemote {
-		return nil, src, dst, usagef("one side of %s must be ACCOUNT:BUCKET/KEY (for local copies use your shell)", "cp")
+		return nil, nil, src, dst, usagef("one side of %s must be ACCOUNT:BUCKET/KEY (for local copies use your shell)", "cp")
 	}
 	if srcRemote {
 		if src, err = se.resolve(ctx, srcArg); err != nil {
-			return nil, src, dst, err
+			return nil, nil, src, dst, err
 		}
 	}
 	if dstRemote {
 		if dst, err = se.resolve(ctx, dstArg); err != nil {
-			return nil, src, dst, err
+			return nil, nil, src, dst, err
 		}
 	}
 	var fi os.FileInfo
 	if !srcRemote {
 		if fi, err = os.Stat(srcArg); errors.Is(err, fs.ErrNotExist) {
-			return nil, src, dst, fmt.Errorf("local file %q does not exist", srcArg)
+			return nil, nil, src, dst, fmt.Errorf("local file %q does not exist", srcArg)
 		} else if err != nil {
-			return nil, src, dst, err
+			return nil, nil, src, dst, err
 		}
 	}
 	enumerate = enumerate || x.active()
@@ -162,30 +166,30 @@ func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string,
 			it.dst = dstArg
 		}
 		if !srcRemote && !folder && x.active() && !x.match(filepath.Base(srcArg)) {
-			return nil, src, dst, nil // the one file is filtered out
+			return nil, nil, src, dst, nil // the one file is filtered out
 		}
 		if enumerate && !folder {
 			it.size = sizeOf(fi)
 		}
 		id, err := startOne(it)
 		if err != nil {
-			return nil, src, dst, startErr(err, it)
+			return nil, nil, src, dst, startErr(err, it)
 		}
-		return []job{{id: id, name: nameOf(srcArg), items: []item{it}}}, src, dst, nil
+		return []job{{id: id, name: nameOf(srcArg), items: []item{it}}}, nil, src, dst, nil
 	}
 	items, err := a.listItems(ctx, se, srcArg, src, srcRemote, dstArg, dst, dstRemote, &x.filter)
 	if err != nil {
-		return nil, src, dst, err
+		return nil, nil, src, dst, err
 	}
-	var jobs []job
 	for _, it := range items {
 		id, err := startOne(it)
 		if err != nil {
-			return jobs, src, dst, startErr(err, it)
+			startErrs = append(startErrs, startErr(err, it))
+			continue
 		}
 		jobs = append(jobs, job{id: id, name: it.src, items: []item{it}})
 	}
-	return jobs, src, dst, nil
+	return jobs, startErrs, src, dst, nil
 }
 
 // endpoints are the two ends of cp, mv or sync, resolved.
@@ -305,7 +309,14 @@ func (e *transferError) Error() string {
 // returns their final statuses (in the order of jobs). Ctrl-C (ctx done)
 // pauses those still running into the journal: `amove transfers resume
 // ID` continues them from the parts already stored.
-func (a *app) follow(ctx context.Context, se *session, jobs []job) ([]transfer.Status, error) {
+//
+// The error is the outcome of all the work, startErrs (items that never
+// started) included: nil when every item completed, the failure when all
+// failed, a partialError (exit code 3) when some did.
+func (a *app) follow(ctx context.Context, se *session, jobs []job, startErrs []error) ([]transfer.Status, error) {
+	if len(jobs) == 0 {
+		return nil, outcome(0, startErrs)
+	}
 	pr := newProgress(a.stderr, !a.json)
 	closed := false
 	closeProgress := func() {
@@ -367,19 +378,25 @@ func (a *app) follow(ctx context.Context, se *session, jobs []job) ([]transfer.S
 		}
 	}
 	closeProgress()
-	var failures []error
+	failures := startErrs
 	for i, st := range out {
 		if st.State != transfer.Completed {
 			failures = append(failures, &transferError{name: jobs[i].name, st: st})
 		}
 	}
+	return out, outcome(len(out)+len(startErrs)-len(failures), failures)
+}
+
+// outcome is the error of a command that did done things and failed
+// len(errs): nil, the one failure when nothing was done, or a partialError.
+func outcome(done int, errs []error) error {
 	switch {
-	case len(failures) == 0:
-		return out, nil
-	case len(failures) == len(out):
-		return out, failures[0]
+	case len(errs) == 0:
+		return nil
+	case done == 0:
+		return errs[0]
 	}
-	return out, &partialError{done: len(out) - len(failures), failed: len(failures), first: failures[0]}
+	return &partialError{done: done, failed: len(errs), first: errs[0]}
 }
 
 // pauseAll pauses the transfers still running when the user interrupts and
