@@ -308,6 +308,15 @@ func TestCLI(t *testing.T) {
 			}
 		}},
 		{"rb a bucket with objects", []string{"rb", "m:" + b}, 1, nil},
+		{"rb", []string{"rm", "-r", "m:" + b + "/"}, 0, func(t *testing.T, r result) {
+			e.ok("rb", "m:"+b)
+			if bs := e.ok("ls", "m:"); slices.Contains(strings.Fields(bs.stdout), b) {
+				t.Errorf("rb: %s is still listed", b)
+			}
+			e.ok("mb", "m:"+b) // for the steps below and the cleanup
+		}},
+		{"mb an existing bucket", []string{"mb", "m:" + b}, 1, func(t *testing.T, r result) { oneLine(r, "already exists") }},
+		{"serve with a bad flag", []string{"serve", "-nosuchflag"}, 2, nil},
 		{"accounts list", []string{"accounts", "list", "--json"}, 0, func(t *testing.T, r result) {
 			as := decode[[]accountJSON](t, r.stdout)
 			if len(as) == 0 || !slices.ContainsFunc(as, func(a accountJSON) bool { return a.Name == "m" }) || strings.Contains(r.stdout, "ecret") {

@@ -222,7 +222,13 @@ func (a *app) legacyCmd(use, short, long, example string, fn func(ctx context.Co
 				_ = fn(cmd.Context(), []string{"-h"}) // the flag package prints the defaults
 				return nil
 			}
-			return fn(cmd.Context(), args)
+			err := fn(cmd.Context(), args)
+			var ue *usageError
+			if errors.Is(err, errUsage) && !errors.As(err, &ue) {
+				// The flag package said what was wrong above.
+				return usagef("%s: bad flags or arguments (see amove %s -h)", cmd.CommandPath(), cmd.CommandPath()[len("amove "):])
+			}
+			return err
 		},
 	}
 }
