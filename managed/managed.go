@@ -67,6 +67,9 @@ type Storage struct {
 	ServiceURL string
 	AccessKey  string
 	SecretKey  string
+	// CredentialsData becomes the account's CredentialsData: the Storj
+	// family's access grant (Driver "storj"), which has no key pair.
+	CredentialsData string
 	// Password is the console password (IDrive), for the welcome mail only;
 	// never stored.
 	Password string
@@ -107,6 +110,7 @@ type Provisioner interface {
 	// CreateBucket and DeleteBucket manage buckets inside the storage; the
 	// storage's credentials reach a new bucket at once.
 	CreateBucket(ctx context.Context, s Storage, bucket string) error
+	// DeleteBucket deletes one of the storage's buckets with its objects.
 	DeleteBucket(ctx context.Context, s Storage, bucket string) error
 	// Usage reports what the storage holds now.
 	Usage(ctx context.Context, s Storage) (Usage, error)

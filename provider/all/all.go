@@ -13,4 +13,5 @@ import (
 	_ "github.com/amove/amove-go/provider/gdrive"   // Google Drive
 	_ "github.com/amove/amove-go/provider/onedrive" // OneDrive
 	_ "github.com/amove/amove-go/provider/s3"       // AWS, Wasabi, S3Generic, Cloudflare R2
+	_ "github.com/amove/amove-go/provider/storj"    // Storj (native, access grants)
 )
