@@ -294,6 +294,11 @@ func TestCLI(t *testing.T) {
 				t.Errorf("GET of the presigned URL: %d %q", resp.StatusCode, got)
 			}
 		}},
+		{"complete a key", []string{"__complete", "cat", "m:" + b + "/moved/b"}, 0, func(t *testing.T, r result) {
+			if !slices.Contains(strings.Split(r.stdout, "\n"), "m:"+b+"/moved/big.bin") {
+				t.Errorf("completion under moved/:\n%s", r.stdout)
+			}
+		}},
 		{"rm a folder without -r", []string{"rm", "m:" + b + "/dir/"}, 2, nil},
 		{"rm one", []string{"rm", "m:" + b + "/dir/h.txt"}, 0, nil},
 		{"rm a missing object", []string{"rm", "m:" + b + "/dir/h.txt"}, 1, func(t *testing.T, r result) {
@@ -390,6 +395,11 @@ func TestCLI(t *testing.T) {
 		{"completion", []string{"completion", "bash"}, 0, func(t *testing.T, r result) {
 			if !strings.Contains(r.stdout, "bash completion") {
 				t.Errorf("completion bash: %.200s", r.stdout)
+			}
+		}},
+		{"complete a bucket", []string{"__complete", "cat", "m:" + b[:6]}, 0, func(t *testing.T, r result) {
+			if !slices.Contains(strings.Split(r.stdout, "\n"), "m:"+b+"/") {
+				t.Errorf("completion of m:%s does not offer the bucket:\n%s", b[:6], r.stdout)
 			}
 		}},
 		{"old single-dash flags", []string{"ls", "-json", "-dsn", strings.TrimPrefix(envOf(e.env, "AMOVE_DSN"), ""), "m:"}, 0, func(t *testing.T, r result) {

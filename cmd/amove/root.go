@@ -195,6 +195,10 @@ Settings: flags, then AMOVE_* variables, then the config file (--config).`,
 		a.presignCmd(), a.transfersCmd())
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(flagUsage)
+		switch c.Name() {
+		case "ls", "cp", "mv", "rm", "sync", "cat", "stat", "mb", "rb", "presign":
+			c.ValidArgsFunction = a.completeRemote
+		}
 	}
 	return root
 }
