@@ -146,7 +146,7 @@ func (a *app) accountsCmd() *cobra.Command {
 			return a.withSession(cmd, func(ctx context.Context, se *session) error {
 				ac, err := se.c.InsertAccount(ctx, se.p, n)
 				if err != nil {
-					return failed(err, "add account", remote{ref: n.Name})
+					return failed(err, "add account "+n.Name, remote{})
 				}
 				if a.json {
 					return a.writeJSON(accountOut(ac))
@@ -173,7 +173,7 @@ func (a *app) accountsCmd() *cobra.Command {
 					return err
 				}
 				if err := se.c.DeleteAccount(ctx, se.p, ac.ID); err != nil {
-					return failed(err, "remove account", remote{ref: args[0]})
+					return failed(err, "remove account "+args[0], remote{})
 				}
 				if a.json {
 					return a.writeJSON(map[string]any{"removed": accountOut(ac)})

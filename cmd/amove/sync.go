@@ -109,7 +109,7 @@ newer than the destination. --delete removes what DST holds and SRC does not.`,
 						continue
 					}
 					out.Copied = append(out.Copied, rel)
-					it := item{src: s.where, dst: e.dst.key + rel, size: s.size}
+					it := item{src: s.where, dst: e.dst.key + rel}
 					if !e.dstRemote {
 						it.dst = filepath.Join(dstDir, filepath.FromSlash(rel))
 						if !dryRun {

@@ -108,7 +108,6 @@ func parseRate(s string) (int64, error) {
 // item is one object or file a command moves: where from and where to.
 type item struct {
 	src, dst string // a local path, or a key in the remote's bucket
-	size     int64
 }
 
 // job is a transfer a command started, with the name it shows.
@@ -168,14 +167,11 @@ func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string,
 		if !srcRemote && !folder && x.active() && !x.match(filepath.Base(srcArg)) {
 			return nil, nil, src, dst, nil // the one file is filtered out
 		}
-		if enumerate && !folder {
-			it.size = sizeOf(fi)
-		}
 		id, err := startOne(it)
 		if err != nil {
 			return nil, nil, src, dst, startErr(err, it)
 		}
-		return []job{{id: id, name: nameOf(srcArg), items: []item{it}}}, nil, src, dst, nil
+		return []job{{id: id, name: srcArg, items: []item{it}}}, nil, src, dst, nil
 	}
 	items, err := a.listItems(ctx, se, srcArg, src, srcRemote, dstArg, dst, dstRemote, &x.filter)
 	if err != nil {
@@ -222,16 +218,6 @@ func (e endpoints) startErr(err error, it item) error {
 	return failed(err, "upload "+it.src+" to", remote{ref: e.dst.ref, bucket: e.dst.bucket, key: it.dst})
 }
 
-func sizeOf(fi os.FileInfo) int64 {
-	if fi == nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-// nameOf is how a transfer is named on screen: its source.
-func nameOf(arg string) string { return arg }
-
 // isPrefix reports whether a key names a folder (empty or ending in "/").
 func isPrefix(key string) bool { return key == "" || strings.HasSuffix(key, "/") }
 
@@ -263,11 +249,7 @@ func (a *app) listItems(ctx context.Context, se *session, srcArg string, src rem
 			if !f.match(rel) {
 				return nil
 			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			items = append(items, item{src: p, dst: to(rel), size: info.Size()})
+			items = append(items, item{src: p, dst: to(rel)})
 			return nil
 		})
 		return items, err
@@ -283,7 +265,7 @@ func (a *app) listItems(ctx context.Context, se *session, srcArg string, src rem
 		if rel == "" || !f.match(rel) || strings.Contains("/"+rel+"/", "/../") {
 			continue
 		}
-		items = append(items, item{src: o.Key, dst: to(rel), size: o.Size})
+		items = append(items, item{src: o.Key, dst: to(rel)})
 	}
 	return items, nil
 }
@@ -360,7 +342,7 @@ func (a *app) follow(ctx context.Context, se *session, jobs []job, startErrs []e
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
-			ids := a.pauseAll(se, pending)
+			ids := a.pauseAll(se, pending, out)
 			closeProgress()
 			return out, &interruptedError{ids: ids}
 		case ev, ok := <-events:
@@ -399,9 +381,10 @@ func outcome(done int, errs []error) error {
 	return &partialError{done: done, failed: len(errs), first: errs[0]}
 }
 
-// pauseAll pauses the transfers still running when the user interrupts and
-// waits a little for the journal to say so.
-func (a *app) pauseAll(se *session, pending map[string]int) []string {
+// pauseAll pauses the transfers still running when the user interrupts,
+// waits a little for the journal to say so, and records their statuses in
+// out.
+func (a *app) pauseAll(se *session, pending map[string]int, out []transfer.Status) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var ids []string
@@ -412,6 +395,9 @@ func (a *app) pauseAll(se *session, pending map[string]int) []string {
 	for _, id := range ids {
 		for ctx.Err() == nil {
 			st, err := se.c.TransferStatus(ctx, se.p, id)
+			if err == nil {
+				out[pending[id]] = st
+			}
 			if err != nil || st.State == transfer.Paused || st.State.Final() {
 				break
 			}
