@@ -62,6 +62,7 @@ func (a *app) table() *tabwriter.Writer { return tabwriter.NewWriter(a.stdout, 0
 
 func (a *app) tokenCmd() *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Issue tokens for the agent's HTTP API", Args: subcommandArgs,
+		Example: "  amove token create",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usagef("amove token: want a subcommand (create)")
 		}}
@@ -103,6 +104,7 @@ func accountOut(a amove.CloudAccount) accountJSON {
 
 func (a *app) accountsCmd() *cobra.Command {
 	c := &cobra.Command{Use: "accounts", Short: "Manage cloud accounts (list, add, rm, test)", Args: subcommandArgs,
+		Example: "  amove accounts list\n  amove accounts add --type S3Generic --name m --access KEY --endpoint http://127.0.0.1:9000\n  amove accounts test m\n  amove accounts rm m",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usagef("amove accounts: want a subcommand (list, add, rm, test)")
 		}}

@@ -175,6 +175,8 @@ func TestCLI(t *testing.T) {
 			t.Errorf("error %q; want one line with %q", r.stderr, want)
 		}
 	}
+	s3 := testenv.RequireS3(t)
+	e.ok("accounts", "add", "--type", "S3Generic", "--name", "m2", "--access", s3.AccessKey, "--endpoint", s3.Endpoint)
 	steps := []struct {
 		name  string
 		args  []string
@@ -328,6 +330,12 @@ func TestCLI(t *testing.T) {
 				t.Errorf("accounts list: %s", r.stdout)
 			}
 		}},
+		{"accounts rm", []string{"accounts", "rm", "--json", "m2"}, 0, func(t *testing.T, r result) {
+			if as := decode[[]accountJSON](t, e.ok("accounts", "list", "--json").stdout); slices.ContainsFunc(as, func(a accountJSON) bool { return a.Name == "m2" }) {
+				t.Errorf("accounts rm m2: still listed: %+v", as)
+			}
+		}},
+		{"accounts rm a missing account", []string{"accounts", "rm", "m2"}, 1, func(t *testing.T, r result) { oneLine(r, "amove accounts list") }},
 		{"accounts test", []string{"accounts", "test", "--json", "m"}, 0, func(t *testing.T, r result) {
 			if !decode[struct{ OK bool }](t, r.stdout).OK {
 				t.Errorf("accounts test: %s", r.stdout)
@@ -338,6 +346,13 @@ func TestCLI(t *testing.T) {
 				t.Errorf("transfers list: %d transfers", len(sts))
 			}
 		}},
+		{"transfers wait", []string{"transfers", "wait", "--json", "ID"}, 0, func(t *testing.T, r result) {
+			if st := decode[transfer.Status](t, r.stdout); st.State != transfer.Completed {
+				t.Errorf("transfers wait: %+v", st)
+			}
+		}},
+		{"transfers pause a completed one", []string{"transfers", "pause", "ID"}, 1, func(t *testing.T, r result) { oneLine(r, "cannot pause transfer") }},
+		{"fastr serve without -root", []string{"fastr", "serve"}, 1, func(t *testing.T, r result) { oneLine(r, "-root") }},
 		{"agents", []string{"agents", "--json"}, 0, func(t *testing.T, r result) { decode[[]any](t, r.stdout) }},
 		{"keys list", []string{"keys", "list", "--json"}, 0, nil},
 		{"token create", []string{"token", "create", "--json"}, 0, func(t *testing.T, r result) {
@@ -406,9 +421,20 @@ func TestCLI(t *testing.T) {
 			decode[[]any](t, r.stdout)
 		}},
 	}
+	var lastID string // "ID" in a step's arguments: the last transfer listed
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			r := e.run(s.args...)
+			args := slices.Clone(s.args)
+			for i, a := range args {
+				if a == "ID" {
+					args[i] = lastID
+				}
+			}
+			r := e.run(args...)
+			if s.name == "transfers list" {
+				sts := decode[[]transfer.Status](t, r.stdout)
+				lastID = sts[len(sts)-1].ID
+			}
 			if r.code != s.code {
 				t.Fatalf("amove %s: exit %d, want %d\n%s%s", strings.Join(s.args, " "), r.code, s.code, r.stdout, r.stderr)
 			}
@@ -436,6 +462,41 @@ func TestCLIInterruptResume(t *testing.T) {
 	data := randomBytes(24<<20, 2)
 	src := e.file("large.bin", data)
 	dst := "m:" + e.bucket + "/large.bin"
+	id := e.interruptedCp(src, dst)
+	st := decode[transfer.Status](t, e.ok("transfers", "show", "--json", id).stdout)
+	if st.State != transfer.Paused {
+		t.Fatalf("after Ctrl-C the transfer is %s, want paused", st.State)
+	}
+	if st.BytesDone >= int64(len(data)) {
+		t.Fatalf("the transfer ended before the interrupt: %+v", st)
+	}
+	if r := e.ok("transfers", "resume", "--json", id); decode[transfer.Status](t, r.stdout).State != transfer.Completed {
+		t.Fatalf("transfers resume: %s", r.stdout)
+	}
+	if r := e.ok("cat", dst); r.stdout != string(data) {
+		t.Error("the resumed upload's bytes differ")
+	}
+
+	// Another one, cancelled: nothing stored.
+	other := "m:" + e.bucket + "/cancelled.bin"
+	id = e.interruptedCp(src, other)
+	if st := decode[transfer.Status](t, e.ok("transfers", "cancel", "--json", id).stdout); st.State != transfer.Cancelled {
+		t.Errorf("transfers cancel: %+v", st)
+	}
+	if r := e.run("stat", other); r.code != 1 {
+		t.Errorf("the cancelled upload's object: stat exit %d, want 1", r.code)
+	}
+	if r := e.run("transfers", "resume", id); r.code != 1 {
+		t.Errorf("transfers resume of a cancelled transfer: exit %d, want 1", r.code)
+	}
+}
+
+// interruptedCp starts `amove cp` of src to dst slowly, interrupts it
+// with SIGINT as Ctrl-C does, and returns the id of the transfer it says
+// to resume.
+func (e *cliEnv) interruptedCp(src, dst string) string {
+	t := e.t
+	t.Helper()
 	cmd := exec.Command(e.bin, "cp", "--bwlimit", "4M", "--part-size", "5", src, dst)
 	cmd.Env = e.env
 	var errOut bytes.Buffer
@@ -456,19 +517,7 @@ func TestCLIInterruptResume(t *testing.T) {
 	if !ok || id == "" {
 		t.Fatalf("the interrupted cp does not say how to resume:\n%s", errOut.String())
 	}
-	st := decode[transfer.Status](t, e.ok("transfers", "show", "--json", id).stdout)
-	if st.State != transfer.Paused {
-		t.Fatalf("after Ctrl-C the transfer is %s, want paused", st.State)
-	}
-	if st.BytesDone >= int64(len(data)) {
-		t.Fatalf("the transfer ended before the interrupt: %+v", st)
-	}
-	if r := e.ok("transfers", "resume", "--json", id); decode[transfer.Status](t, r.stdout).State != transfer.Completed {
-		t.Fatalf("transfers resume: %s", r.stdout)
-	}
-	if r := e.ok("cat", dst); r.stdout != string(data) {
-		t.Error("the resumed upload's bytes differ")
-	}
+	return id
 }
 
 // TestCLIProgressTTY: on a terminal cp draws a bar with the bytes and the

@@ -19,6 +19,7 @@ import (
 // keys: ids, use and dates, never a key.
 func (a *app) keysCmd() *cobra.Command {
 	c := &cobra.Command{Use: "keys", Short: "Rotate the seal and sign keys, or list them", Args: subcommandArgs,
+		Example: "  amove keys list\n  amove keys rotate",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usagef("amove keys: want a subcommand (rotate, list)")
 		}}
