@@ -251,7 +251,7 @@ running transfers are paused into the journal and resume at the next start.`,
 func (a *app) fastrCmd() *cobra.Command {
 	c := &cobra.Command{Use: "fastr", Short: "Run a standalone Fastr server", Args: subcommandArgs,
 		Example: "  amove fastr serve -root /srv/fastr",
-		RunE: func(cmd *cobra.Command, args []string) error { return usagef("amove fastr: want a subcommand (serve)") }}
+		RunE:    func(cmd *cobra.Command, args []string) error { return usagef("amove fastr: want a subcommand (serve)") }}
 	c.AddCommand(a.legacyCmd("serve -root DIR [flags]", "Run a standalone Fastr server on a folder",
 		`Run a standalone Fastr server on a folder of buckets. The keys come from
 -access-key/-secret-key, FASTR_ACCESS_KEY/FASTR_SECRET_KEY or a -keys file.`,
