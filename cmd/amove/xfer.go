@@ -132,7 +132,7 @@ func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string,
 	src, srcRemote := splitRemote(srcArg)
 	dst, dstRemote := splitRemote(dstArg)
 	if !srcRemote && !dstRemote {
-		return nil, nil, src, dst, usagef("one side of %s must be ACCOUNT:BUCKET/KEY (for local copies use your shell)", "cp")
+		return nil, nil, src, dst, usagef("one side must be ACCOUNT:BUCKET/KEY (for local copies use your shell)")
 	}
 	if srcRemote {
 		if src, err = se.resolve(ctx, srcArg); err != nil {
@@ -154,8 +154,6 @@ func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string,
 	}
 	enumerate = enumerate || x.active()
 	ends := endpoints{src: src, dst: dst, srcRemote: srcRemote, dstRemote: dstRemote, rate: rate, overwrite: x.overwrite}
-	startOne := func(it item) (string, error) { return ends.start(ctx, se, it) }
-	startErr := ends.startErr
 	folder := srcRemote && isPrefix(src.key) || !srcRemote && fi.IsDir()
 	if !enumerate || !folder {
 		it := item{src: src.key, dst: dst.key}
@@ -167,9 +165,9 @@ func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string,
 		if !srcRemote && !folder && x.active() && !x.match(filepath.Base(srcArg)) {
 			return nil, nil, src, dst, nil // the one file is filtered out
 		}
-		id, err := startOne(it)
+		id, err := ends.start(ctx, se, it)
 		if err != nil {
-			return nil, nil, src, dst, startErr(err, it)
+			return nil, nil, src, dst, ends.startErr(err, it)
 		}
 		return []job{{id: id, name: srcArg, items: []item{it}}}, nil, src, dst, nil
 	}
@@ -178,9 +176,9 @@ func (a *app) startCopy(ctx context.Context, se *session, srcArg, dstArg string,
 		return nil, nil, src, dst, err
 	}
 	for _, it := range items {
-		id, err := startOne(it)
+		id, err := ends.start(ctx, se, it)
 		if err != nil {
-			startErrs = append(startErrs, startErr(err, it))
+			startErrs = append(startErrs, ends.startErr(err, it))
 			continue
 		}
 		jobs = append(jobs, job{id: id, name: it.src, items: []item{it}})
