@@ -174,10 +174,9 @@ Settings: flags, then AMOVE_* variables, then the config file (--config).`,
   amove sync --delete ./site m:www/
   amove cat m:backup/notes.txt
   amove transfers resume 3f2a...`,
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		Args:              subcommandArgs,
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          subcommandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SetOut(a.stderr)
 			_ = cmd.Help()
@@ -193,8 +192,8 @@ Settings: flags, then AMOVE_* variables, then the config file (--config).`,
 	root.AddCommand(a.serveCmd(), a.fastrCmd(), a.tokenCmd(), a.keysCmd(), a.agentsCmd(), a.accountsCmd(),
 		a.lsCmd(), a.cpCmd(), a.mvCmd(), a.rmCmd(), a.syncCmd(), a.catCmd(), a.statCmd(), a.mbCmd(), a.rbCmd(),
 		a.presignCmd(), a.transfersCmd())
+	// Subcommands inherit the flag error function.
 	for _, c := range root.Commands() {
-		c.SetFlagErrorFunc(flagUsage)
 		switch c.Name() {
 		case "ls", "cp", "mv", "rm", "sync", "cat", "stat", "mb", "rb", "presign":
 			c.ValidArgsFunction = a.completeRemote
