@@ -206,17 +206,26 @@ func (c *Client) InsertAccount(ctx context.Context, p Principal, in NewAccount) 
 		return CloudAccount{}, err
 	}
 	in.CredentialsData = mem.get() // refreshed during the check, perhaps
-	sealed, err := c.seal(a, map[string]string{
-		"access_key": in.AccessKey, "secret_key": in.SecretKey, "credentials_data": in.CredentialsData})
-	if err != nil {
+	if err := c.sealAndInsert(ctx, &a, in); err != nil {
 		return CloudAccount{}, err
-	}
-	a.AccessKey, a.SecretKey, a.CredentialsData = sealed["access_key"], sealed["secret_key"], sealed["credentials_data"]
-	if err := c.store.InsertAccount(ctx, a); err != nil {
-		return CloudAccount{}, storeErr(err, "cloud account")
 	}
 	c.log.InfoContext(ctx, "cloud account added", "account", a.ID, "cloudType", a.CloudType.String(), "driver", a.Driver, "user", p.UserID)
 	return c.accountOut(a)
+}
+
+// sealAndInsert seals in's secrets into a and stores it: the one way an
+// account reaches the store (InsertAccount, AddStorage).
+func (c *Client) sealAndInsert(ctx context.Context, a *store.Account, in NewAccount) error {
+	sealed, err := c.seal(*a, map[string]string{
+		"access_key": in.AccessKey, "secret_key": in.SecretKey, "credentials_data": in.CredentialsData})
+	if err != nil {
+		return err
+	}
+	a.AccessKey, a.SecretKey, a.CredentialsData = sealed["access_key"], sealed["secret_key"], sealed["credentials_data"]
+	if err := c.store.InsertAccount(ctx, *a); err != nil {
+		return storeErr(err, "cloud account")
+	}
+	return nil
 }
 
 // checkCredentials opens the driver and lists buckets. Rejected credentials,
@@ -350,10 +359,14 @@ func (c *Client) SetShared(ctx context.Context, p Principal, id string, shared b
 
 // DeleteAccount soft-deletes an account: it disappears from Get and List and
 // its row is kept. Only the owner may. Every transfer on it is paused
-// (revoke.go).
+// (revoke.go). The storage of a managed account is decommissioned with its
+// last account (managed.go), so none is left behind on the backend.
 func (c *Client) DeleteAccount(ctx context.Context, p Principal, id string) error {
 	id, err := c.ownerOnly(ctx, p, id, "delete the account")
 	if err != nil {
+		return err
+	}
+	if err := c.releaseManaged(ctx, p.TenantID, id); err != nil {
 		return err
 	}
 	if err := c.store.DeleteAccount(ctx, p.TenantID, p.UserID, id, c.now().UTC()); err != nil {

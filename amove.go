@@ -84,6 +84,10 @@ type Options struct {
 	// whole default configuration folder when OpenDefault chose it. An
 	// agent adds its configuration and data folders.
 	ProtectedPaths []string
+	// Managed configures Amove-managed storage (managed.go): a backend per
+	// family, the welcome mail and the usage sampler. The zero value
+	// configures none.
+	Managed ManagedOptions
 }
 
 // Client is safe for concurrent use.
@@ -108,6 +112,7 @@ type Client struct {
 	queue       *jobs.Queue
 	stopPublish func()
 	published   sync.WaitGroup
+	managed     *managedState // backends and usage sampler (managed.go)
 }
 
 // New opens the store and the key opts name and returns a Client; Close
@@ -176,6 +181,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		}
 		return nil, err
 	}
+	c.startManaged(opts.Managed)
 	return c, nil
 }
 
@@ -230,9 +236,11 @@ func configDir() (string, error) {
 	return filepath.Join(dir, "amove"), nil
 }
 
-// Close stops the transfers this Client runs (StopTransfers) and closes
-// the store when the Client opened it.
+// Close stops the usage sampler (ManagedOptions) and the transfers this
+// Client runs (StopTransfers), and closes the store when the Client opened
+// it.
 func (c *Client) Close() error {
+	c.stopManaged()
 	// Running transfers stop first and stay "running" in the journal, so the
 	// next Client on the same store continues them (RestoreTransfers).
 	if c.engine != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/managed"
 )
 
 // StatusValidation is the Amove API's status for every application error.
@@ -60,6 +61,10 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, he)
 	case errors.Is(err, amove.ErrRateLimited):
 		writeError(w, &httpError{status: http.StatusTooManyRequests, code: string(amove.ErrorCode(err)), msg: message(err), retryAfter: amove.RetryAfter(err)})
+	case errors.Is(err, managed.ErrNotConfigured):
+		// The one 501 of the managed-storage routes: this agent has no
+		// backend for the family (docs/managed-storage.md).
+		writeError(w, &httpError{status: http.StatusNotImplemented, code: "NOT_IMPLEMENTED", msg: err.Error()})
 	case errors.Is(err, amove.ErrUnauthorized):
 		code := string(amove.ErrorCode(err))
 		writeError(w, &httpError{status: http.StatusUnauthorized, code: code, msg: message(err)})

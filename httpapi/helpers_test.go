@@ -69,6 +69,8 @@ type envConfig struct {
 	opts Options
 	// tokenTTL is amove.Options.TokenTTL (zero: the default).
 	tokenTTL time.Duration
+	// managed is amove.Options.Managed (managed_test.go).
+	managed amove.ManagedOptions
 }
 
 // sharedMemory is one memory driver every account opens: the Client closes
@@ -86,7 +88,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := amove.New(ctx, amove.Options{
 		DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "k"),
-		Logger: logger, OpenStorage: cfg.open, TokenTTL: cfg.tokenTTL,
+		Logger: logger, OpenStorage: cfg.open, TokenTTL: cfg.tokenTTL, Managed: cfg.managed,
 		// Progress moves a part at a time: small parts, two in flight, so a
 		// 64 MiB transfer shows several progress events however fast it is.
 		Transfers: amove.TransferOptions{PartSize: 5 << 20, Concurrency: 2},

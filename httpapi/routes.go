@@ -39,6 +39,7 @@ func (s *Server) register() {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	s.mux.HandleFunc("GET /notification", s.hub.serve)
+	s.registerWeb() // the web page at / and its assets (web.go)
 	// Unknown paths get the error shape too, not the mux's plain text.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{status: http.StatusNotFound, code: "NOT_FOUND", msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
@@ -160,12 +161,6 @@ func decodeJSON(body []byte, v any) error {
 // table lists every route: the 51 agent endpoints of spec 000, the 13 hosted
 // endpoints of spec 004, and our additions.
 func (s *Server) table() []route {
-	later := func(what string) func(http.ResponseWriter, *http.Request) error {
-		return func(http.ResponseWriter, *http.Request) error { return notImplemented(what) }
-	}
-	const (
-		amoveStorage = "Amove-managed storage (Storj/IDrive provisioning) is not implemented in this agent yet"
-	)
 	return []route{
 		// Cloud accounts (agent).
 		{"GET", "/cloud/accounts", authQuery, "List visible cloud accounts", s.getAccounts},
@@ -184,20 +179,20 @@ func (s *Server) table() []route {
 		{"POST", "/cloud/upload_object", authOptional, "Upload a local file", s.uploadObject},
 		{"POST", "/cloud/download_object", authOptional, "Download an object", s.downloadObject},
 		{"POST", "/cloud/upload_object_from_form", authNone, "Upload a form file", s.uploadFromForm},
-		// Amove storage (later issue).
-		{"POST", "/cloud/add_storage", authQuery, "Provision Amove storage", later(amoveStorage)},
-		{"DELETE", "/cloud/delete_storage", authQuery, "Delete Amove storage", later(amoveStorage)},
-		{"POST", "/cloud/create_bucket", authQuery, "Create an Amove storage bucket", later(amoveStorage)},
-		{"DELETE", "/cloud/delete_bucket", authQuery, "Delete an Amove storage bucket", later(amoveStorage)},
-		{"GET", "/cloud/get_bucket_info", authQuery, "Amove storage bucket info", later(amoveStorage)},
-		{"GET", "/cloud/get_cloud_info", authQuery, "Amove storage account info", later(amoveStorage)},
-		{"POST", "/cloud/idrive_add_storage", authQuery, "Amove add storage", later(amoveStorage)},
-		{"DELETE", "/cloud/idrive_delete_storage", authQuery, "Amove delete storage", later(amoveStorage)},
-		{"POST", "/cloud/idrive_create_bucket", authQuery, "Amove create bucket", later(amoveStorage)},
-		{"DELETE", "/cloud/idrive_delete_bucket", authQuery, "Amove delete bucket", later(amoveStorage)},
-		{"GET", "/cloud/idrive_regions", authQuery, "Amove regions", later(amoveStorage)},
-		{"GET", "/cloud/idrive_get_daily_usage", authQuery, "Amove daily usage", later(amoveStorage)},
-		{"GET", "/cloud/idrive_get_usage", authQuery, "Amove usage", later(amoveStorage)},
+		// Amove-managed storage (managed.go).
+		{"POST", "/cloud/add_storage", authQuery, "Provision Amove storage", s.addStorage(amove.FamilyStorj)},
+		{"DELETE", "/cloud/delete_storage", authQuery, "Delete Amove storage", s.deleteStorage(amove.FamilyStorj)},
+		{"POST", "/cloud/create_bucket", authQuery, "Create an Amove storage bucket", s.createBucket(amove.FamilyStorj)},
+		{"DELETE", "/cloud/delete_bucket", authQuery, "Delete an Amove storage bucket", s.deleteBucket(amove.FamilyStorj)},
+		{"GET", "/cloud/get_bucket_info", authQuery, "Amove storage bucket info", s.bucketInfo},
+		{"GET", "/cloud/get_cloud_info", authQuery, "Amove storage account info", s.cloudInfo},
+		{"POST", "/cloud/idrive_add_storage", authQuery, "Amove add storage", s.addStorage(amove.FamilyIDrive)},
+		{"DELETE", "/cloud/idrive_delete_storage", authQuery, "Amove delete storage", s.deleteStorage(amove.FamilyIDrive)},
+		{"POST", "/cloud/idrive_create_bucket", authQuery, "Amove create bucket", s.createBucket(amove.FamilyIDrive)},
+		{"DELETE", "/cloud/idrive_delete_bucket", authQuery, "Amove delete bucket", s.deleteBucket(amove.FamilyIDrive)},
+		{"GET", "/cloud/idrive_regions", authQuery, "Amove regions", s.regions},
+		{"GET", "/cloud/idrive_get_daily_usage", authQuery, "Amove daily usage", s.usage(true)},
+		{"GET", "/cloud/idrive_get_usage", authQuery, "Amove usage", s.usage(false)},
 		// OAuth (later issue).
 		{"POST", "/cloud/generate_dropbox_authorization_url", authQuery, "Dropbox authorization URL", s.authorizationURL(provider.Dropbox)},
 		{"POST", "/cloud/dropbox_authorization_callback", authQuery, "Dropbox authorization callback", s.authorizationCallback(provider.Dropbox)},
@@ -226,18 +221,18 @@ func (s *Server) table() []route {
 		{"GET", "/cloud/client_transfer/all", authQuery, "All transfers", s.allTransfers},
 		// Hosted cloud-account API.
 		{"GET", "/api/v1/cloudaccount/get_all", authBearer, "List visible cloud accounts", s.hostedGetAll},
-		{"GET", "/api/v1/cloudaccount/get_amove_storage", authBearer, "Amove storage credentials", later(amoveStorage)},
+		{"GET", "/api/v1/cloudaccount/get_amove_storage", authBearer, "Amove storage credentials", s.amoveStorage},
 		{"POST", "/api/v1/cloudaccount/insert", authBearer, "Insert a cloud account", s.insertAccount},
 		{"PUT", "/api/v1/cloudaccount/manage_share", authBearer, "Change sharing of a cloud account", s.manageShare},
 		{"DELETE", "/api/v1/cloudaccount/delete", authBearer, "Delete a cloud account", s.hostedDeleteAccount},
 		{"POST", "/api/v1/cloudaccount/list_buckets", authBearer, "List buckets", s.hostedListBuckets},
 		{"POST", "/api/v1/cloudaccount/list_objects", authBearer, "List objects", s.hostedListObjects},
-		{"POST", "/api/v1/cloudaccount/idrive_add_storage", authBearer, "Amove add storage", later(amoveStorage)},
-		{"DELETE", "/api/v1/cloudaccount/idrive_delete_storage", authBearer, "Amove delete storage", later(amoveStorage)},
-		{"POST", "/api/v1/cloudaccount/idrive_create_bucket", authBearer, "Amove create bucket", later(amoveStorage)},
-		{"DELETE", "/api/v1/cloudaccount/idrive_delete_bucket", authBearer, "Amove delete bucket", later(amoveStorage)},
-		{"GET", "/api/v1/cloudaccount/idrive_regions", authBearer, "Amove regions", later(amoveStorage)},
-		{"GET", "/api/v1/cloudaccount/idrive_get_daily_usage", authBearer, "Amove daily usage", later(amoveStorage)},
+		{"POST", "/api/v1/cloudaccount/idrive_add_storage", authBearer, "Amove add storage", s.addStorage(amove.FamilyIDrive)},
+		{"DELETE", "/api/v1/cloudaccount/idrive_delete_storage", authBearer, "Amove delete storage", s.deleteStorage(amove.FamilyIDrive)},
+		{"POST", "/api/v1/cloudaccount/idrive_create_bucket", authBearer, "Amove create bucket", s.createBucket(amove.FamilyIDrive)},
+		{"DELETE", "/api/v1/cloudaccount/idrive_delete_bucket", authBearer, "Amove delete bucket", s.deleteBucket(amove.FamilyIDrive)},
+		{"GET", "/api/v1/cloudaccount/idrive_regions", authBearer, "Amove regions", s.regions},
+		{"GET", "/api/v1/cloudaccount/idrive_get_daily_usage", authBearer, "Amove daily usage", s.usage(true)},
 		// Ours: sign-in and the API description.
 		{"POST", "/authentication/login", authPublic, "Sign in and get a token", s.login},
 		{"GET", "/openapi.json", authPublic, "This API as OpenAPI 3.1", s.openAPI},

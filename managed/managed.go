@@ -110,7 +110,9 @@ type Provisioner interface {
 	// CreateBucket and DeleteBucket manage buckets inside the storage; the
 	// storage's credentials reach a new bucket at once.
 	CreateBucket(ctx context.Context, s Storage, bucket string) error
-	// DeleteBucket deletes one of the storage's buckets with its objects.
+	// DeleteBucket deletes one of the storage's buckets with its objects;
+	// a bucket the storage does not own is provider.ErrNotFound, never
+	// another tenant's bucket deleted.
 	DeleteBucket(ctx context.Context, s Storage, bucket string) error
 	// Usage reports what the storage holds now.
 	Usage(ctx context.Context, s Storage) (Usage, error)

@@ -61,11 +61,18 @@ pg_bin() {
 	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
 }
 
-install_postgres() {
-	[ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] && return
-	log "installing PostgreSQL from Debian packages (once)"
+# install_debian installs the Debian packages the tests need, when missing:
+# PostgreSQL (store/postgres) and Chromium (the web page test,
+# httpapi/webtest). One apt-get run for both: two at once would fight over
+# dpkg's lock.
+install_debian() {
+	local pkgs=()
+	{ [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ]; } || pkgs+=(postgresql)
+	command -v chromium >/dev/null || pkgs+=(chromium)
+	[ ${#pkgs[@]} = 0 ] && return
+	log "installing ${pkgs[*]} from Debian packages (once)"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null && apt-get install -y -qq postgresql >/dev/null
+	apt-get update -qq >/dev/null && apt-get install -y -qq "${pkgs[@]}" >/dev/null
 }
 
 as_pg() { # run a command as the postgres user when we are root (initdb refuses root)
@@ -76,7 +83,7 @@ start() {
 	install_minio & p1=$!
 	install_fakegcs & p2=$!
 	install_azurite & p3=$!
-	install_postgres & p4=$!
+	install_debian & p4=$!
 	wait $p1 && wait $p2 && wait $p3 && wait $p4
 
 	: > "$ENVFILE"
@@ -146,7 +153,7 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-install) install_minio; install_fakegcs; install_azurite; install_postgres ;;
+install) install_minio; install_fakegcs; install_azurite; install_debian ;;
 install-minio) install_minio ;; # bench/run.sh needs only MinIO
 *) echo "usage: $0 start|stop|install|install-minio" >&2; exit 2 ;;
 esac

@@ -138,6 +138,12 @@ type Account struct {
 	// Driver is the registry name of the account's driver when it is not
 	// CloudType's own (a third-party driver); empty otherwise.
 	Driver string
+	// ManagedFamily and ManagedID are set on Amove-managed storage
+	// (InternalStorage): the family that provisioned it ("storj" or
+	// "idrive") and the backend's own id of the storage (managed.Storage.ID),
+	// so it can be measured and decommissioned later. Empty otherwise.
+	ManagedFamily string
+	ManagedID     string
 }
 
 // AccountQuery selects the live (not deleted, active) accounts of one tenant
@@ -185,6 +191,7 @@ type Store interface {
 	DeleteAccount(ctx context.Context, tenantID, ownerID, id string, at time.Time) error
 
 	OAuthStore
+	ManagedStore
 
 	// Journal returns the store as the transfer engine's journal, so jobs
 	// survive an agent restart. It is a view on the store, valid until
@@ -230,4 +237,33 @@ type OAuthStore interface {
 	// the owner: whoever may use a shared account refreshes its token.
 	// No such account is ErrNotFound.
 	UpdateCredentials(ctx context.Context, tenantID, id, credentialsData string, at time.Time) error
+}
+
+// UsageSample is what one managed storage held at one time.
+type UsageSample struct {
+	TenantID  string
+	AccountID string
+	Tier      int
+	Bytes     int64
+	Objects   int64
+	At        time.Time
+}
+
+// ManagedStore finds the managed-storage accounts and keeps their usage
+// samples. It is part of Store; a separate interface only to keep the
+// managed-storage additions in one place.
+type ManagedStore interface {
+	// ManagedAccounts returns the live accounts with a ManagedID, of one
+	// tenant or, when tenantID is empty, of every tenant, ordered by id.
+	ManagedAccounts(ctx context.Context, tenantID string) ([]Account, error)
+	// PutUsageSample stores a sample.
+	PutUsageSample(ctx context.Context, s UsageSample) error
+	// UsageSamples returns the tenant's samples taken at or after since,
+	// deleted accounts' included, oldest first.
+	UsageSamples(ctx context.Context, tenantID string, since time.Time) ([]UsageSample, error)
+	// LatestUsage returns the newest sample of each live account of the
+	// tenant, ordered by account id.
+	LatestUsage(ctx context.Context, tenantID string) ([]UsageSample, error)
+	// DeleteUsageSamples drops every sample taken before before.
+	DeleteUsageSamples(ctx context.Context, before time.Time) error
 }

@@ -60,6 +60,7 @@ type settings struct {
 	PartSizeMiB int `json:"partSizeMiB"`
 
 	config     string
+	managed    amove.ManagedOptions // serve only (managed.go)
 	roots      stringList
 	allowHosts stringList
 }
@@ -236,7 +237,7 @@ func (s *settings) open(ctx context.Context, log *slog.Logger, agentID string) (
 		}
 	}
 	return amove.OpenDefault(ctx, amove.Options{DSN: s.DSN, KeyFile: s.KeyFile, Logger: log, ProtectedPaths: protected,
-		OAuth:    s.oauthConfig(),
+		OAuth: s.oauthConfig(), Managed: s.managed,
 		Outbound: provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
 		Transfers: amove.TransferOptions{Retention: retention, AgentID: agentID,
 			Concurrency: s.Concurrency, PartSize: int64(s.PartSizeMiB) << 20}})

@@ -41,6 +41,12 @@ func cmdServe(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("agent", "id", agentID)
+	managedOpts, closeManaged, err := s.managedOptions(ctx) // managed.go
+	if err != nil {
+		return err
+	}
+	defer closeManaged() // after the Client's Close, below
+	s.managed = managedOpts
 	c, err := s.open(ctx, log, agentID)
 	if err != nil {
 		return err
@@ -88,10 +94,7 @@ func cmdServe(ctx context.Context, args []string) error {
 	if *tokenless {
 		log.Warn("tokenless mode: list_buckets, upload_object, download_object and upload_object_from_form act for the signed-in user without a token; any local process can use them")
 	}
-	if s.SMTP.Addr != "" {
-		opts.Mailer = httpapi.SMTPMailer{Addr: s.SMTP.Addr, From: s.SMTP.From,
-			Username: s.SMTP.Username, Password: s.SMTP.Password}
-	}
+	opts.Mailer = s.mailer()
 	api := httpapi.New(c, opts)
 	if err := api.Err(); err != nil {
 		api.Close()

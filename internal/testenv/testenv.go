@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -73,4 +74,19 @@ func RequireGCS(t testing.TB) string {
 func RequirePostgres(t testing.TB) string {
 	t.Helper()
 	return Require(t, EnvPostgresDSN)[0]
+}
+
+// RequireCommand returns the path of the named program (looked up in PATH),
+// skipping the test (or failing it under CI) when it is not installed.
+func RequireCommand(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		msg := name + " is not installed: .ci/run installs it (apt-get install " + name + ")"
+		if InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
 }

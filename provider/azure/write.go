@@ -130,7 +130,7 @@ func (s *Storage) writeBlocks(ctx context.Context, bucket, key string, r io.Read
 		conc = defaultConcurrency
 	}
 
-	// A private cancel stops the staging goroutines when the reader fails.
+	// A private cancel ends the staging goroutines when the write returns.
 	stageCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(stageCtx)
@@ -191,9 +191,9 @@ func (s *Storage) writeBlocks(ctx context.Context, bucket, key string, r io.Read
 			break
 		}
 	}
-	if readErr != nil {
-		cancel()
-	}
+	// On a reader error the blocks in flight are left to finish rather than
+	// cancelled: a cancelled Put Block may still land on the service after
+	// the clean-up below listed the blocks, and then outlives it.
 	stageErr := g.Wait()
 
 	var err error

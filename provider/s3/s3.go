@@ -214,6 +214,11 @@ func (s *Storage) ListObjects(ctx context.Context, bucket string, opts provider.
 	}
 	if opts.Token != "" {
 		in.ContinuationToken = aws.String(opts.Token)
+	} else if opts.Delimiter != "" && strings.HasSuffix(opts.Prefix, opts.Delimiter) {
+		// Start after the folder's own marker, so it takes no slot of the
+		// page: MinIO counts it against MaxKeys and then reports the
+		// listing complete (MaxKeys 1 on "docs/" returned only "docs/").
+		in.StartAfter = aws.String(opts.Prefix)
 	}
 	if opts.MaxKeys > 0 {
 		in.MaxKeys = aws.Int32(int32(min(opts.MaxKeys, 1000)))

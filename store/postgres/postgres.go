@@ -204,23 +204,24 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO cloud_accounts (id, tenant_id, user_id, cloud_type, name, region, endpoint,
 		service_url, access_key, secret_key, credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at,
-		driver)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		driver, managed_family, managed_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		a.ID, a.TenantID, a.UserID, int(a.CloudType), a.Name, a.Region, a.Endpoint, a.ServiceURL,
 		a.AccessKey, a.SecretKey, a.CredentialsData, a.Shared, a.Active, a.InternalStorage, a.StorageTier,
-		a.Created, a.Updated, a.Driver)
+		a.Created, a.Updated, a.Driver, a.ManagedFamily, a.ManagedID)
 	return mapErr(err)
 }
 
 const accountCols = `id::text, tenant_id::text, user_id::text, cloud_type, name, region, endpoint, service_url, access_key,
-	secret_key, credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at, driver`
+	secret_key, credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at, driver,
+	managed_family, managed_id`
 
 func scanAccount(row pgx.Row) (store.Account, error) {
 	var a store.Account
 	var cloudType int
 	err := row.Scan(&a.ID, &a.TenantID, &a.UserID, &cloudType, &a.Name, &a.Region, &a.Endpoint, &a.ServiceURL,
 		&a.AccessKey, &a.SecretKey, &a.CredentialsData, &a.Shared, &a.Active, &a.InternalStorage, &a.StorageTier,
-		&a.Created, &a.Updated, &a.Driver)
+		&a.Created, &a.Updated, &a.Driver, &a.ManagedFamily, &a.ManagedID)
 	if err != nil {
 		return store.Account{}, mapErr(err)
 	}

@@ -254,11 +254,11 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO cloud_accounts (id, tenant_id, user_id, cloud_type, name, region, endpoint,
 		service_url, access_key, secret_key, credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at,
-		driver)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		driver, managed_family, managed_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.TenantID, a.UserID, int(a.CloudType), a.Name, a.Region, a.Endpoint, a.ServiceURL,
 		a.AccessKey, a.SecretKey, a.CredentialsData, a.Shared, a.Active, a.InternalStorage, a.StorageTier,
-		fmtTime(a.Created), fmtTime(a.Updated), a.Driver)
+		fmtTime(a.Created), fmtTime(a.Updated), a.Driver, a.ManagedFamily, a.ManagedID)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -266,7 +266,8 @@ func (s *Store) InsertAccount(ctx context.Context, a store.Account) error {
 }
 
 const accountCols = `id, tenant_id, user_id, cloud_type, name, region, endpoint, service_url, access_key, secret_key,
-	credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at, driver`
+	credentials_data, shared, active, internal_storage, storage_tier, created_at, updated_at, driver,
+	managed_family, managed_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -275,7 +276,7 @@ func scanAccount(row scanner) (store.Account, error) {
 	var created, updated string
 	err := row.Scan(&a.ID, &a.TenantID, &a.UserID, &a.CloudType, &a.Name, &a.Region, &a.Endpoint, &a.ServiceURL,
 		&a.AccessKey, &a.SecretKey, &a.CredentialsData, &a.Shared, &a.Active, &a.InternalStorage, &a.StorageTier,
-		&created, &updated, &a.Driver)
+		&created, &updated, &a.Driver, &a.ManagedFamily, &a.ManagedID)
 	if err != nil {
 		return store.Account{}, mapErr(err)
 	}

@@ -37,7 +37,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthStateSingleUse", testOAuthStateSingleUse},
 		{"OAuthStateRace", testOAuthStateRace},
 		{"UpdateCredentials", testUpdateCredentials},
-		{"Reseal", testReseal}, // reseal.go
+		{"Reseal", testReseal},                   // reseal.go
+		{"ManagedAccounts", testManagedAccounts}, // managed.go
+		{"UsageSamples", testUsageSamples},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
