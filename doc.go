@@ -63,6 +63,8 @@
 //
 //   - ListBuckets, ListObjects (one page) and Walk (every object, an
 //     iter.Seq2 that fetches pages as the loop needs them)
+//   - CreateBucket and DeleteBucket, where the driver manages buckets
+//     (provider.BucketManager)
 //   - Stat, NewReader and NewRangeReader
 //   - NewWriter, a Writer that streams an object of unknown size, in parts
 //     where the driver has multipart uploads, and checks it against the
@@ -77,7 +79,8 @@
 //
 // Transfers are background jobs run by the transfer engine: Upload,
 // Download, Copy (cloud to cloud), StartServerTransfer and
-// StartP2PTransfer start one and return its id at once. TransferStatus,
+// StartP2PTransfer start one and return its id at once (BytesPerSecond on
+// a request caps its bandwidth). TransferStatus,
 // ListTransfers and WaitTransfer report on them; PauseTransfer,
 // ResumeTransfer and CancelTransfer control them; Subscribe delivers their
 // progress and state events (what the agent forwards to /notification).

@@ -165,6 +165,8 @@ type UploadRequest struct {
 	// file names are appended to.
 	Key       string
 	LocalPath string
+	// BytesPerSecond caps the transfer's bandwidth; zero means no cap.
+	BytesPerSecond int64
 }
 
 // DownloadRequest downloads an object, or every object under a prefix
@@ -177,6 +179,8 @@ type DownloadRequest struct {
 	// Overwrite lets the download replace existing local files; without it
 	// an existing file is refused (CodeFilesystem) and left as it was.
 	Overwrite bool
+	// BytesPerSecond caps the transfer's bandwidth; zero means no cap.
+	BytesPerSecond int64
 }
 
 // CopyRequest copies objects between two accounts the caller sees, or
@@ -184,6 +188,8 @@ type DownloadRequest struct {
 type CopyRequest struct {
 	SourceAccountID, SourceBucket, SourceKey string
 	DestAccountID, DestBucket, DestKey       string
+	// BytesPerSecond caps the transfer's bandwidth; zero means no cap.
+	BytesPerSecond int64
 }
 
 // ref checks that p sees account id and returns its engine reference.
@@ -209,7 +215,7 @@ func (c *Client) Upload(ctx context.Context, p Principal, r UploadRequest) (stri
 	if err != nil {
 		return "", err
 	}
-	return c.start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: r.LocalPath, Owner: owner(p),
+	return c.start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: r.LocalPath, Owner: owner(p), BytesPerSecond: r.BytesPerSecond,
 		Dest: transfer.Location{Account: ref, Bucket: r.Bucket, Key: r.Key}})
 }
 
@@ -219,7 +225,7 @@ func (c *Client) Download(ctx context.Context, p Principal, r DownloadRequest) (
 	if err != nil {
 		return "", err
 	}
-	return c.start(ctx, transfer.Request{Kind: transfer.Download, LocalPath: r.LocalPath, Owner: owner(p), Overwrite: r.Overwrite,
+	return c.start(ctx, transfer.Request{Kind: transfer.Download, LocalPath: r.LocalPath, Owner: owner(p), Overwrite: r.Overwrite, BytesPerSecond: r.BytesPerSecond,
 		Source: transfer.Location{Account: ref, Bucket: r.Bucket, Key: r.Key}})
 }
 
@@ -233,7 +239,7 @@ func (c *Client) Copy(ctx context.Context, p Principal, r CopyRequest) (string, 
 	if err != nil {
 		return "", err
 	}
-	return c.start(ctx, transfer.Request{Kind: transfer.Copy, Owner: owner(p),
+	return c.start(ctx, transfer.Request{Kind: transfer.Copy, Owner: owner(p), BytesPerSecond: r.BytesPerSecond,
 		Source: transfer.Location{Account: src, Bucket: r.SourceBucket, Key: r.SourceKey},
 		Dest:   transfer.Location{Account: dst, Bucket: r.DestBucket, Key: r.DestKey}})
 }

@@ -6,13 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amove/amove-go"
 )
 
 // agentIDRE is the rule an agent id follows (it names the agent's queue).
@@ -76,34 +78,50 @@ func hostAgentID() string {
 	return name + "-" + hex.EncodeToString(suffix)
 }
 
-// cmdAgents lists the agents that ever ran transfers on the store.
-func cmdAgents(ctx context.Context, args []string, w io.Writer) error {
-	s, _, err := parse("agents", args, nil)
-	if err != nil {
-		return err
+func (a *app) agentsCmd() *cobra.Command {
+	return &cobra.Command{Use: "agents", Short: "List the agents sharing the store's transfers, their queues and last heartbeat", Args: nArgs(0, 0),
+		Example: "  amove agents --dsn postgres://amove@db/amove\n  amove agents --json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSession(cmd, func(ctx context.Context, se *session) error {
+				agents, err := se.c.Agents(ctx, se.p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					type agentJSON struct {
+						ID        string    `json:"id"`
+						State     string    `json:"state"`
+						Queues    []string  `json:"queues"`
+						Started   time.Time `json:"started"`
+						Heartbeat time.Time `json:"heartbeat"`
+						Stopped   time.Time `json:"stopped,omitzero"`
+					}
+					out := make([]agentJSON, 0, len(agents))
+					for _, ag := range agents {
+						out = append(out, agentJSON{ag.ID, agentState(ag, time.Now()), ag.Queues, ag.Started, ag.Heartbeat, ag.Stopped})
+					}
+					return a.writeJSON(out)
+				}
+				tw := a.table()
+				fmt.Fprintln(tw, "AGENT\tSTATE\tLAST HEARTBEAT\tSTARTED\tQUEUES")
+				now := time.Now()
+				for _, ag := range agents {
+					fmt.Fprintf(tw, "%s\t%s\t%s ago\t%s\t%s\n", ag.ID, agentState(ag, now), now.Sub(ag.Heartbeat).Round(time.Second),
+						ag.Started.Local().Format(time.DateTime), strings.Join(ag.Queues, ","))
+				}
+				return tw.Flush()
+			})
+		}}
+}
+
+// agentState is running, stopped (cleanly) or lost (no heartbeat for a
+// minute: it died).
+func agentState(ag amove.Agent, now time.Time) string {
+	switch {
+	case !ag.Stopped.IsZero():
+		return "stopped"
+	case now.Sub(ag.Heartbeat) > time.Minute:
+		return "lost"
 	}
-	se, err := openSession(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer se.c.Close()
-	agents, err := se.c.Agents(ctx, se.p)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tSTATE\tLAST HEARTBEAT\tSTARTED\tQUEUES")
-	now := time.Now()
-	for _, a := range agents {
-		state := "running"
-		switch {
-		case !a.Stopped.IsZero():
-			state = "stopped"
-		case now.Sub(a.Heartbeat) > time.Minute:
-			state = "lost" // no heartbeat for a minute: it died
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s ago\t%s\t%s\n", a.ID, state, now.Sub(a.Heartbeat).Round(time.Second),
-			a.Started.Local().Format(time.DateTime), strings.Join(a.Queues, ","))
-	}
-	return tw.Flush()
+	return "running"
 }

@@ -3,18 +3,17 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/provider"
-	"github.com/amove/amove-go/transfer"
 )
 
 // session is an opened client acting as the configured user.
@@ -40,91 +39,174 @@ func openSession(ctx context.Context, s *settings) (*session, error) {
 	return &session{c: c, p: u.Principal(), u: u}, nil
 }
 
-func parse(name string, args []string, extra func(*flag.FlagSet)) (*settings, *flag.FlagSet, error) {
-	s := &settings{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	s.flags(fs)
-	if extra != nil {
-		extra(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, errUsage
-	}
-	return s, fs, nil
-}
-
-func cmdToken(ctx context.Context, args []string) error {
-	s, _, err := parse("token create", args, nil)
-	if err != nil {
-		return err
-	}
-	se, err := openSession(ctx, s)
-	if err != nil {
-		return err
+// withSession opens a session for one command and closes it after fn.
+func (a *app) withSession(cmd *cobra.Command, fn func(ctx context.Context, se *session) error) error {
+	ctx := cmd.Context()
+	se, err := openSession(ctx, &a.s)
+	var ae *amove.Error
+	switch {
+	case errors.As(err, &ae) && errors.Is(err, amove.ErrNotFound):
+		return fmt.Errorf("user %q does not exist in the store: check --user (default admin)", a.s.User)
+	case err != nil:
+		dsn := a.s.DSN
+		if dsn == "" {
+			dsn = "(default)"
+		}
+		return &storeError{dsn: dsn, err: err}
 	}
 	defer se.c.Close()
-	tok, err := se.c.IssueToken(ctx, se.u.ID)
-	if err != nil {
-		return err
-	}
-	fmt.Println(tok.Token)
-	fmt.Fprintf(os.Stderr, "token for %s, valid until %s\n", se.u.Username, tok.Expires.Format(time.RFC3339))
-	return nil
+	return fn(ctx, se)
 }
 
-func cmdAccounts(ctx context.Context, sub string, args []string) error {
+func (a *app) table() *tabwriter.Writer { return tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0) }
+
+func (a *app) tokenCmd() *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Issue tokens for the agent's HTTP API", Args: subcommandArgs,
+		Example: "  amove token create",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("amove token: want a subcommand (create)")
+		}}
+	c.AddCommand(&cobra.Command{
+		Use: "create", Short: "Print a token for the HTTP API (for --user, default admin)", Args: nArgs(0, 0),
+		Example: `  TOKEN=$(amove token create) && curl "http://127.0.0.1:29123/cloud/accounts?token=$TOKEN"
+  amove token create --user alice --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSession(cmd, func(ctx context.Context, se *session) error {
+				tok, err := se.c.IssueToken(ctx, se.u.ID)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.writeJSON(map[string]any{"token": tok.Token, "user": se.u.Username, "expires": tok.Expires})
+				}
+				fmt.Fprintln(a.stdout, tok.Token)
+				fmt.Fprintf(a.stderr, "token for %s, valid until %s\n", se.u.Username, tok.Expires.Format(time.RFC3339))
+				return nil
+			})
+		},
+	})
+	return c
+}
+
+// accountJSON is an account as --json prints it: never its keys.
+type accountJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Region   string `json:"region,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Shared   bool   `json:"shared"`
+}
+
+func accountOut(a amove.CloudAccount) accountJSON {
+	return accountJSON{ID: a.ID, Name: a.Name, Type: a.CloudType.String(), Region: a.Region, Endpoint: a.Endpoint, Shared: a.Shared}
+}
+
+func (a *app) accountsCmd() *cobra.Command {
+	c := &cobra.Command{Use: "accounts", Short: "Manage cloud accounts (list, add, rm, test)", Args: subcommandArgs,
+		Example: "  amove accounts list\n  amove accounts add --type S3Generic --name m --access KEY --endpoint http://127.0.0.1:9000\n  amove accounts test m\n  amove accounts rm m",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("amove accounts: want a subcommand (list, add, rm, test)")
+		}}
+	list := &cobra.Command{Use: "list", Short: "List the cloud accounts", Args: nArgs(0, 0),
+		Example: "  amove accounts list\n  amove accounts list --json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSession(cmd, func(ctx context.Context, se *session) error {
+				as, err := se.c.ListAccounts(ctx, se.p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					out := make([]accountJSON, 0, len(as))
+					for _, ac := range as {
+						out = append(out, accountOut(ac))
+					}
+					return a.writeJSON(out)
+				}
+				tw := a.table()
+				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSHARED")
+				for _, ac := range as {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", ac.ID, ac.Name, ac.CloudType, ac.Shared)
+				}
+				return tw.Flush()
+			})
+		}}
 	var n amove.NewAccount
 	var typ string
-	s, _, err := parse("accounts "+sub, args, func(fs *flag.FlagSet) {
-		if sub != "add" {
-			return
-		}
-		fs.StringVar(&typ, "type", "", "cloud type: AWS, Wasabi, Azure, S3Generic, Google, Cloudflare, ... or its number")
-		fs.StringVar(&n.Name, "name", "", "display name (at most 50 characters)")
-		fs.StringVar(&n.AccessKey, "access", "", "access key (Azure: account name)")
-		fs.StringVar(&n.SecretKey, "secret", "", "secret key (or set AMOVE_SECRET to keep it out of the process list)")
-		fs.StringVar(&n.Endpoint, "endpoint", "", "custom endpoint")
-		fs.StringVar(&n.Region, "region", "", "region")
-		fs.StringVar(&n.ServiceURL, "service-url", "", "service URL")
-		fs.BoolVar(&n.Shared, "shared", false, "share with the users of the Amove account")
-	})
-	if err != nil {
-		return err
-	}
-	se, err := openSession(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer se.c.Close()
-	switch sub {
-	case "list":
-		as, err := se.c.ListAccounts(ctx, se.p)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSHARED")
-		for _, a := range as {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", a.ID, a.Name, a.CloudType, a.Shared)
-		}
-		return tw.Flush()
-	case "add":
-		ct, err := provider.ParseCloudType(typ)
-		if err != nil {
-			return err
-		}
-		n.CloudType = ct
-		if n.SecretKey == "" {
-			n.SecretKey = os.Getenv("AMOVE_SECRET")
-		}
-		a, err := se.c.InsertAccount(ctx, se.p, n)
-		if err != nil {
-			return err
-		}
-		fmt.Println(a.ID)
-		return nil
-	}
-	return errUsage
+	add := &cobra.Command{Use: "add --type T --name N [flags]", Short: "Add a cloud account (its credentials are checked first)", Args: nArgs(0, 0),
+		Example: `  AMOVE_SECRET=... amove accounts add --type S3Generic --name m --access KEY --endpoint http://127.0.0.1:9000
+  amove accounts add --type AWS --name prod --access AKIA... --region eu-west-1`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ct, err := provider.ParseCloudType(typ)
+			if err != nil {
+				return usagef("--type %q: %v", typ, err)
+			}
+			n.CloudType = ct
+			if n.SecretKey == "" {
+				n.SecretKey = os.Getenv("AMOVE_SECRET")
+			}
+			return a.withSession(cmd, func(ctx context.Context, se *session) error {
+				ac, err := se.c.InsertAccount(ctx, se.p, n)
+				if err != nil {
+					return failed(err, "add account "+n.Name, remote{})
+				}
+				if a.json {
+					return a.writeJSON(accountOut(ac))
+				}
+				fmt.Fprintln(a.stdout, ac.ID)
+				return nil
+			})
+		}}
+	f := add.Flags()
+	f.StringVar(&typ, "type", "", "cloud type: AWS, Wasabi, Azure, S3Generic, Google, Cloudflare, ... or its number")
+	f.StringVar(&n.Name, "name", "", "display name (at most 50 characters)")
+	f.StringVar(&n.AccessKey, "access", "", "access key (Azure: account name)")
+	f.StringVar(&n.SecretKey, "secret", "", "secret key (or set AMOVE_SECRET to keep it out of the process list)")
+	f.StringVar(&n.Endpoint, "endpoint", "", "custom endpoint")
+	f.StringVar(&n.Region, "region", "", "region")
+	f.StringVar(&n.ServiceURL, "service-url", "", "service URL")
+	f.BoolVar(&n.Shared, "shared", false, "share with the users of the Amove account")
+	rm := &cobra.Command{Use: "rm ACCOUNT", Short: "Remove a cloud account (by name or id); its objects stay where they are", Args: nArgs(1, 1),
+		Example: "  amove accounts rm m",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSession(cmd, func(ctx context.Context, se *session) error {
+				ac, err := se.findAccount(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if err := se.c.DeleteAccount(ctx, se.p, ac.ID); err != nil {
+					return failed(err, "remove account "+args[0], remote{})
+				}
+				if a.json {
+					return a.writeJSON(map[string]any{"removed": accountOut(ac)})
+				}
+				fmt.Fprintf(a.stderr, "removed account %s (%s)\n", ac.Name, ac.ID)
+				return nil
+			})
+		}}
+	test := &cobra.Command{Use: "test ACCOUNT", Short: "Check that an account's credentials work (lists its buckets)", Args: nArgs(1, 1),
+		Example: "  amove accounts test m && echo ok",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSession(cmd, func(ctx context.Context, se *session) error {
+				ac, err := se.findAccount(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				bs, err := se.c.ListBuckets(ctx, se.p, ac.ID)
+				if err != nil {
+					return failed(err, "list the buckets of", remote{ref: args[0]})
+				}
+				took := time.Since(start).Round(time.Millisecond)
+				if a.json {
+					return a.writeJSON(map[string]any{"account": accountOut(ac), "ok": true, "buckets": len(bs), "millis": took.Milliseconds()})
+				}
+				fmt.Fprintf(a.stdout, "account %s works: %d buckets listed in %s\n", ac.Name, len(bs), took)
+				return nil
+			})
+		}}
+	c.AddCommand(list, add, rm, test)
+	return c
 }
 
 // findAccount accepts an account id or name.
@@ -138,186 +220,40 @@ func (se *session) findAccount(ctx context.Context, ref string) (amove.CloudAcco
 			return a, nil
 		}
 	}
-	return amove.CloudAccount{}, fmt.Errorf("no cloud account named %q (see amove accounts list)", ref)
+	return amove.CloudAccount{}, fmt.Errorf("no cloud account named %q: see amove accounts list", ref)
 }
 
-// splitRemote parses ACCOUNT:BUCKET/KEY.
-func splitRemote(s string) (account, bucket, key string, ok bool) {
+// remote is a location ACCOUNT:BUCKET/KEY as the user wrote it, with the
+// account it names once resolved.
+type remote struct {
+	ref         string // the account as written: name or id
+	id          string // the account's id, once resolved
+	bucket, key string
+}
+
+func (r remote) String() string { return r.ref + ":" + r.bucket + "/" + r.key }
+
+// splitRemote parses ACCOUNT:BUCKET/KEY. A path starting with / or . is
+// local, as is one whose part before the colon holds a slash.
+func splitRemote(s string) (remote, bool) {
 	account, rest, ok := strings.Cut(s, ":")
-	if !ok || account == "" || strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") {
-		return "", "", "", false
+	if !ok || account == "" || strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.ContainsAny(account, `/\`) {
+		return remote{}, false
 	}
-	bucket, key, _ = strings.Cut(rest, "/")
-	return account, bucket, key, true
+	bucket, key, _ := strings.Cut(rest, "/")
+	return remote{ref: account, bucket: bucket, key: key}, true
 }
 
-func cmdLs(ctx context.Context, args []string) error {
-	s, fs, err := parse("ls", args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errUsage
-	}
-	se, err := openSession(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer se.c.Close()
-	ref, bucket, prefix, ok := splitRemote(fs.Arg(0))
+// resolve parses arg as a remote location and finds its account.
+func (se *session) resolve(ctx context.Context, arg string) (remote, error) {
+	r, ok := splitRemote(arg)
 	if !ok {
-		ref = fs.Arg(0)
+		return remote{}, usagef("%q is not a remote location: want ACCOUNT:BUCKET/KEY", arg)
 	}
-	a, err := se.findAccount(ctx, ref)
+	ac, err := se.findAccount(ctx, r.ref)
 	if err != nil {
-		return err
+		return remote{}, err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
-	if bucket == "" {
-		bs, err := se.c.ListBuckets(ctx, se.p, a.ID)
-		if err != nil {
-			return err
-		}
-		for _, b := range bs {
-			fmt.Fprintf(tw, "%s\t%s\n", b.Created.Format(time.DateTime), b.Name)
-		}
-		return nil
-	}
-	opts := provider.ListOptions{Prefix: prefix, Delimiter: "/"}
-	for {
-		page, err := se.c.ListObjects(ctx, se.p, a.ID, bucket, opts)
-		if err != nil {
-			return err
-		}
-		for _, o := range page.Objects {
-			if o.IsFolder {
-				fmt.Fprintf(tw, "\tDIR\t%s\n", o.Key)
-			} else {
-				fmt.Fprintf(tw, "%s\t%d\t%s\n", o.ModTime.Format(time.DateTime), o.Size, o.Key)
-			}
-		}
-		if page.NextToken == "" {
-			return nil
-		}
-		opts.Token = page.NextToken
-	}
-}
-
-func cmdCp(ctx context.Context, args []string) error {
-	var overwrite bool
-	s, fs, err := parse("cp", args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&overwrite, "overwrite", false, "let a download replace existing local files (by default an existing file is refused and left as it was)")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
-		return errUsage
-	}
-	se, err := openSession(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer se.c.Close()
-	src, dst := fs.Arg(0), fs.Arg(1)
-	var id string
-	if ref, bucket, key, ok := splitRemote(dst); ok {
-		a, err := se.findAccount(ctx, ref)
-		if err != nil {
-			return err
-		}
-		id, err = se.c.Upload(ctx, se.p, amove.UploadRequest{AccountID: a.ID, Bucket: bucket, Key: key, LocalPath: src})
-		if err != nil {
-			return err
-		}
-	} else if ref, bucket, key, ok := splitRemote(src); ok {
-		a, err := se.findAccount(ctx, ref)
-		if err != nil {
-			return err
-		}
-		id, err = se.c.Download(ctx, se.p, amove.DownloadRequest{AccountID: a.ID, Bucket: bucket, Key: key, LocalPath: dst, Overwrite: overwrite})
-		if err != nil {
-			return err
-		}
-	} else {
-		return errors.New("one side of cp must be ACCOUNT:BUCKET/KEY")
-	}
-	return follow(ctx, se, id, os.Stderr)
-}
-
-// follow prints progress until the transfer ends. Interrupting pauses it:
-// the next agent or CLI run on the same store resumes it.
-func follow(ctx context.Context, se *session, id string, w io.Writer) error {
-	events, stop := se.c.Subscribe(ctx, se.p)
-	defer stop()
-	for {
-		st, err := se.c.TransferStatus(context.Background(), se.p, id)
-		if err != nil {
-			return err
-		}
-		if st.State.Final() {
-			fmt.Fprintf(w, "\r%s: %s, %d files, %d bytes, checksum verified: %v\n", st.Kind, st.State, st.FilesDone, st.BytesDone, st.ChecksumVerified)
-			if st.State != transfer.Completed {
-				return fmt.Errorf("transfer %s: %s", st.State, st.Error)
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(w, "\ninterrupted: the transfer stays in the journal; the agent (amove serve) resumes it when it starts")
-			return ctx.Err()
-		case ev, ok := <-events:
-			if !ok {
-				events = nil // ctx is done: the case above ends the loop
-				continue
-			}
-			if ev.Status.ID == id && ev.Type == transfer.EventProgress {
-				fmt.Fprintf(w, "\r%s %5.1f%%  %s/s  ", st.Kind, pct(ev.Status), human(ev.Status.BytesPerSecond))
-			}
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func pct(st transfer.Status) float64 {
-	if st.BytesTotal == 0 {
-		return 0
-	}
-	return float64(st.BytesDone) * 100 / float64(st.BytesTotal)
-}
-
-func human(b float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB"}
-	i := 0
-	for b >= 1024 && i < len(units)-1 {
-		b /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", b, units[i])
-}
-
-// cmdTransfers lists the transfers of the store: those of the agent and of
-// every CLI run, running, at rest or finished within the retention.
-func cmdTransfers(ctx context.Context, args []string, w io.Writer) error {
-	s, _, err := parse("transfers", args, nil)
-	if err != nil {
-		return err
-	}
-	se, err := openSession(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer se.c.Close()
-	list, err := se.c.ListTransfers(ctx, se.p)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tBYTES\tFILES\tUPDATED")
-	for _, st := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.ID, st.Kind, st.State, st.BytesDone, st.BytesTotal,
-			st.FilesDone, st.FilesTotal, st.Updated.Local().Format(time.DateTime))
-	}
-	return tw.Flush()
+	r.id = ac.ID
+	return r, nil
 }

@@ -83,6 +83,9 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
+// Type names the value in cobra's help (pflag.Value).
+func (l *stringList) Type() string { return "strings" }
+
 // flags registers the common flags on fs.
 func (s *settings) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.DSN, "dsn", "", "store: sqlite:PATH or postgres://... (env AMOVE_DSN)")

@@ -95,7 +95,7 @@ func TestCpDropboxVerified(t *testing.T) {
 	if err := os.WriteFile(back, []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmdCp(ctx, []string{remote, back}); amove.ErrorCode(err) != amove.CodeFilesystem {
+	if err := runCLI(ctx, io.Discard, io.Discard, "cp", remote, back); amove.ErrorCode(err) != amove.CodeFilesystem {
 		t.Fatalf("cp onto an existing file: %v, want FILESYSTEM_ACCESS", err)
 	}
 	if got, _ := os.ReadFile(back); string(got) != "mine" {
@@ -112,22 +112,9 @@ func TestCpDropboxVerified(t *testing.T) {
 // runCp runs `amove cp args...` and returns what it printed on stderr.
 func runCp(t *testing.T, ctx context.Context, args ...string) string {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	saved := os.Stderr
-	os.Stderr = f
-	err = cmdCp(ctx, args)
-	os.Stderr = saved
-	if err != nil {
+	var out bytes.Buffer
+	if err := runCLI(ctx, io.Discard, &out, append([]string{"cp"}, args...)...); err != nil {
 		t.Fatalf("amove cp %v: %v", args, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	_, _ = io.Copy(&out, f)
 	return out.String()
 }

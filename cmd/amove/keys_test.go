@@ -80,7 +80,7 @@ func TestKeysRotate(t *testing.T) {
 	before := activeSeal()
 
 	var out bytes.Buffer
-	if err := cmdKeys(ctx, []string{"rotate", "-dsn", dsn, "-key-file", keyFile}, &out); err != nil {
+	if err := runCLI(ctx, &out, io.Discard, "keys", "rotate", "-dsn", dsn, "-key-file", keyFile); err != nil {
 		t.Fatalf("amove keys rotate: %v\n%s", err, out.String())
 	}
 	after := activeSeal()
@@ -124,7 +124,7 @@ func TestKeysRotate(t *testing.T) {
 
 	// `keys` alone, or another word, is a usage error.
 	for _, args := range [][]string{nil, {"spin"}, {"rotate", "extra"}} {
-		if err := cmdKeys(ctx, append(args, "-dsn", dsn, "-key-file", keyFile)[:len(args)], io.Discard); !errors.Is(err, errUsage) {
+		if err := runCLI(ctx, io.Discard, io.Discard, append([]string{"keys"}, args...)...); !errors.Is(err, errUsage) {
 			t.Errorf("amove keys %v = %v, want usage", args, err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestKeysRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = cmdKeys(ctx, []string{"rotate", "-dsn", dsn, "-key-file", keyFile, "-user", std.Username}, io.Discard)
+	err = runCLI(ctx, io.Discard, io.Discard, "keys", "rotate", "-dsn", dsn, "-key-file", keyFile, "-user", std.Username)
 	if !errors.Is(err, amove.ErrForbidden) || activeSeal() != after {
 		t.Errorf("amove keys rotate -user std = %v, want ACCESS and no rotation", err)
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -16,5 +19,20 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Where amoveBin builds the binary, once for the package's tests.
+	dir, err := os.MkdirTemp("", "amove-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runCLI runs amove in the test process with args, its stdout into out and
+// its stderr into errOut, and returns the error the command ended with.
+func runCLI(ctx context.Context, out, errOut io.Writer, args ...string) error {
+	a := &app{stdin: strings.NewReader(""), stdout: out, stderr: errOut}
+	return a.run(ctx, args)
 }

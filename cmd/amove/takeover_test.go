@@ -416,7 +416,7 @@ func takeOver(t *testing.T, src *takeOverSource, shared bool) {
 	}
 	// `amove agents` lists them.
 	var out bytes.Buffer
-	if err := cmdAgents(ctx, agents.args, &out); err != nil {
+	if err := runCLI(ctx, &out, io.Discard, append([]string{"agents"}, agents.args...)...); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"a1", "a2", "a3", "ctl"} {

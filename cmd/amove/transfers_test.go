@@ -117,7 +117,7 @@ func TestTransfersListsEveryProcess(t *testing.T) {
 	waitFor(agent, byAgent, transfer.Completed)
 
 	var out bytes.Buffer
-	if err := cmdTransfers(ctx, []string{"-dsn", dsn, "-key-file", keyFile}, &out); err != nil {
+	if err := runCLI(ctx, &out, io.Discard, "transfers", "-dsn", dsn, "-key-file", keyFile); err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string][]string{}
