@@ -146,6 +146,63 @@ func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfe
 	return mapErr(tx.Commit())
 }
 
+// Batch implements transfer.JournalBatcher: the entries in one write
+// transaction, so the items of a job of many small files cost a commit per
+// batch instead of one each. An update that keeps the item's upload id (a
+// file done) is one statement; one that changes it clears the old parts
+// first, as UpdateItem does.
+func (j journal) Batch(ctx context.Context, id string, entries []transfer.JournalEntry) error {
+	tx, err := j.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	for _, e := range entries {
+		err := batchEntry(ctx, tx, id, e)
+		var se *sqlite.Error
+		if errors.Is(err, sql.ErrNoRows) || errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			tx.Rollback()
+			return j.noItem(ctx, id, e.Index)
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+	}
+	return mapErr(tx.Commit())
+}
+
+// batchEntry writes one entry of Batch; a missing item is sql.ErrNoRows or
+// a foreign key error.
+func batchEntry(ctx context.Context, tx *sql.Tx, id string, e transfer.JournalEntry) error {
+	if p := e.Part; p != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`,
+			id, e.Index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
+		return err
+	}
+	u := e.Update
+	res, err := tx.ExecContext(ctx, `UPDATE transfer_items SET done = ?, verified = ?, failed = ?
+		WHERE transfer_id = ? AND idx = ? AND upload_id = ?`, u.Done, u.Verified, u.Failed, id, e.Index, u.UploadID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	// A new upload id, or no such item: the item's row tells which.
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM transfer_items WHERE transfer_id = ? AND idx = ?`, id, e.Index).Scan(&one); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM transfer_parts WHERE transfer_id = ? AND idx = ?`, id, e.Index); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE transfer_items SET upload_id = ?, done = ?, verified = ?, failed = ?
+		WHERE transfer_id = ? AND idx = ?`, u.UploadID, u.Done, u.Verified, u.Failed, id, e.Index)
+	return err
+}
+
 // AddPart is one statement: it runs for every part, and the foreign key
 // tells a missing job or item apart from success without a prior read.
 func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {
