@@ -34,13 +34,17 @@ func (e *Engine) assignPartSizes(ctx context.Context, rec *JobRecord) error {
 	}
 	for i := range rec.Items {
 		it := &rec.Items[i]
-		it.PartSize = lim.PartSize(requested, e.opts.PartSize, it.Size)
-		// The parts' own digest: the source's, when it folds across ranges
-		// (a download or copy then checks every byte it read), else one the
+		if it.SrcSum.Hash != provider.HashMD5Parts || it.PartSize <= 0 {
+			// An S3 multipart ETag is checked along the object's own
+			// parts: their size is planned (partsSum).
+			it.PartSize = lim.PartSize(requested, e.opts.PartSize, it.Size)
+		}
+		// The parts' own digest: the one the source's folds from (a
+		// download or copy then checks every byte it read), else one the
 		// destination reports for whole objects.
 		switch {
-		case provider.Combinable(it.SrcSum.Hash):
-			it.SumHash = it.SrcSum.Hash
+		case provider.RangeHash(it.SrcSum.Hash) != "":
+			it.SumHash = provider.RangeHash(it.SrcSum.Hash)
 		case rec.Kind != Download:
 			it.SumHash = combinableHash(dst)
 		}
@@ -611,8 +615,14 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		// The digest is of the bytes the file took, each buffer hashed
 		// once written (io.MultiWriter stops at the first failed write).
 		want = j.cheapestSum(rc, it)
+		// A digest no stream computes (an S3 multipart ETag of an object
+		// in one part) folds from the one digest of its single range.
+		alg := want.Hash
+		if _, ok := provider.NewHash(alg); !ok {
+			alg = provider.RangeHash(alg)
+		}
 		var w io.Writer = f
-		h, _ := provider.NewHash(want.Hash)
+		h, _ := provider.NewHash(alg)
 		if h != nil {
 			w = io.MultiWriter(f, h)
 		}
@@ -630,7 +640,11 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		if h == nil {
 			return nil // nothing to check against
 		}
-		if got := (provider.Checksum{Hash: want.Hash, Value: hex.EncodeToString(h.Sum(nil))}); !got.Equal(want) {
+		got := provider.Checksum{Hash: alg, Value: hex.EncodeToString(h.Sum(nil))}
+		if alg != want.Hash {
+			got, _ = provider.CombineChecksums(want.Hash, []provider.Range{{Size: n, Sum: got}})
+		}
+		if !got.Equal(want) {
 			return mismatch(it.Src, got, want)
 		}
 		return nil
@@ -743,7 +757,7 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 		done[p.Number] = true
 	}
 	var order *orderSum
-	if !it.SrcSum.IsZero() && it.SumHash != it.SrcSum.Hash {
+	if !it.SrcSum.IsZero() && provider.RangeHash(it.SrcSum.Hash) == "" {
 		// The source's digest does not fold across ranges: hash the
 		// ranges in order as they land (ordersum.go), those of an
 		// earlier run first.
