@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync/atomic"
 
@@ -602,62 +603,74 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 	}
 	var rangeChecked bool
 	var want provider.Checksum
+	var f *os.File // the checked partial file, still open for commitFile
 	err = j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		f, err := lf.create()
+		tf, err := lf.create()
 		if err != nil {
 			return err
 		}
-		// The digest is of the bytes the file took, each buffer hashed
-		// once written (io.MultiWriter stops at the first failed write).
-		want = j.cheapestSum(rc, it)
-		// A digest no stream computes (an S3 multipart ETag of an object
-		// in one part) folds from the one digest of its single range.
-		alg := want.Hash
-		if _, ok := provider.NewHash(alg); !ok {
-			alg = provider.RangeHash(alg)
-		}
-		var w io.Writer = f
-		h, _ := provider.NewHash(alg)
-		if h != nil {
-			w = io.MultiWriter(f, h)
-		}
-		n, err := io.Copy(w, j.limited(ctx, rc))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := j.fetchWhole(ctx, tf, rc, it, &want); err != nil {
+			tf.Close()
 			return err
 		}
-		if n != it.Size {
-			return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
-		}
-		rangeChecked = !readerChecksum(rc).IsZero()
-		if h == nil {
-			return nil // nothing to check against
-		}
-		got := provider.Checksum{Hash: alg, Value: hex.EncodeToString(h.Sum(nil))}
-		if alg != want.Hash {
-			got, _ = provider.CombineChecksums(want.Hash, []provider.Range{{Size: n, Sum: got}})
-		}
-		if !got.Equal(want) {
-			return mismatch(it.Src, got, want)
-		}
+		f, rangeChecked = tf, !readerChecksum(rc).IsZero()
 		return nil
 	})
 	if err != nil {
 		_ = lf.root.Remove(lf.tmp)
 		return err
 	}
-	if err := lf.commit(j.rec.Overwrite); err != nil {
+	if err := lf.commitFile(f, j.rec.Overwrite); err != nil {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
 	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !want.IsZero() || rangeChecked})
+	return nil
+}
+
+// fetchWhole copies a whole-object read into f and checks it: its length,
+// and the digest it is checked with (cheapestSum, stored in want), of the
+// bytes the file took, each buffer hashed once written (io.MultiWriter
+// stops at the first failed write).
+func (j *job) fetchWhole(ctx context.Context, f *os.File, rc io.Reader, it ItemRecord, want *provider.Checksum) error {
+	*want = j.cheapestSum(rc, it)
+	// A digest no stream computes (an S3 multipart ETag of an object in
+	// one part) folds from the one digest of its single range.
+	alg := want.Hash
+	if _, ok := provider.NewHash(alg); !ok {
+		alg = provider.RangeHash(alg)
+	}
+	var w io.Writer = f
+	h, _ := provider.NewHash(alg)
+	if h != nil {
+		w = io.MultiWriter(f, h)
+	}
+	// A pooled buffer a little larger than the object: one Read sees EOF,
+	// and thousands of small files allocate no 32 KiB copy buffer each.
+	bufp := j.e.bufs.get(sizeClass(min(it.Size+1, 256<<10)))
+	n, err := io.CopyBuffer(w, j.limited(ctx, rc), *bufp)
+	j.e.bufs.put(bufp)
+	if err != nil {
+		return err
+	}
+	if n != it.Size {
+		return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
+	}
+	if h == nil {
+		return nil // nothing to check against
+	}
+	got := provider.Checksum{Hash: alg, Value: hex.EncodeToString(h.Sum(nil))}
+	if alg != want.Hash {
+		got, _ = provider.CombineChecksums(want.Hash, []provider.Range{{Size: n, Sum: got}})
+	}
+	if !got.Equal(*want) {
+		return mismatch(it.Src, got, *want)
+	}
 	return nil
 }
 

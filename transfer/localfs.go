@@ -211,7 +211,13 @@ func (lf localFile) commit(overwrite bool) error {
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	return lf.commitFile(f, overwrite)
+}
+
+// commitFile is commit with the partial file still open from create (a
+// whole-object download), which saves opening it again; it closes f.
+func (lf localFile) commitFile(f *os.File, overwrite bool) error {
+	err := f.Sync()
 	if cerr := f.Chmod(0o644); err == nil {
 		err = cerr
 	}

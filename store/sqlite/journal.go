@@ -157,10 +157,13 @@ func (j journal) Batch(ctx context.Context, id string, entries []transfer.Journa
 		return mapErr(err)
 	}
 	defer tx.Rollback()
+	b := batch{tx: tx, id: id}
+	defer b.close()
 	for _, e := range entries {
-		err := batchEntry(ctx, tx, id, e)
+		err := b.write(ctx, e)
 		var se *sqlite.Error
 		if errors.Is(err, sql.ErrNoRows) || errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			b.close()
 			tx.Rollback()
 			return j.noItem(ctx, id, e.Index)
 		}
@@ -171,19 +174,48 @@ func (j journal) Batch(ctx context.Context, id string, entries []transfer.Journa
 	return mapErr(tx.Commit())
 }
 
-// batchEntry writes one entry of Batch; a missing item is sql.ErrNoRows or
-// a foreign key error.
-func batchEntry(ctx context.Context, tx *sql.Tx, id string, e transfer.JournalEntry) error {
+// batch is one Batch transaction with its two common statements prepared
+// once (on first use), not parsed again for every entry.
+type batch struct {
+	tx           *sql.Tx
+	id           string
+	part, update *sql.Stmt
+}
+
+func (b *batch) close() {
+	for _, st := range []*sql.Stmt{b.part, b.update} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	b.part, b.update = nil, nil
+}
+
+// write writes one entry; a missing item is sql.ErrNoRows or a foreign key
+// error.
+func (b *batch) write(ctx context.Context, e transfer.JournalEntry) error {
+	var err error
 	if p := e.Part; p != nil {
-		_, err := tx.ExecContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`,
-			id, e.Index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
+		if b.part == nil {
+			b.part, err = b.tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+				VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`)
+			if err != nil {
+				return err
+			}
+		}
+		_, err = b.part.ExecContext(ctx, b.id, e.Index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
 		return err
 	}
+	if b.update == nil {
+		b.update, err = b.tx.PrepareContext(ctx, `UPDATE transfer_items SET done = ?, verified = ?, failed = ?
+			WHERE transfer_id = ? AND idx = ? AND upload_id = ?`)
+		if err != nil {
+			return err
+		}
+	}
 	u := e.Update
-	res, err := tx.ExecContext(ctx, `UPDATE transfer_items SET done = ?, verified = ?, failed = ?
-		WHERE transfer_id = ? AND idx = ? AND upload_id = ?`, u.Done, u.Verified, u.Failed, id, e.Index, u.UploadID)
+	res, err := b.update.ExecContext(ctx, u.Done, u.Verified, u.Failed, b.id, e.Index, u.UploadID)
 	if err != nil {
 		return err
 	}
@@ -192,14 +224,14 @@ func batchEntry(ctx context.Context, tx *sql.Tx, id string, e transfer.JournalEn
 	}
 	// A new upload id, or no such item: the item's row tells which.
 	var one int
-	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM transfer_items WHERE transfer_id = ? AND idx = ?`, id, e.Index).Scan(&one); err != nil {
+	if err := b.tx.QueryRowContext(ctx, `SELECT 1 FROM transfer_items WHERE transfer_id = ? AND idx = ?`, b.id, e.Index).Scan(&one); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM transfer_parts WHERE transfer_id = ? AND idx = ?`, id, e.Index); err != nil {
+	if _, err := b.tx.ExecContext(ctx, `DELETE FROM transfer_parts WHERE transfer_id = ? AND idx = ?`, b.id, e.Index); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE transfer_items SET upload_id = ?, done = ?, verified = ?, failed = ?
-		WHERE transfer_id = ? AND idx = ?`, u.UploadID, u.Done, u.Verified, u.Failed, id, e.Index)
+	_, err = b.tx.ExecContext(ctx, `UPDATE transfer_items SET upload_id = ?, done = ?, verified = ?, failed = ?
+		WHERE transfer_id = ? AND idx = ?`, u.UploadID, u.Done, u.Verified, u.Failed, b.id, e.Index)
 	return err
 }
 
