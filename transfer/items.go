@@ -116,8 +116,12 @@ func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func
 	}
 	switch j.rec.Kind {
 	case Upload:
-		if err := unchanged(it); err != nil {
-			return err
+		// A file sent in one request is checked on its open descriptor
+		// once read (readSource): no stat by name here.
+		if it.Size > it.PartSize {
+			if err := unchanged(it); err != nil {
+				return err
+			}
 		}
 	case Download, Copy:
 		if len(it.Parts) > 0 || it.UploadID != "" {
@@ -171,13 +175,6 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 		if vouched, err = j.readSource(ctx, it, 0, buf); err != nil {
 			return err
 		}
-		if j.rec.Kind == Upload {
-			// A file written to while it was read gives a buffer of
-			// neither version: refuse it rather than store it as verified.
-			if err := unchanged(it); err != nil {
-				return err
-			}
-		}
 		if !it.SrcSum.IsZero() {
 			if got := provider.SumBytes(it.SrcSum.Hash, buf); !got.Equal(it.SrcSum) {
 				return mismatch("read "+it.Src, got, it.SrcSum)
@@ -221,6 +218,13 @@ func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []by
 		_, err = f.ReadAt(buf, off)
 		if err == io.EOF && len(buf) == 0 {
 			err = nil
+		}
+		if err == nil {
+			// A file changed since it was planned, or written to while it
+			// was read, gives a buffer of neither version: refuse it
+			// rather than store it as verified. The open file's fstat
+			// answers that, without a lookup by name.
+			err = sameVersion(f, it)
 		}
 		return false, err
 	}

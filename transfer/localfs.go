@@ -302,6 +302,19 @@ func unchanged(it ItemRecord) error {
 	if err != nil {
 		return err
 	}
+	return checkVersion(fi, it)
+}
+
+// sameVersion is unchanged for a file already open.
+func sameVersion(f *os.File, it ItemRecord) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkVersion(fi, it)
+}
+
+func checkVersion(fi fs.FileInfo, it ItemRecord) error {
 	if fileVersion(fi) != it.SrcETag {
 		return fmt.Errorf("%w: %s", ErrSourceChanged, it.Src)
 	}
