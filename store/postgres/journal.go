@@ -163,6 +163,15 @@ func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfe
 // file done) is one statement; one that changes it locks the item and
 // clears the old parts first, as UpdateItem does.
 func (j journal) Batch(ctx context.Context, id string, entries []transfer.JournalEntry) error {
+	if len(entries) == 1 {
+		// Alone, an entry is one autocommitted statement (no BEGIN and
+		// COMMIT round trips) on the common path.
+		e := entries[0]
+		if e.Part != nil {
+			return j.AddPart(ctx, id, e.Index, *e.Part)
+		}
+		return j.UpdateItem(ctx, id, e.Index, e.Update)
+	}
 	bad := -1
 	err := pgx.BeginFunc(ctx, j.s.pool, func(tx pgx.Tx) error {
 		for _, e := range entries {
