@@ -607,16 +607,27 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 	}
 	var rangeChecked bool
 	var want provider.Checksum
-	var f *os.File // the checked partial file, still open for commitFile
+	var f *os.File // the checked file, still open for its commit
+	anon := !j.noAnon.Load()
 	err = j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		tf, err := lf.create()
-		if err != nil {
-			return err
+		var tf *os.File
+		if anon {
+			if tf, err = lf.createAnon(); err != nil {
+				// No unnamed files on this system or file system: the
+				// partial file, for the rest of the job too.
+				anon = false
+				j.noAnon.Store(true)
+			}
+		}
+		if !anon {
+			if tf, err = lf.create(); err != nil {
+				return err
+			}
 		}
 		if err := j.fetchWhole(ctx, tf, rc, it, &want); err != nil {
 			tf.Close()
@@ -629,7 +640,16 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		_ = lf.root.Remove(lf.tmp)
 		return err
 	}
-	if err := lf.commitFile(f, j.rec.Overwrite); err != nil {
+	if anon {
+		err = lf.commitAnon(f, j.rec.Overwrite)
+	} else {
+		err = lf.commitFile(f, j.rec.Overwrite)
+	}
+	if errors.Is(err, errNoAnonLink) {
+		j.noAnon.Store(true)
+		return j.downloadWhole(ctx, i, it) // again, through a partial file
+	}
+	if err != nil {
 		return err
 	}
 	j.bytesDone.Add(it.Size)

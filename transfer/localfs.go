@@ -251,6 +251,28 @@ func (lf localFile) commitFile(f *os.File, overwrite bool) error {
 	return d.Sync()
 }
 
+// errNoAnonLink is linkAnon's answer where an unnamed file (createAnon)
+// cannot be given a name: the download starts over with a partial file.
+var errNoAnonLink = errors.New("transfer: an unnamed file cannot be linked here")
+
+// commitAnon is commitFile for an unnamed file from createAnon: its bytes
+// are synced before it gets its name, the folder after (linkAnon); no
+// partial name to remove. The mode is set as for a partial file (0644
+// whatever the umask). It closes f.
+func (lf localFile) commitAnon(f *os.File, overwrite bool) error {
+	err := f.Sync()
+	if cerr := f.Chmod(0o644); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = lf.linkAnon(f, overwrite)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // sum is the h digest of n bytes of the partial file from off.
 func (lf localFile) sum(h provider.Hash, off, n int64) (provider.Checksum, error) {
 	hh, ok := provider.NewHash(h)

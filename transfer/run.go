@@ -41,6 +41,7 @@ type job struct {
 
 	src, dst provider.Storage // opened per run
 	root     *os.Root         // a download's folder, opened per run (localfs.go); under mu
+	noAnon   atomic.Bool      // unnamed files (createAnon) failed here: use partial files
 
 	ready chan struct{} // P2P: closed when the push is under way (p2p.go); under mu
 }
