@@ -66,3 +66,58 @@ func TestJournalQueueGroupCommit(t *testing.T) {
 		t.Errorf("the good entry of a refused batch was lost: %+v", got.Items[0])
 	}
 }
+
+// gatedBatcher holds every commit after the first until gate is closed.
+type gatedBatcher struct {
+	*MemJournal
+	mu      sync.Mutex
+	calls   int
+	started chan struct{} // closed when the first commit started
+	gate    chan struct{}
+}
+
+func (g *gatedBatcher) Batch(ctx context.Context, id string, entries []JournalEntry) error {
+	g.mu.Lock()
+	g.calls++
+	n := g.calls
+	g.mu.Unlock()
+	if n == 1 {
+		close(g.started)
+		time.Sleep(20 * time.Millisecond) // the second writer queues meanwhile
+	} else {
+		<-g.gate
+	}
+	return g.MemJournal.Batch(ctx, id, entries)
+}
+
+// TestJournalQueueLeaderReturns: the writer that commits a batch returns
+// once its own batch is committed; the next batch is committed by one of
+// its own writers, so no worker is held committing for others.
+func TestJournalQueueLeaderReturns(t *testing.T) {
+	ctx := context.Background()
+	j := &gatedBatcher{MemJournal: NewMemJournal(), started: make(chan struct{}), gate: make(chan struct{})}
+	if err := j.Put(ctx, &JobRecord{ID: "j", Items: make([]ItemRecord, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	q := newJournalQueue(j, "j")
+	first := make(chan error, 1)
+	go func() { first <- q.write(ctx, JournalEntry{Index: 0, Update: ItemUpdate{Done: true}}) }()
+	<-j.started
+	second := make(chan error, 1)
+	go func() { second <- q.write(ctx, JournalEntry{Index: 1, Update: ItemUpdate{Done: true}}) }()
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first writer is still committing the second writer's batch")
+	}
+	close(j.gate)
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := j.Get(ctx, "j"); !got.Items[0].Done || !got.Items[1].Done {
+		t.Fatalf("items %+v", got.Items)
+	}
+}
