@@ -39,6 +39,13 @@ const (
 	HashDropbox Hash = "dropbox"
 	// HashQuickXor is Microsoft's QuickXorHash (OneDrive, SharePoint).
 	HashQuickXor Hash = "quickxor"
+	// HashMD5Parts is the digest in an S3 multipart ETag ("<hex>-N"): the
+	// MD5 of the concatenated binary MD5 digests of the object's parts, in
+	// order. No stream computes it (NewHash does not know it); it is folded
+	// from the MD5s of ranges cut at the object's own part boundaries
+	// (PartLayouter), which only the reader can vouch for, so Preference
+	// leaves it out and Best never returns it.
+	HashMD5Parts Hash = "md5parts"
 )
 
 // Checksum is one digest with its algorithm.
@@ -115,6 +122,20 @@ func SumBytes(h Hash, b []byte) Checksum {
 	return Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}
 }
 
+// RangeHash is the algorithm of the range digests CombineChecksums folds
+// into an h digest: h itself for a Combinable h, MD5 for HashMD5Parts
+// (whose ranges must then be the object's parts), empty when h does not
+// fold.
+func RangeHash(h Hash) Hash {
+	switch {
+	case Combinable(h):
+		return h
+	case h == HashMD5Parts:
+		return HashMD5
+	}
+	return ""
+}
+
 // Combinable reports whether digests of consecutive byte ranges can be
 // folded into the digest of the whole (CombineChecksums) without the bytes,
 // so ranges hashed concurrently still give a whole-object check.
@@ -127,9 +148,13 @@ type Range struct {
 }
 
 // CombineChecksums folds the digests of consecutive ranges, in order, into
-// the digest of their concatenation. ok is false when h is not Combinable
-// or a range lacks an h digest.
+// the digest of their concatenation. ok is false when h does not fold or a
+// range lacks its RangeHash digest. For HashMD5Parts the ranges must be
+// the object's parts: the result is the MD5 of their MD5s.
 func CombineChecksums(h Hash, ranges []Range) (Checksum, bool) {
+	if h == HashMD5Parts {
+		return combineMD5Parts(ranges)
+	}
 	if !Combinable(h) {
 		return Checksum{}, false
 	}
@@ -170,6 +195,22 @@ func CombineChecksums(h Hash, ranges []Range) (Checksum, bool) {
 	return Checksum{Hash: h, Value: hex.EncodeToString(out)}, true
 }
 
+// combineMD5Parts is S3's multipart ETag digest of parts with MD5 sums.
+func combineMD5Parts(parts []Range) (Checksum, bool) {
+	if len(parts) == 0 {
+		return Checksum{}, false
+	}
+	all := md5.New()
+	for _, p := range parts {
+		b, err := hex.DecodeString(p.Sum.Value)
+		if p.Sum.Hash != HashMD5 || err != nil || len(b) != md5.Size {
+			return Checksum{}, false
+		}
+		all.Write(b)
+	}
+	return Checksum{Hash: HashMD5Parts, Value: hex.EncodeToString(all.Sum(nil))}, true
+}
+
 func beUint(b []byte) uint64 {
 	var v uint64
 	for _, c := range b {
@@ -197,6 +238,8 @@ func (c *Checksums) field(h Hash) *string {
 		return &c.Dropbox
 	case HashQuickXor:
 		return &c.QuickXor
+	case HashMD5Parts:
+		return &c.MD5Parts
 	}
 	return nil
 }

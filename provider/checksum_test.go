@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"hash"
@@ -149,4 +150,39 @@ func mustHash(t *testing.T, h provider.Hash) hash.Hash {
 		t.Fatalf("NewHash(%s) = false", h)
 	}
 	return nh
+}
+
+// TestCombineMD5Parts: an S3 multipart ETag's digest is the MD5 of the
+// parts' binary MD5s, in order (the transfer tests check it against
+// MinIO's); it folds only from MD5 range digests, and no stream computes it.
+func TestCombineMD5Parts(t *testing.T) {
+	parts := [][]byte{bytes.Repeat([]byte("a"), 5<<20), []byte("tail")}
+	var ranges []provider.Range
+	all := md5.New()
+	for _, p := range parts {
+		s := md5.Sum(p)
+		all.Write(s[:])
+		ranges = append(ranges, provider.Range{Size: int64(len(p)), Sum: provider.SumBytes(provider.HashMD5, p)})
+	}
+	want := provider.Checksum{Hash: provider.HashMD5Parts, Value: hex.EncodeToString(all.Sum(nil))}
+	if got, ok := provider.CombineChecksums(provider.HashMD5Parts, ranges); !ok || !got.Equal(want) {
+		t.Errorf("combined %v (%v), want %v", got, ok, want)
+	}
+	if h := provider.RangeHash(provider.HashMD5Parts); h != provider.HashMD5 {
+		t.Errorf("RangeHash = %q, want md5", h)
+	}
+	if _, ok := provider.NewHash(provider.HashMD5Parts); ok {
+		t.Error("NewHash knows md5parts: no stream can compute it without the part boundaries")
+	}
+	crc := []provider.Range{{Size: 1, Sum: provider.SumBytes(provider.HashCRC32C, []byte("a"))}}
+	if _, ok := provider.CombineChecksums(provider.HashMD5Parts, crc); ok {
+		t.Error("md5parts folded from CRC32C ranges")
+	}
+	if _, ok := provider.CombineChecksums(provider.HashMD5Parts, nil); ok {
+		t.Error("md5parts folded from no parts")
+	}
+	c := provider.Checksums{MD5Parts: want.Value}
+	if !c.Get(provider.HashMD5Parts).Equal(want) || !c.Best(nil).IsZero() {
+		t.Errorf("Get = %v, Best = %v: want the digest from Get and nothing from Best", c.Get(provider.HashMD5Parts), c.Best(nil))
+	}
 }

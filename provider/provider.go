@@ -116,6 +116,9 @@ type Checksums struct {
 	CRC64    string
 	Dropbox  string
 	QuickXor string
+	// MD5Parts is S3's multipart ETag without its "-N" (HashMD5Parts),
+	// which only ranges cut along the object's parts can be checked with.
+	MD5Parts string
 }
 
 // IsZero reports whether no checksum is known.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync/atomic"
 
@@ -34,13 +35,17 @@ func (e *Engine) assignPartSizes(ctx context.Context, rec *JobRecord) error {
 	}
 	for i := range rec.Items {
 		it := &rec.Items[i]
-		it.PartSize = lim.PartSize(requested, e.opts.PartSize, it.Size)
-		// The parts' own digest: the source's, when it folds across ranges
-		// (a download or copy then checks every byte it read), else one the
+		if it.SrcSum.Hash != provider.HashMD5Parts || it.PartSize <= 0 {
+			// An S3 multipart ETag is checked along the object's own
+			// parts: their size is planned (partsSum).
+			it.PartSize = lim.PartSize(requested, e.opts.PartSize, it.Size)
+		}
+		// The parts' own digest: the one the source's folds from (a
+		// download or copy then checks every byte it read), else one the
 		// destination reports for whole objects.
 		switch {
-		case provider.Combinable(it.SrcSum.Hash):
-			it.SumHash = it.SrcSum.Hash
+		case provider.RangeHash(it.SrcSum.Hash) != "":
+			it.SumHash = provider.RangeHash(it.SrcSum.Hash)
 		case rec.Kind != Download:
 			it.SumHash = combinableHash(dst)
 		}
@@ -111,8 +116,12 @@ func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func
 	}
 	switch j.rec.Kind {
 	case Upload:
-		if err := unchanged(it); err != nil {
-			return err
+		// A file sent in one request is checked on its open descriptor
+		// once read (readSource): no stat by name here.
+		if it.Size > it.PartSize {
+			if err := unchanged(it); err != nil {
+				return err
+			}
 		}
 	case Download, Copy:
 		if len(it.Parts) > 0 || it.UploadID != "" {
@@ -166,13 +175,6 @@ func (j *job) whole(ctx context.Context, i int, it ItemRecord) error {
 		if vouched, err = j.readSource(ctx, it, 0, buf); err != nil {
 			return err
 		}
-		if j.rec.Kind == Upload {
-			// A file written to while it was read gives a buffer of
-			// neither version: refuse it rather than store it as verified.
-			if err := unchanged(it); err != nil {
-				return err
-			}
-		}
 		if !it.SrcSum.IsZero() {
 			if got := provider.SumBytes(it.SrcSum.Hash, buf); !got.Equal(it.SrcSum) {
 				return mismatch("read "+it.Src, got, it.SrcSum)
@@ -216,6 +218,13 @@ func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []by
 		_, err = f.ReadAt(buf, off)
 		if err == io.EOF && len(buf) == 0 {
 			err = nil
+		}
+		if err == nil {
+			// A file changed since it was planned, or written to while it
+			// was read, gives a buffer of neither version: refuse it
+			// rather than store it as verified. The open file's fstat
+			// answers that, without a lookup by name.
+			err = sameVersion(f, it)
 		}
 		return false, err
 	}
@@ -598,52 +607,94 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 	}
 	var rangeChecked bool
 	var want provider.Checksum
+	var f *os.File // the checked file, still open for its commit
+	anon := !j.noAnon.Load()
 	err = j.e.retry(ctx, func() error {
 		rc, err := j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 		if err != nil {
 			return err
 		}
 		defer rc.Close()
-		f, err := lf.create()
-		if err != nil {
+		var tf *os.File
+		if anon {
+			if tf, err = lf.createAnon(); err != nil {
+				// No unnamed files on this system or file system: the
+				// partial file, for the rest of the job too.
+				anon = false
+				j.noAnon.Store(true)
+			}
+		}
+		if !anon {
+			if tf, err = lf.create(); err != nil {
+				return err
+			}
+		}
+		if err := j.fetchWhole(ctx, tf, rc, it, &want); err != nil {
+			tf.Close()
 			return err
 		}
-		// The digest is of the bytes the file took, each buffer hashed
-		// once written (io.MultiWriter stops at the first failed write).
-		want = j.cheapestSum(rc, it)
-		var w io.Writer = f
-		h, _ := provider.NewHash(want.Hash)
-		if h != nil {
-			w = io.MultiWriter(f, h)
-		}
-		n, err := io.Copy(w, j.limited(ctx, rc))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		if n != it.Size {
-			return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
-		}
-		rangeChecked = !readerChecksum(rc).IsZero()
-		if h == nil {
-			return nil // nothing to check against
-		}
-		if got := (provider.Checksum{Hash: want.Hash, Value: hex.EncodeToString(h.Sum(nil))}); !got.Equal(want) {
-			return mismatch(it.Src, got, want)
-		}
+		f, rangeChecked = tf, !readerChecksum(rc).IsZero()
 		return nil
 	})
 	if err != nil {
 		_ = lf.root.Remove(lf.tmp)
 		return err
 	}
-	if err := lf.commit(j.rec.Overwrite); err != nil {
+	if anon {
+		err = lf.commitAnon(f, j.rec.Overwrite)
+	} else {
+		err = lf.commitFile(f, j.rec.Overwrite)
+	}
+	if errors.Is(err, errNoAnonLink) {
+		j.noAnon.Store(true)
+		return j.downloadWhole(ctx, i, it) // again, through a partial file
+	}
+	if err != nil {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
 	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !want.IsZero() || rangeChecked})
+	return nil
+}
+
+// fetchWhole copies a whole-object read into f and checks it: its length,
+// and the digest it is checked with (cheapestSum, stored in want), of the
+// bytes the file took, each buffer hashed once written (io.MultiWriter
+// stops at the first failed write).
+func (j *job) fetchWhole(ctx context.Context, f *os.File, rc io.Reader, it ItemRecord, want *provider.Checksum) error {
+	*want = j.cheapestSum(rc, it)
+	// A digest no stream computes (an S3 multipart ETag of an object in
+	// one part) folds from the one digest of its single range.
+	alg := want.Hash
+	if _, ok := provider.NewHash(alg); !ok {
+		alg = provider.RangeHash(alg)
+	}
+	var w io.Writer = f
+	h, _ := provider.NewHash(alg)
+	if h != nil {
+		w = io.MultiWriter(f, h)
+	}
+	// A pooled buffer a little larger than the object: one Read sees EOF,
+	// and thousands of small files allocate no 32 KiB copy buffer each.
+	bufp := j.e.bufs.get(sizeClass(min(it.Size+1, 256<<10)))
+	n, err := io.CopyBuffer(w, j.limited(ctx, rc), *bufp)
+	j.e.bufs.put(bufp)
+	if err != nil {
+		return err
+	}
+	if n != it.Size {
+		return fmt.Errorf("%w: got %d bytes of %s, expected %d", ErrChecksumMismatch, n, it.Src, it.Size)
+	}
+	if h == nil {
+		return nil // nothing to check against
+	}
+	got := provider.Checksum{Hash: alg, Value: hex.EncodeToString(h.Sum(nil))}
+	if alg != want.Hash {
+		got, _ = provider.CombineChecksums(want.Hash, []provider.Range{{Size: n, Sum: got}})
+	}
+	if !got.Equal(*want) {
+		return mismatch(it.Src, got, *want)
+	}
 	return nil
 }
 
@@ -743,7 +794,7 @@ func (j *job) startDownloadParts(ctx context.Context, task func(func() error), i
 		done[p.Number] = true
 	}
 	var order *orderSum
-	if !it.SrcSum.IsZero() && it.SumHash != it.SrcSum.Hash {
+	if !it.SrcSum.IsZero() && provider.RangeHash(it.SrcSum.Hash) == "" {
 		// The source's digest does not fold across ranges: hash the
 		// ranges in order as they land (ordersum.go), those of an
 		// earlier run first.

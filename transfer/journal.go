@@ -43,6 +43,27 @@ type Journal interface {
 	DeleteFinished(ctx context.Context, t time.Time) (int, error)
 }
 
+// JournalBatcher is a Journal that can record several item updates and
+// finished parts of one job in one transaction. The engine then writes the
+// progress of the items that finish while a commit is under way together,
+// in the next commit (group commit), instead of one commit per file: what
+// costs most in a job of many small files. Every call still returns only
+// once its entries are recorded, so nothing the engine counts as done is
+// lost to a crash.
+type JournalBatcher interface {
+	// Batch records entries of job id in order, all or none: the same as
+	// calling UpdateItem or AddPart for each, in one transaction.
+	Batch(ctx context.Context, id string, entries []JournalEntry) error
+}
+
+// JournalEntry is one write of JournalBatcher.Batch: an item update when
+// Part is nil, else a finished part of item Index.
+type JournalEntry struct {
+	Index  int
+	Update ItemUpdate
+	Part   *PartRecord
+}
+
 // ListFilter selects jobs for Journal.List. Each set field narrows the
 // selection; the zero ListFilter selects every job.
 type ListFilter struct {
@@ -288,6 +309,31 @@ func (m *MemJournal) UpdateItem(ctx context.Context, id string, index int, u Ite
 		return fmt.Errorf("%w: %s", ErrUnknownJob, id)
 	}
 	return rec.apply(index, u)
+}
+
+// Batch implements JournalBatcher: the entries apply in order, all or
+// none (an index outside the plan refuses the whole batch). An unknown id
+// is ErrUnknownJob.
+func (m *MemJournal) Batch(ctx context.Context, id string, entries []JournalEntry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.jobs[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	for _, e := range entries {
+		if e.Index < 0 || e.Index >= len(rec.Items) {
+			return fmt.Errorf("transfer: job %s has no item %d", id, e.Index)
+		}
+	}
+	for _, e := range entries {
+		if e.Part != nil {
+			_ = rec.mergePart(e.Index, *e.Part)
+		} else {
+			_ = rec.apply(e.Index, e.Update)
+		}
+	}
+	return nil
 }
 
 // Get implements Journal: it returns a copy of the job, so the caller may

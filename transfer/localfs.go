@@ -211,7 +211,13 @@ func (lf localFile) commit(overwrite bool) error {
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	return lf.commitFile(f, overwrite)
+}
+
+// commitFile is commit with the partial file still open from create (a
+// whole-object download), which saves opening it again; it closes f.
+func (lf localFile) commitFile(f *os.File, overwrite bool) error {
+	err := f.Sync()
 	if cerr := f.Chmod(0o644); err == nil {
 		err = cerr
 	}
@@ -243,6 +249,28 @@ func (lf localFile) commit(overwrite bool) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// errNoAnonLink is linkAnon's answer where an unnamed file (createAnon)
+// cannot be given a name: the download starts over with a partial file.
+var errNoAnonLink = errors.New("transfer: an unnamed file cannot be linked here")
+
+// commitAnon is commitFile for an unnamed file from createAnon: its bytes
+// are synced before it gets its name, the folder after (linkAnon); no
+// partial name to remove. The mode is set as for a partial file (0644
+// whatever the umask). It closes f.
+func (lf localFile) commitAnon(f *os.File, overwrite bool) error {
+	err := f.Sync()
+	if cerr := f.Chmod(0o644); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = lf.linkAnon(f, overwrite)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // sum is the h digest of n bytes of the partial file from off.
@@ -296,6 +324,19 @@ func unchanged(it ItemRecord) error {
 	if err != nil {
 		return err
 	}
+	return checkVersion(fi, it)
+}
+
+// sameVersion is unchanged for a file already open.
+func sameVersion(f *os.File, it ItemRecord) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return checkVersion(fi, it)
+}
+
+func checkVersion(fi fs.FileInfo, it ItemRecord) error {
 	if fileVersion(fi) != it.SrcETag {
 		return fmt.Errorf("%w: %s", ErrSourceChanged, it.Src)
 	}

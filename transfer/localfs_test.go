@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/amove/amove-go/provider"
@@ -186,5 +187,34 @@ func TestUploadSourceChanged(t *testing.T) {
 	}
 	if _, err := mem.Stat(ctx, "b", "f.bin"); !errors.Is(err, provider.ErrNotFound) {
 		t.Fatalf("an object was made of a changing file: %v", err)
+	}
+}
+
+// TestUploadSmallSourceChanged: a small file changed after the job was
+// planned and before it is read is refused (checked on the open file once
+// read), never stored as if it were the planned version.
+func TestUploadSmallSourceChanged(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemory(t, "b")
+	e := transfer.New(transfer.Options{Open: accounts{"m": mem}.open, PartSize: 5 << 20, Concurrency: 1})
+	defer e.Close()
+	dir := t.TempDir()
+	// "a" holds the one slot for about 2 s (2 MiB at 1 MiB/s) while "b"
+	// changes.
+	writeTree(t, dir, map[string]int{"a": 2 << 20, "b": 1000})
+	id, err := e.Start(ctx, transfer.Request{Kind: transfer.Upload, LocalPath: dir + "/", BytesPerSecond: 1 << 20,
+		Dest: transfer.Location{Account: "m", Bucket: "b", Key: "p/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b"), randBytes(3, 1001), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := wait(t, e, id)
+	if st.FilesFailed != 1 || st.FilesDone != 1 || !strings.Contains(st.Error, "changed") {
+		t.Fatalf("status %+v, want b failed as changed and a done", st)
+	}
+	if _, err := mem.Stat(ctx, "b", "p/b"); !errors.Is(err, provider.ErrNotFound) {
+		t.Fatalf("the changed file was stored: %v", err)
 	}
 }

@@ -240,6 +240,26 @@ func srcSum(o provider.Object) provider.Checksum {
 	})
 }
 
+// partsSum is the check of an object whose only digest is an S3
+// multipart ETag (provider.HashMD5Parts), and the part size that check
+// needs: the object is fetched in ranges cut along its own parts
+// (provider.PartLayouter, one HEAD), each range MD5-hashed as it streams,
+// the ranges in parallel, and the MD5 of their MD5s compared with the
+// ETag's. Zero when the source cannot tell its parts or they do not add up
+// to the object: the download is then checked by length only.
+func (e *Engine) partsSum(ctx context.Context, st provider.Storage, bucket string, o provider.Object) (provider.Checksum, int64) {
+	want := o.Checksums.Get(provider.HashMD5Parts)
+	pl, ok := provider.Capability[provider.PartLayouter](st)
+	if want.IsZero() || !ok {
+		return provider.Checksum{}, 0
+	}
+	ps, n, err := pl.PartLayout(ctx, bucket, o.Key)
+	if err != nil || n < 1 || ps <= 0 || ps*int64(n-1) >= o.Size || ps*int64(n) < o.Size {
+		return provider.Checksum{}, 0
+	}
+	return want, ps
+}
+
 // withChecksums fills in the checksums a listing left out: one Stat per
 // large object (listings rarely carry digests, a HEAD often does), kept
 // only if the object is still the listed version. A listing that gave
@@ -290,6 +310,9 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 		it := ItemRecord{Src: o.Key, Size: o.Size, SrcETag: o.ETag}
 		if !e.opts.NoDownloadChecksums {
 			it.SrcSum = srcSum(o)
+			if it.SrcSum.IsZero() {
+				it.SrcSum, it.PartSize = e.partsSum(ctx, src, rec.Source.Bucket, o)
+			}
 		}
 		switch {
 		case single && !isDir:

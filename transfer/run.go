@@ -36,16 +36,18 @@ type job struct {
 	filesFailed atomic.Int64
 	rate        float64 // bytes/s, smoothed; under mu
 	limiter     *rate.Limiter
-	partHash    partHashes // the digest the destination reports for parts
+	partHash    partHashes    // the digest the destination reports for parts
+	journalQ    *journalQueue // nil when the journal is no JournalBatcher
 
 	src, dst provider.Storage // opened per run
 	root     *os.Root         // a download's folder, opened per run (localfs.go); under mu
+	noAnon   atomic.Bool      // unnamed files (createAnon) failed here: use partial files
 
 	ready chan struct{} // P2P: closed when the push is under way (p2p.go); under mu
 }
 
 func newJob(e *Engine, rec *JobRecord) *job {
-	j := &job{e: e, rec: rec, state: rec.State, err: rec.Error, done: closedChan()}
+	j := &job{e: e, rec: rec, state: rec.State, err: rec.Error, done: closedChan(), journalQ: newJournalQueue(e.journal, rec.ID)}
 	c := rec.Counts()
 	j.bytesTotal = c.BytesTotal
 	j.bytesDone.Store(c.BytesDone)
@@ -305,16 +307,31 @@ func (j *job) markItem(ctx context.Context, i int, u ItemUpdate) {
 	if u.Failed != "" && !wasFailed {
 		j.filesFailed.Add(1)
 	}
-	if err := j.e.journal.UpdateItem(context.WithoutCancel(ctx), j.rec.ID, i, u); err != nil {
-		j.e.log.Error("transfer: journal", "job", j.rec.ID, "err", err)
-	}
+	j.record(ctx, JournalEntry{Index: i, Update: u})
 }
 
 func (j *job) addPart(ctx context.Context, i int, p PartRecord) {
 	j.mu.Lock()
 	_ = j.rec.mergePart(i, p)
 	j.mu.Unlock()
-	if err := j.e.journal.AddPart(context.WithoutCancel(ctx), j.rec.ID, i, p); err != nil {
+	j.record(ctx, JournalEntry{Index: i, Part: &p})
+}
+
+// record writes e to the journal and returns once it is there, so what
+// the job counts as done survives a crash; batched with the entries of
+// other workers when the journal can (journalq.go).
+func (j *job) record(ctx context.Context, e JournalEntry) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	switch {
+	case j.journalQ != nil:
+		err = j.journalQ.write(ctx, e)
+	case e.Part != nil:
+		err = j.e.journal.AddPart(ctx, j.rec.ID, e.Index, *e.Part)
+	default:
+		err = j.e.journal.UpdateItem(ctx, j.rec.ID, e.Index, e.Update)
+	}
+	if err != nil {
 		j.e.log.Error("transfer: journal", "job", j.rec.ID, "err", err)
 	}
 }

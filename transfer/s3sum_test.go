@@ -104,3 +104,108 @@ func TestS3DownloadCheapestChecksum(t *testing.T) {
 	}
 	same(dir, "small", "plain/small")
 }
+
+// wrongParts reports the multipart ETag digest (provider.HashMD5Parts) of
+// every object as a wrong one.
+type wrongParts struct{ provider.Storage }
+
+// Unwrap keeps the driver's capabilities (PartLayouter) visible.
+func (w wrongParts) Unwrap() provider.Storage { return w.Storage }
+
+func spoilParts(o provider.Object) provider.Object {
+	if o.Checksums.MD5Parts != "" {
+		o.Checksums.MD5Parts = strings.Repeat("0", 32)
+	}
+	return o
+}
+
+func (w wrongParts) Stat(ctx context.Context, bucket, key string) (provider.Object, error) {
+	o, err := w.Storage.Stat(ctx, bucket, key)
+	return spoilParts(o), err
+}
+
+func (w wrongParts) ListObjects(ctx context.Context, bucket string, opts provider.ListOptions) (provider.Page, error) {
+	p, err := w.Storage.ListObjects(ctx, bucket, opts)
+	for k := range p.Objects {
+		p.Objects[k] = spoilParts(p.Objects[k])
+	}
+	return p, err
+}
+
+// putMultipart uploads b as a multipart object in parts of partSize the
+// way other tools do: no checksum but each part's Content-MD5, so the
+// object's only digest is its "md5-of-md5s-N" ETag.
+func putMultipart(t *testing.T, c *awss3.Client, bucket, key string, b []byte, partSize int) {
+	t.Helper()
+	ctx := context.Background()
+	up, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for n, off := int32(1), 0; off < len(b); n, off = n+1, off+partSize {
+		out, err := c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(n), Body: bytes.NewReader(b[off:min(off+partSize, len(b))])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestS3DownloadMultipartETag: objects another tool uploaded in parts,
+// whose only digest is their multipart ETag, download verified: fetched
+// along their own parts (one HEAD for the layout), each part MD5-hashed as
+// it streams, and the MD5 of the MD5s compared with the ETag. With the
+// ETag's digest spoiled they fail with a checksum mismatch, which shows
+// that check is the one made; with NoDownloadChecksums nothing is checked.
+func TestS3DownloadMultipartETag(t *testing.T) {
+	env := testenv.RequireS3(t)
+	st := openS3(t, env, env.Endpoint)
+	bucket := newBucket(t, st)
+	objs := map[string][]byte{
+		"mp/three": randBytes(21, 11<<20+7), // 5 MiB, 5 MiB, 1 MiB + 7
+		"mp/one":   randBytes(22, 100<<10),  // one part: "<md5 of its md5>-1"
+	}
+	for key, b := range objs {
+		putMultipart(t, st.Client(), bucket, key, b, 5<<20)
+	}
+	for key := range objs {
+		o, err := st.Stat(context.Background(), bucket, key)
+		if err != nil || o.Checksums.MD5Parts == "" || o.Checksums.MD5 != "" {
+			t.Fatalf("Stat %s: %+v, %v: want a multipart ETag and no MD5", key, o.Checksums, err)
+		}
+	}
+	run := func(d provider.Storage, key string, noVerify bool) (transfer.Status, string) {
+		t.Helper()
+		e := transfer.New(transfer.Options{Open: accounts{"s3": d}.open, Concurrency: 4, PartSize: 8 << 20, MaxAttempts: 1, NoDownloadChecksums: noVerify})
+		defer e.Close()
+		dir := t.TempDir()
+		id := startJob(t, e, transfer.Request{Kind: transfer.Download, Source: transfer.Location{Account: "s3", Bucket: bucket, Key: key}, LocalPath: dir + "/"})
+		return wait(t, e, id), dir
+	}
+	for _, key := range []string{"mp/", "mp/three", "mp/one"} {
+		stat, dir := run(st, key, false)
+		if stat.State != transfer.Completed || !stat.ChecksumVerified {
+			t.Fatalf("%s: %s %q verified %v", key, stat.State, stat.Error, stat.ChecksumVerified)
+		}
+		for k, b := range objs {
+			if !strings.HasPrefix(k, key) {
+				continue
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, filepath.Base(k))); err != nil || !bytes.Equal(got, b) {
+				t.Errorf("%s: downloaded bytes differ (%v)", k, err)
+			}
+		}
+		if stat, _ := run(wrongParts{st}, key, false); stat.State != transfer.Failed || !strings.Contains(stat.Error, "checksum mismatch") {
+			t.Errorf("%s with a spoiled multipart ETag: %s %q, want a checksum mismatch", key, stat.State, stat.Error)
+		}
+		if stat, _ := run(wrongParts{st}, key, true); stat.State != transfer.Completed || stat.ChecksumVerified {
+			t.Errorf("%s, no checks: %s %q verified %v, want completed unverified", key, stat.State, stat.Error, stat.ChecksumVerified)
+		}
+	}
+}

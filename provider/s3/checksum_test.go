@@ -217,3 +217,26 @@ func TestWholeReadReportsChecksums(t *testing.T) {
 		}
 	}
 }
+
+// TestETagDigests: a plain ETag is the object's MD5, a multipart one
+// ("<hex>-N") the MD5 of its parts' MD5s; anything else is neither.
+func TestETagDigests(t *testing.T) {
+	const sum = "0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct{ etag, md5, parts string }{
+		{`"` + sum + `"`, sum, ""},
+		{`"` + strings.ToUpper(sum) + `-12"`, "", sum},
+		{sum + "-1", "", sum},
+		{sum + "-", "", ""},
+		{sum + "-x", "", ""},
+		{sum[:30] + "-3", "", ""},
+		{"z123456789abcdef0123456789abcdef-2", "", ""},
+		{"", "", ""},
+	} {
+		if got := etagMD5(tc.etag).Value; got != tc.md5 {
+			t.Errorf("etagMD5(%q) = %q, want %q", tc.etag, got, tc.md5)
+		}
+		if got := etagMD5Parts(tc.etag).Value; got != tc.parts {
+			t.Errorf("etagMD5Parts(%q) = %q, want %q", tc.etag, got, tc.parts)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func (s *Storage) Copy(ctx context.Context, dstBucket, dstKey, srcBucket, srcKey
 	}
 	o := objectFrom(dstKey, src.Size, mod, etag, src.ContentType)
 	if encrypted(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
-		o.Checksums.MD5 = ""
+		o.Checksums.MD5, o.Checksums.MD5Parts = "", ""
 	}
 	if r != nil {
 		reported{crc32: r.ChecksumCRC32, crc32c: r.ChecksumCRC32C, crc64: r.ChecksumCRC64NVME,

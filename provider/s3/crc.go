@@ -106,6 +106,21 @@ func etagMD5(etag string) provider.Checksum {
 	return provider.Checksum{Hash: provider.HashMD5, Value: e}
 }
 
+// etagMD5Parts reads a multipart ETag ("<hex>-N"): the MD5 of the parts'
+// MD5s (provider.HashMD5Parts), which a reader can check by fetching the
+// object along its parts (PartLayout).
+func etagMD5Parts(etag string) provider.Checksum {
+	e := strings.ToLower(strings.Trim(etag, `"`))
+	sum, n, ok := strings.Cut(e, "-")
+	if !ok || len(sum) != 32 || n == "" || strings.TrimLeft(n, "0123456789") != "" {
+		return provider.Checksum{}
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return provider.Checksum{}
+	}
+	return provider.Checksum{Hash: provider.HashMD5Parts, Value: sum}
+}
+
 // encrypted reports whether a response names SSE-KMS or SSE-C encryption,
 // under which S3's ETag is not the MD5 of the content.
 func encrypted(sse types.ServerSideEncryption, customerAlgorithm *string) bool {

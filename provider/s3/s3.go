@@ -260,6 +260,7 @@ func objectFrom(key string, size int64, mod time.Time, etag, contentType string)
 		IsFolder:    strings.HasSuffix(key, "/"),
 	}
 	o.Checksums.MD5 = etagMD5(etag).Value
+	o.Checksums.MD5Parts = etagMD5Parts(etag).Value
 	return o
 }
 
@@ -277,7 +278,7 @@ func (s *Storage) Stat(ctx context.Context, bucket, key string) (provider.Object
 	}
 	o := objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType))
 	if encrypted(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
-		o.Checksums.MD5 = ""
+		o.Checksums.MD5, o.Checksums.MD5Parts = "", ""
 	}
 	reported{crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64: out.ChecksumCRC64NVME, md5: out.ChecksumMD5,
 		sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256, typ: out.ChecksumType}.fill(&o.Checksums)
@@ -327,7 +328,7 @@ func (s *Storage) NewRangeReader(ctx context.Context, bucket, key string, offset
 	}
 	o := objectFrom(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), aws.ToString(out.ETag), aws.ToString(out.ContentType))
 	if encrypted(out.ServerSideEncryption, out.SSECustomerAlgorithm) {
-		o.Checksums.MD5 = ""
+		o.Checksums.MD5, o.Checksums.MD5Parts = "", ""
 	}
 	reported{crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64: out.ChecksumCRC64NVME,
 		sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256, typ: out.ChecksumType}.fill(&o.Checksums)

@@ -146,6 +146,95 @@ func (j journal) UpdateItem(ctx context.Context, id string, index int, u transfe
 	return mapErr(tx.Commit())
 }
 
+// Batch implements transfer.JournalBatcher: the entries in one write
+// transaction, so the items of a job of many small files cost a commit per
+// batch instead of one each. An update that keeps the item's upload id (a
+// file done) is one statement; one that changes it clears the old parts
+// first, as UpdateItem does.
+func (j journal) Batch(ctx context.Context, id string, entries []transfer.JournalEntry) error {
+	tx, err := j.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	b := batch{tx: tx, id: id}
+	defer b.close()
+	for _, e := range entries {
+		err := b.write(ctx, e)
+		var se *sqlite.Error
+		if errors.Is(err, sql.ErrNoRows) || errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			b.close()
+			tx.Rollback()
+			return j.noItem(ctx, id, e.Index)
+		}
+		if err != nil {
+			return mapErr(err)
+		}
+	}
+	return mapErr(tx.Commit())
+}
+
+// batch is one Batch transaction with its two common statements prepared
+// once (on first use), not parsed again for every entry.
+type batch struct {
+	tx           *sql.Tx
+	id           string
+	part, update *sql.Stmt
+}
+
+func (b *batch) close() {
+	for _, st := range []*sql.Stmt{b.part, b.update} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	b.part, b.update = nil, nil
+}
+
+// write writes one entry; a missing item is sql.ErrNoRows or a foreign key
+// error.
+func (b *batch) write(ctx context.Context, e transfer.JournalEntry) error {
+	var err error
+	if p := e.Part; p != nil {
+		if b.part == nil {
+			b.part, err = b.tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+				VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`)
+			if err != nil {
+				return err
+			}
+		}
+		_, err = b.part.ExecContext(ctx, b.id, e.Index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
+		return err
+	}
+	if b.update == nil {
+		b.update, err = b.tx.PrepareContext(ctx, `UPDATE transfer_items SET done = ?, verified = ?, failed = ?
+			WHERE transfer_id = ? AND idx = ? AND upload_id = ?`)
+		if err != nil {
+			return err
+		}
+	}
+	u := e.Update
+	res, err := b.update.ExecContext(ctx, u.Done, u.Verified, u.Failed, b.id, e.Index, u.UploadID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	// A new upload id, or no such item: the item's row tells which.
+	var one int
+	if err := b.tx.QueryRowContext(ctx, `SELECT 1 FROM transfer_items WHERE transfer_id = ? AND idx = ?`, b.id, e.Index).Scan(&one); err != nil {
+		return err
+	}
+	if _, err := b.tx.ExecContext(ctx, `DELETE FROM transfer_parts WHERE transfer_id = ? AND idx = ?`, b.id, e.Index); err != nil {
+		return err
+	}
+	_, err = b.tx.ExecContext(ctx, `UPDATE transfer_items SET upload_id = ?, done = ?, verified = ?, failed = ?
+		WHERE transfer_id = ? AND idx = ?`, u.UploadID, u.Done, u.Verified, u.Failed, b.id, e.Index)
+	return err
+}
+
 // AddPart is one statement: it runs for every part, and the foreign key
 // tells a missing job or item apart from success without a prior read.
 func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {

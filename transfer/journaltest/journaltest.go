@@ -40,6 +40,7 @@ func Run(t *testing.T, newJournal func(t *testing.T) transfer.Journal) {
 		{"DeleteFinished", testDeleteFinished},
 		{"ConcurrentAddPart", testConcurrentAddPart},
 		{"ManyItems", testManyItems},
+		{"Batch", testBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -594,5 +595,53 @@ func testManyItems(t *testing.T, j transfer.Journal) {
 	}
 	if c := rec.Counts(); list[0].Counts != c {
 		t.Errorf("List counts %+v, want %+v", list[0].Counts, c)
+	}
+}
+
+// testBatch: a JournalBatcher applies a batch in order, as the same calls
+// one by one would (a new upload id clears the parts recorded before it in
+// the same batch), and all or none: a batch with an item outside the plan,
+// or of an unknown job, changes nothing. Journals that do not batch skip.
+func testBatch(t *testing.T, j transfer.Journal) {
+	b, ok := j.(transfer.JournalBatcher)
+	if !ok {
+		t.Skip("not a JournalBatcher")
+	}
+	ctx := context.Background()
+	rec := Plan("job-batch", 3)
+	put(t, j, rec)
+	p1, p2, p3 := Part(1, "u1"), Part(2, "u1"), Part(1, "u2")
+	err := b.Batch(ctx, rec.ID, []transfer.JournalEntry{
+		{Index: 0, Update: transfer.ItemUpdate{Done: true, Verified: true}},
+		{Index: 1, Update: transfer.ItemUpdate{UploadID: "u1"}},
+		{Index: 1, Part: &p1},
+		{Index: 1, Part: &p2},
+		{Index: 2, Update: transfer.ItemUpdate{UploadID: "u1"}},
+		{Index: 2, Part: &p1},
+		{Index: 2, Update: transfer.ItemUpdate{UploadID: "u2"}},
+		{Index: 2, Part: &p3},
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	want := Plan(rec.ID, 3)
+	want.Items[0].Done, want.Items[0].Verified = true, true
+	want.Items[1].UploadID, want.Items[1].Parts = "u1", []transfer.PartRecord{p1, p2}
+	want.Items[2].UploadID, want.Items[2].Parts = "u2", []transfer.PartRecord{p3}
+	Equal(t, "after Batch", get(t, j, rec.ID), want)
+
+	// The entry outside the plan comes last: the ones before it must not
+	// stay either.
+	err = b.Batch(ctx, rec.ID, []transfer.JournalEntry{
+		{Index: 1, Update: transfer.ItemUpdate{UploadID: "u1", Done: true}},
+		{Index: 0, Part: &p1},
+		{Index: 3, Update: transfer.ItemUpdate{Done: true}},
+	})
+	if err == nil || errors.Is(err, transfer.ErrUnknownJob) {
+		t.Errorf("Batch with item 3 of 3 = %v, want an index error", err)
+	}
+	Equal(t, "after a refused Batch", get(t, j, rec.ID), want)
+	if err := b.Batch(ctx, "job-unknown", []transfer.JournalEntry{{Index: 0, Part: &p1}}); !errors.Is(err, transfer.ErrUnknownJob) {
+		t.Errorf("Batch of an unknown job = %v, want ErrUnknownJob", err)
 	}
 }
