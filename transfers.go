@@ -21,6 +21,10 @@ type TransferOptions struct {
 	// Concurrency and PartSize tune the engine (see transfer.Options).
 	Concurrency int
 	PartSize    int64
+	// NoDownloadChecksums skips the end-to-end check of downloads (see
+	// transfer.Options.NoDownloadChecksums): faster on objects whose only
+	// digest is an MD5 ETag, at the price of checking nothing but length.
+	NoDownloadChecksums bool
 	// Retention is how long finished transfers stay listed after their last
 	// change (see transfer.Options.Retention). Default 30 days; negative
 	// keeps them for ever.
@@ -60,15 +64,16 @@ func (c *Client) startEngine(ctx context.Context, opts TransferOptions) error {
 		c.queue, sch = q, queueScheduler{q}
 	}
 	c.engine = transfer.New(transfer.Options{
-		Scheduler:   sch,
-		Open:        c.openRef,
-		Journal:     j,
-		Concurrency: opts.Concurrency,
-		PartSize:    opts.PartSize,
-		Retention:   opts.Retention,
-		Protected:   c.protected,
-		MayRun:      c.mayRun,
-		Logger:      c.log,
+		Scheduler:           sch,
+		Open:                c.openRef,
+		Journal:             j,
+		Concurrency:         opts.Concurrency,
+		PartSize:            opts.PartSize,
+		Retention:           opts.Retention,
+		NoDownloadChecksums: opts.NoDownloadChecksums,
+		Protected:           c.protected,
+		MayRun:              c.mayRun,
+		Logger:              c.log,
 	})
 	if c.queue != nil {
 		in, stop := c.engine.Subscribe(subscribeBuffer)

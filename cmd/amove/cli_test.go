@@ -224,6 +224,18 @@ func TestCLI(t *testing.T) {
 			sameFile(filepath.Join(back, "big.bin"), big)
 			sameFile(filepath.Join(back, "h.txt"), small)
 		}},
+		{"cp down verified", []string{"cp", "--json", "m:" + b + "/dir/big.bin", filepath.Join(back, "v.bin")}, 0, func(t *testing.T, r result) {
+			if out := decode[transferJSON](t, r.stdout); len(out.Transfers) != 1 || !out.Transfers[0].ChecksumVerified {
+				t.Errorf("cp down: %+v, want checksumVerified", out)
+			}
+			sameFile(filepath.Join(back, "v.bin"), big)
+		}},
+		{"cp down --no-verify", []string{"cp", "--json", "--no-verify", "m:" + b + "/dir/big.bin", filepath.Join(back, "nv.bin")}, 0, func(t *testing.T, r result) {
+			if out := decode[transferJSON](t, r.stdout); len(out.Transfers) != 1 || out.Transfers[0].ChecksumVerified {
+				t.Errorf("cp down --no-verify: %+v, want the download left unverified", out)
+			}
+			sameFile(filepath.Join(back, "nv.bin"), big)
+		}},
 		{"cp down onto a file", []string{"cp", "m:" + b + "/dir/h.txt", filepath.Join(back, "h.txt")}, 1, func(t *testing.T, r result) {
 			oneLine(r, "--overwrite")
 		}},

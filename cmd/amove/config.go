@@ -60,6 +60,7 @@ type settings struct {
 	PartSizeMiB int `json:"partSizeMiB"`
 
 	config     string
+	noVerify   bool                 // --no-verify of cp, mv, sync: amove.TransferOptions.NoDownloadChecksums
 	managed    amove.ManagedOptions // serve only (managed.go)
 	roots      stringList
 	allowHosts stringList
@@ -240,7 +241,7 @@ func (s *settings) open(ctx context.Context, log *slog.Logger, agentID string) (
 		OAuth: s.oauthConfig(), Managed: s.managed,
 		Outbound: provider.OutboundPolicy{AllowHosts: s.AllowHosts, AllowLinkLocal: s.AllowLinkLocal},
 		Transfers: amove.TransferOptions{Retention: retention, AgentID: agentID,
-			Concurrency: s.Concurrency, PartSize: int64(s.PartSizeMiB) << 20}})
+			Concurrency: s.Concurrency, PartSize: int64(s.PartSizeMiB) << 20, NoDownloadChecksums: s.noVerify}})
 }
 
 // localAdmin returns the user the agent and CLI act for, creating the local

@@ -197,7 +197,7 @@ completed, and was verified end to end unless --no-verify is given.`,
 					if st.State != transfer.Completed {
 						continue
 					}
-					if !st.ChecksumVerified && !x.noVerify {
+					if !st.ChecksumVerified && !a.s.noVerify {
 						rmErrs = append(rmErrs, fmt.Errorf("the copy of %s was not verified end to end: the source stays (--no-verify to remove it anyway)", jobs[i].name))
 						continue
 					}

@@ -104,7 +104,7 @@ newer than the destination. --delete removes what DST holds and SRC does not.`,
 				var startErrs []error
 				for _, rel := range sortedKeys(src) {
 					s := src[rel]
-					if d, ok := dst[rel]; ok && !differs(s, d, x.noVerify) {
+					if d, ok := dst[rel]; ok && !differs(s, d, a.s.noVerify) {
 						out.Unchanged++
 						continue
 					}

@@ -24,7 +24,6 @@ import (
 type xferFlags struct {
 	filter
 	bwlimit   string
-	noVerify  bool
 	overwrite bool
 }
 
@@ -77,7 +76,7 @@ func (a *app) registerXfer(cmd *cobra.Command, x *xferFlags) {
 	fs.IntVar(&a.s.Concurrency, "concurrency", 0, "parts or small files in flight at once (default 16)")
 	fs.IntVar(&a.s.PartSizeMiB, "part-size", 0, "part size of multipart transfers in MiB (default 16, raised to what the destination requires)")
 	fs.StringVar(&x.bwlimit, "bwlimit", "", "bandwidth cap per transfer in bytes per second, with a K, M or G suffix (1024-based): 10M")
-	fs.BoolVar(&x.noVerify, "no-verify", false, "do not require an end-to-end checksum: mv removes sources whose copy was not verified, sync compares size and modification time only")
+	fs.BoolVar(&a.s.noVerify, "no-verify", false, "skip the end-to-end checksum of downloads (faster on objects that carry only an MD5 ETag); mv removes sources whose copy was not verified, sync compares size and modification time only")
 	fs.BoolVar(&x.overwrite, "overwrite", false, "let a download replace existing local files (by default an existing file is refused and left as it was)")
 }
 
