@@ -9,10 +9,10 @@ import (
 
 // Chart geometry, in SVG user units.
 const (
-	chartLeft   = 56  // room for the axis labels
+	chartLeft   = 150 // room for the axis labels and the first rotated group label
 	chartTop    = 48  // title and legend
 	chartPlot   = 260 // plot height
-	chartBottom = 150 // rotated group labels
+	chartBottom = 120 // rotated group labels
 	groupWidth  = 64
 	barWidth    = 22
 )
@@ -74,7 +74,7 @@ func chart(res Results) string {
 		}
 		cx := chartLeft + i*groupWidth + groupWidth/2
 		fmt.Fprintf(&b, `<text transform="translate(%d,%d) rotate(-40)" text-anchor="end">%s</text>`+"\n",
-			cx, chartTop+chartPlot+14, html.EscapeString(g.Label))
+			cx, chartTop+chartPlot+14, html.EscapeString(shortLabel(g)))
 	}
 	// The line at 1.0, over the bars.
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#c53030" stroke-width="1.5" stroke-dasharray="6 3"/>`+"\n",
@@ -83,4 +83,17 @@ func chart(res Results) string {
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#4a5568"/>`+"\n", chartLeft, width-16, chartTop+chartPlot, chartTop+chartPlot)
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// shortLabel names a group in few enough characters to sit under its bars.
+func shortLabel(g Group) string {
+	l := strings.TrimSuffix(g.Label, " upload")
+	if l != g.Label {
+		return l + " up"
+	}
+	if l, ok := strings.CutSuffix(g.Label, "'s objects"); ok {
+		l = strings.Replace(l, " download of ", " down, from ", 1)
+		return l
+	}
+	return g.Label
 }

@@ -16,6 +16,16 @@ func markdown(res Results) string {
 		}
 		b.WriteString(". Wall seconds are the median with min–max; MB/s is of the median; CPU is user+system of the whole process.\n\n")
 	}
+	if v := m.Versions; len(v) > 0 {
+		fmt.Fprintf(&b, "Versions: %s, s5cmd %s, rclone %s, MinIO %s, amove %s.", v["go"], v["s5cmd"], v["rclone"], v["minio"], v["amove"])
+	}
+	if mc := m.Machine; len(mc) > 0 {
+		fmt.Fprintf(&b, " Machine: %s cores (%s), shared; load average %s at the start, %s at the end.",
+			mc["cpus"], mc["cpu"], mc["load_average_at_start"], mc["load_average_at_end"])
+	}
+	if len(m.Versions) > 0 || len(m.Machine) > 0 {
+		b.WriteString("\n\n")
+	}
 
 	b.WriteString("**Ratios and targets** (wall time of amove over the peer's, medians; below 1.0 amove is faster)\n\n")
 	b.WriteString("| row | amove/s5cmd | amove/rclone | targets of issue 16 |\n|---|---:|---:|---|\n")
