@@ -97,8 +97,9 @@ for b in bench-s5cmd bench-amove bench-up bench-c2c bench-c2c-dst; do $S5 mb "s3
 export AMOVE_DSN="sqlite:$WORK/amove/amove.db" AMOVE_KEY_FILE="$WORK/amove/secret.key" AMOVE_CONFIG="$WORK/amove/none.json"
 mkdir -p "$WORK/amove"
 for name in m m2; do
-	AMOVE_SECRET=$AWS_SECRET_ACCESS_KEY "$AMOVE" accounts add -type S3Generic -name "$name" \
-		-access "$AWS_ACCESS_KEY_ID" -endpoint "$EP" -region us-east-1 >/dev/null
+	# Double-dash flags: both the flag package and cobra read them.
+	AMOVE_SECRET=$AWS_SECRET_ACCESS_KEY "$AMOVE" accounts add --type S3Generic --name "$name" \
+		--access "$AWS_ACCESS_KEY_ID" --endpoint "$EP" --region us-east-1 >/dev/null
 done
 
 # rclone reads its remote "m" from the environment only.
@@ -289,7 +290,7 @@ meta = {
                "amove": out("git", "-C", "$ROOT", "describe", "--always", "--dirty")},
   "machine": {"cpus": str(os.cpu_count()), "cpu": next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
               "load_average_at_start": "$LOAD_START", "load_average_at_end": open("/proc/loadavg").read().split()[0], "kernel": os.uname().release},
-  "commands": {"amove cp": "amove accounts add -type S3Generic -name m ...; amove cp SRC DST (defaults: concurrency 16, 16 MiB parts)",
+  "commands": {"amove cp": "amove accounts add --type S3Generic --name m --access K --endpoint EP --region us-east-1 (AMOVE_SECRET); amove cp SRC DST (defaults: concurrency 16, 16 MiB parts)",
                "amovecp": "bench/amovecp -concurrency $CONC -part-size ${PART_MIB}MiB [-verify=false] up|down SRC DST",
                "s5cmd": "s5cmd --numworkers $CONC cp --concurrency $CONC --part-size $PART_MIB SRC DST",
                "rclone": "rclone copy SRC DST ${RCLONE_FLAGS[*]}",
