@@ -247,6 +247,14 @@ done
 # --- cloud to cloud --------------------------------------------------------------
 log "copy rows: uploading one $C2C_MIB MiB object with amove cp"
 rm -rf "$DATA/big" "$DATA/mid" "$DATA/small"
+# Room for them: the origins go, and the source plus one copy at a time must
+# fit (a full disk makes MinIO answer 507 XMinioStorageFull and the run fail).
+$S5 rm "s3://bench-s5cmd/*" >/dev/null 2>&1 || true
+$S5 rm "s3://bench-amove/*" >/dev/null 2>&1 || true
+free=$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')
+if [ "$free" -lt $((C2C_MIB * 5 / 2)) ]; then
+	log "WARNING: $free MiB free under $WORK; the copy rows need about $((C2C_MIB * 5 / 2)) MiB (C2C_MIB=$C2C_MIB)"
+fi
 mkdir -p "$DATA/c2c"
 head -c $((C2C_MIB << 20)) /dev/urandom >"$DATA/c2c/c2c.bin"
 "$AMOVE" cp "$DATA/c2c/" m:bench-c2c/src/ >"$WORK/origin.log" 2>&1 || { cat "$WORK/origin.log" >&2; exit 1; }
