@@ -14,15 +14,15 @@
 #   and once with `amove cp` (objects with a full-object CRC), untimed; then
 #   every tool downloads the SAME objects, of each origin in turn.
 # - Timed uploads go to a scratch bucket, removed after each run.
-# - Tools: `amove cp` (the product: cmd/amove, SQLite journal, defaults),
-#   bench/amovecp (the engine alone, no journal; also with -verify=false on
-#   s5cmd's objects), s5cmd and rclone, both pinned (bench/peers.sh).
+# - Tools: `amove cp` (the product: cmd/amove, SQLite journal, defaults; also
+#   with --no-verify on s5cmd's objects), bench/amovecp (the engine alone, no
+#   journal), s5cmd and rclone, both pinned (bench/peers.sh).
 # - Each cell is run REPS times, interleaved: every repetition runs each tool
 #   once, in an order that rotates per repetition; the report takes the
 #   median, min and max.
 # - The copy rows: one object of C2C_MIB, bucket to bucket on the same MinIO,
-#   server-side (same account or remote) and streamed (a second amove account;
-#   rclone --disable copy), amove through amove.Client (bench/c2c).
+#   server-side (same account or remote) and streamed (`amove cp` to a second
+#   account on the same endpoint; rclone --disable copy).
 # - The API rows: bench/apiload, the agent's list_objects against MinIO's own
 #   ListObjectsV2 on the same bucket at API_CLIENTS concurrency.
 #
@@ -67,8 +67,8 @@ S5CMD_BIN="${S5CMD_BIN:-$BIN/s5cmd}"
 RCLONE_BIN="${RCLONE_BIN:-$BIN/rclone}"
 [ -x "$S5CMD_BIN" ] || "$ROOT/bench/peers.sh" s5cmd
 [ -x "$RCLONE_BIN" ] || "$ROOT/bench/peers.sh" rclone
-log "building amove, amovecp, c2c, apiload, report"
-(cd "$ROOT" && for p in cmd/amove bench/amovecp bench/c2c bench/apiload bench/report; do
+log "building amove, amovecp, apiload, report"
+(cd "$ROOT" && for p in cmd/amove bench/amovecp bench/apiload bench/report; do
 	go build -o "$BIN/$(basename "$p")" "./$p"
 done)
 AMOVE="$BIN/amove"
@@ -159,15 +159,15 @@ set_cmd() {
 	up:rclone) SCRATCH="bench-up/rclone-$rep/$row/"; CMD=("$RCLONE_BIN" copy "$src" "m:$SCRATCH" "${RCLONE_FLAGS[@]}"); VERIFY="MD5 (ETag) and size" ;;
 	down:amove) CMD=("$AMOVE" cp "m:bench-$origin/$row/" "$OUT/") ;;
 	down:amovecp) CMD=("$BIN/amovecp" "${AMOVECP_FLAGS[@]}" down "s3://bench-$origin/$row/" "$OUT/") ;;
-	down:amovecp-nv) CMD=("$BIN/amovecp" "${AMOVECP_FLAGS[@]}" -verify=false down "s3://bench-$origin/$row/" "$OUT/"); VERIFY="none (-verify=false)" ;;
+	down:amove-nv) CMD=("$AMOVE" cp --no-verify "m:bench-$origin/$row/" "$OUT/"); VERIFY="none (--no-verify)" ;;
 	down:s5cmd) CMD=("$S5CMD_BIN" "${S5CMD_FLAGS[@]}" "${S5CMD_CP[@]}" "s3://bench-$origin/$row/*" "$OUT/"); VERIFY="none" ;;
 	down:rclone)
 		CMD=("$RCLONE_BIN" copy "m:bench-$origin/$row" "$OUT" "${RCLONE_FLAGS[@]}")
 		# rclone checks the MD5 where the object has one: a single-part ETag
 		# (or its own X-Amz-Meta-Md5chksum, absent here); else the size.
 		if [ "$row" = big ] && [ "$BIG_MIB" -gt "$PART_MIB" ]; then VERIFY="size only (multipart object, no MD5)"; else VERIFY="MD5 (ETag) and size"; fi ;;
-	copy-server:amove) SCRATCH="bench-c2c-dst/amove-$rep/"; CMD=("$BIN/c2c" -from m:bench-c2c/src/ -to "m:$SCRATCH") ;;
-	copy-stream:amove) SCRATCH="bench-c2c-dst/amove-s-$rep/"; CMD=("$BIN/c2c" -from m:bench-c2c/src/ -to "m2:$SCRATCH") ;;
+	copy-server:amove) SCRATCH="bench-c2c-dst/amove-$rep/"; CMD=("$AMOVE" cp m:bench-c2c/src/ "m:$SCRATCH") ;;
+	copy-stream:amove) SCRATCH="bench-c2c-dst/amove-s-$rep/"; CMD=("$AMOVE" cp m:bench-c2c/src/ "m2:$SCRATCH") ;;
 	copy-server:rclone) SCRATCH="bench-c2c-dst/rclone-$rep/"; CMD=("$RCLONE_BIN" copy m:bench-c2c/src "m:$SCRATCH" "${RCLONE_FLAGS[@]}"); VERIFY="size (multipart object, no MD5)" ;;
 	copy-stream:rclone) SCRATCH="bench-c2c-dst/rclone-s-$rep/"; CMD=("$RCLONE_BIN" copy m:bench-c2c/src "m:$SCRATCH" --disable copy "${RCLONE_FLAGS[@]}"); VERIFY="size (multipart object, no MD5)" ;;
 	*) echo "no command for $op:$tool" >&2; exit 1 ;;
@@ -240,7 +240,7 @@ for rep in $(seq 1 "$REPS"); do
 	for row in "${ROWS[@]}"; do
 		interleave up "$row" "" "$rep" amove amovecp s5cmd rclone
 		interleave down "$row" amove "$rep" amove amovecp s5cmd rclone
-		interleave down "$row" s5cmd "$rep" amove amovecp amovecp-nv s5cmd rclone
+		interleave down "$row" s5cmd "$rep" amove amove-nv amovecp s5cmd rclone
 	done
 done
 
@@ -299,10 +299,11 @@ meta = {
   "machine": {"cpus": str(os.cpu_count()), "cpu": next((l.split(":",1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
               "load_average_at_start": "$LOAD_START", "load_average_at_end": open("/proc/loadavg").read().split()[0], "kernel": os.uname().release},
   "commands": {"amove cp": "amove accounts add --type S3Generic --name m --access K --endpoint EP --region us-east-1 (AMOVE_SECRET); amove cp SRC DST (defaults: concurrency 16, 16 MiB parts)",
-               "amovecp": "bench/amovecp -concurrency $CONC -part-size ${PART_MIB}MiB [-verify=false] up|down SRC DST",
+               "amove cp --no-verify": "amove cp --no-verify m:BUCKET/PREFIX/ DIR/ (downloads of s5cmd's objects)",
+               "amovecp": "bench/amovecp -concurrency $CONC -part-size ${PART_MIB}MiB up|down SRC DST",
                "s5cmd": "s5cmd --numworkers $CONC cp --concurrency $CONC --part-size $PART_MIB SRC DST",
                "rclone": "rclone copy SRC DST ${RCLONE_FLAGS[*]}",
-               "c2c": "bench/c2c -from m:SRC -to m:DST (server-side) or m2:DST (streamed); rclone copy m:SRC m:DST (server-side), with --disable copy (streamed)"},
+               "copy": "amove cp m:SRC/ m:DST/ (server-side) or m2:DST/ (streamed); rclone copy m:SRC m:DST (server-side), with --disable copy (streamed)"},
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=2, ensure_ascii=False)
 EOF

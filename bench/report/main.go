@@ -97,7 +97,7 @@ type Run struct {
 	Row      string  `json:"row"`    // big, mid, small, c2c
 	Op       string  `json:"op"`     // up, down, copy-server, copy-stream
 	Origin   string  `json:"origin"` // which tool uploaded the objects a download reads; "-" for uploads
-	Tool     string  `json:"tool"`   // amove, amovecp, amovecp-nv, s5cmd, rclone
+	Tool     string  `json:"tool"`   // amove, amove-nv, amovecp, s5cmd, rclone
 	Rep      int     `json:"rep"`
 	Failed   bool    `json:"failed,omitempty"`
 	Wall     float64 `json:"wall_s"`
@@ -224,13 +224,13 @@ type Group struct {
 	Op     string `json:"op"`
 	Origin string `json:"origin"`
 	Label  string `json:"label"`
-	// Ratios of median wall times, amove (amove cp, or c2c for copies)
-	// over the peer; 0 when either side has no successful run.
+	// Ratios of median wall times, amove cp over the peer; 0 when either
+	// side has no successful run.
 	AmoveS5cmd  float64 `json:"amove_over_s5cmd"`
 	AmoveRclone float64 `json:"amove_over_rclone"`
-	// EngineNoVerifyS5cmd is bench/amovecp -verify=false over s5cmd.
-	EngineNoVerifyS5cmd float64 `json:"engine_noverify_over_s5cmd,omitempty"`
-	Checks              []Check `json:"checks"`
+	// NoVerifyS5cmd is `amove cp --no-verify` over s5cmd.
+	NoVerifyS5cmd float64 `json:"amove_noverify_over_s5cmd,omitempty"`
+	Checks        []Check `json:"checks"`
 }
 
 // Check is one target of issue 16 on one row.
@@ -254,13 +254,13 @@ type Results struct {
 
 var (
 	rowOrder  = []string{"big", "mid", "small", "c2c"}
-	toolOrder = []string{"amove", "amovecp", "amovecp-nv", "s5cmd", "rclone"}
+	toolOrder = []string{"amove", "amove-nv", "amovecp", "s5cmd", "rclone"}
 	toolNames = map[string]string{
-		"amove":      "amove cp",
-		"amovecp":    "bench/amovecp (engine)",
-		"amovecp-nv": "bench/amovecp -verify=false",
-		"s5cmd":      "s5cmd",
-		"rclone":     "rclone",
+		"amove":    "amove cp",
+		"amove-nv": "amove cp --no-verify",
+		"amovecp":  "bench/amovecp (engine)",
+		"s5cmd":    "s5cmd",
+		"rclone":   "rclone",
 	}
 )
 
@@ -379,7 +379,7 @@ func summarize(meta Meta, runs []Run, api []APIResult) Results {
 		g := Group{Row: k.row, Op: k.op, Origin: k.origin, Label: groupLabel(meta, k.row, k.op, k.origin),
 			AmoveS5cmd: ratio("amove", "s5cmd"), AmoveRclone: ratio("amove", "rclone")}
 		if k.op == "down" {
-			g.EngineNoVerifyS5cmd = ratio("amovecp-nv", "s5cmd")
+			g.NoVerifyS5cmd = ratio("amove-nv", "s5cmd")
 		}
 		check := func(what string, got, limit float64) {
 			if got > 0 {
@@ -401,7 +401,7 @@ func summarize(meta Meta, runs []Run, api []APIResult) Results {
 			check("amove/rclone wall", g.AmoveRclone, 1.0)
 		case k.op == "down":
 			check("amove/s5cmd wall", g.AmoveS5cmd, 1.25)
-			check("engine -verify=false/s5cmd wall", g.EngineNoVerifyS5cmd, 0.8)
+			check("amove --no-verify/s5cmd wall", g.NoVerifyS5cmd, 0.8)
 		}
 		if k.op == "up" || k.op == "down" {
 			a, ok1 := get("amove")

@@ -55,11 +55,6 @@ func markdown(res Results) string {
 			if name == "" {
 				name = c.Tool
 			}
-			if g.Op == "copy-server" || g.Op == "copy-stream" {
-				if c.Tool == "amove" {
-					name = "amove (Client.Copy, bench/c2c)"
-				}
-			}
 			if c.WallMed == 0 {
 				fmt.Fprintf(&b, "| %s | %s | FAILED (%d of %d runs) | | | | |\n", g.Label, name, c.Failed, c.Runs)
 				continue

@@ -16,7 +16,7 @@ big	up	-	s5cmd	1	2.0	0.5	0.5	20480	1073741824	1	none
 big	up	-	s5cmd	2	FAIL	0	0	0	1073741824	1	none
 big	up	-	s5cmd	3	4.0	0.5	0.5	20480	1073741824	1	none
 big	down	s5cmd	amove	1	1.5	1	1	1024	1073741824	1	MD5
-big	down	s5cmd	amovecp-nv	1	0.5	1	1	1024	1073741824	1	none
+big	down	s5cmd	amove-nv	1	0.5	1	1	1024	1073741824	1	none
 big	down	s5cmd	s5cmd	1	1.0	1	1	1024	1073741824	1	none
 `
 
@@ -53,7 +53,7 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("checks missing: %v", want)
 	}
 	down := res.Groups[1]
-	if down.AmoveS5cmd != 1.5 || down.EngineNoVerifyS5cmd != 0.5 {
+	if down.AmoveS5cmd != 1.5 || down.NoVerifyS5cmd != 0.5 {
 		t.Errorf("download group %+v", down)
 	}
 }
