@@ -347,7 +347,16 @@ func (a *app) follow(ctx context.Context, se *session, jobs []job, startErrs []e
 				events = nil // ctx is done: the case above ends the loop
 				continue
 			}
-			if i, mine := pending[ev.Status.ID]; mine && ev.Type == transfer.EventProgress && !ev.Status.State.Final() {
+			i, mine := pending[ev.Status.ID]
+			switch {
+			case !mine:
+			case ev.Status.State.Final() || ev.Status.State == transfer.Paused:
+				// Read the journal's status now rather than at the next
+				// tick: a short transfer would otherwise wait up to 500 ms.
+				if err := poll(); err != nil {
+					return out, err
+				}
+			case ev.Type == transfer.EventProgress:
 				pr.update(jobs[i].name, ev.Status)
 			}
 		case <-tick.C:
