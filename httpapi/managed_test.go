@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,9 +77,16 @@ func TestManagedStorageMinIO(t *testing.T) {
 	}
 	otherBucket := uniqueBucket("other")
 	var otherAcct cloudAccount
-	must(t, e.cloud(t, "POST", "/cloud/idrive_add_storage", otherTok.Token, map[string]any{
-		"cloudAccountName": "Amove", "bucketName": otherBucket, "storageTier": 2}), 200, &otherAcct)
+	// Through the hosted routes: storage with the spec 004 body (no
+	// bucket), then its bucket.
+	must(t, e.hosted(t, "POST", "/api/v1/cloudaccount/idrive_add_storage", otherTok.Token, map[string]any{
+		"storageTier": 2, "shared": false, "defaultPassword": "Other-Secret-Pass-1"}), 200, &otherAcct)
 	t.Cleanup(func() { e.cloud(t, "DELETE", "/cloud/idrive_delete_storage?id="+otherAcct.ID, otherTok.Token, nil) })
+	if !otherAcct.InternalStorage || otherAcct.StorageTier != 2 || strings.Contains(fmt.Sprint(otherAcct), "Other-Secret-Pass-1") {
+		t.Fatalf("hosted idrive_add_storage: %+v", otherAcct)
+	}
+	must(t, e.hosted(t, "POST", "/api/v1/cloudaccount/idrive_create_bucket?cloudAccountId="+otherAcct.ID+"&bucketName="+otherBucket,
+		otherTok.Token, nil), 200, nil)
 
 	// Regions, then alice's storage in the first one.
 	var regions []regionOut

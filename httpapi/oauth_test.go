@@ -16,10 +16,17 @@ import (
 
 	"github.com/amove/amove-go"
 	"github.com/amove/amove-go/httpapi"
+	boxfake "github.com/amove/amove-go/internal/fakes/box"
 	fake "github.com/amove/amove-go/internal/fakes/dropbox"
+	"github.com/amove/amove-go/internal/fakes/fakeauth"
+	gdrivefake "github.com/amove/amove-go/internal/fakes/gdrive"
+	onedrivefake "github.com/amove/amove-go/internal/fakes/onedrive"
 	"github.com/amove/amove-go/oauth"
 	"github.com/amove/amove-go/provider"
+	"github.com/amove/amove-go/provider/box"
 	"github.com/amove/amove-go/provider/dropbox"
+	"github.com/amove/amove-go/provider/gdrive"
+	"github.com/amove/amove-go/provider/onedrive"
 )
 
 // TestOAuthRoutesRoundTrip drives the Dropbox OAuth flow through the HTTP
@@ -127,5 +134,130 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	resp, _ = post("/cloud/generate_box_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "b"})
 	if resp.StatusCode != http.StatusNotImplemented {
 		t.Errorf("unconfigured provider: %d", resp.StatusCode)
+	}
+}
+
+// TestOAuthRoutesEveryProvider completes the authorization-code flow of
+// Box, OneDrive and Google Drive through their HTTP routes against their
+// fakes: the authorization URL carries the app's redirect and (where the
+// provider uses it) a PKCE challenge, the callback exchanges the code the
+// fake's consent gave, and the stored account lists its buckets.
+func TestOAuthRoutesEveryProvider(t *testing.T) {
+	type fakeServer struct {
+		url  string
+		auth *fakeauth.Auth
+		stop func()
+	}
+	cases := []struct {
+		name      string
+		cloudType provider.CloudType
+		provider  func() oauth.Provider
+		fake      func() fakeServer
+		tokenPath string
+		open      func(context.Context, provider.Config) (provider.Storage, error)
+	}{
+		{"box", provider.Box, func() oauth.Provider { return oauth.Box("app", "secret") },
+			func() fakeServer { s := boxfake.New(boxfake.Options{}); return fakeServer{s.URL, s.Auth, s.Close} },
+			"/oauth2/token", func(ctx context.Context, c provider.Config) (provider.Storage, error) { return box.Open(ctx, c) }},
+		{"onedrive", provider.OneDrive, func() oauth.Provider { return oauth.OneDrive("app", "secret", "") },
+			func() fakeServer {
+				s := onedrivefake.New(onedrivefake.Options{})
+				return fakeServer{s.URL, s.Auth, s.Close}
+			},
+			"/token", func(ctx context.Context, c provider.Config) (provider.Storage, error) { return onedrive.Open(ctx, c) }},
+		{"googledrive", provider.GoogleDrive, func() oauth.Provider { return oauth.GoogleDrive("app", "secret") },
+			func() fakeServer {
+				s := gdrivefake.New(gdrivefake.Options{})
+				return fakeServer{s.URL, s.Auth, s.Close}
+			},
+			"/token", func(ctx context.Context, c provider.Config) (provider.Storage, error) { return gdrive.Open(ctx, c) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.fake()
+			defer srv.stop()
+			prov := tc.provider()
+			prov.Config.Endpoint.AuthURL = srv.url + "/authorize"
+			prov.Config.Endpoint.TokenURL = srv.url + tc.tokenPath
+			ctx := context.Background()
+			dir := t.TempDir()
+			c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "key"),
+				Logger: slog.New(slog.DiscardHandler),
+				OAuth:  amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{tc.cloudType: prov}},
+				OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+					cfg.Endpoint = srv.url
+					return tc.open(ctx, cfg)
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, u, err := c.CreateTenant(ctx, "acme", amove.NewUser{Username: "ann", Role: amove.RoleDesktopAdmin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := c.IssueToken(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, Logger: slog.New(slog.DiscardHandler)})
+			defer api.Close()
+			agent := httptest.NewServer(api)
+			defer agent.Close()
+			client := httpapi.SpecClient(t, agent.URL)
+			post := func(path string, body any) (int, []byte) {
+				t.Helper()
+				b, _ := json.Marshal(body)
+				resp, err := client.Post(agent.URL+path+"?token="+url.QueryEscape(tok.Token), "application/json", bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var out bytes.Buffer
+				_, _ = out.ReadFrom(resp.Body)
+				return resp.StatusCode, out.Bytes()
+			}
+
+			redirect := "http://localhost:3000/oauth/" + tc.name
+			code, body := post("/cloud/generate_"+tc.name+"_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "Work " + tc.name})
+			var authURL string
+			if code != http.StatusOK || json.Unmarshal(body, &authURL) != nil || !strings.HasPrefix(authURL, srv.url+"/authorize?") {
+				t.Fatalf("authorization URL: %d %s", code, body)
+			}
+			q, _ := url.Parse(authURL)
+			if q.Query().Get("redirect_uri") != redirect || q.Query().Get("state") == "" {
+				t.Fatalf("authorization URL %s: want redirect_uri %s and a state", authURL, redirect)
+			}
+			if prov.PKCE && q.Query().Get("code_challenge") == "" {
+				t.Errorf("authorization URL %s: no PKCE challenge", authURL)
+			}
+			grant, err := srv.auth.Consent(authURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb := map[string]any{"code": grant, "state": q.Query().Get("state"), "redirectURL": redirect}
+			code, body = post("/cloud/"+tc.name+"_authorization_callback", cb)
+			var acct struct {
+				ID              string `json:"id"`
+				Name            string `json:"name"`
+				CloudType       int    `json:"cloudType"`
+				CredentialsData string `json:"credentialsData"`
+			}
+			if code != http.StatusOK || json.Unmarshal(body, &acct) != nil {
+				t.Fatalf("callback: %d %s", code, body)
+			}
+			if acct.Name != "Work "+tc.name || acct.CloudType != int(tc.cloudType) || acct.CredentialsData != "****" ||
+				strings.Contains(string(body), "access_token") {
+				t.Errorf("account %s", body)
+			}
+			code, body = post("/cloud/list_buckets", map[string]any{"id": acct.ID, "cloudType": int(tc.cloudType)})
+			if code != http.StatusOK || !strings.Contains(string(body), `"name"`) {
+				t.Errorf("list_buckets on the new account: %d %s", code, body)
+			}
+			// The code was single-use: the same callback again stores nothing.
+			if code, body = post("/cloud/"+tc.name+"_authorization_callback", cb); code != httpapi.StatusValidation {
+				t.Errorf("replayed callback: %d %s, want 499", code, body)
+			}
+		})
 	}
 }

@@ -1,15 +1,20 @@
 // Package fakeauth is the OAuth and throttling half shared by the SaaS fakes
 // (gdrive, onedrive, box): access tokens only the fake issued are accepted,
-// they can be expired on demand, a refresh-token grant issues new ones
+// they can be expired on demand, an authorization code (with its PKCE
+// challenge) exchanges for a pair, a refresh-token grant issues new ones
 // (rotating the refresh token when the provider does), and a schedule of 429
 // answers can be injected.
 package fakeauth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +32,7 @@ type Auth struct {
 	mu      sync.Mutex
 	access  map[string]time.Time // token -> expiry
 	refresh map[string]bool
+	codes   map[string]grant // authorization code -> what it was issued for
 
 	// Refreshes counts refresh-token grants served (successful or not).
 	Refreshes atomic.Int64
@@ -34,7 +40,37 @@ type Auth struct {
 
 // New returns an Auth; rotate as for Auth.Rotate.
 func New(rotate bool) *Auth {
-	return &Auth{Rotate: rotate, TTL: time.Hour, access: map[string]time.Time{}, refresh: map[string]bool{}}
+	return &Auth{Rotate: rotate, TTL: time.Hour, access: map[string]time.Time{}, refresh: map[string]bool{},
+		codes: map[string]grant{}}
+}
+
+// grant is what an authorization code was issued for: the token request
+// must repeat the redirect URI and, under PKCE, prove the verifier.
+type grant struct {
+	redirect, challenge string
+}
+
+// Consent stands for the provider's consent page: given the authorization
+// URL the app sent the user to, it returns the single-use code the provider
+// would redirect back with, bound to that URL's redirect_uri and PKCE
+// challenge (S256 only, as every provider here requires).
+func (a *Auth) Consent(authURL string) (string, error) {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	if q.Get("response_type") != "code" || q.Get("client_id") == "" || q.Get("redirect_uri") == "" {
+		return "", errors.New("fakeauth: authorization URL without response_type=code, client_id or redirect_uri")
+	}
+	if m := q.Get("code_challenge_method"); q.Get("code_challenge") != "" && m != "S256" {
+		return "", errors.New("fakeauth: code_challenge_method " + m + ", want S256")
+	}
+	code := randomToken("code-")
+	a.mu.Lock()
+	a.codes[code] = grant{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge")}
+	a.mu.Unlock()
+	return code, nil
 }
 
 func randomToken(prefix string) string {
@@ -77,9 +113,10 @@ func (a *Auth) Check(r *http.Request) bool {
 	return ok && time.Now().Before(exp)
 }
 
-// ServeToken is the token endpoint: the refresh_token grant only (the
-// authorization code flow belongs to the oauth package's tests). Client
-// credentials are accepted in the form or in Basic auth, unchecked.
+// ServeToken is the token endpoint: the authorization_code grant for codes
+// from Consent (single use, same redirect_uri, the PKCE verifier checked)
+// and the refresh_token grant. Client credentials are accepted in the form
+// or in Basic auth, unchecked.
 func (a *Auth) ServeToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	fail := func(code, desc string) {
@@ -94,8 +131,13 @@ func (a *Auth) ServeToken(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_request", err.Error())
 		return
 	}
-	if r.PostForm.Get("grant_type") != "refresh_token" {
-		fail("unsupported_grant_type", "only refresh_token")
+	switch r.PostForm.Get("grant_type") {
+	case "authorization_code":
+		a.exchange(w, r, fail)
+		return
+	case "refresh_token":
+	default:
+		fail("unsupported_grant_type", "authorization_code or refresh_token")
 		return
 	}
 	a.Refreshes.Add(1)
@@ -155,4 +197,34 @@ func ID(n int) string {
 	b := make([]byte, (n+1)/2)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)[:n]
+}
+
+// exchange serves the authorization_code grant.
+func (a *Auth) exchange(w http.ResponseWriter, r *http.Request, fail func(code, desc string)) {
+	code := r.PostForm.Get("code")
+	a.mu.Lock()
+	g, ok := a.codes[code]
+	delete(a.codes, code) // single use, even when the exchange fails
+	a.mu.Unlock()
+	switch {
+	case !ok:
+		fail("invalid_grant", "Invalid authorization code")
+		return
+	case r.PostForm.Get("redirect_uri") != g.redirect:
+		fail("invalid_grant", "redirect_uri does not match the authorization request")
+		return
+	case g.challenge != "":
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+			fail("invalid_grant", "PKCE verification failed")
+			return
+		}
+	}
+	at, rt, _ := a.Issue()
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"access_token":  at,
+		"token_type":    "bearer",
+		"expires_in":    int(a.TTL / time.Second),
+		"refresh_token": rt,
+	})
 }
