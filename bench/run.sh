@@ -264,6 +264,9 @@ for rep in $(seq 1 "$C2C_REPS"); do
 	interleave copy-server c2c "" "$rep" amove rclone
 	interleave copy-stream c2c "" "$rep" amove rclone
 done
+# The source goes too: MinIO refuses writes (507) below its free-space
+# threshold, and the API rows write.
+$S5 rm "s3://bench-c2c/*" >/dev/null 2>&1 || true
 
 # --- API -------------------------------------------------------------------------
 log "API: $API_CLIENTS clients, ${API_SECONDS}s per mode"

@@ -859,6 +859,9 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, lf localFi
 		bufp := j.e.bufs.get(256 << 10)
 		n, err := io.CopyBuffer(w, j.limited(ctx, io.LimitReader(rc, size)), *bufp)
 		j.e.bufs.put(bufp)
+		if err == nil {
+			startWriteback(f, off, n)
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
