@@ -37,50 +37,17 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 	defer srv.Close()
 	prov := oauth.Dropbox("app", "secret")
 	prov.Config.Endpoint = oauth2.Endpoint{AuthURL: srv.URL + "/oauth2/authorize", TokenURL: srv.URL + "/oauth2/token"}
-	cfg := amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{provider.Dropbox: prov}}
-	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "key"),
-		Logger: slog.New(slog.DiscardHandler), OAuth: cfg,
-		OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+	c, u, post := oauthAgent(t, map[provider.CloudType]oauth.Provider{provider.Dropbox: prov},
+		func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 			cfg.Endpoint = srv.URL
 			return dropbox.Open(ctx, cfg)
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, u, err := c.CreateTenant(ctx, "acme", amove.NewUser{Username: "ann", Role: amove.RoleDesktopAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := c.IssueToken(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, Logger: slog.New(slog.DiscardHandler)})
-	defer api.Close()
-	agent := httptest.NewServer(api)
-	defer agent.Close()
-
-	client := httpapi.SpecClient(t, agent.URL)
-	post := func(path string, body any) (*http.Response, []byte) {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		resp, err := client.Post(agent.URL+path+"?token="+url.QueryEscape(tok.Token), "application/json", bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out bytes.Buffer
-		_, _ = out.ReadFrom(resp.Body)
-		return resp, out.Bytes()
-	}
+		})
+	ctx := context.Background()
 	const redirect = "http://localhost:3000/oauth/dropbox"
-	resp, body := post("/cloud/generate_dropbox_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "Work Dropbox", "shared": true})
+	status, body := post("/cloud/generate_dropbox_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "Work Dropbox", "shared": true})
 	var authURL string
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &authURL) != nil || !strings.HasPrefix(authURL, srv.URL) {
-		t.Fatalf("authorization URL: %d %s", resp.StatusCode, body)
+	if status != http.StatusOK || json.Unmarshal(body, &authURL) != nil || !strings.HasPrefix(authURL, srv.URL) {
+		t.Fatalf("authorization URL: %d %s", status, body)
 	}
 	// The fake consents and redirects to the app with code and state.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -94,7 +61,7 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 		t.Fatalf("consent: %d %v", cr.StatusCode, err)
 	}
 	cb := map[string]any{"code": loc.Query().Get("code"), "state": loc.Query().Get("state"), "redirectURL": redirect}
-	resp, body = post("/cloud/dropbox_authorization_callback", cb)
+	status, body = post("/cloud/dropbox_authorization_callback", cb)
 	var acct struct {
 		ID              string `json:"id"`
 		Name            string `json:"name"`
@@ -102,8 +69,8 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 		Shared          bool   `json:"shared"`
 		CredentialsData string `json:"credentialsData"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &acct) != nil {
-		t.Fatalf("callback: %d %s", resp.StatusCode, body)
+	if status != http.StatusOK || json.Unmarshal(body, &acct) != nil {
+		t.Fatalf("callback: %d %s", status, body)
 	}
 	if acct.Name != "Work Dropbox" || acct.CloudType != int(provider.Dropbox) || !acct.Shared || acct.CredentialsData != "****" {
 		t.Errorf("account %s", body)
@@ -112,28 +79,28 @@ func TestOAuthRoutesRoundTrip(t *testing.T) {
 		t.Errorf("the callback answer leaks the token: %s", body)
 	}
 	// The account works: list its buckets through the API.
-	resp, body = post("/cloud/list_buckets", map[string]any{"id": acct.ID, "cloudType": int(provider.Dropbox)})
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), dropbox.RootBucket) {
-		t.Errorf("list_buckets on the new account: %d %s", resp.StatusCode, body)
+	status, body = post("/cloud/list_buckets", map[string]any{"id": acct.ID, "cloudType": int(provider.Dropbox)})
+	if status != http.StatusOK || !strings.Contains(string(body), dropbox.RootBucket) {
+		t.Errorf("list_buckets on the new account: %d %s", status, body)
 	}
 	// The state is single-use: replaying the callback is refused and stores nothing.
-	resp, body = post("/cloud/dropbox_authorization_callback", cb)
-	if resp.StatusCode != httpapi.StatusValidation {
-		t.Errorf("replayed callback: %d %s, want 499", resp.StatusCode, body)
+	status, body = post("/cloud/dropbox_authorization_callback", cb)
+	if status != httpapi.StatusValidation {
+		t.Errorf("replayed callback: %d %s, want 499", status, body)
 	}
 	// A provider error in the callback is refused too.
-	resp, _ = post("/cloud/dropbox_authorization_callback", map[string]any{"state": "x", "error": "access_denied", "errorDescription": "no", "redirectURL": redirect})
-	if resp.StatusCode != httpapi.StatusValidation {
-		t.Errorf("callback with error: %d, want 499", resp.StatusCode)
+	status, _ = post("/cloud/dropbox_authorization_callback", map[string]any{"state": "x", "error": "access_denied", "errorDescription": "no", "redirectURL": redirect})
+	if status != httpapi.StatusValidation {
+		t.Errorf("callback with error: %d, want 499", status)
 	}
 	list, err := c.ListAccounts(ctx, u.Principal())
 	if err != nil || len(list) != 1 {
 		t.Errorf("%d accounts after the refused callbacks, want 1 (%v)", len(list), err)
 	}
 	// A provider without an OAuth app configured answers 501.
-	resp, _ = post("/cloud/generate_box_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "b"})
-	if resp.StatusCode != http.StatusNotImplemented {
-		t.Errorf("unconfigured provider: %d", resp.StatusCode)
+	status, _ = post("/cloud/generate_box_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "b"})
+	if status != http.StatusNotImplemented {
+		t.Errorf("unconfigured provider: %d", status)
 	}
 }
 
@@ -179,44 +146,11 @@ func TestOAuthRoutesEveryProvider(t *testing.T) {
 			prov := tc.provider()
 			prov.Config.Endpoint.AuthURL = srv.url + "/authorize"
 			prov.Config.Endpoint.TokenURL = srv.url + tc.tokenPath
-			ctx := context.Background()
-			dir := t.TempDir()
-			c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "key"),
-				Logger: slog.New(slog.DiscardHandler),
-				OAuth:  amove.OAuthOptions{Providers: map[provider.CloudType]oauth.Provider{tc.cloudType: prov}},
-				OpenStorage: func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
+			_, _, post := oauthAgent(t, map[provider.CloudType]oauth.Provider{tc.cloudType: prov},
+				func(ctx context.Context, cfg provider.Config) (provider.Storage, error) {
 					cfg.Endpoint = srv.url
 					return tc.open(ctx, cfg)
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_, u, err := c.CreateTenant(ctx, "acme", amove.NewUser{Username: "ann", Role: amove.RoleDesktopAdmin})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tok, err := c.IssueToken(ctx, u.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, Logger: slog.New(slog.DiscardHandler)})
-			defer api.Close()
-			agent := httptest.NewServer(api)
-			defer agent.Close()
-			client := httpapi.SpecClient(t, agent.URL)
-			post := func(path string, body any) (int, []byte) {
-				t.Helper()
-				b, _ := json.Marshal(body)
-				resp, err := client.Post(agent.URL+path+"?token="+url.QueryEscape(tok.Token), "application/json", bytes.NewReader(b))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				var out bytes.Buffer
-				_, _ = out.ReadFrom(resp.Body)
-				return resp.StatusCode, out.Bytes()
-			}
+				})
 
 			redirect := "http://localhost:3000/oauth/" + tc.name
 			code, body := post("/cloud/generate_"+tc.name+"_authorization_url", map[string]any{"redirectURL": redirect, "cloudName": "Work " + tc.name})
@@ -259,5 +193,48 @@ func TestOAuthRoutesEveryProvider(t *testing.T) {
 				t.Errorf("replayed callback: %d %s, want 499", code, body)
 			}
 		})
+	}
+}
+
+// oauthAgent is an agent (httpapi on a Client with a SQLite store) with
+// the OAuth apps providers and drivers opened by open, a tenant "acme"
+// with its admin u, and post, which sends a JSON body to a /cloud route
+// with u's token through the OpenAPI-checking client and returns the
+// status and body.
+func oauthAgent(t *testing.T, providers map[provider.CloudType]oauth.Provider,
+	open func(context.Context, provider.Config) (provider.Storage, error)) (*amove.Client, amove.User, func(path string, body any) (int, []byte)) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + filepath.Join(dir, "a.db"), KeyFile: filepath.Join(dir, "key"),
+		Logger: slog.New(slog.DiscardHandler), OAuth: amove.OAuthOptions{Providers: providers}, OpenStorage: open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_, u, err := c.CreateTenant(ctx, "acme", amove.NewUser{Username: "ann", Role: amove.RoleDesktopAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.IssueToken(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(c, httpapi.Options{Roots: []string{dir}, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { api.Close() })
+	agent := httptest.NewServer(api)
+	t.Cleanup(agent.Close)
+	client := httpapi.SpecClient(t, agent.URL)
+	return c, u, func(path string, body any) (int, []byte) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		resp, err := client.Post(agent.URL+path+"?token="+url.QueryEscape(tok.Token), "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out bytes.Buffer
+		_, _ = out.ReadFrom(resp.Body)
+		return resp.StatusCode, out.Bytes()
 	}
 }
