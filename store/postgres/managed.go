@@ -17,16 +17,7 @@ func (s *Store) ManagedAccounts(ctx context.Context, tenantID string) ([]store.A
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	defer rows.Close()
-	var out []store.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, mapErr(rows.Err())
+	return scanAccounts(rows)
 }
 
 // PutUsageSample implements store.ManagedStore.

@@ -303,6 +303,11 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]store
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	return scanAccounts(rows)
+}
+
+// scanAccounts reads every row of an accountCols query and closes rows.
+func scanAccounts(rows *sql.Rows) ([]store.Account, error) {
 	defer rows.Close()
 	var out []store.Account
 	for rows.Next() {
