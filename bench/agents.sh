@@ -63,7 +63,7 @@ cleanup() {
 trap cleanup EXIT
 
 log "building amove and agentcopy"
-(cd "$ROOT" && go build -o "$WORK/amove" ./cmd/amove && go build -o "$WORK/agentcopy" ./bench/agentcopy)
+(cd "$ROOT" && go build -tags disable_grpc_modules -o "$WORK/amove" ./cmd/amove && go build -o "$WORK/agentcopy" ./bench/agentcopy)
 AC="$WORK/agentcopy"
 SRC="bench-agents-src-$PREFIXES-$PER-$SIZE"
 log "seeding s3://$SRC ($PREFIXES x $PER objects of $SIZE bytes; kept for the next run)"

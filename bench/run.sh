@@ -69,7 +69,7 @@ RCLONE_BIN="${RCLONE_BIN:-$BIN/rclone}"
 [ -x "$RCLONE_BIN" ] || "$ROOT/bench/peers.sh" rclone
 log "building amove, amovecp, apiload, report"
 (cd "$ROOT" && for p in cmd/amove bench/amovecp bench/apiload bench/report; do
-	go build -o "$BIN/$(basename "$p")" "./$p"
+	go build -tags disable_grpc_modules -o "$BIN/$(basename "$p")" "./$p" # as docs/cli.md builds amove
 done)
 AMOVE="$BIN/amove"
 

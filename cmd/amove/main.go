@@ -8,6 +8,10 @@
 //
 // Every command reads the same settings: flags, then AMOVE_* environment
 // variables, then the config file (--config, default <configdir>/amove/config.json).
+//
+// Build it with -tags disable_grpc_modules (docs/cli.md, Building): the GCS
+// driver never uses gRPC, whose DirectPath dependencies would otherwise add
+// about 16 MiB to the memory of every command.
 package main
 
 import (

@@ -84,12 +84,7 @@ func (j journal) Put(ctx context.Context, rec *transfer.JobRecord) error {
 		return mapErr(err)
 	}
 	defer items.Close()
-	parts, err := tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`)
-	if err != nil {
-		return mapErr(err)
-	}
+	parts := tx.StmtContext(ctx, j.s.addPart)
 	defer parts.Close()
 	for i, it := range rec.Items {
 		if _, err := items.ExecContext(ctx, rec.ID, i, it.UploadID, it.Done, it.Verified, it.Failed); err != nil {
@@ -157,7 +152,7 @@ func (j journal) Batch(ctx context.Context, id string, entries []transfer.Journa
 		return mapErr(err)
 	}
 	defer tx.Rollback()
-	b := batch{tx: tx, id: id}
+	b := batch{s: j.s, tx: tx, id: id}
 	defer b.close()
 	for _, e := range entries {
 		err := b.write(ctx, e)
@@ -174,9 +169,10 @@ func (j journal) Batch(ctx context.Context, id string, entries []transfer.Journa
 	return mapErr(tx.Commit())
 }
 
-// batch is one Batch transaction with its two common statements prepared
-// once (on first use), not parsed again for every entry.
+// batch is one Batch transaction with the Store's two prepared statements
+// bound to it (on first use).
 type batch struct {
+	s            *Store
 	tx           *sql.Tx
 	id           string
 	part, update *sql.Stmt
@@ -194,25 +190,15 @@ func (b *batch) close() {
 // write writes one entry; a missing item is sql.ErrNoRows or a foreign key
 // error.
 func (b *batch) write(ctx context.Context, e transfer.JournalEntry) error {
-	var err error
 	if p := e.Part; p != nil {
 		if b.part == nil {
-			b.part, err = b.tx.PrepareContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
-				VALUES (?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`)
-			if err != nil {
-				return err
-			}
+			b.part = b.tx.StmtContext(ctx, b.s.addPart)
 		}
-		_, err = b.part.ExecContext(ctx, b.id, e.Index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
+		_, err := b.part.ExecContext(ctx, b.id, e.Index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
 		return err
 	}
 	if b.update == nil {
-		b.update, err = b.tx.PrepareContext(ctx, `UPDATE transfer_items SET done = ?, verified = ?, failed = ?
-			WHERE transfer_id = ? AND idx = ? AND upload_id = ?`)
-		if err != nil {
-			return err
-		}
+		b.update = b.tx.StmtContext(ctx, b.s.finishItem)
 	}
 	u := e.Update
 	res, err := b.update.ExecContext(ctx, u.Done, u.Verified, u.Failed, b.id, e.Index, u.UploadID)
@@ -235,13 +221,32 @@ func (b *batch) write(ctx context.Context, e transfer.JournalEntry) error {
 	return err
 }
 
+// addPartSQL records a finished part, replacing an earlier record of it.
+const addPartSQL = `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
+	VALUES (?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`
+
+// prepareJournal prepares the statements every finished file or part runs.
+// The writer pool has one connection, so database/sql keeps them prepared
+// on it and a transaction's Stmt reuses them instead of parsing again.
+func (s *Store) prepareJournal(ctx context.Context) error {
+	var err error
+	if s.addPart, err = s.w.PrepareContext(ctx, addPartSQL); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	// An item whose upload id is unchanged (a file done): the common case.
+	s.finishItem, err = s.w.PrepareContext(ctx, `UPDATE transfer_items SET done = ?, verified = ?, failed = ?
+		WHERE transfer_id = ? AND idx = ? AND upload_id = ?`)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
 // AddPart is one statement: it runs for every part, and the foreign key
 // tells a missing job or item apart from success without a prior read.
 func (j journal) AddPart(ctx context.Context, id string, index int, p transfer.PartRecord) error {
-	_, err := j.s.w.ExecContext(ctx, `INSERT INTO transfer_parts (transfer_id, idx, number, size, etag, checksum, sum)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (transfer_id, idx, number) DO UPDATE SET size = excluded.size, etag = excluded.etag, checksum = excluded.checksum, sum = excluded.sum`,
-		id, index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
+	_, err := j.s.addPart.ExecContext(ctx, id, index, p.Number, p.Size, p.ETag, p.Checksum.String(), p.Sum.String())
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return j.noItem(ctx, id, index)
