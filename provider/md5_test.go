@@ -3,6 +3,7 @@ package provider_test
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -136,4 +137,30 @@ func TestHashable(t *testing.T) {
 			t.Errorf("Hashable(%q) = %v, NewHash ok = %v", alg, provider.Hashable(alg), ok)
 		}
 	}
+}
+
+// ExampleNewHash hashes two files' worth of bytes at once, as a download of
+// several objects does: each stream has its own Digest, closed once its
+// Sum is taken (MD5 digests share the process's SIMD lanes until then).
+func ExampleNewHash() {
+	var wg sync.WaitGroup
+	sums := make([]provider.Checksum, 2)
+	for k, body := range []string{"abc", "hello, world"} {
+		wg.Go(func() {
+			h, ok := provider.NewHash(provider.HashMD5)
+			if !ok {
+				return
+			}
+			defer h.Close()
+			h.Write([]byte(body))
+			sums[k] = provider.Checksum{Hash: provider.HashMD5, Value: hex.EncodeToString(h.Sum(nil))}
+		})
+	}
+	wg.Wait()
+	for _, s := range sums {
+		fmt.Println(s)
+	}
+	// Output:
+	// md5:900150983cd24fb0d6963f7d28e17f72
+	// md5:e4d7f1b4ed2e42d15898f4b27b019da4
 }
