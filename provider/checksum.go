@@ -86,28 +86,43 @@ func (c Checksum) Equal(o Checksum) bool {
 	return !c.IsZero() && c.Hash == o.Hash && strings.EqualFold(c.Value, o.Value)
 }
 
-// NewHash returns a hash.Hash that computes h, or false for an algorithm
-// this package does not know.
-func NewHash(h Hash) (hash.Hash, bool) {
+// NewHash returns a Digest that computes h, or false for an algorithm this
+// package does not know. It is the one constructor of the project's
+// streaming digests; the caller closes the Digest once done with it. MD5
+// digests share the process's SIMD hasher (md5.go) when several streams
+// are hashed at once.
+func NewHash(h Hash) (Digest, bool) {
+	var hh hash.Hash
 	switch h {
 	case HashMD5:
-		return md5.New(), true
+		return newMD5(), true
 	case HashSHA1:
-		return sha1.New(), true
+		hh = sha1.New()
 	case HashSHA256:
-		return sha256.New(), true
+		hh = sha256.New()
 	case HashCRC32:
-		return crc32.NewIEEE(), true
+		hh = crc32.NewIEEE()
 	case HashCRC32C:
-		return crc32.New(CRC32C), true
+		hh = crc32.New(CRC32C)
 	case HashCRC64:
-		return crc64.New(crc64NVME), true
+		hh = crc64.New(crc64NVME)
 	case HashDropbox:
-		return NewDropboxHash(), true
+		hh = NewDropboxHash()
 	case HashQuickXor:
-		return NewQuickXor(), true
+		hh = NewQuickXor()
+	default:
+		return nil, false
 	}
-	return nil, false
+	return plainDigest{hh}, true
+}
+
+// Hashable reports whether NewHash computes h.
+func Hashable(h Hash) bool {
+	switch h {
+	case HashMD5, HashSHA1, HashSHA256, HashCRC32, HashCRC32C, HashCRC64, HashDropbox, HashQuickXor:
+		return true
+	}
+	return false
 }
 
 var crc64NVME = crc64.MakeTable(0x9A6C9329AC4BC9B5)
@@ -118,6 +133,7 @@ func SumBytes(h Hash, b []byte) Checksum {
 	if !ok {
 		return Checksum{}
 	}
+	defer hh.Close()
 	hh.Write(b)
 	return Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}
 }
@@ -195,7 +211,8 @@ func CombineChecksums(h Hash, ranges []Range) (Checksum, bool) {
 	return Checksum{Hash: h, Value: hex.EncodeToString(out)}, true
 }
 
-// combineMD5Parts is S3's multipart ETag digest of parts with MD5 sums.
+// combineMD5Parts is S3's multipart ETag digest of parts with MD5 sums:
+// 16 bytes a part, hashed on the spot by crypto/md5.
 func combineMD5Parts(parts []Range) (Checksum, bool) {
 	if len(parts) == 0 {
 		return Checksum{}, false

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"sync"
@@ -55,11 +54,12 @@ type Writer struct {
 	wobj Object
 	werr error
 
-	sums map[Hash]hash.Hash
-	n    int64
-	err  error // sticky: the first failure
-	obj  Object
-	once sync.Once
+	sums  map[Hash]Digest
+	final map[Hash]Checksum // the sums once the Writer is done; nil before
+	n     int64
+	err   error // sticky: the first failure
+	obj   Object
+	once  sync.Once
 }
 
 // NewWriter starts writing bucket/key. opts.Size, when known, helps
@@ -75,7 +75,7 @@ func (p *Portable) NewWriter(ctx context.Context, bucket, key string, opts Write
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Writer{ctx: ctx, cancel: cancel, p: p, bucket: bucket, key: key, what: what, opts: opts,
-		sums: map[Hash]hash.Hash{}}
+		sums: map[Hash]Digest{}}
 	f := p.Features()
 	for _, h := range f.Checksums {
 		w.Track(h)
@@ -127,11 +127,28 @@ func (w *Writer) Track(h Hash) {
 // Sum returns the h digest of the bytes written so far, or a zero Checksum
 // when h is not tracked.
 func (w *Writer) Sum(h Hash) Checksum {
+	if w.final != nil {
+		return w.final[h]
+	}
 	hh, ok := w.sums[h]
 	if !ok {
 		return Checksum{}
 	}
 	return Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}
+}
+
+// release keeps the digests' values for Sum and closes them, once the
+// Writer takes no more bytes.
+func (w *Writer) release() {
+	if w.final != nil {
+		return
+	}
+	final := make(map[Hash]Checksum, len(w.sums))
+	for h, hh := range w.sums {
+		final[h] = Checksum{Hash: h, Value: hex.EncodeToString(hh.Sum(nil))}
+		hh.Close()
+	}
+	w.final = final
 }
 
 // Write buffers or sends b. An error is final: the upload is aborted.
@@ -211,6 +228,7 @@ func (w *Writer) fail(err error) {
 // abort discards what was sent, once. The cleanup runs on a context that
 // outlives a cancelled one, so a cancel still aborts the remote upload.
 func (w *Writer) abort() {
+	defer w.release()
 	w.once.Do(func() {
 		w.cancel()
 		if w.mu == nil {
@@ -270,10 +288,12 @@ func (w *Writer) Close() error {
 		defer cancel()
 		_ = w.p.st.Delete(ctx, w.bucket, w.key)
 		w.once.Do(w.cancel)
+		w.release()
 		return w.err
 	}
 	w.err = fmt.Errorf("%w: writer closed", ErrInvalid)
 	w.once.Do(w.cancel)
+	w.release()
 	return nil
 }
 

@@ -3,7 +3,6 @@ package transfer
 import (
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"sync"
@@ -27,7 +26,7 @@ type filePart struct {
 	r    *io.SectionReader
 	size int64
 	algs []provider.Hash
-	hs   []hash.Hash
+	hs   []provider.Digest
 
 	// mu: an HTTP transport may still call Read from its own goroutine
 	// after the request returned.
@@ -125,10 +124,23 @@ func (p *filePart) sum(alg provider.Hash) (provider.Checksum, error) {
 	if !ok {
 		return provider.Checksum{}, fmt.Errorf("%w: checksum algorithm %q", provider.ErrUnsupported, alg)
 	}
+	defer h.Close()
 	if _, err := io.Copy(h, io.NewSectionReader(p.r, 0, p.size)); err != nil {
 		return provider.Checksum{}, err
 	}
 	return provider.Checksum{Hash: alg, Value: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// close releases the digests once the part is sent and its sums taken;
+// what a transport still reads afterwards is no longer hashed, and sum
+// reads the window again.
+func (p *filePart) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range p.hs {
+		h.Close()
+	}
+	p.algs, p.hs, p.sums = nil, nil, nil
 }
 
 // partHashes remembers the algorithm of the digests a destination reported

@@ -254,11 +254,13 @@ func (j *job) streamCopy(ctx context.Context, i int, it ItemRecord) error {
 		var body io.Reader = rc
 		srcHash, _ := provider.NewHash(it.SrcSum.Hash)
 		if srcHash != nil {
+			defer srcHash.Close()
 			body = io.TeeReader(body, srcHash)
 		}
 		dstAlg := firstHash(j.dst)
 		dstHash, _ := provider.NewHash(dstAlg)
 		if dstHash != nil {
+			defer dstHash.Close()
 			body = io.TeeReader(body, dstHash)
 		}
 		o, err := j.dst.Write(ctx, j.rec.Dest.Bucket, it.Dst, body, it.Size, provider.WriteOptions{})
@@ -314,7 +316,7 @@ func (j *job) openStream(ctx context.Context, it ItemRecord) (io.ReadCloser, err
 func firstHash(st provider.Storage) provider.Hash {
 	if h, ok := provider.Capability[provider.Hasher](st); ok {
 		for _, alg := range h.Hashes() {
-			if _, known := provider.NewHash(alg); known {
+			if provider.Hashable(alg) {
 				return alg
 			}
 		}
@@ -492,6 +494,7 @@ func (j *job) uploadFilePart(ctx context.Context, mu provider.MultipartUploader,
 			return err
 		}
 		body := newFilePart(f, off, size, it.SumHash, j.partHash.get())
+		defer body.close()
 		p, err := mu.UploadPart(ctx, u, num, body, size)
 		if err != nil {
 			return err
@@ -666,12 +669,13 @@ func (j *job) fetchWhole(ctx context.Context, f *os.File, rc io.Reader, it ItemR
 	// A digest no stream computes (an S3 multipart ETag of an object in
 	// one part) folds from the one digest of its single range.
 	alg := want.Hash
-	if _, ok := provider.NewHash(alg); !ok {
+	if !provider.Hashable(alg) {
 		alg = provider.RangeHash(alg)
 	}
 	var w io.Writer = f
 	h, _ := provider.NewHash(alg)
 	if h != nil {
+		defer h.Close()
 		w = io.MultiWriter(f, h)
 	}
 	// A pooled buffer a little larger than the object: one Read sees EOF,
@@ -854,6 +858,7 @@ func (j *job) downloadPart(ctx context.Context, i int, it ItemRecord, lf localFi
 		var w io.Writer = io.NewOffsetWriter(f, off)
 		h, _ := provider.NewHash(it.SumHash)
 		if h != nil {
+			defer h.Close()
 			w = io.MultiWriter(w, h) // hashed once written, as in downloadWhole
 		}
 		bufp := j.e.bufs.get(256 << 10)

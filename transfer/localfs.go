@@ -279,6 +279,7 @@ func (lf localFile) sum(h provider.Hash, off, n int64) (provider.Checksum, error
 	if !ok {
 		return provider.Checksum{}, fmt.Errorf("%w: checksum algorithm %q", provider.ErrUnsupported, h)
 	}
+	defer hh.Close()
 	f, err := lf.root.OpenFile(lf.tmp, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return provider.Checksum{}, err
@@ -301,7 +302,7 @@ func (j *job) partsOnDisk(lf localFile, it ItemRecord) bool {
 		if want.IsZero() {
 			want = p.Checksum
 		}
-		if _, ok := provider.NewHash(want.Hash); !ok {
+		if !provider.Hashable(want.Hash) {
 			continue
 		}
 		got, err := lf.sum(want.Hash, int64(p.Number-1)*it.PartSize, p.Size)

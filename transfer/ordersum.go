@@ -3,7 +3,6 @@ package transfer
 import (
 	"context"
 	"encoding/hex"
-	"hash"
 	"io"
 	"os"
 	"sync"
@@ -18,11 +17,13 @@ import (
 // are in the file (from the page cache, overlapped with the download),
 // and the digest is ready when the last range lands; never a pass over the
 // file after the download. Ranges a run before a restart wrote are read
-// back the same way, once.
+// back the same way, once. The digest is closed once every range is
+// hashed or one failed; a download abandoned halfway leaves it to the
+// garbage collector (provider.Digest).
 type orderSum struct {
 	lf       localFile
 	alg      provider.Hash
-	h        hash.Hash
+	h        provider.Digest
 	partSize int64
 	size     int64
 	parts    int
@@ -32,7 +33,8 @@ type orderSum struct {
 	next   int  // the next range to hash
 	busy   bool // a goroutine is hashing; it hashes whatever lands meanwhile too
 	err    error
-	done   chan struct{} // closed once every range is hashed or one failed
+	final  provider.Checksum // the digest, once every range is hashed
+	done   chan struct{}     // closed once every range is hashed or one failed
 }
 
 // newOrderSum returns nil when alg cannot be computed here.
@@ -71,6 +73,10 @@ func (o *orderSum) land(num int) {
 		select {
 		case <-o.done:
 		default:
+			if o.err == nil {
+				o.final = provider.Checksum{Hash: o.alg, Value: hex.EncodeToString(o.h.Sum(nil))}
+			}
+			o.h.Close()
 			close(o.done)
 		}
 	}
@@ -100,5 +106,5 @@ func (o *orderSum) sum(ctx context.Context) (provider.Checksum, error) {
 	if o.err != nil {
 		return provider.Checksum{}, o.err
 	}
-	return provider.Checksum{Hash: o.alg, Value: hex.EncodeToString(o.h.Sum(nil))}, nil
+	return o.final, nil
 }

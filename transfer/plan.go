@@ -234,10 +234,7 @@ func (e *Engine) sourceItems(ctx context.Context, src Location) (st provider.Sto
 // to compute of those the provider reported (provider.Preference), among
 // the algorithms this engine can compute.
 func srcSum(o provider.Object) provider.Checksum {
-	return o.Checksums.Best(func(h provider.Hash) bool {
-		_, ok := provider.NewHash(h)
-		return ok
-	})
+	return o.Checksums.Best(provider.Hashable)
 }
 
 // partsSum is the check of an object whose only digest is an S3

@@ -3,7 +3,6 @@ package transfer
 import (
 	"context"
 	"encoding/hex"
-	"hash"
 	"sync"
 	"sync/atomic"
 
@@ -28,10 +27,11 @@ type readCheck struct {
 	vouched atomic.Int64
 
 	mu      sync.Mutex
-	h       hash.Hash
-	next    int           // number of the next part to hash
-	broken  bool          // a part failed: the digest will never be whole
-	advance chan struct{} // closed and replaced whenever next or broken changes
+	h       provider.Digest   // closed once broken or summed
+	final   provider.Checksum // the digest of every part, once summed
+	next    int               // number of the next part to hash
+	broken  bool              // a part failed: the digest will never be whole
+	advance chan struct{}     // closed and replaced whenever next or broken changes
 }
 
 func newReadCheck(alg provider.Hash) *readCheck {
@@ -54,6 +54,9 @@ func (s *readCheck) fail() {
 	defer s.mu.Unlock()
 	if !s.broken {
 		s.broken = true
+		if s.h != nil && s.final.IsZero() {
+			s.h.Close()
+		}
 		s.wake()
 	}
 }
@@ -65,7 +68,11 @@ func (s *readCheck) sum(n int) (provider.Checksum, bool) {
 	if s.h == nil || s.broken || s.next != n+1 {
 		return provider.Checksum{}, false
 	}
-	return provider.Checksum{Hash: s.alg, Value: hex.EncodeToString(s.h.Sum(nil))}, true
+	if s.final.IsZero() {
+		s.final = provider.Checksum{Hash: s.alg, Value: hex.EncodeToString(s.h.Sum(nil))}
+		s.h.Close()
+	}
+	return s.final, true
 }
 
 // addInOrder hashes part num's bytes once parts 1..num-1 are hashed. The

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"time"
 
@@ -177,10 +176,13 @@ func (j *job) stream(ctx context.Context) error {
 
 	// Without the source's digest, hash the bytes in order: those an
 	// earlier run sent first, read again.
-	var h hash.Hash
+	var h provider.Digest
 	var hashed int64
 	if sum.IsZero() && alg != "" {
 		h, _ = provider.NewHash(alg)
+	}
+	if h != nil {
+		defer h.Close()
 	}
 	catchUp := func(to int64) error {
 		if h == nil || to == hashed {

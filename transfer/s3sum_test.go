@@ -3,6 +3,8 @@ package transfer_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,6 +208,88 @@ func TestS3DownloadMultipartETag(t *testing.T) {
 		}
 		if stat, _ := run(wrongParts{st}, key, true); stat.State != transfer.Completed || stat.ChecksumVerified {
 			t.Errorf("%s, no checks: %s %q verified %v, want completed unverified", key, stat.State, stat.Error, stat.ChecksumVerified)
+		}
+	}
+}
+
+// TestS3DownloadMD5OnlyByteFlip: objects whose only digest is an MD5 (a
+// multipart ETag of 13 parts, and 24 single-part objects) download
+// verified and identical with many MD5 streams open at once, so that they
+// share the SIMD hasher's lanes; then a proxy flips one byte of one GET
+// and the download fails on the checksum, leaving no file in place for
+// the damaged object.
+func TestS3DownloadMD5OnlyByteFlip(t *testing.T) {
+	env := testenv.RequireS3(t)
+	direct := openS3(t, env, env.Endpoint)
+	bucket := newBucket(t, direct)
+	objs := map[string][]byte{"big/mp": randBytes(41, 13*(5<<20)-11)}
+	putMultipart(t, direct.Client(), bucket, "big/mp", objs["big/mp"], 5<<20)
+	for k := range 24 {
+		key := fmt.Sprintf("small/%02d", k)
+		objs[key] = randBytes(100+k, 256<<10+k*4099)
+		if _, err := direct.Write(context.Background(), bucket, key, bytes.NewReader(objs[key]), int64(len(objs[key])), provider.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key := range objs {
+		o, err := direct.Stat(context.Background(), bucket, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if best := o.Checksums.Best(nil); strings.HasPrefix(key, "small/") && best.Hash != provider.HashMD5 ||
+			strings.HasPrefix(key, "big/") && (!best.IsZero() || o.Checksums.MD5Parts == "") {
+			t.Fatalf("%s has checksums %+v: want an MD5 (ETag) and nothing cheaper", key, o.Checksums)
+		}
+	}
+	proxy := newS3Proxy(t, env.Endpoint)
+	st := openS3(t, env, proxy.URL)
+	run := func(prefix string) (transfer.Status, string) {
+		t.Helper()
+		e := transfer.New(transfer.Options{Open: accounts{"s3": st}.open, Concurrency: 12, PartSize: 8 << 20, MaxAttempts: 1})
+		defer e.Close()
+		dir := t.TempDir()
+		id := startJob(t, e, transfer.Request{Kind: transfer.Download, Source: transfer.Location{Account: "s3", Bucket: bucket, Key: prefix}, LocalPath: dir + "/"})
+		return wait(t, e, id), dir
+	}
+	for _, prefix := range []string{"big/", "small/"} {
+		stat, dir := run(prefix)
+		if stat.State != transfer.Completed || !stat.ChecksumVerified {
+			t.Fatalf("%s: %s %q verified %v", prefix, stat.State, stat.Error, stat.ChecksumVerified)
+		}
+		for key, b := range objs {
+			if rel, ok := strings.CutPrefix(key, prefix); ok {
+				if got, err := os.ReadFile(filepath.Join(dir, rel)); err != nil || !bytes.Equal(got, b) {
+					t.Errorf("%s: downloaded bytes differ (%v)", key, err)
+				}
+			}
+		}
+
+		_, before := proxy.Flips()
+		proxy.FlipNextDownload()
+		stat, dir = run(prefix)
+		if _, after := proxy.Flips(); after != before+1 {
+			t.Fatalf("%s: the proxy flipped %d bytes, want 1", prefix, after-before)
+		}
+		if stat.State != transfer.Failed || !strings.Contains(stat.Error, "checksum") {
+			t.Fatalf("%s with a flipped byte: %s %q, want failed on the checksum", prefix, stat.State, stat.Error)
+		}
+		// Every file in place is a whole, right one; the damaged one is not there.
+		missing := 0
+		for key, b := range objs {
+			rel, ok := strings.CutPrefix(key, prefix)
+			if !ok {
+				continue
+			}
+			got, err := os.ReadFile(filepath.Join(dir, rel))
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				missing++
+			case err != nil || !bytes.Equal(got, b):
+				t.Errorf("%s: a file with wrong bytes is in place (%v)", key, err)
+			}
+		}
+		if missing == 0 {
+			t.Errorf("%s: every file is in place although one GET was damaged", prefix)
 		}
 	}
 }

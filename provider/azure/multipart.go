@@ -2,7 +2,6 @@ package azure
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -175,7 +174,8 @@ func section(r io.ReadSeeker, size int64) (io.ReadSeeker, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("part reader: %w", err)
 	}
-	h := md5.New()
+	h, _ := provider.NewHash(provider.HashMD5)
+	defer h.Close()
 	got, err := io.CopyN(h, r, size)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, nil, fmt.Errorf("part reader: %w", err)

@@ -146,7 +146,8 @@ func (s *Storage) writeBlocks(ctx context.Context, bucket, key string, r io.Read
 		}
 	}
 
-	h := md5.New()
+	h, _ := provider.NewHash(provider.HashMD5)
+	defer h.Close()
 	var (
 		ids     []string
 		total   int64

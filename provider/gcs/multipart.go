@@ -3,7 +3,6 @@ package gcs
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -148,7 +147,8 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 	if err != nil {
 		return provider.Part{}, err
 	}
-	md := md5.New()
+	md, _ := provider.NewHash(provider.HashMD5)
+	defer md.Close()
 	crc := crc32.New(provider.CRC32C)
 	if _, err := io.Copy(io.MultiWriter(md, crc), &countingReader{ctx: ctx, r: io.LimitReader(r, size)}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {

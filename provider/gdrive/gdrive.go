@@ -21,7 +21,6 @@ package gdrive
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -440,7 +439,8 @@ func (s backend) Upload(ctx context.Context, parent, name string, existing *tree
 	if size >= 0 && n > size {
 		return tree.Entry{}, fmt.Errorf("%w: reader has more than the %d bytes announced", provider.ErrInvalid, size)
 	}
-	h := md5.New()
+	h, _ := provider.NewHash(provider.HashMD5)
+	defer h.Close()
 	var body func() io.Reader
 	var single bool
 	var counted *countReader // the bytes a resumable upload read

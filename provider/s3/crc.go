@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -25,9 +24,12 @@ func crcOf(r io.ReadSeeker) (uint32, error) {
 	return h.Sum32(), nil
 }
 
-// md5Of reads r to the end for its MD5 and seeks back to the start.
+// md5Of reads r to the end for its MD5 and seeks back to the start. The
+// parts of an upload are hashed concurrently: provider.NewHash shares
+// them out over the process's SIMD MD5 lanes.
 func md5Of(r io.ReadSeeker) ([]byte, error) {
-	h := md5.New()
+	h, _ := provider.NewHash(provider.HashMD5)
+	defer h.Close()
 	if err := hashOf(r, h); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package storj
 
 import (
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -78,7 +77,8 @@ func (s *Storage) UploadPart(ctx context.Context, u provider.Upload, n int, r io
 			_ = pu.Abort()
 		}
 	}()
-	h := md5.New()
+	h, _ := provider.NewHash(provider.HashMD5)
+	defer h.Close()
 	got, err := io.Copy(io.MultiWriter(pu, h), ctxReader{ctx, r})
 	if err != nil {
 		if ctx.Err() != nil {
