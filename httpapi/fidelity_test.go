@@ -269,3 +269,29 @@ func TestTimeSpan(t *testing.T) {
 		}
 	}
 }
+
+// A listing's lastModified is formatted once (wireTime); its JSON must be
+// byte for byte what encoding/json makes of the time.Time in UTC, whatever
+// the zone and the fraction of a second.
+func TestWireTimeJSON(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 30, 6, 23, 1, 962_000_000, time.UTC),
+		time.Date(2026, 11, 30, 6, 23, 1, 0, time.UTC),
+		time.Date(2026, 11, 30, 6, 23, 1, 123_456_789, paris),
+		time.Date(1999, 1, 2, 3, 4, 5, 100, paris),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+	} {
+		want, err := json.Marshal(tm.UTC())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(newWireTime(tm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%v: wireTime %s, time.Time %s", tm, got, want)
+		}
+	}
+}

@@ -82,7 +82,7 @@ type sharedMemory struct{ *memory.Storage }
 
 func (sharedMemory) Close() error { return nil }
 
-func newEnv(t *testing.T, cfg envConfig) *env {
+func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -308,7 +308,7 @@ func (e *env) memoryAccount(t testing.TB, token, name, bucket string) string {
 // minio returns the test MinIO server (skipping without one, failing under
 // CI) and a new bucket on it, made with the driver: the API's create_bucket
 // is for Amove storage only.
-func minio(t *testing.T) (testenv.S3, string) {
+func minio(t testing.TB) (testenv.S3, string) {
 	t.Helper()
 	s3env := testenv.RequireS3(t)
 	st, err := s3driver.Open(context.Background(), provider.Config{

@@ -209,14 +209,20 @@ func (h *hub) removeWhenDone(p amove.Principal, id, path string) {
 }
 
 // appNotification tells the caller's sockets about a non-GET call.
+// The message is made only for a user with a socket open: most calls have
+// no one listening.
 func (h *hub) appNotification(p amove.Principal, r *http.Request) {
-	msg, _ := json.Marshal(envelope{Type: notifyApp, Data: appNotice{Endpoint: r.URL.Path, Method: r.Method, Origin: r.Header.Get("Origin")}})
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var msg []byte
 	for c := range h.conns {
-		if c.p.UserID == p.UserID {
-			trySend(c, msg)
+		if c.p.UserID != p.UserID {
+			continue
 		}
+		if msg == nil {
+			msg, _ = json.Marshal(envelope{Type: notifyApp, Data: appNotice{Endpoint: r.URL.Path, Method: r.Method, Origin: r.Header.Get("Origin")}})
+		}
+		trySend(c, msg)
 	}
 }
 

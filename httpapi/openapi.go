@@ -326,7 +326,7 @@ func schemaOf(t reflect.Type, response bool) jsonSchema {
 		return nullable(s)
 	}
 	switch {
-	case t == timeType:
+	case t == timeType || t == reflect.TypeFor[wireTime]():
 		return jsonSchema{"type": "string", "format": "date-time"}
 	case t == reflect.TypeFor[dotnetTime]():
 		return jsonSchema{"type": "string", "description": "RFC 3339, or 0001-01-01T00:00:00 when unset"}

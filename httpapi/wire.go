@@ -135,16 +135,24 @@ const (
 
 // object is one entry of an ICloudStorageObjectCollection.
 type object struct {
-	ID           string     `json:"id,omitempty"`
-	Name         string     `json:"name"`
-	Key          string     `json:"key"`
-	Size         int64      `json:"size"`
-	LastModified *time.Time `json:"lastModified,omitempty"`
-	ETag         string     `json:"eTag,omitempty"`
-	ContentType  string     `json:"contentType,omitempty"`
-	ObjectType   int        `json:"objectType"`
-	IsFolder     bool       `json:"isFolder"`
+	ID           string   `json:"id,omitempty"`
+	Name         string   `json:"name"`
+	Key          string   `json:"key"`
+	Size         int64    `json:"size"`
+	LastModified wireTime `json:"lastModified,omitempty"`
+	ETag         string   `json:"eTag,omitempty"`
+	ContentType  string   `json:"contentType,omitempty"`
+	ObjectType   int      `json:"objectType"`
+	IsFolder     bool     `json:"isFolder"`
 }
+
+// wireTime is a time as encoding/json writes a time.Time (RFC 3339 with
+// nanoseconds, here always UTC), formatted when the answer is built: a
+// listing of a thousand objects then makes no MarshalJSON call per object,
+// whose output encoding/json would parse again to check it.
+type wireTime string
+
+func newWireTime(t time.Time) wireTime { return wireTime(t.UTC().Format(time.RFC3339Nano)) }
 
 type objectList struct {
 	Data              []object `json:"data"`
@@ -160,8 +168,7 @@ func objectsOut(p provider.Page) objectList {
 			w.ObjectType = objectDirectory
 		}
 		if !o.ModTime.IsZero() {
-			m := o.ModTime.UTC()
-			w.LastModified = &m
+			w.LastModified = newWireTime(o.ModTime)
 		}
 		out.Data[i] = w
 	}

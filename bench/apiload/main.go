@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +71,9 @@ type config struct {
 	minioPID int
 	bucket   string
 	cfg      provider.Config // empty Endpoint: the memory driver
+	// cpuProfile is where the agent child writes a pprof CPU profile of
+	// each agent-mode run; empty means none.
+	cpuProfile string
 }
 
 // result is one mode's figures, printed as a table row or as JSON.
@@ -102,6 +106,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON object per mode")
 	serve := flag.Bool("serve", false, "internal: run the agent and print its address (the child of agent mode)")
 	flag.StringVar(&c.bucket, "bucket", "", "internal: the bucket the child lists")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the agent child (agent mode) to this file")
 	flag.Parse()
 	c.cfg = provider.Config{CloudType: provider.S3Generic, Endpoint: os.Getenv("AMOVE_TEST_S3_ENDPOINT"),
 		AccessKey: os.Getenv("AMOVE_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("AMOVE_TEST_S3_SECRET_KEY")}
@@ -255,6 +260,17 @@ func serveAgent(c config) error {
 	if err := json.NewEncoder(os.Stdout).Encode(agentInfo{Base: "http://" + ln.Addr().String(), Token: tok.Token, Dir: dir}); err != nil {
 		return err
 	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes the pipe
 	return nil
 }
@@ -265,6 +281,9 @@ func agentMode(ctx context.Context, c config) (result, error) {
 		return result{}, err
 	}
 	args := []string{"-serve", "-bucket", c.bucket, "-objects", strconv.Itoa(c.objects)}
+	if c.cpuProfile != "" {
+		args = append(args, "-cpuprofile", c.cpuProfile)
+	}
 	child := exec.CommandContext(ctx, self, args...)
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()

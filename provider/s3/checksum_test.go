@@ -230,6 +230,9 @@ func TestETagDigests(t *testing.T) {
 		{sum + "-x", "", ""},
 		{sum[:30] + "-3", "", ""},
 		{"z123456789abcdef0123456789abcdef-2", "", ""},
+		{`"` + strings.ToUpper(sum) + `"`, sum, ""},
+		{`"0123456789abcdef0123456789abcdeg"`, "", ""},
+		{`"0123456789abcdef 123456789abcdef"`, "", ""},
 		{"", "", ""},
 	} {
 		if got := etagMD5(tc.etag).Value; got != tc.md5 {

@@ -102,7 +102,7 @@ func etagMD5(etag string) provider.Checksum {
 	if len(e) != 32 || strings.Contains(e, "-") {
 		return provider.Checksum{}
 	}
-	if _, err := hex.DecodeString(e); err != nil {
+	if !isHex(e) {
 		return provider.Checksum{}
 	}
 	return provider.Checksum{Hash: provider.HashMD5, Value: e}
@@ -117,10 +117,22 @@ func etagMD5Parts(etag string) provider.Checksum {
 	if !ok || len(sum) != 32 || n == "" || strings.TrimLeft(n, "0123456789") != "" {
 		return provider.Checksum{}
 	}
-	if _, err := hex.DecodeString(sum); err != nil {
+	if !isHex(sum) {
 		return provider.Checksum{}
 	}
 	return provider.Checksum{Hash: provider.HashMD5Parts, Value: sum}
+}
+
+// isHex reports whether s is lower-case hex digits only. It decodes
+// nothing: a listing checks every object's ETag, and hex.DecodeString
+// allocated for each.
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // encrypted reports whether a response names SSE-KMS or SSE-C encryption,

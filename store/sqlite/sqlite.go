@@ -52,6 +52,11 @@ type Store struct {
 	// writer's one connection: parsing them again for every transaction
 	// cost a job of small files more CPU than executing them (journal.go).
 	addPart, finishItem *sql.Stmt
+
+	// The reads every API request makes (the caller's user, the account it
+	// names), prepared once on the read pool: parsing the SQL again for
+	// each request cost more CPU than running it.
+	getUser, getAccount *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -116,12 +121,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepareReads(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// prepareReads prepares getUser and getAccount. database/sql prepares a
+// statement again on each read connection it runs on, once.
+func (s *Store) prepareReads(ctx context.Context) error {
+	var err error
+	if s.getUser, err = s.r.PrepareContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if s.getAccount, err = s.r.PrepareContext(ctx, `SELECT `+accountCols+` FROM cloud_accounts
+		WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
 }
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.addPart, s.finishItem} {
+	for _, st := range []*sql.Stmt{s.addPart, s.finishItem, s.getUser, s.getAccount} {
 		if st != nil {
 			st.Close()
 		}
@@ -256,7 +279,7 @@ func scanUser(row *sql.Row) (store.User, error) {
 
 // GetUser implements store.Store.
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return scanUser(s.getUser.QueryRowContext(ctx, id))
 }
 
 // GetUserByUsername implements store.Store.
@@ -305,8 +328,7 @@ func scanAccount(row scanner) (store.Account, error) {
 
 // GetAccount implements store.Store.
 func (s *Store) GetAccount(ctx context.Context, tenantID, id string) (store.Account, error) {
-	return scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM cloud_accounts
-		WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL`, id, tenantID))
+	return scanAccount(s.getAccount.QueryRowContext(ctx, id, tenantID))
 }
 
 // ListAccounts implements store.Store.
