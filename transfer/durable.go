@@ -28,9 +28,10 @@ import (
 //     a name, so a crash leaves nothing, as in 1;
 //  3. it is linked to its name (linkAnon): a crash now leaves either no
 //     name or the name of the whole, durable file; the journal does not
-//     call the item done, so a resume fetches it again (and, without
-//     overwrite, finds its name taken: ErrExists, as after a crash
-//     between the link and the journal record of the per-file commit);
+//     call the item done, so a resume fetches it again and finds its
+//     name taken by the same bytes, which it takes as the download
+//     (linkAnon: sameBytes), as after a crash between the link and the
+//     journal record of the per-file commit;
 //  4. it waits for the next such sync: the name is durable;
 //  5. the journal records the item done.
 //

@@ -3,8 +3,10 @@
 package transfer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +25,8 @@ func (lf localFile) createAnon() (*os.File, error) {
 		return nil, err
 	}
 	defer release()
-	fd, err := unix.Openat(int(d.Fd()), ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	// Readable too, so linkAnon can compare it with a file under its name.
+	fd, err := unix.Openat(int(d.Fd()), ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +38,10 @@ func (lf localFile) createAnon() (*os.File, error) {
 // the name durable. A name that exists is never replaced without
 // overwrite (a link fails on it, with no window between check and use);
 // with overwrite the file is linked under the partial name and renamed
-// over it. errNoAnonLink says the file cannot be named here (no /proc).
+// over it. A regular file with the same bytes under the name is taken as
+// this one: what a crash after the link and before the journal's record
+// leaves, so the resume finishes the item instead of failing it.
+// errNoAnonLink says the file cannot be named here (no /proc).
 func (lf localFile) linkAnon(d, f *os.File, overwrite bool) error {
 	src := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 	dirfd := int(d.Fd())
@@ -48,6 +54,9 @@ func (lf localFile) linkAnon(d, f *os.File, overwrite bool) error {
 			err = unix.Renameat(dirfd, tmp, dirfd, filepath.Base(lf.dst))
 		}
 	case errors.Is(err, unix.EEXIST):
+		if sameBytes(dirfd, filepath.Base(lf.dst), f) {
+			return nil
+		}
 		return fmt.Errorf("%w: %s", ErrExists, lf.dst)
 	case errors.Is(err, unix.ENOENT):
 		if _, serr := os.Stat("/proc/self/fd"); serr != nil {
@@ -58,6 +67,36 @@ func (lf localFile) linkAnon(d, f *os.File, overwrite bool) error {
 		return &os.LinkError{Op: "link", Old: src, New: lf.dst, Err: err}
 	}
 	return nil
+}
+
+// sameBytes reports whether name in the folder dirfd is a regular file
+// (not followed if a link) with the bytes of f.
+func sameBytes(dirfd int, name string, f *os.File) bool {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	g := os.NewFile(uintptr(fd), name)
+	defer g.Close()
+	a, aerr := f.Stat()
+	b, berr := g.Stat()
+	if aerr != nil || berr != nil || !b.Mode().IsRegular() || a.Size() != b.Size() {
+		return false
+	}
+	ra, rb := io.NewSectionReader(f, 0, a.Size()), io.NewSectionReader(g, 0, b.Size())
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		n, err := io.ReadFull(ra, ba)
+		if _, err := io.ReadFull(rb, bb[:n]); err != nil || !bytes.Equal(ba[:n], bb[:n]) {
+			return false
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 // syncFS is syncfs(2) of the file system that holds the open folder fd.
