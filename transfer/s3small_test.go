@@ -48,6 +48,12 @@ func TestS3ManySmallDownloads(t *testing.T) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // the shared MinIO's disk is small
+		for key := range want {
+			_ = direct.Delete(ctx, bucket, key)
+		}
+		_ = direct.DeleteBucket(ctx, bucket)
+	})
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "amove.db"))
 	if err != nil {
 		t.Fatal(err)
