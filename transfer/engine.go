@@ -99,6 +99,10 @@ type Engine struct {
 	closed bool
 	wg     sync.WaitGroup // job runs
 	loops  sync.WaitGroup // the expiry loop
+
+	// barriers make small downloads durable with shared syncs, one per
+	// file system (durable.go).
+	barriers fsBarriers
 }
 
 // New returns an Engine. Call Restore to pick up jobs of an earlier process

@@ -643,8 +643,13 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		_ = lf.root.Remove(lf.tmp)
 		return err
 	}
+	verified := !want.IsZero() || rangeChecked
+	if anon && lf.d.barrier != nil && j.pending != nil {
+		j.deferCommit(ctx, i, it, lf, f, verified)
+		return nil
+	}
 	if anon {
-		err = lf.commitAnon(f, j.rec.Overwrite)
+		err = lf.commitAnon(ctx, f, j.rec.Overwrite, false)
 	} else {
 		err = lf.commitFile(f, j.rec.Overwrite)
 	}
@@ -656,7 +661,7 @@ func (j *job) downloadWhole(ctx context.Context, i int, it ItemRecord) error {
 		return err
 	}
 	j.bytesDone.Add(it.Size)
-	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: !want.IsZero() || rangeChecked})
+	j.markItem(ctx, i, ItemUpdate{Done: true, Verified: verified})
 	return nil
 }
 

@@ -1,40 +1,16 @@
 package transfer
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // journalQueue writes a job's item updates and parts through a
-// JournalBatcher with group commit: a writer that finds no commit under way
-// commits its entry at once; writers that come while a commit is under way
-// join the next batch, which the first of them commits as soon as that
-// commit ends, in one transaction, while the others wait for it. So no
-// entry waits for a timer, a lone writer pays one commit as before,
-// sixteen workers finishing small files share one commit instead of
-// queueing for sixteen, and no writer commits more than its own batch.
+// JournalBatcher with group commit (groupCommit): sixteen workers
+// finishing small files share one transaction instead of queueing for
+// sixteen, and a lone writer pays one commit as before.
 type journalQueue struct {
 	b  JournalBatcher
 	j  Journal // per-entry fallback when a batch fails
 	id string
-
-	mu       sync.Mutex
-	cur      *journalBatch // the batch being filled
-	flushing bool          // a commit is under way; cur is empty when false
-}
-
-// journalBatch is the entries of one commit and, once done is closed, the
-// commit's outcome. lead is closed when the commit before it ended: the
-// batch's first writer then commits it.
-type journalBatch struct {
-	entries []JournalEntry
-	lead    chan struct{}
-	done    chan struct{}
-	err     error
-}
-
-func newBatch() *journalBatch {
-	return &journalBatch{lead: make(chan struct{}), done: make(chan struct{})}
+	gc groupCommit[JournalEntry]
 }
 
 func newJournalQueue(j Journal, id string) *journalQueue {
@@ -42,38 +18,14 @@ func newJournalQueue(j Journal, id string) *journalQueue {
 	if !ok {
 		return nil
 	}
-	return &journalQueue{b: b, j: j, id: id, cur: newBatch()}
+	q := &journalQueue{b: b, j: j, id: id}
+	q.gc.commit = q.commit
+	return q
 }
 
 // write records e and returns once it is committed.
 func (q *journalQueue) write(ctx context.Context, e JournalEntry) error {
-	q.mu.Lock()
-	b := q.cur
-	b.entries = append(b.entries, e)
-	switch {
-	case !q.flushing:
-		q.flushing = true // no commit under way: commit b now
-	case len(b.entries) > 1:
-		q.mu.Unlock()
-		<-b.done // b's first writer commits it
-		return b.err
-	default:
-		q.mu.Unlock()
-		<-b.lead // b's turn: the commit under way ended
-		q.mu.Lock()
-	}
-	q.cur = newBatch()
-	q.mu.Unlock()
-	b.err = q.commit(ctx, b.entries)
-	close(b.done)
-	q.mu.Lock()
-	if len(q.cur.entries) > 0 {
-		close(q.cur.lead) // its first writer commits it next
-	} else {
-		q.flushing = false
-	}
-	q.mu.Unlock()
-	return b.err
+	return q.gc.do(ctx, e)
 }
 
 // commit records entries in one transaction. Should that fail, each entry

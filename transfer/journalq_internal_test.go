@@ -56,9 +56,9 @@ func TestJournalQueueGroupCommit(t *testing.T) {
 
 	// A batch the journal refuses (an item outside the plan) is recorded
 	// entry by entry: the good entries stay, the bad one is an error.
-	q.mu.Lock()
-	q.cur.entries = append(q.cur.entries, JournalEntry{Index: n + 1, Update: ItemUpdate{Done: true}})
-	q.mu.Unlock()
+	q.gc.mu.Lock()
+	q.gc.cur.vals = append(q.gc.cur.vals, JournalEntry{Index: n + 1, Update: ItemUpdate{Done: true}})
+	q.gc.mu.Unlock()
 	if err := q.write(ctx, JournalEntry{Index: 0, Update: ItemUpdate{Failed: "x"}}); err == nil {
 		t.Error("a batch with an item outside the plan: no error")
 	}

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,11 +29,28 @@ var ErrExists = errors.New("transfer: the local file exists and the request does
 // the agent's key). The protected paths are resolved at each call: some
 // (a database's WAL) appear after the engine starts.
 func (e *Engine) protectedPath(p string, mayHold bool) error {
+	return protectedAt(p, e.resolvedProtected(), mayHold)
+}
+
+// resolvedProtected is Options.Protected resolved now (localpath.Resolve).
+// A download resolves them once per run (job.localDir) rather than once
+// per file: a path that appears later resolves to the same place, its
+// folder having been resolved already.
+func (e *Engine) resolvedProtected() []string {
+	out := make([]string, 0, len(e.opts.Protected))
 	for _, q := range e.opts.Protected {
 		r, err := localpath.Resolve(q)
 		if err != nil {
 			r = filepath.Clean(q)
 		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// protectedAt is protectedPath against protected paths already resolved.
+func protectedAt(p string, protected []string, mayHold bool) error {
+	for _, r := range protected {
 		if localpath.Within(p, r) || !mayHold && localpath.Within(r, p) {
 			return fmt.Errorf("%w: %s", ErrProtected, p)
 		}
@@ -112,7 +130,8 @@ func downloadBase(rec *JobRecord) string {
 
 // localDir gives a download job's writes their folder as an os.Root, so a
 // key's name or a symlink planted in the folder cannot lead a write outside
-// it. Opened on first use; closed when the run ends.
+// it. Opened on first use, with the protected paths resolved for the run;
+// closed when the run ends.
 func (j *job) localDir() (*os.Root, string, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -128,16 +147,69 @@ func (j *job) localDir() (*os.Root, string, error) {
 		return nil, "", err
 	}
 	j.root = r
+	j.protected = j.e.resolvedProtected()
+	j.folders = map[string]*folder{}
+	j.sharedSync = sharedSyncWorks()
 	return r, base, nil
 }
 
 func (j *job) closeLocalDir() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	for _, d := range j.folders {
+		if d.f != nil {
+			d.f.Close()
+		}
+	}
+	j.folders = nil
 	if j.root != nil {
 		j.root.Close()
 		j.root = nil
 	}
+}
+
+// maxFolders bounds the folders a download run keeps open: past it (a
+// bucket of many thousands of prefixes), a folder is opened for each use.
+const maxFolders = 256
+
+// folder is one folder of a download's files, prepared once per run: made,
+// checked against the protected paths, and kept open, so the files
+// written into it (createAnon, linkAnon) cost no lookup of its path.
+type folder struct {
+	f    *os.File // nil past maxFolders: opened through the root per use
+	real string   // its resolved path (localpath.Resolve)
+	// barrier, when set, makes small files in it durable with one shared
+	// sync of its file system (durable.go) instead of fsyncs per file.
+	barrier *groupCommit[int]
+}
+
+// folder returns the prepared folder dir (relative to root), making it on
+// first use and refusing one that resolves into a protected path (a
+// download into the home folder of a key such as ".config/amove").
+func (j *job) folder(root *os.Root, base, dir string) (*folder, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if d, ok := j.folders[dir]; ok {
+		return d, nil
+	}
+	if err := root.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	real, err := localpath.Resolve(filepath.Join(base, dir))
+	if err != nil {
+		return nil, err
+	}
+	d := &folder{real: real}
+	if len(j.folders) < maxFolders {
+		if d.f, err = root.Open(dir); err != nil {
+			return nil, err
+		}
+		if j.sharedSync {
+			d.barrier = j.e.barriers.of(d.f)
+		}
+		j.folders[dir] = d
+	}
+	return d, nil
 }
 
 // localFile is one download target inside the job's folder.
@@ -145,11 +217,11 @@ type localFile struct {
 	root     *os.Root
 	dst, tmp string // relative to root
 	dir      string // the folder of dst, relative to root
+	d        *folder
 }
 
-// target prepares the folders of item it's file, refusing a folder that
-// resolves into a protected path (a download into the home folder of a
-// key such as ".config/amove/secret.key").
+// target prepares the folder of item it's file and refuses a file that
+// is, or lies in, a protected path.
 func (j *job) target(it ItemRecord) (localFile, error) {
 	root, base, err := j.localDir()
 	if err != nil {
@@ -160,17 +232,38 @@ func (j *job) target(it ItemRecord) (localFile, error) {
 		return localFile{}, fmt.Errorf("%w: %s is outside %s", provider.ErrInvalid, it.Dst, base)
 	}
 	lf := localFile{root: root, dst: rel, tmp: partialPath(rel, j.rec.ID), dir: filepath.Dir(rel)}
-	if err := root.MkdirAll(lf.dir, 0o755); err != nil {
+	if lf.d, err = j.folder(root, base, lf.dir); err != nil {
 		return localFile{}, err
 	}
-	real, err := localpath.ResolveParent(filepath.Join(base, rel))
-	if err != nil {
-		return localFile{}, err
-	}
-	if err := j.e.protectedPath(real, false); err != nil {
+	j.mu.Lock()
+	protected := j.protected
+	j.mu.Unlock()
+	if err := protectedAt(filepath.Join(lf.d.real, filepath.Base(rel)), protected, false); err != nil {
 		return localFile{}, err
 	}
 	return lf, nil
+}
+
+// openDir is lf's folder, open: the run's descriptor, or one opened for
+// this use; release closes what openDir opened.
+func (lf localFile) openDir() (d *os.File, release func(), err error) {
+	if lf.d != nil && lf.d.f != nil {
+		return lf.d.f, func() {}, nil
+	}
+	if d, err = lf.root.Open(lf.dir); err != nil {
+		return nil, nil, err
+	}
+	return d, func() { d.Close() }, nil
+}
+
+// syncDir makes lf's folder's names durable.
+func (lf localFile) syncDir() error {
+	d, release, err := lf.openDir()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return d.Sync()
 }
 
 // create makes a new, empty partial file: O_EXCL and mode 0600, so it is
@@ -243,29 +336,42 @@ func (lf localFile) commitFile(f *os.File, overwrite bool) error {
 	if err != nil {
 		return err
 	}
-	d, err := lf.root.Open(lf.dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return lf.syncDir()
 }
 
 // errNoAnonLink is linkAnon's answer where an unnamed file (createAnon)
 // cannot be given a name: the download starts over with a partial file.
 var errNoAnonLink = errors.New("transfer: an unnamed file cannot be linked here")
 
-// commitAnon is commitFile for an unnamed file from createAnon: its bytes
-// are synced before it gets its name, the folder after (linkAnon); no
-// partial name to remove. The mode is set as for a partial file (0644
-// whatever the umask). It closes f.
-func (lf localFile) commitAnon(f *os.File, overwrite bool) error {
-	err := f.Sync()
-	if cerr := f.Chmod(0o644); err == nil {
-		err = cerr
+// commitAnon is commitFile for an unnamed file from createAnon: the mode
+// is set as for a partial file (0644 whatever the umask), its bytes are
+// made durable before it gets its name (linkAnon), the folder's names
+// after; no partial name to remove. With shared, both steps wait for a
+// sync of the file system shared with the other small files in flight
+// (durable.go); without, the file and then the folder are fsynced. It
+// closes f.
+func (lf localFile) commitAnon(ctx context.Context, f *os.File, overwrite, shared bool) error {
+	d, release, err := lf.openDir()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	defer release()
+	durable := func(f *os.File) error {
+		if shared {
+			return lf.d.barrier.do(ctx, int(d.Fd()))
+		}
+		return f.Sync()
+	}
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = durable(f)
 	}
 	if err == nil {
-		err = lf.linkAnon(f, overwrite)
+		err = lf.linkAnon(d, f, overwrite)
+	}
+	if err == nil {
+		err = durable(d)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

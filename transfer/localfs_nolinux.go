@@ -13,7 +13,13 @@ func (lf localFile) createAnon() (*os.File, error) {
 	return nil, errors.ErrUnsupported
 }
 
-func (lf localFile) linkAnon(f *os.File, overwrite bool) error { return errNoAnonLink }
+func (lf localFile) linkAnon(d, f *os.File, overwrite bool) error { return errNoAnonLink }
+
+// Shared syncs (durable.go) are a Linux feature here: small downloads
+// fsync the file and its folder.
+func syncFS(int) error                    { return errors.ErrUnsupported }
+func fsID(*os.File) (dev uint64, ok bool) { return 0, false }
+func sharedSyncWorks() bool               { return false }
 
 // startWriteback is a Linux hint (sync_file_range); here commit's fsync
 // writes everything.

@@ -218,3 +218,74 @@ func TestUploadSmallSourceChanged(t *testing.T) {
 		t.Fatalf("the changed file was stored: %v", err)
 	}
 }
+
+// TestResumeAfterCrashBeforeRecord: a crash after a small download got its
+// name and before the journal recorded it done leaves the whole file
+// under its name and the item not done. The resume takes a file with the
+// same bytes as the download (the item is done, the file untouched) and
+// never replaces one with other bytes (the item fails: it exists).
+func TestResumeAfterCrashBeforeRecord(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemory(t, "b")
+	want := map[string][]byte{"p/a": randBytes(1, 5000), "p/b": randBytes(2, 70_000), "p/c": nil}
+	for k, b := range want {
+		if _, err := mem.Write(ctx, "b", k, bytes.NewReader(b), int64(len(b)), provider.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jr := transfer.NewMemJournal()
+	e := transfer.New(transfer.Options{Open: accounts{"m": mem}.open, Journal: jr})
+	dir := filepath.Join(t.TempDir(), "d")
+	id := startJob(t, e, transfer.Request{Kind: transfer.Download, LocalPath: dir + "/", Source: transfer.Location{Account: "m", Bucket: "b", Key: "p/"}})
+	mustComplete(t, e, id)
+	e.Close()
+
+	// The journal as the crash left it: running, no item done; one file
+	// changed by someone else meanwhile.
+	rec, err := jr.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.State = transfer.Running
+	if err := jr.Put(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for i := range rec.Items {
+		if err := jr.UpdateItem(ctx, id, i, transfer.ItemUpdate{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed := filepath.Join(dir, "b")
+	if err := os.WriteFile(changed, []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e = transfer.New(transfer.Options{Open: accounts{"m": mem}.open, Journal: jr})
+	defer e.Close()
+	if err := e.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := wait(t, e, id)
+	if st.State != transfer.Failed || st.FilesDone != 2 || st.FilesFailed != 1 || !strings.Contains(st.Error, "exists") {
+		t.Fatalf("resume: %s %q, %d done, %d failed", st.State, st.Error, st.FilesDone, st.FilesFailed)
+	}
+	if got, _ := os.ReadFile(changed); string(got) != "someone else's" {
+		t.Fatalf("the changed file was replaced: %q", got)
+	}
+	after, err := os.Stat(filepath.Join(dir, "a"))
+	if err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the file with the same bytes was replaced (%v)", err)
+	}
+	for _, k := range []string{"a", "c"} {
+		if got, err := os.ReadFile(filepath.Join(dir, k)); err != nil || !bytes.Equal(got, want["p/"+k]) {
+			t.Fatalf("%s: %d bytes (%v)", k, len(got), err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.partial")); len(left) != 0 {
+		t.Fatalf("partial files left: %v", left)
+	}
+}

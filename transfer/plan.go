@@ -300,6 +300,7 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 	fi, statErr := os.Stat(root)
 	isDir := statErr == nil && fi.IsDir() || strings.HasSuffix(rec.LocalPath, string(filepath.Separator)) || !single
 	rec.LocalPath = root
+	targets := targetCheck{protected: e.resolvedProtected(), folders: map[string]string{}}
 	for _, o := range objs {
 		if !single {
 			o = e.withChecksums(ctx, src, rec.Source.Bucket, o)
@@ -326,7 +327,7 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 			}
 		}
 		if it.Dst != "" {
-			if err := e.checkTarget(it.Dst, rec.Overwrite); err != nil {
+			if err := targets.check(it.Dst, rec.Overwrite); err != nil {
 				if single {
 					return err
 				}
@@ -338,15 +339,27 @@ func (e *Engine) planDownload(ctx context.Context, rec *JobRecord) error {
 	return nil
 }
 
-// checkTarget refuses a download's file that would be, or be inside, a
+// targetCheck refuses a download's file that would be, or be inside, a
 // protected path, and an existing file unless overwrite. The write checks
-// again (localfs.go); this check is for a clear answer at Start.
-func (e *Engine) checkTarget(dst string, overwrite bool) error {
-	real, err := localpath.ResolveParent(dst)
-	if err != nil {
-		return fmt.Errorf("%w: %w", provider.ErrInvalid, err)
+// again (localfs.go); this check is for a clear answer at Start. The
+// protected paths are resolved once per plan, and each folder once, not
+// once per file of a download of thousands.
+type targetCheck struct {
+	protected []string
+	folders   map[string]string // a folder and its resolved path
+}
+
+func (c targetCheck) check(dst string, overwrite bool) error {
+	dir := filepath.Dir(dst)
+	real, ok := c.folders[dir]
+	if !ok {
+		var err error
+		if real, err = localpath.Resolve(dir); err != nil {
+			return fmt.Errorf("%w: %w", provider.ErrInvalid, err)
+		}
+		c.folders[dir] = real
 	}
-	if err := e.protectedPath(real, false); err != nil {
+	if err := protectedAt(filepath.Join(real, filepath.Base(dst)), c.protected, false); err != nil {
 		return err
 	}
 	if fi, err := os.Lstat(dst); err == nil && !overwrite {

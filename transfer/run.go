@@ -42,6 +42,13 @@ type job struct {
 	src, dst provider.Storage // opened per run
 	root     *os.Root         // a download's folder, opened per run (localfs.go); under mu
 	noAnon   atomic.Bool      // unnamed files (createAnon) failed here: use partial files
+	// Per download run, under mu (localfs.go): the protected paths
+	// resolved, the folders prepared, and whether their file systems
+	// may be synced whole (durable.go).
+	protected  []string
+	folders    map[string]*folder
+	sharedSync bool
+	pending    *pendingCommits // small downloads committing outside their slot (durable.go)
 
 	ready chan struct{} // P2P: closed when the push is under way (p2p.go); under mu
 }
@@ -263,6 +270,7 @@ func (j *job) execute(ctx context.Context) error {
 		j.mu.Unlock()
 		j.markItem(ctx, i, ItemUpdate{UploadID: uploadID, Failed: err.Error()})
 	}
+	j.pending = newPendingCommits(conc, fail)
 	for i := range rec.Items {
 		if gctx.Err() != nil || j.yielding() {
 			break
@@ -283,6 +291,7 @@ func (j *job) execute(ctx context.Context) error {
 		}
 	}
 	_ = g.Wait()
+	j.pending.wait() // a deferred commit's fallback may still take a slot
 	if err := ctx.Err(); err != nil {
 		return err
 	}
