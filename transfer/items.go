@@ -11,8 +11,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/amove/amove-go/provider"
 )
 
@@ -102,16 +100,15 @@ func checkWritten(o provider.Object, b []byte, what string) (verified bool, err 
 	return true, nil
 }
 
-func (j *job) startItem(ctx context.Context, g *errgroup.Group, i int, fail func(int, error)) error {
+func (j *job) startItem(ctx context.Context, g *workers, i int, fail func(int, error)) error {
 	j.mu.Lock()
 	it := j.rec.Items[i]
 	j.mu.Unlock()
 	task := func(f func() error) {
-		g.Go(func() error {
+		g.Go(func() {
 			if err := j.slot(ctx, f); err != nil && !errors.Is(err, errYield) {
 				fail(i, err)
 			}
-			return nil
 		})
 	}
 	switch j.rec.Kind {

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/amove/amove-go/provider"
@@ -254,12 +253,11 @@ func (j *job) execute(ctx context.Context) error {
 	if conc <= 0 {
 		conc = e.opts.Concurrency
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(conc)
+	g := newWorkers(conc)
 	var firstErr error
 	var errOnce sync.Once
 	fail := func(i int, err error) {
-		if gctx.Err() != nil && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return // paused or cancelled: not the item's fault
 		}
 		errOnce.Do(func() { firstErr = fmt.Errorf("%s: %w", rec.Items[i].Src, err) })
@@ -272,7 +270,7 @@ func (j *job) execute(ctx context.Context) error {
 	}
 	j.pending = newPendingCommits(conc, fail)
 	for i := range rec.Items {
-		if gctx.Err() != nil || j.yielding() {
+		if ctx.Err() != nil || j.yielding() {
 			break
 		}
 		j.mu.Lock()
@@ -286,11 +284,11 @@ func (j *job) execute(ctx context.Context) error {
 			j.filesFailed.Add(-1)
 			j.markItem(ctx, i, ItemUpdate{UploadID: it.UploadID})
 		}
-		if err := j.startItem(gctx, g, i, fail); err != nil {
+		if err := j.startItem(ctx, g, i, fail); err != nil {
 			fail(i, err)
 		}
 	}
-	_ = g.Wait()
+	g.Wait()
 	j.pending.wait() // a deferred commit's fallback may still take a slot
 	if err := ctx.Err(); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -78,17 +79,33 @@ func TestWriteVerified(t *testing.T) {
 	s, bucket := openMinIO(t)
 	ctx := context.Background()
 	small := []byte("small object")
-	o, err := s.Write(ctx, bucket, "small", bytes.NewReader(small), int64(len(small)), provider.WriteOptions{})
-	if err != nil {
-		t.Fatal(err)
+	smallCRC := provider.FormatCRC32C(crc32.Checksum(small, provider.CRC32C))
+	// A single PUT: CRC32C where the server keeps full-object CRCs (and
+	// the object keeps it), else MD5.
+	for _, noCRC := range []bool{false, true} {
+		s.noChecksums.Store(noCRC)
+		o, err := s.Write(ctx, bucket, "small", bytes.NewReader(small), int64(len(small)), provider.WriteOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Stat(ctx, bucket, "small")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case noCRC && (o.Verified != provider.HashMD5 || o.Checksums.MD5 != md5Hex(small)):
+			t.Errorf("single PUT without CRCs: Verified %q, MD5 %q; want md5 %s", o.Verified, o.Checksums.MD5, md5Hex(small))
+		case !noCRC && (o.Verified != provider.HashCRC32C || o.Checksums.CRC32C != smallCRC):
+			t.Errorf("single PUT: Verified %q, CRC32C %q; want crc32c %s", o.Verified, o.Checksums.CRC32C, smallCRC)
+		case !noCRC && (st.Checksums.CRC32C != smallCRC || st.Checksums.MD5 != md5Hex(small)):
+			t.Errorf("Stat after a single PUT: %+v, want CRC32C %s and MD5 %s", st.Checksums, smallCRC, md5Hex(small))
+		}
 	}
-	if o.Verified != provider.HashMD5 || o.Checksums.MD5 != md5Hex(small) {
-		t.Errorf("single PUT: Verified %q, MD5 %q; want md5 %s", o.Verified, o.Checksums.MD5, md5Hex(small))
-	}
+	s.noChecksums.Store(false)
 
 	big := make([]byte, 11<<20)
 	_, _ = rand.Read(big)
-	o, err = s.Write(ctx, bucket, "big", bytes.NewReader(big), -1, provider.WriteOptions{PartSize: 5 << 20})
+	o, err := s.Write(ctx, bucket, "big", bytes.NewReader(big), -1, provider.WriteOptions{PartSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +258,90 @@ func TestETagDigests(t *testing.T) {
 		if got := etagMD5Parts(tc.etag).Value; got != tc.parts {
 			t.Errorf("etagMD5Parts(%q) = %q, want %q", tc.etag, got, tc.parts)
 		}
+	}
+}
+
+// changingBody is a file-like body whose bytes change after its first
+// pass: what the driver hashes is not what it sends.
+type changingBody struct {
+	io.ReadSeeker
+	data   []byte
+	passes int
+}
+
+func (b *changingBody) Seek(off int64, whence int) (int64, error) {
+	if off == 0 && whence == io.SeekStart {
+		b.passes++
+		if b.passes == 2 {
+			b.data[0] ^= 0xff // damaged between the checksum and the send
+		}
+	}
+	return b.ReadSeeker.Seek(off, whence)
+}
+
+// TestWriteDamagedBody: a body whose bytes differ from the ones its
+// checksum was computed on is refused by the server, on a single PUT (the
+// CRC32C the driver sends, or the MD5) and on a part: ErrChecksum, and no
+// object. The SigV4 payload hash is of the bytes sent, so it is the
+// checksum header that catches it.
+func TestWriteDamagedBody(t *testing.T) {
+	s, bucket := openMinIO(t)
+	ctx := context.Background()
+	for _, noCRC := range []bool{false, true} {
+		s.noChecksums.Store(noCRC)
+		data := bytes.Repeat([]byte("damaged on the way "), 200)
+		body := &changingBody{ReadSeeker: bytes.NewReader(data), data: data}
+		key := fmt.Sprintf("damaged-%v", noCRC)
+		_, err := s.Write(ctx, bucket, key, body, int64(len(data)), provider.WriteOptions{})
+		if !errors.Is(err, provider.ErrChecksum) {
+			t.Errorf("noChecksums=%v: Write of a damaged body: %v, want ErrChecksum", noCRC, err)
+		}
+		if _, err := s.Stat(ctx, bucket, key); !errors.Is(err, provider.ErrNotFound) {
+			t.Errorf("noChecksums=%v: a refused body left an object: %v", noCRC, err)
+		}
+	}
+	s.noChecksums.Store(false)
+}
+
+// TestPutChecksumRefused: a server that refuses checksum headers on a
+// PUT (an older S3-compatible) gets the body again with Content-MD5, and no
+// checksum headers from then on.
+func TestPutChecksumRefused(t *testing.T) {
+	var withCRC, withMD5 atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("X-Amz-Checksum-Crc32c") != "" {
+			withCRC.Add(1)
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`<Error><Code>InvalidArgument</Code><Message>x-amz-checksum-crc32c not supported</Message></Error>`))
+			return
+		}
+		sum := md5.Sum(body)
+		if r.Header.Get("Content-MD5") != base64.StdEncoding.EncodeToString(sum[:]) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`<Error><Code>BadDigest</Code><Message>bad</Message></Error>`))
+			return
+		}
+		withMD5.Add(1)
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+	}))
+	defer srv.Close()
+	s, err := Open(context.Background(), provider.Config{CloudType: provider.S3Generic, AccessKey: "a", SecretKey: "b", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := provider.WithoutRetries(context.Background())
+	data := []byte("an older server")
+	for i := range 2 {
+		o, err := s.Write(ctx, "bucket", "key", bytes.NewReader(data), int64(len(data)), provider.WriteOptions{})
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if o.Verified != provider.HashMD5 || o.Checksums.MD5 != md5Hex(data) {
+			t.Errorf("write %d: Verified %q, MD5 %q", i, o.Verified, o.Checksums.MD5)
+		}
+	}
+	if withCRC.Load() != 1 || withMD5.Load() != 2 {
+		t.Errorf("%d requests with a CRC32C, %d with Content-MD5; want 1 and 2", withCRC.Load(), withMD5.Load())
 	}
 }

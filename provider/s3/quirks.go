@@ -28,13 +28,13 @@ type quirks struct {
 	// Several S3-compatibles reject or mishandle them, so only AWS keeps them;
 	// the others get Content-MD5 where it matters.
 	sdkChecksums bool
-	// fullObjectCRC sends a CRC32C with every part and asks for a
-	// full-object CRC32C on multipart uploads (x-amz-checksum-type
-	// FULL_OBJECT), which the server verifies and reports on HEAD, so a
-	// download can be checked with a hardware CRC instead of an MD5.
-	// Verified on AWS's documentation and MinIO; left off where unverified
-	// (those servers get Content-MD5 on parts). Single PUTs always send
-	// Content-MD5.
+	// fullObjectCRC sends a CRC32C with every single PUT and every part,
+	// and asks for a full-object CRC32C on multipart uploads
+	// (x-amz-checksum-type FULL_OBJECT), which the server verifies and
+	// reports on HEAD and GET, so a download can be checked with a hardware
+	// CRC instead of an MD5. Verified on AWS's documentation and MinIO;
+	// left off where unverified (those servers get Content-MD5 on single
+	// PUTs and parts).
 	fullObjectCRC bool
 	limits        provider.PartLimits
 }

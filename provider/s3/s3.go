@@ -125,8 +125,8 @@ func (s *Storage) PartLimits() provider.PartLimits { return s.q.limits }
 func (s *Storage) crc() bool { return s.q.fullObjectCRC && !s.noChecksums.Load() }
 
 // Hashes: a single-part ETag is the object's MD5 (Stat fills it, except
-// under SSE-KMS or SSE-C). Multipart objects carry instead the full-object
-// CRC32C this driver sends with them, where the provider keeps one; Stat
+// under SSE-KMS or SSE-C). Objects this driver writes also carry the
+// full-object CRC32C it sends with them, where the provider keeps one; Stat
 // also reports any other full-object checksum the server holds.
 func (s *Storage) Hashes() []provider.Hash { return []provider.Hash{provider.HashMD5} }
 
