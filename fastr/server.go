@@ -631,12 +631,16 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, errf(http.StatusBadRequest, CodeInvalidArgument, "missing or invalid %s", HeaderOffset))
 		return
 	}
-	p, next, err := s.appendChunk(r.PathValue("id"), off, r.Body, r.Header.Get(HeaderContentSHA256), r.Header.Get(HeaderChunkSHA256))
+	want := chunkSums{crc32c: r.Header.Get(HeaderChunkCRC32C), sha256: []string{r.Header.Get(HeaderContentSHA256), r.Header.Get(HeaderChunkSHA256)}}
+	p, next, err := s.appendChunk(r.PathValue("id"), off, r.Body, want)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
 	w.Header().Set(HeaderOffset, itoa(next))
+	if want.crc32c != "" {
+		w.Header().Set(HeaderChunkCRC32C, want.crc32c) // checked: say so
+	}
 	writeJSON(w, http.StatusOK, p)
 }
 

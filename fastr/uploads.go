@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 // Upload sessions come in two layouts, fixed by the first write.
@@ -29,9 +32,10 @@ import (
 //
 // Offset mode (PATCH with X-Fastr-Offset): chunks arrive in order, so each is
 // written once, at its offset, into one file "data" that becomes the object,
-// and hashed once as it arrives: its own SHA-256 (the part's ETag, checked
-// against the client's) and the object's running SHA-256 and MD5. The file
-// "<number>-<size>-<sha256>.chunk" records chunk k+1 with the saved state of
+// and hashed once as it arrives: the object's running SHA-256 and MD5, and
+// the chunk's own checksum the client declared (CRC32C, or SHA-256 from an
+// older client), which is the part's ETag. The file
+// "<number>-<size>-<etag>.chunk" records chunk k+1 with the saved state of
 // those running hashes after it; it is written after the chunk's bytes are
 // fsynced, so a record (which survives a restart) always describes bytes on
 // disk. Complete truncates "data" to the committed offset, takes the
@@ -292,14 +296,15 @@ func chunkName(p PartInfo) string {
 	return fmt.Sprintf("%d-%d-%s%s", p.Number, p.Size, p.ETag, chunkSuffix)
 }
 
-// parseChunkName reads "<number>-<size>-<sha256>.chunk".
+// parseChunkName reads "<number>-<size>-<etag>.chunk", the etag being the
+// chunk's SHA-256 or CRC32C in hex.
 func parseChunkName(name string) (PartInfo, bool) {
 	rest, ok := strings.CutSuffix(name, chunkSuffix)
 	if !ok {
 		return PartInfo{}, false
 	}
 	f := strings.Split(rest, "-")
-	if len(f) != 3 || len(f[2]) != 64 {
+	if len(f) != 3 || (!isHex(f[2], 64) && !isHex(f[2], 8)) {
 		return PartInfo{}, false
 	}
 	n, err1 := strconv.Atoi(f[0])
@@ -476,7 +481,7 @@ func (s *Server) uploadPart(id string, n int, body io.Reader, wantSHAs ...string
 // and again under the session lock, which a chunk holds while its body
 // arrives: the bytes go straight into the session's data file, so a second
 // writer waits and then learns the new offset.
-func (s *Server) appendChunk(id string, offset int64, body io.Reader, wantSHAs ...string) (PartInfo, int64, error) {
+func (s *Server) appendChunk(id string, offset int64, body io.Reader, want chunkSums) (PartInfo, int64, error) {
 	if _, err := s.readSession(id); err != nil {
 		return PartInfo{}, 0, err
 	}
@@ -505,7 +510,7 @@ func (s *Server) appendChunk(id string, offset int64, body io.Reader, wantSHAs .
 	}
 	if len(parts) > 0 && !chunks {
 		// Parts of an older server's offset session: go on in part files.
-		t, err := s.receivePart(id, body, wantSHAs...)
+		t, err := s.receivePart(id, body, want.sha256...)
 		if err != nil {
 			return PartInfo{}, 0, err
 		}
@@ -513,8 +518,27 @@ func (s *Server) appendChunk(id string, offset int64, body io.Reader, wantSHAs .
 		p, err := s.publishPart(id, k+1, t)
 		return p, offset + p.Size, err
 	}
-	p, err := s.writeChunk(id, parts, k, offset, body, wantSHAs...)
+	p, err := s.writeChunk(id, parts, k, offset, body, want)
 	return p, offset + p.Size, err
+}
+
+// chunkSums are the checksums a client declared for a chunk: hex SHA-256s
+// (the signed payload hash and X-Fastr-Chunk-SHA256; empty or
+// UNSIGNED-PAYLOAD when not given) and the hex CRC32C of
+// X-Fastr-Chunk-CRC32C.
+type chunkSums struct {
+	sha256 []string
+	crc32c string
+}
+
+// needSHA256 says whether a chunk must be SHA-256 hashed on its own.
+func (c chunkSums) needSHA256() bool {
+	for _, w := range c.sha256 {
+		if w != "" && w != UnsignedPayload {
+			return true
+		}
+	}
+	return false
 }
 
 // writeChunk writes chunk k+1 at offset into the session's data file,
@@ -522,7 +546,14 @@ func (s *Server) appendChunk(id string, offset int64, body io.Reader, wantSHAs .
 // the committed offset (a chunk that failed half way) are simply
 // overwritten by the next chunk or cut off by complete. The caller holds the
 // session lock.
-func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, body io.Reader, wantSHAs ...string) (PartInfo, error) {
+//
+// The chunk's own SHA-256 is computed only when the client declared one; a
+// chunk sent with a CRC32C costs the object's SHA-256 and MD5, as a simple
+// PUT does, plus a CRC at memory speed. Its ETag is then its CRC32C.
+func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, body io.Reader, want chunkSums) (PartInfo, error) {
+	if want.crc32c != "" && !isHex(want.crc32c, 8) {
+		return PartInfo{}, errf(http.StatusBadRequest, CodeInvalidArgument, "%s must be 8 hex digits", HeaderChunkCRC32C)
+	}
 	sha, sum5, err := s.objectHashes(id, parts, k)
 	if err != nil {
 		return PartInfo{}, err
@@ -532,7 +563,10 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, bo
 		return PartInfo{}, err
 	}
 	defer f.Close()
-	w := &chunkWriter{f: f, off: offset, sha: sha256.New(), objSHA: sha, objMD5: sum5}
+	w := &chunkWriter{f: f, off: offset, hashes: []hash.Hash{crc32.New(provider.CRC32C), sha, sum5}}
+	if want.needSHA256() {
+		w.hashes = append(w.hashes, sha256.New())
+	}
 	n, err := io.CopyBuffer(w, io.LimitReader(body, MaxPartSize+1), make([]byte, 256<<10))
 	if err != nil {
 		return PartInfo{}, errf(http.StatusBadRequest, CodeInvalidArgument, "reading chunk: %v", err)
@@ -540,10 +574,16 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, bo
 	if n > MaxPartSize {
 		return PartInfo{}, errf(http.StatusRequestEntityTooLarge, CodeEntityTooLarge, "part larger than %d bytes", int64(MaxPartSize))
 	}
-	sum := hex.EncodeToString(w.sha.Sum(nil))
-	for _, want := range wantSHAs {
-		if want != "" && want != UnsignedPayload && want != sum {
-			return PartInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "chunk SHA-256 %s differs from the declared %s", sum, want)
+	etag := hex.EncodeToString(w.hashes[0].Sum(nil))
+	if want.crc32c != "" && !strings.EqualFold(want.crc32c, etag) {
+		return PartInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "chunk CRC32C %s differs from the declared %s", etag, want.crc32c)
+	}
+	if want.needSHA256() {
+		etag = hex.EncodeToString(w.hashes[3].Sum(nil))
+		for _, w := range want.sha256 {
+			if w != "" && w != UnsignedPayload && w != etag {
+				return PartInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "chunk SHA-256 %s differs from the declared %s", etag, w)
+			}
 		}
 	}
 	// The record must never describe bytes a power loss could take back:
@@ -559,7 +599,7 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, bo
 		return PartInfo{}, err
 	}
 	b, _ := json.Marshal(st)
-	p := PartInfo{Number: k + 1, Size: n, ETag: sum}
+	p := PartInfo{Number: k + 1, Size: n, ETag: etag}
 	// Records past k are left over from a chain a crash broke (a lost
 	// record); their hash states no longer follow from the chunks before.
 	for _, old := range parts[k:] {
@@ -571,20 +611,28 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, bo
 	return p, nil
 }
 
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
 // chunkWriter writes an offset-mode chunk at its place in the data file and
-// feeds the chunk's SHA-256 and the object's running hashes with the same
-// bytes, so every byte is written and hashed exactly once.
+// feeds every hash with the same bytes, so each byte is written and hashed
+// exactly once.
 type chunkWriter struct {
-	f                   *os.File
-	off                 int64
-	sha, objSHA, objMD5 hash.Hash
+	f      *os.File
+	off    int64
+	hashes []hash.Hash
 }
 
 func (w *chunkWriter) Write(p []byte) (int, error) {
 	n, err := w.f.WriteAt(p, w.off)
-	w.sha.Write(p[:n])
-	w.objSHA.Write(p[:n])
-	w.objMD5.Write(p[:n])
+	for _, h := range w.hashes {
+		h.Write(p[:n])
+	}
 	startWriteback(w.f, w.off, int64(n))
 	w.off += int64(n)
 	return n, err
