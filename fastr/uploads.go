@@ -567,9 +567,9 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, bo
 	if want.needSHA256() {
 		w.hashes = append(w.hashes, sha256.New())
 	}
-	n, err := io.CopyBuffer(w, io.LimitReader(body, MaxPartSize+1), make([]byte, 256<<10))
+	n, err := w.readFrom(io.LimitReader(body, MaxPartSize+1))
 	if err != nil {
-		return PartInfo{}, errf(http.StatusBadRequest, CodeInvalidArgument, "reading chunk: %v", err)
+		return PartInfo{}, err
 	}
 	if n > MaxPartSize {
 		return PartInfo{}, errf(http.StatusRequestEntityTooLarge, CodeEntityTooLarge, "part larger than %d bytes", int64(MaxPartSize))
@@ -628,14 +628,55 @@ type chunkWriter struct {
 	hashes []hash.Hash
 }
 
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n, err := w.f.WriteAt(p, w.off)
-	for _, h := range w.hashes {
-		h.Write(p[:n])
+// chunkBuffer is what chunkWriter reads and hands on at a time.
+const chunkBuffer = 256 << 10
+
+// readFrom copies r into the file and the hashes. The file write and each
+// hash run on their own goroutine while the next buffer is read from the
+// network: the object's SHA-256 and MD5 are the server's main cost, and
+// one after the other on one core they would set the pace of the whole
+// transfer (a chunk holds the session, so the writer waits for it). A
+// failed read is a 400 *Error; a failed write is returned as it is.
+func (w *chunkWriter) readFrom(r io.Reader) (int64, error) {
+	bufs := [2][]byte{make([]byte, chunkBuffer), make([]byte, chunkBuffer)}
+	var wg sync.WaitGroup
+	var werr error
+	var n int64
+	for i := 0; ; i ^= 1 {
+		m, rerr := io.ReadFull(r, bufs[i])
+		wg.Wait() // the other buffer is written and hashed
+		if werr != nil {
+			return n, werr
+		}
+		if m > 0 {
+			b, off := bufs[i][:m], w.off
+			wg.Add(len(w.hashes) + 1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.f.WriteAt(b, off); err != nil {
+					werr = err
+					return
+				}
+				startWriteback(w.f, off, int64(len(b)))
+			}()
+			for _, h := range w.hashes {
+				go func() {
+					defer wg.Done()
+					h.Write(b)
+				}()
+			}
+			w.off += int64(m)
+			n += int64(m)
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			wg.Wait()
+			return n, werr
+		case rerr != nil:
+			wg.Wait()
+			return n, errf(http.StatusBadRequest, CodeInvalidArgument, "reading chunk: %v", rerr)
+		}
 	}
-	startWriteback(w.f, w.off, int64(n))
-	w.off += int64(n)
-	return n, err
 }
 
 func offsetModeOnly() *Error {
