@@ -643,7 +643,7 @@ func (w *chunkWriter) readFrom(r io.Reader) (int64, error) {
 	var werr error
 	var n int64
 	for i := 0; ; i ^= 1 {
-		m, rerr := io.ReadFull(r, bufs[i])
+		m, rerr := fill(r, bufs[i])
 		wg.Wait() // the other buffer is written and hashed
 		if werr != nil {
 			return n, werr
@@ -669,7 +669,7 @@ func (w *chunkWriter) readFrom(r io.Reader) (int64, error) {
 			n += int64(m)
 		}
 		switch {
-		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+		case rerr == io.EOF:
 			wg.Wait()
 			return n, werr
 		case rerr != nil:
@@ -677,6 +677,21 @@ func (w *chunkWriter) readFrom(r io.Reader) (int64, error) {
 			return n, errf(http.StatusBadRequest, CodeInvalidArgument, "reading chunk: %v", rerr)
 		}
 	}
+}
+
+// fill reads into b until it is full or r ends. Unlike io.ReadFull it
+// keeps io.EOF (the body ended) apart from io.ErrUnexpectedEOF (the body
+// was cut short, which net/http reports so): only the first is an end.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func offsetModeOnly() *Error {
