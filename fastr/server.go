@@ -96,6 +96,7 @@ type Server struct {
 	nonces  *nonceCache
 	locks   sessionLocks
 	uploads uploadCounts
+	tails   chunkTails
 	pushes  pushRegistry
 }
 
@@ -152,6 +153,7 @@ func NewServer(opts Options) (*Server, error) {
 // the root.
 func (s *Server) Close() error {
 	s.pushes.stopAll()
+	s.tails.wg.Wait() // chunks being recorded
 	s.nonces.close()
 	return s.root.Close()
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc32"
 	"io"
 	"io/fs"
 	"net/http"
@@ -19,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/amove/amove-go/provider"
 )
 
 // Upload sessions come in two layouts, fixed by the first write.
@@ -363,7 +360,7 @@ func (s *Server) getUpload(id string) (UploadInfo, error) {
 	if err != nil {
 		return UploadInfo{}, err
 	}
-	parts, _, err := s.parts(id)
+	parts, _, _, err := s.chunkParts(id)
 	if err != nil {
 		return UploadInfo{}, err
 	}
@@ -438,7 +435,7 @@ func (s *Server) publishPart(id string, n int, t *tempFile) (PartInfo, error) {
 	if _, err := s.readSession(id); err != nil {
 		return PartInfo{}, err // aborted or completed while the body arrived
 	}
-	old, chunks, err := s.parts(id)
+	old, chunks, _, err := s.chunkParts(id)
 	if err != nil {
 		return PartInfo{}, err
 	}
@@ -475,225 +472,6 @@ func (s *Server) uploadPart(id string, n int, body io.Reader, wantSHAs ...string
 	return s.publishPart(id, n, t)
 }
 
-// appendChunk is offset mode: the chunk must start at the committed offset,
-// else the answer is OffsetMismatch with the offset to resume from. The
-// offset is checked before the body is read (a wrong writer learns at once)
-// and again under the session lock, which a chunk holds while its body
-// arrives: the bytes go straight into the session's data file, so a second
-// writer waits and then learns the new offset.
-func (s *Server) appendChunk(id string, offset int64, body io.Reader, want chunkSums) (PartInfo, int64, error) {
-	if _, err := s.readSession(id); err != nil {
-		return PartInfo{}, 0, err
-	}
-	check := func() ([]PartInfo, bool, int, error) {
-		parts, chunks, err := s.parts(id)
-		if err != nil {
-			return nil, false, 0, err
-		}
-		off, k := committed(parts)
-		if off != offset {
-			return nil, false, 0, offsetMismatch(off)
-		}
-		return parts, chunks, k, nil
-	}
-	if _, _, _, err := check(); err != nil {
-		return PartInfo{}, 0, err
-	}
-	unlock := s.locks.lock(id)
-	defer unlock()
-	if _, err := s.readSession(id); err != nil {
-		return PartInfo{}, 0, err // completed or aborted while we waited
-	}
-	parts, chunks, k, err := check()
-	if err != nil {
-		return PartInfo{}, 0, err
-	}
-	if len(parts) > 0 && !chunks {
-		// Parts of an older server's offset session: go on in part files.
-		t, err := s.receivePart(id, body, want.sha256...)
-		if err != nil {
-			return PartInfo{}, 0, err
-		}
-		defer t.discard()
-		p, err := s.publishPart(id, k+1, t)
-		return p, offset + p.Size, err
-	}
-	p, err := s.writeChunk(id, parts, k, offset, body, want)
-	return p, offset + p.Size, err
-}
-
-// chunkSums are the checksums a client declared for a chunk: hex SHA-256s
-// (the signed payload hash and X-Fastr-Chunk-SHA256; empty or
-// UNSIGNED-PAYLOAD when not given) and the hex CRC32C of
-// X-Fastr-Chunk-CRC32C.
-type chunkSums struct {
-	sha256 []string
-	crc32c string
-}
-
-// needSHA256 says whether a chunk must be SHA-256 hashed on its own.
-func (c chunkSums) needSHA256() bool {
-	for _, w := range c.sha256 {
-		if w != "" && w != UnsignedPayload {
-			return true
-		}
-	}
-	return false
-}
-
-// writeChunk writes chunk k+1 at offset into the session's data file,
-// hashing it on the way, then makes it durable and records it. Bytes past
-// the committed offset (a chunk that failed half way) are simply
-// overwritten by the next chunk or cut off by complete. The caller holds the
-// session lock.
-//
-// The chunk's own SHA-256 is computed only when the client declared one; a
-// chunk sent with a CRC32C costs the object's SHA-256 and MD5, as a simple
-// PUT does, plus a CRC at memory speed. Its ETag is then its CRC32C.
-func (s *Server) writeChunk(id string, parts []PartInfo, k int, offset int64, body io.Reader, want chunkSums) (PartInfo, error) {
-	if want.crc32c != "" && !isHex(want.crc32c, 8) {
-		return PartInfo{}, errf(http.StatusBadRequest, CodeInvalidArgument, "%s must be 8 hex digits", HeaderChunkCRC32C)
-	}
-	sha, sum5, err := s.objectHashes(id, parts, k)
-	if err != nil {
-		return PartInfo{}, err
-	}
-	f, err := s.root.OpenFile(sessionDir(id)+"/"+dataFile, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return PartInfo{}, err
-	}
-	defer f.Close()
-	w := &chunkWriter{f: f, off: offset, hashes: []hash.Hash{crc32.New(provider.CRC32C), sha, sum5}}
-	if want.needSHA256() {
-		w.hashes = append(w.hashes, sha256.New())
-	}
-	n, err := w.readFrom(io.LimitReader(body, MaxPartSize+1))
-	if err != nil {
-		return PartInfo{}, err
-	}
-	if n > MaxPartSize {
-		return PartInfo{}, errf(http.StatusRequestEntityTooLarge, CodeEntityTooLarge, "part larger than %d bytes", int64(MaxPartSize))
-	}
-	etag := hex.EncodeToString(w.hashes[0].Sum(nil))
-	if want.crc32c != "" && !strings.EqualFold(want.crc32c, etag) {
-		return PartInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "chunk CRC32C %s differs from the declared %s", etag, want.crc32c)
-	}
-	if want.needSHA256() {
-		etag = hex.EncodeToString(w.hashes[3].Sum(nil))
-		for _, w := range want.sha256 {
-			if w != "" && w != UnsignedPayload && w != etag {
-				return PartInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "chunk SHA-256 %s differs from the declared %s", etag, w)
-			}
-		}
-	}
-	// The record must never describe bytes a power loss could take back:
-	// complete trusts the saved hashes and does not read the data again.
-	if err := f.Sync(); err != nil {
-		return PartInfo{}, err
-	}
-	var st chunkState
-	if st.SHA256, err = sha.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
-		return PartInfo{}, err
-	}
-	if st.MD5, err = sum5.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
-		return PartInfo{}, err
-	}
-	b, _ := json.Marshal(st)
-	p := PartInfo{Number: k + 1, Size: n, ETag: etag}
-	// Records past k are left over from a chain a crash broke (a lost
-	// record); their hash states no longer follow from the chunks before.
-	for _, old := range parts[k:] {
-		_ = s.root.Remove(sessionDir(id) + "/" + chunkName(old))
-	}
-	if err := s.writeFileAtomic(sessionDir(id)+"/"+chunkName(p), b); err != nil {
-		return PartInfo{}, err
-	}
-	return p, nil
-}
-
-func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
-}
-
-// chunkWriter writes an offset-mode chunk at its place in the data file and
-// feeds every hash with the same bytes, so each byte is written and hashed
-// exactly once.
-type chunkWriter struct {
-	f      *os.File
-	off    int64
-	hashes []hash.Hash
-}
-
-// chunkBuffer is what chunkWriter reads and hands on at a time.
-const chunkBuffer = 256 << 10
-
-// readFrom copies r into the file and the hashes. The file write and each
-// hash run on their own goroutine while the next buffer is read from the
-// network: the object's SHA-256 and MD5 are the server's main cost, and
-// one after the other on one core they would set the pace of the whole
-// transfer (a chunk holds the session, so the writer waits for it). A
-// failed read is a 400 *Error; a failed write is returned as it is.
-func (w *chunkWriter) readFrom(r io.Reader) (int64, error) {
-	bufs := [2][]byte{make([]byte, chunkBuffer), make([]byte, chunkBuffer)}
-	var wg sync.WaitGroup
-	var werr error
-	var n int64
-	for i := 0; ; i ^= 1 {
-		m, rerr := fill(r, bufs[i])
-		wg.Wait() // the other buffer is written and hashed
-		if werr != nil {
-			return n, werr
-		}
-		if m > 0 {
-			b, off := bufs[i][:m], w.off
-			wg.Add(len(w.hashes) + 1)
-			go func() {
-				defer wg.Done()
-				if _, err := w.f.WriteAt(b, off); err != nil {
-					werr = err
-					return
-				}
-				startWriteback(w.f, off, int64(len(b)))
-			}()
-			for _, h := range w.hashes {
-				go func() {
-					defer wg.Done()
-					h.Write(b)
-				}()
-			}
-			w.off += int64(m)
-			n += int64(m)
-		}
-		switch {
-		case rerr == io.EOF:
-			wg.Wait()
-			return n, werr
-		case rerr != nil:
-			wg.Wait()
-			return n, errf(http.StatusBadRequest, CodeInvalidArgument, "reading chunk: %v", rerr)
-		}
-	}
-}
-
-// fill reads into b until it is full or r ends. Unlike io.ReadFull it
-// keeps io.EOF (the body ended) apart from io.ErrUnexpectedEOF (the body
-// was cut short, which net/http reports so): only the first is an end.
-func fill(r io.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 func offsetModeOnly() *Error {
 	return errf(http.StatusConflict, CodeInvalidState, "this upload session is in offset mode (PATCH); it takes no parts")
 }
@@ -713,6 +491,9 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 	defer unlock()
 	sf, err := s.readSession(id)
 	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.settleTail(id); err != nil {
 		return ObjectInfo{}, err
 	}
 	stored, chunks, err := s.parts(id)
@@ -841,6 +622,9 @@ func (s *Server) abortUpload(id string) error {
 	if err != nil {
 		return err
 	}
+	// The last chunk's record must be written before the directory goes
+	// (whether or not it could be).
+	_ = s.settleTail(id)
 	// session.json goes first: from then on the session does not exist,
 	// even if removing the parts fails half way.
 	if err := s.root.Remove(sessionDir(id) + "/session.json"); err != nil {

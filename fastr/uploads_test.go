@@ -52,9 +52,16 @@ func checkObject(t *testing.T, f *fixture, key string, want []byte) {
 	}
 }
 
-// sessionFiles lists the names in a session's directory.
+// sessionFiles lists the names in a session's directory, once the
+// chunks it answered are recorded.
 func sessionFiles(t *testing.T, f *fixture, id string) []string {
 	t.Helper()
+	unlock := f.s.locks.lock(id)
+	err := f.s.settleTail(id)
+	unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ents, err := os.ReadDir(filepath.Join(f.root, uploadsDir, id))
 	if err != nil {
 		t.Fatal(err)
