@@ -89,6 +89,16 @@ type chunkTails struct {
 	mu sync.Mutex
 	m  map[string][]*chunkTail
 	wg sync.WaitGroup // running digesters, for Close
+	// bufs keeps chunkBuffer-sized buffers between chunks: a chunk of
+	// 8 MB would otherwise allocate as much as it carries.
+	bufs sync.Pool
+}
+
+func (c *chunkTails) buffer() []byte {
+	if b, ok := c.bufs.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, chunkBuffer)
 }
 
 // pending is id's unrecorded chunks, in order. Chunks done (recorded, or
@@ -217,7 +227,7 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, prev *chunkTail,
 	d := &digester{s: s, id: id, f: f, prev: prev, parts: parts, k: k,
 		in: make(chan []byte, chunkLag/chunkBuffer), free: make(chan []byte, chunkLag/chunkBuffer)}
 	for range cap(d.free) {
-		d.free <- nil // a buffer is made when first needed
+		d.free <- nil // a buffer is taken when first needed
 	}
 	s.tails.wg.Add(1)
 	go d.run()
@@ -231,12 +241,13 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, prev *chunkTail,
 	for werr == nil {
 		b := <-d.free
 		if b == nil {
-			b = make([]byte, chunkBuffer)
+			b = s.tails.buffer()
 		}
 		n, rerr := fill(io.LimitReader(body, MaxPartSize+1-(off-offset)), b)
 		if n > 0 {
 			b = b[:n]
 			if _, err := f.WriteAt(b, off); err != nil {
+				d.free <- b[:cap(b)]
 				werr = err
 				break
 			}
@@ -312,6 +323,14 @@ func (d *digester) abort() { close(d.in) }
 func (d *digester) run() {
 	defer d.s.tails.wg.Done()
 	defer d.f.Close()
+	defer func() {
+		// Every buffer is back in free once in is drained.
+		for range cap(d.free) {
+			if b := <-d.free; b != nil {
+				d.s.tails.bufs.Put(&b)
+			}
+		}
+	}()
 	sha, sum5, err := d.start()
 	for b := range d.in {
 		if err == nil {
