@@ -149,8 +149,10 @@ func NewServer(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops running pushes (they stay resumable on the target) and closes
-// the root.
+// Close stops running pushes (they stay resumable on the target), waits
+// until the offset-mode chunks already answered are recorded, and closes
+// the root. Stop serving requests first (http.Server.Shutdown): a chunk
+// still arriving holds Close until it ends.
 func (s *Server) Close() error {
 	s.pushes.stopAll()
 	s.tails.wg.Wait() // chunks being recorded
