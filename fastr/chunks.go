@@ -63,13 +63,17 @@ func (c chunkSums) needSHA256() bool {
 
 // chunkTail is an answered chunk whose record is not written yet.
 type chunkTail struct {
-	p    PartInfo
-	end  int64         // the offset after it
-	done chan struct{} // closed once recorded, or failed
-	// Set before done closes: the failure, or the object's hashes after
-	// the chunk (which the next chunk goes on from).
-	err       error
+	p   PartInfo
+	end int64 // the offset after it
+	// hashed closes when the object's hashes after the chunk are known
+	// (the next chunk goes on from them), or could not be (herr); done
+	// when the chunk is recorded, or failed (err). The fields are set
+	// before their channel closes.
+	hashed    chan struct{}
+	herr      error
 	sha, sum5 hash.Hash
+	done      chan struct{}
+	err       error
 }
 
 func (t *chunkTail) finished() bool {
@@ -153,11 +157,20 @@ func (s *Server) chunkParts(id string) (parts []PartInfo, chunks bool, last *chu
 	// the directory is read.
 	ts := s.tails.pending(id)
 	parts, chunks, err = s.parts(id)
-	if err != nil || len(ts) == 0 {
-		return parts, chunks, nil, err
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if chunks {
+		// Records are written in order, so one after a gap is left from
+		// a chain a crash broke: it does not count (and is replaced).
+		_, k := committed(parts)
+		parts = parts[:k]
+	}
+	if len(ts) == 0 {
+		return parts, chunks, nil, nil
 	}
 	for _, t := range ts {
-		if len(parts) == 0 || parts[len(parts)-1].Number < t.p.Number {
+		if t.p.Number == len(parts)+1 || (len(parts) == 0 && t.p.Number == 1) {
 			parts = append(parts, t.p)
 		}
 	}
@@ -298,7 +311,7 @@ func (s *Server) finishChunk(d *digester, k int, start, end int64, crc, sha hash
 			}
 		}
 	}
-	t := &chunkTail{p: PartInfo{Number: k + 1, Size: end - start, ETag: etag}, end: end, done: make(chan struct{})}
+	t := &chunkTail{p: PartInfo{Number: k + 1, Size: end - start, ETag: etag}, end: end, hashed: make(chan struct{}), done: make(chan struct{})}
 	s.tails.add(d.id, t)
 	d.tail = t
 	close(d.in)
@@ -306,7 +319,8 @@ func (s *Server) finishChunk(d *digester, k int, start, end int64, crc, sha hash
 }
 
 // digester feeds the object's running hashes with a chunk's buffers, after
-// the chunk before it is done, then makes the chunk durable and records it.
+// the chunk before it is hashed, then makes the chunk durable and records
+// it after the chunk before it.
 type digester struct {
 	s     *Server
 	id    string
@@ -328,14 +342,6 @@ func (d *digester) abort() { close(d.in) }
 func (d *digester) run() {
 	defer d.s.tails.wg.Done()
 	defer d.f.Close()
-	defer func() {
-		// Every buffer is back in free once in is drained.
-		for range cap(d.free) {
-			if b := <-d.free; b != nil {
-				d.s.tails.bufs.Put(&b)
-			}
-		}
-	}()
 	sha, sum5, err := d.start()
 	for b := range d.in {
 		if err == nil {
@@ -348,29 +354,45 @@ func (d *digester) run() {
 		}
 		d.free <- b[:cap(b)]
 	}
+	// Every buffer is back in free once in is drained.
+	for range cap(d.free) {
+		if b := <-d.free; b != nil {
+			d.s.tails.bufs.Put(&b)
+		}
+	}
 	t := d.tail
 	if t == nil {
 		return // refused or cut short
 	}
+	// The next chunk may hash on while this one is fsynced; records are
+	// written in order.
+	t.herr, t.sha, t.sum5 = err, sha, sum5
+	close(t.hashed)
+	if err == nil && d.prev != nil {
+		<-d.prev.done
+		if d.prev.err != nil {
+			err = fmt.Errorf("chunk %d before it was not recorded: %w", d.prev.p.Number, d.prev.err)
+		}
+	}
 	if err == nil {
 		err = d.record(t, sha, sum5)
 	}
-	t.err, t.sha, t.sum5 = err, sha, sum5
+	t.err = err
 	close(t.done)
 	if err != nil {
 		d.s.log.Error("fastr: recording a chunk", "upload", d.id, "chunk", t.p.Number, "err", err)
 	}
 }
 
-// start waits for the chunk before this one and takes the object's hashes
-// from it, or from the last record.
+// start waits for the chunk before this one to be hashed and takes the
+// object's hashes from it, or from the last record.
 func (d *digester) start() (sha, sum5 hash.Hash, err error) {
 	if d.prev == nil {
 		return d.s.objectHashes(d.id, d.parts, d.k)
 	}
-	<-d.prev.done
-	if d.prev.err != nil {
-		return nil, nil, fmt.Errorf("chunk %d before it was not recorded: %w", d.prev.p.Number, d.prev.err)
+	<-d.prev.hashed
+	if d.prev.herr != nil {
+		return nil, nil, fmt.Errorf("chunk %d before it was not hashed: %w", d.prev.p.Number, d.prev.herr)
 	}
 	sha, sum5 = sha256.New(), md5.New()
 	if err := copyHash(sha, d.prev.sha); err != nil {
@@ -401,7 +423,12 @@ func (d *digester) record(t *chunkTail, sha, sum5 hash.Hash) error {
 	b, _ := json.Marshal(st)
 	// Records past k are left over from a chain a crash broke (a lost
 	// record); their hash states no longer follow from the chunks before.
-	for _, old := range d.parts[min(d.k, len(d.parts)):] {
+	// Records are written in order, so none past k can be this chain's.
+	stored, _, err := d.s.parts(d.id)
+	if err != nil {
+		return err
+	}
+	for _, old := range stored {
 		if old.Number > d.k {
 			_ = d.s.root.Remove(sessionDir(d.id) + "/" + chunkName(old))
 		}
