@@ -36,10 +36,13 @@ import (
 // told OffsetMismatch resends from there.
 
 // chunkLag bounds the buffers a chunk's hashing may lag behind its bytes,
-// so memory per session stays small whatever the chunk size.
+// so memory per session stays small whatever the chunk size;
+// maxUnrecorded bounds the answered chunks of a session whose records wait
+// for their fsync (each a goroutine with two hash states).
 const (
-	chunkBuffer = 512 << 10
-	chunkLag    = 8 << 20
+	chunkBuffer   = 512 << 10
+	chunkLag      = 8 << 20
+	maxUnrecorded = 16
 )
 
 // chunkSums are the checksums a client declared for a chunk: hex SHA-256s
@@ -233,10 +236,14 @@ func (s *Server) writeChunk(id string, parts []PartInfo, k int, prev *chunkTail,
 	if want.crc32c != "" && !isHex(want.crc32c, 8) {
 		return PartInfo{}, errf(http.StatusBadRequest, CodeInvalidArgument, "%s must be 8 hex digits", HeaderChunkCRC32C)
 	}
-	// Small chunks can be answered faster than they are hashed: at most
-	// two per session are unrecorded, so their buffers stay bounded.
+	// Small chunks can be answered faster than they are hashed, and hashed
+	// faster than the disk takes them: at most two per session hold
+	// buffers (are hashing), at most maxUnrecorded wait for their fsync.
 	if ts := s.tails.pending(id); len(ts) >= 2 {
-		<-ts[len(ts)-2].done
+		<-ts[len(ts)-2].hashed
+		if len(ts) >= maxUnrecorded {
+			<-ts[len(ts)-maxUnrecorded].done
+		}
 	}
 	f, err := s.root.OpenFile(sessionDir(id)+"/"+dataFile, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
