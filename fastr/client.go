@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -331,17 +332,22 @@ func (c *Client) UploadPart(ctx context.Context, id string, n int, r io.Reader, 
 // AppendChunk writes chunk at offset in offset mode and returns the new
 // committed offset. When offset is not the committed offset the error is an
 // *Error with Code OffsetMismatch and ExpectedOffset set.
+//
+// The chunk carries its CRC32C (X-Fastr-Chunk-CRC32C, protocol v1.1) and
+// an unsigned payload: the server checks every byte at memory speed instead
+// of a second SHA-256 pass on both ends. Complete the session with the
+// object's SHA-256 (CompleteRequest.SHA256), which is what proves the whole
+// object arrived as sent.
 func (c *Client) AppendChunk(ctx context.Context, id string, offset int64, chunk []byte) (int64, error) {
-	sum := sha256.Sum256(chunk)
-	return c.appendChunkFrom(ctx, id, offset, bytes.NewReader(chunk), int64(len(chunk)), hex.EncodeToString(sum[:]))
+	return c.appendChunkFrom(ctx, id, offset, bytes.NewReader(chunk), int64(len(chunk)), crc32.Checksum(chunk, provider.CRC32C))
 }
 
-// appendChunkFrom is AppendChunk of size bytes read from body, whose hex
-// SHA-256 is hexSum, so a caller need not hold the chunk in memory.
-func (c *Client) appendChunkFrom(ctx context.Context, id string, offset int64, body io.Reader, size int64, hexSum string) (int64, error) {
-	h := http.Header{HeaderChunkSHA256: {hexSum}, HeaderOffset: {itoa(offset)}}
+// appendChunkFrom is AppendChunk of size bytes read from body, whose
+// CRC32C is sum, so a caller need not hold the chunk in memory.
+func (c *Client) appendChunkFrom(ctx context.Context, id string, offset int64, body io.Reader, size int64, sum uint32) (int64, error) {
+	h := http.Header{HeaderChunkCRC32C: {fmt.Sprintf("%08x", sum)}, HeaderOffset: {itoa(offset)}}
 	resp, err := c.do(ctx, request{method: http.MethodPatch, path: APIPrefix + "/uploads/" + id,
-		body: body, size: size, payload: hexSum, header: h})
+		body: body, size: size, payload: UnsignedPayload, header: h})
 	if err != nil {
 		return 0, err
 	}

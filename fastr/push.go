@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -296,19 +297,20 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 	// The one retry policy of amove-go, per chunk.
 	policy := provider.RetryPolicy{Attempts: 5, Base: 250 * time.Millisecond, Max: 4 * time.Second}
 	for off < p.st.TotalBytes {
-		// A chunk is read from the file twice, to hash it and to send it,
-		// rather than held in memory: the request sets the chunk size (up
-		// to MaxPartSize), and a buffer of that size per push would let a
-		// few requests take all the memory.
+		// A chunk is read from the file twice, to checksum it and to send
+		// it, rather than held in memory: the request sets the chunk size
+		// (up to MaxPartSize), and a buffer of that size per push would
+		// let a few requests take all the memory. The second read comes
+		// from the page cache and the CRC32C runs at memory speed.
 		n := min(p.req.ChunkSize, p.st.TotalBytes-off)
-		sum, err := hashRange(p.file, off, n)
+		crc, err := crcRange(p.file, off, n)
 		if err != nil {
 			return false, fmt.Errorf("reading source: %w", err)
 		}
 		var next int64
 		err = policy.Do(ctx, retryable, func() error {
 			var err error
-			next, err = p.target.appendChunkFrom(ctx, uploadID, off, io.NewSectionReader(p.file, off, n), n, sum)
+			next, err = p.target.appendChunkFrom(ctx, uploadID, off, io.NewSectionReader(p.file, off, n), n, crc)
 			return err
 		})
 		var e *Error
@@ -334,17 +336,17 @@ func (p *push) transfer(ctx context.Context) (verified bool, err error) {
 	return o.SHA256 == sum, nil
 }
 
-// hashRange is the hex SHA-256 of f's n bytes at off.
-func hashRange(f io.ReaderAt, off, n int64) (string, error) {
-	h := sha256.New()
+// crcRange is the CRC32C of f's n bytes at off.
+func crcRange(f io.ReaderAt, off, n int64) (uint32, error) {
+	h := crc32.New(provider.CRC32C)
 	got, err := io.Copy(h, io.NewSectionReader(f, off, n))
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	if got != n {
-		return "", fmt.Errorf("%d bytes at %d, want %d: %w", got, off, n, io.ErrUnexpectedEOF)
+		return 0, fmt.Errorf("%d bytes at %d, want %d: %w", got, off, n, io.ErrUnexpectedEOF)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.Sum32(), nil
 }
 
 // retryable: network errors and 5xx/429; a 4xx will not change by retrying.

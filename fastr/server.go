@@ -96,6 +96,7 @@ type Server struct {
 	nonces  *nonceCache
 	locks   sessionLocks
 	uploads uploadCounts
+	tails   chunkTails
 	pushes  pushRegistry
 }
 
@@ -148,10 +149,13 @@ func NewServer(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops running pushes (they stay resumable on the target) and closes
-// the root.
+// Close stops running pushes (they stay resumable on the target), waits
+// until the offset-mode chunks already answered are recorded, and closes
+// the root. Stop serving requests first (http.Server.Shutdown): a chunk
+// still arriving holds Close until it ends.
 func (s *Server) Close() error {
 	s.pushes.stopAll()
+	s.tails.wg.Wait() // chunks being recorded
 	s.nonces.close()
 	return s.root.Close()
 }
@@ -631,12 +635,16 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, errf(http.StatusBadRequest, CodeInvalidArgument, "missing or invalid %s", HeaderOffset))
 		return
 	}
-	p, next, err := s.appendChunk(r.PathValue("id"), off, r.Body, r.Header.Get(HeaderContentSHA256), r.Header.Get(HeaderChunkSHA256))
+	want := chunkSums{crc32c: r.Header.Get(HeaderChunkCRC32C), sha256: []string{r.Header.Get(HeaderContentSHA256), r.Header.Get(HeaderChunkSHA256)}}
+	p, next, err := s.appendChunk(r.PathValue("id"), off, r.Body, want)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
 	w.Header().Set(HeaderOffset, itoa(next))
+	if want.crc32c != "" {
+		w.Header().Set(HeaderChunkCRC32C, want.crc32c) // checked: say so
+	}
 	writeJSON(w, http.StatusOK, p)
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/amove/amove-go/provider"
 )
 
 const (
@@ -363,16 +367,15 @@ func TestUploadSessionResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A part re-sent by number replaces the earlier one.
-	if _, err := f.c.UploadPart(ctx, up.ID, 2, bytes.NewReader(data[:MinPartSize]), MinPartSize, hexSHA(data[:MinPartSize])); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.c.UploadPart(ctx, up.ID, 2, bytes.NewReader(data[MinPartSize:2*MinPartSize]), MinPartSize, hexSHA(data[MinPartSize:2*MinPartSize])); err != nil {
-		t.Fatal(err)
+	// An offset-mode session takes no parts: its chunks are one file.
+	if _, err := f.c.UploadPart(ctx, up.ID, 2, bytes.NewReader(data[:MinPartSize]), MinPartSize, hexSHA(data[:MinPartSize])); !errors.As(err, &e) || e.Code != CodeInvalidState {
+		t.Errorf("part into an offset session: %v, want InvalidState", err)
 	}
 	info, _ = f.c.GetUpload(ctx, up.ID)
-	if len(info.Parts) != 4 || info.Parts[1].ETag != hexSHA(data[MinPartSize:2*MinPartSize]) {
-		t.Errorf("parts after a re-sent part: %+v", info.Parts)
+	// AppendChunk sends CRC32Cs, which become the chunks' ETags.
+	if len(info.Parts) != 4 || info.Parts[1].ETag != fmt.Sprintf("%08x", crc32.Checksum(data[MinPartSize:2*MinPartSize], provider.CRC32C)) ||
+		info.Offset != int64(len(data)) {
+		t.Errorf("chunks: %+v", info)
 	}
 	// A wrong whole-object checksum commits nothing and keeps the session.
 	if _, err := f.c.CompleteUpload(ctx, up.ID, CompleteRequest{SHA256: EmptySHA256}); !isStatus(err, 400) {

@@ -22,12 +22,18 @@ const (
 	HeaderNonce         = "X-Fastr-Nonce"
 	HeaderContentSHA256 = "X-Fastr-Content-SHA256"
 	HeaderChunkSHA256   = "X-Fastr-Chunk-SHA256"
-	HeaderOffset        = "X-Fastr-Offset"
-	HeaderErrorCode     = "X-Fastr-Error-Code"
-	HeaderSHA256        = "X-Fastr-SHA256"
-	HeaderMD5           = "X-Fastr-MD5"
-	HeaderModTime       = "X-Fastr-Mtime"
-	HeaderFolder        = "X-Fastr-Folder"
+	// HeaderChunkCRC32C is the hex CRC32C (Castagnoli, 8 digits) of an
+	// offset-mode chunk (protocol v1.1): a check that costs next to nothing
+	// for a chunk sent with UNSIGNED-PAYLOAD, the whole object still being
+	// verified by the SHA-256 of complete. A v1.1 server echoes it in the
+	// answer.
+	HeaderChunkCRC32C = "X-Fastr-Chunk-CRC32C"
+	HeaderOffset      = "X-Fastr-Offset"
+	HeaderErrorCode   = "X-Fastr-Error-Code"
+	HeaderSHA256      = "X-Fastr-SHA256"
+	HeaderMD5         = "X-Fastr-MD5"
+	HeaderModTime     = "X-Fastr-Mtime"
+	HeaderFolder      = "X-Fastr-Folder"
 	// HeaderMetadata carries an object's user metadata, URL-encoded as a
 	// query string (k1=v1&k2=v2), so keys keep their case.
 	HeaderMetadata = "X-Fastr-Metadata"

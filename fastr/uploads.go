@@ -1,12 +1,18 @@
 package fastr
 
 import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,11 +20,25 @@ import (
 	"time"
 )
 
-// Upload sessions. Each part is its own file named "<number>-<sha256>", so a
-// single rename publishes the bytes and their checksum together, parts can
-// arrive concurrently and out of order, and a retried part simply replaces
-// the earlier one. Offset mode (PATCH with X-Fastr-Offset) is the same store
-// used sequentially: a chunk at the committed offset becomes part k+1.
+// Upload sessions come in two layouts, fixed by the first write.
+//
+// Part mode (PUT parts): each part is its own file named "<number>-<sha256>",
+// so a single rename publishes the bytes and their checksum together, parts
+// can arrive concurrently and out of order, and a retried part simply
+// replaces the earlier one. Complete concatenates them.
+//
+// Offset mode (PATCH with X-Fastr-Offset): chunks arrive in order, so each is
+// written once, at its offset, into one file "data" that becomes the object,
+// and hashed once as it arrives: the object's running SHA-256 and MD5, and
+// the chunk's own checksum the client declared (CRC32C, or SHA-256 from an
+// older client), which is the part's ETag. The file
+// "<number>-<size>-<etag>.chunk" records chunk k+1 with the saved state of
+// those running hashes after it; it is written after the chunk's bytes are
+// fsynced, so a record (which survives a restart) always describes bytes on
+// disk. Complete truncates "data" to the committed offset, takes the
+// object's checksums from the last record, and renames the file into place:
+// no second pass over the bytes. A session written by an older server (an
+// offset session made of part files) goes on in part files.
 
 // Part limits of the protocol. Small parts are refused at completion (except
 // the last) so a session cannot become a million tiny files.
@@ -230,19 +250,25 @@ func (s *Server) readSession(id string) (sessionFile, error) {
 	return sf, nil
 }
 
-// parts lists the stored parts in number order.
-func (s *Server) parts(id string) ([]PartInfo, error) {
+// parts lists the stored parts in number order, and whether they are the
+// chunk records of an offset-mode session (bytes in its data file) rather
+// than part files.
+func (s *Server) parts(id string) (out []PartInfo, chunks bool, err error) {
 	f, err := s.root.Open(sessionDir(id))
 	if err != nil {
-		return nil, noSuchUpload(id)
+		return nil, false, noSuchUpload(id)
 	}
 	defer f.Close()
 	ents, err := f.ReadDir(-1)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []PartInfo
 	for _, e := range ents {
+		if p, ok := parseChunkName(e.Name()); ok {
+			out = append(out, p)
+			chunks = true
+			continue
+		}
 		num, sum, ok := strings.Cut(e.Name(), "-")
 		n, err := strconv.Atoi(num)
 		if !ok || err != nil || n < 1 || len(sum) != 64 {
@@ -255,7 +281,66 @@ func (s *Server) parts(id string) ([]PartInfo, error) {
 		out = append(out, PartInfo{Number: n, Size: fi.Size(), ETag: sum})
 	}
 	slices.SortFunc(out, func(a, b PartInfo) int { return a.Number - b.Number })
-	return out, nil
+	return out, chunks, nil
+}
+
+const (
+	dataFile    = "data"
+	chunkSuffix = ".chunk"
+)
+
+func chunkName(p PartInfo) string {
+	return fmt.Sprintf("%d-%d-%s%s", p.Number, p.Size, p.ETag, chunkSuffix)
+}
+
+// parseChunkName reads "<number>-<size>-<etag>.chunk", the etag being the
+// chunk's SHA-256 or CRC32C in hex.
+func parseChunkName(name string) (PartInfo, bool) {
+	rest, ok := strings.CutSuffix(name, chunkSuffix)
+	if !ok {
+		return PartInfo{}, false
+	}
+	f := strings.Split(rest, "-")
+	if len(f) != 3 || (!isHex(f[2], 64) && !isHex(f[2], 8)) {
+		return PartInfo{}, false
+	}
+	n, err1 := strconv.Atoi(f[0])
+	size, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil || n < 1 || size < 0 {
+		return PartInfo{}, false
+	}
+	return PartInfo{Number: n, Size: size, ETag: f[2]}, true
+}
+
+// chunkState is the body of a chunk record: the object's running hashes
+// after the chunk, as their MarshalBinary states.
+type chunkState struct {
+	SHA256 []byte `json:"sha256State"`
+	MD5    []byte `json:"md5State"`
+}
+
+// objectHashes are the running SHA-256 and MD5 of an offset-mode object
+// after its first k chunks (parts[:k]), restored from chunk k's record.
+func (s *Server) objectHashes(id string, parts []PartInfo, k int) (sha, sum5 hash.Hash, err error) {
+	sha, sum5 = sha256.New(), md5.New()
+	if k == 0 {
+		return sha, sum5, nil
+	}
+	b, err := s.root.ReadFile(sessionDir(id) + "/" + chunkName(parts[k-1]))
+	if err != nil {
+		return nil, nil, err
+	}
+	var st chunkState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, nil, fmt.Errorf("chunk record %d of upload %s: %w", k, id, err)
+	}
+	if err := sha.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.SHA256); err != nil {
+		return nil, nil, fmt.Errorf("chunk record %d of upload %s: %w", k, id, err)
+	}
+	if err := sum5.(encoding.BinaryUnmarshaler).UnmarshalBinary(st.MD5); err != nil {
+		return nil, nil, fmt.Errorf("chunk record %d of upload %s: %w", k, id, err)
+	}
+	return sha, sum5, nil
 }
 
 // committed is the offset after parts 1..k without a gap.
@@ -275,7 +360,7 @@ func (s *Server) getUpload(id string) (UploadInfo, error) {
 	if err != nil {
 		return UploadInfo{}, err
 	}
-	parts, err := s.parts(id)
+	parts, _, _, err := s.chunkParts(id)
 	if err != nil {
 		return UploadInfo{}, err
 	}
@@ -350,9 +435,12 @@ func (s *Server) publishPart(id string, n int, t *tempFile) (PartInfo, error) {
 	if _, err := s.readSession(id); err != nil {
 		return PartInfo{}, err // aborted or completed while the body arrived
 	}
-	old, err := s.parts(id)
+	old, chunks, _, err := s.chunkParts(id)
 	if err != nil {
 		return PartInfo{}, err
+	}
+	if chunks {
+		return PartInfo{}, offsetModeOnly()
 	}
 	sum := t.sum()
 	name := fmt.Sprintf("%s/%d-%s", sessionDir(id), n, sum)
@@ -384,41 +472,8 @@ func (s *Server) uploadPart(id string, n int, body io.Reader, wantSHAs ...string
 	return s.publishPart(id, n, t)
 }
 
-// appendChunk is offset mode: the chunk must start at the committed offset,
-// else the answer is OffsetMismatch with the offset to resume from. The
-// offset is checked before the body is read (a wrong writer learns at once)
-// and again before publishing (two writers raced).
-func (s *Server) appendChunk(id string, offset int64, body io.Reader, wantSHAs ...string) (PartInfo, int64, error) {
-	if _, err := s.readSession(id); err != nil {
-		return PartInfo{}, 0, err
-	}
-	check := func() (int, error) {
-		parts, err := s.parts(id)
-		if err != nil {
-			return 0, err
-		}
-		off, k := committed(parts)
-		if off != offset {
-			return 0, offsetMismatch(off)
-		}
-		return k, nil
-	}
-	if _, err := check(); err != nil {
-		return PartInfo{}, 0, err
-	}
-	t, err := s.receivePart(id, body, wantSHAs...)
-	if err != nil {
-		return PartInfo{}, 0, err
-	}
-	defer t.discard()
-	unlock := s.locks.lock(id)
-	defer unlock()
-	k, err := check()
-	if err != nil {
-		return PartInfo{}, 0, err
-	}
-	p, err := s.publishPart(id, k+1, t)
-	return p, offset + p.Size, err
+func offsetModeOnly() *Error {
+	return errf(http.StatusConflict, CodeInvalidState, "this upload session is in offset mode (PATCH); it takes no parts")
 }
 
 func offsetMismatch(expected int64) *Error {
@@ -427,8 +482,10 @@ func offsetMismatch(expected int64) *Error {
 	return e
 }
 
-// completeUpload assembles the parts into a temp file, verifies the whole
-// SHA-256 when given, and renames it into place; then the session is gone.
+// completeUpload makes the session's object: it verifies the whole SHA-256
+// when given and renames the assembled file into place; then the session is
+// gone. Part files are concatenated into a temp file; an offset-mode
+// session's data file already is the object.
 func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, error) {
 	unlock := s.locks.lock(id)
 	defer unlock()
@@ -436,7 +493,10 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	stored, err := s.parts(id)
+	if err := s.settleTail(id); err != nil {
+		return ObjectInfo{}, err
+	}
+	stored, chunks, err := s.parts(id)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -457,6 +517,9 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 			return ObjectInfo{}, errf(http.StatusBadRequest, CodeInvalidPart, "parts not in ascending order at %d", p.Number)
 		case !ok:
 			return ObjectInfo{}, errf(http.StatusBadRequest, CodeInvalidPart, "part %d was not uploaded", p.Number)
+		case chunks && p.Number != i+1:
+			// A chunk's bytes sit at the offset after all chunks before it.
+			return ObjectInfo{}, errf(http.StatusBadRequest, CodeInvalidPart, "offset-mode chunks complete as 1..n; chunk %d cannot be left out", i+1)
 		case p.ETag != "" && strings.Trim(p.ETag, `"`) != sp.ETag:
 			return ObjectInfo{}, errf(http.StatusBadRequest, CodeInvalidPart, "part %d has etag %s, not %s", p.Number, sp.ETag, p.ETag)
 		case i < len(use)-1 && sp.Size < MinPartSize:
@@ -467,13 +530,30 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 	if err := s.needBucket(sf.Bucket); err != nil {
 		return ObjectInfo{}, err
 	}
+	var o ObjectInfo
+	if chunks || len(stored) == 0 {
+		o, err = s.completeChunks(sf, stored, chosen, req.SHA256)
+	} else {
+		o, err = s.completeParts(sf, chosen, req.SHA256)
+	}
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	_ = s.root.RemoveAll(sessionDir(id))
+	s.uploadGone(sf.AccessKey)
+	return o, nil
+}
+
+// completeParts concatenates part files into a temp file while hashing it
+// and commits it.
+func (s *Server) completeParts(sf sessionFile, chosen []PartInfo, wantSHA string) (ObjectInfo, error) {
 	t, err := s.createTemp()
 	if err != nil {
 		return ObjectInfo{}, err
 	}
 	defer t.discard()
 	for _, p := range chosen {
-		f, err := s.root.Open(fmt.Sprintf("%s/%d-%s", sessionDir(id), p.Number, p.ETag))
+		f, err := s.root.Open(fmt.Sprintf("%s/%d-%s", sessionDir(sf.ID), p.Number, p.ETag))
 		if err != nil {
 			return ObjectInfo{}, err
 		}
@@ -483,16 +563,56 @@ func (s *Server) completeUpload(id string, req CompleteRequest) (ObjectInfo, err
 			return ObjectInfo{}, err
 		}
 	}
-	if req.SHA256 != "" && req.SHA256 != t.sum() {
-		return ObjectInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "assembled SHA-256 %s differs from the declared %s", t.sum(), req.SHA256)
+	if wantSHA != "" && wantSHA != t.sum() {
+		return ObjectInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "assembled SHA-256 %s differs from the declared %s", t.sum(), wantSHA)
 	}
-	o, err := t.commit(sf.Bucket, sf.Key, sf.ContentType, sf.Metadata)
+	return t.commit(sf.Bucket, sf.Key, sf.ContentType, sf.Metadata)
+}
+
+// completeChunks commits an offset-mode session's data file, cut to the
+// chosen chunks, with the checksums its last chunk record saved: the bytes
+// are neither copied nor read again. A failure before the rename leaves
+// the session as it was.
+func (s *Server) completeChunks(sf sessionFile, stored, chosen []PartInfo, wantSHA string) (ObjectInfo, error) {
+	var size int64
+	for _, p := range chosen {
+		size += p.Size
+	}
+	sha, sum5, err := s.objectHashes(sf.ID, stored, len(chosen))
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	_ = s.root.RemoveAll(sessionDir(id))
-	s.uploadGone(sf.AccessKey)
-	return o, nil
+	sum := hex.EncodeToString(sha.Sum(nil))
+	if wantSHA != "" && wantSHA != sum {
+		return ObjectInfo{}, errf(http.StatusBadRequest, CodeBadDigest, "assembled SHA-256 %s differs from the declared %s", sum, wantSHA)
+	}
+	name := sessionDir(sf.ID) + "/" + dataFile
+	flag := os.O_RDWR
+	if len(chosen) == 0 {
+		flag |= os.O_CREATE // an empty object: no chunk made the file
+	}
+	f, err := s.root.OpenFile(name, flag, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A crash after the rename that published the object and before
+		// the session was removed: the object is there, complete again.
+		if o, serr := s.stat(sf.Bucket, sf.Key); serr == nil && o.Size == size && o.SHA256 == sum {
+			return o, nil
+		}
+	}
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return ObjectInfo{}, err
+	}
+	// Not t.discard: until the rename, the data file is the session's.
+	t := &tempFile{s: s, name: name, f: f, sha: sha, md5: sum5, size: size}
+	o, err := t.commit(sf.Bucket, sf.Key, sf.ContentType, sf.Metadata)
+	if t.f != nil {
+		t.f.Close()
+	}
+	return o, err
 }
 
 func (s *Server) abortUpload(id string) error {
@@ -502,6 +622,9 @@ func (s *Server) abortUpload(id string) error {
 	if err != nil {
 		return err
 	}
+	// The last chunk's record must be written before the directory goes
+	// (whether or not it could be).
+	_ = s.settleTail(id)
 	// session.json goes first: from then on the session does not exist,
 	// even if removing the parts fails half way.
 	if err := s.root.Remove(sessionDir(id) + "/session.json"); err != nil {

@@ -4,15 +4,24 @@
 // Everything runs on loopback: two reference servers and the agent in this
 // process, curl as child processes.
 //
-//	go run ./bench/fastrbench                  # 1 GiB object, best of 3
+//	go run ./bench/fastrbench                  # 1 GiB object, 3 repetitions
 //	BENCH_MIB=256 REPS=1 go run ./bench/fastrbench
+//	go run ./bench/fastrbench -cpuprofile cpu.out
+//
+// Each cell reports the best and the median wall time, and the median CPU
+// seconds (user+system of this process and its curl children) of the
+// repetitions: on a shared machine CPU seconds move less than wall time.
+// After every run the copy is hashed on disk and must equal the source.
 package main
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -22,7 +31,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/amove/amove-go"
@@ -70,7 +82,45 @@ func must(err error) {
 	}
 }
 
+// cpuTime is the user+system time of this process and its waited-for
+// children so far.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	must(syscall.Getrusage(syscall.RUSAGE_SELF, &self))
+	must(syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids))
+	var d time.Duration
+	for _, tv := range []syscall.Timeval{self.Utime, self.Stime, kids.Utime, kids.Stime} {
+		d += time.Duration(tv.Nano())
+	}
+	return d
+}
+
+// fileSHA256 is the hex SHA-256 of the file at name.
+func fileSHA256(name string) string {
+	f, err := os.Open(name)
+	must(err)
+	defer f.Close()
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	must(err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
 func main() {
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		must(err)
+		must(pprof.StartCPUProfile(pf))
+		defer pprof.StopCPUProfile()
+	}
 	size := int64(env("BENCH_MIB", 1024)) << 20
 	reps := env("REPS", 3)
 	ctx := context.Background()
@@ -95,6 +145,7 @@ func main() {
 	must(f.Close())
 	_, err = src.c.Put(ctx, "bkt", "obj.bin", must2(os.Open(filepath.Join(src.root, "bkt", "obj.bin"))), size, "", "")
 	must(err)
+	srcSum := fileSHA256(filepath.Join(src.root, "bkt", "obj.bin"))
 
 	c, err := amove.New(ctx, amove.Options{DSN: "sqlite:" + dir + "/a.db", KeyFile: dir + "/k",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -172,27 +223,31 @@ func main() {
 		},
 	}
 	order := []string{"curl", "server_transfer", "p2p"}
-	best := map[string]time.Duration{}
+	walls, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}
 	for r := range reps {
 		for i := range order {
 			name := order[(i+r)%len(order)] // rotate, so no tool always goes first
 			clean()
-			t0 := time.Now()
+			t0, c0 := time.Now(), cpuTime()
 			runs[name]()
-			d := time.Since(t0)
+			walls[name] = append(walls[name], time.Since(t0))
+			cpus[name] = append(cpus[name], cpuTime()-c0)
 			if got, err := dst.c.Stat(ctx, "bkt", "copy.bin"); err != nil || got.Size != size {
 				log.Fatalf("%s: copy is wrong: %v %v", name, got.Size, err)
 			}
-			if b, ok := best[name]; !ok || d < b {
-				best[name] = d
+			if sum := fileSHA256(filepath.Join(dst.root, "bkt", "copy.bin")); sum != srcSum {
+				log.Fatalf("%s: copy has SHA-256 %s, source %s", name, sum, srcSum)
 			}
 		}
 	}
 	mb := float64(size) / 1e6
-	fmt.Printf("object %d MiB, best of %d\n\n| method | s | MB/s | speed vs curl |\n|---|---:|---:|---:|\n", size>>20, reps)
+	fmt.Printf("object %d MiB, %d repetitions, every copy checked byte for byte (SHA-256)\n\n", size>>20, reps)
+	fmt.Printf("| method | best s | median s | MB/s (best) | speed vs curl (best) | speed vs curl (median) | CPU s (median) |\n")
+	fmt.Printf("|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, name := range order {
-		d := best[name]
-		fmt.Printf("| %s | %.2f | %.0f | %.2fx |\n", name, d.Seconds(), mb/d.Seconds(), best["curl"].Seconds()/d.Seconds())
+		b, m := slices.Min(walls[name]), median(walls[name])
+		fmt.Printf("| %s | %.2f | %.2f | %.0f | %.2fx | %.2fx | %.2f |\n", name, b.Seconds(), m.Seconds(), mb/b.Seconds(),
+			slices.Min(walls["curl"]).Seconds()/b.Seconds(), median(walls["curl"]).Seconds()/m.Seconds(), median(cpus[name]).Seconds())
 	}
 }
 
