@@ -55,20 +55,43 @@ type md5Digest struct {
 	mu      sync.Mutex
 	h       md5simd.Hasher // nil once closed
 	cleanup runtime.Cleanup
+
+	// stage (SIMD server digests only) gathers writes into whole
+	// md5Chunk blocks: md5-simd hands the server one block per Write
+	// call and chunk, and a write that does not end on 64 bytes makes
+	// the next one hand over a 64-byte block of its own first. Socket
+	// reads end anywhere, so unstaged, half the lanes of a round carried
+	// 64 bytes while the others carried 32 KiB (the round runs as long
+	// as its longest lane), and each byte cost two hand-offs. Staged,
+	// every hand-off but the last is md5Chunk bytes, so the lanes of a
+	// round are equally long.
+	stage *[]byte
 }
+
+// md5Chunk is md5-simd's hand-off size (its internalBlockSize, 32 KiB):
+// the server hashes at most this much of one stream per round.
+const md5Chunk = 32 << 10
+
+// md5Stages recycles the staging buffers, so that many short-lived
+// digests (small files) do not each allocate 32 KiB.
+var md5Stages = sync.Pool{New: func() any {
+	b := make([]byte, 0, md5Chunk)
+	return &b
+}}
 
 // errDigestClosed is what a Write after Close returns.
 var errDigestClosed = errors.New("provider: write to a closed digest")
 
 // newMD5 is the one constructor of MD5 digests (NewHash, SumBytes).
 func newMD5() Digest {
-	var h md5simd.Hasher
+	d := &md5Digest{}
 	if md5Open.Add(1) >= md5SIMDFrom {
-		h = md5Server().NewHash()
+		d.h = md5Server().NewHash()
+		d.stage = md5Stages.Get().(*[]byte)
 	} else {
-		h = md5simd.StdlibHasher()
+		d.h = md5simd.StdlibHasher()
 	}
-	d := &md5Digest{h: h}
+	h := d.h
 	// A digest dropped without Close would keep its place in the server
 	// (which walks every registered stream while it fills lanes) and in
 	// md5Open: the garbage collector gives both back. Callers still
@@ -89,13 +112,46 @@ func (d *md5Digest) Write(p []byte) (int, error) {
 	if d.h == nil {
 		return 0, errDigestClosed
 	}
-	return d.h.Write(p)
+	if d.stage == nil {
+		return d.h.Write(p)
+	}
+	n := len(p)
+	if st := *d.stage; len(st) > 0 {
+		k := min(len(p), md5Chunk-len(st))
+		st = append(st, p[:k]...)
+		p = p[k:]
+		if len(st) == md5Chunk {
+			if _, err := d.h.Write(st); err != nil {
+				return 0, err
+			}
+			st = st[:0]
+		}
+		*d.stage = st
+	}
+	// With the stage empty, whole chunks go straight from p.
+	if whole := len(p) &^ (md5Chunk - 1); whole > 0 {
+		if _, err := d.h.Write(p[:whole]); err != nil {
+			return 0, err
+		}
+		p = p[whole:]
+	}
+	*d.stage = append(*d.stage, p...)
+	return n, nil
+}
+
+// flush hands the staged bytes to the hasher; d.mu is held.
+func (d *md5Digest) flush() {
+	if d.stage != nil && len(*d.stage) > 0 {
+		d.h.Write(*d.stage) // md5-simd's Write fails only after Close
+		*d.stage = (*d.stage)[:0]
+	}
 }
 
 // Sum implements hash.Hash; it panics after Close, like Reset.
 func (d *md5Digest) Sum(b []byte) []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.flush()
 	return d.h.Sum(b)
 }
 
@@ -103,6 +159,9 @@ func (d *md5Digest) Sum(b []byte) []byte {
 func (d *md5Digest) Reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.stage != nil {
+		*d.stage = (*d.stage)[:0]
+	}
 	d.h.Reset()
 }
 
@@ -122,4 +181,9 @@ func (d *md5Digest) Close() {
 	d.cleanup.Stop()
 	releaseMD5(d.h)
 	d.h = nil
+	if d.stage != nil {
+		*d.stage = (*d.stage)[:0]
+		md5Stages.Put(d.stage)
+		d.stage = nil
+	}
 }
