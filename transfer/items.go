@@ -207,7 +207,7 @@ func (j *job) sourceChecked(it ItemRecord) bool {
 // range digests (provider.VerifiedReader).
 func (j *job) readSource(ctx context.Context, it ItemRecord, off int64, buf []byte) (vouched bool, err error) {
 	if j.rec.Kind == Upload {
-		f, err := j.e.openSource(it.Src)
+		f, err := j.openSource(it.Src)
 		if err != nil {
 			return false, err
 		}
@@ -299,7 +299,7 @@ func (j *job) openStream(ctx context.Context, it ItemRecord) (io.ReadCloser, err
 	if j.rec.Kind != Upload {
 		return j.src.NewRangeReader(ctx, j.rec.Source.Bucket, it.Src, 0, -1)
 	}
-	f, err := j.e.openSource(it.Src)
+	f, err := j.openSource(it.Src)
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +482,7 @@ func (j *job) uploadPart(ctx context.Context, mu provider.MultipartUploader, u p
 func (j *job) uploadFilePart(ctx context.Context, mu provider.MultipartUploader, u provider.Upload, i int, it ItemRecord, num int, off, size int64) error {
 	var rec PartRecord
 	err := j.e.retry(ctx, func() error {
-		f, err := j.e.openSource(it.Src)
+		f, err := j.openSource(it.Src)
 		if err != nil {
 			return err
 		}

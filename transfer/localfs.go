@@ -99,7 +99,14 @@ func aliasOf(fi fs.FileInfo, protected []fs.FileInfo, name string) error {
 // file, and never one of the protected files, whatever name reaches it.
 // Checking the open file, not the name, leaves no window between check and
 // use.
-func (e *Engine) openSource(p string) (*os.File, error) {
+//
+// The identity check (protectedFiles) costs a stat of each protected path
+// and a read of each protected folder, for every file. A file with one
+// name, on a file system mounted once, skips it (sourceGuard.onlyName):
+// its one name, which the kernel tells from the open file, is then the
+// only way to it, and a check of that name against the protected paths
+// resolved for the run proves it is none of them.
+func (j *job) openSource(p string) (*os.File, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, err
@@ -110,13 +117,40 @@ func (e *Engine) openSource(p string) (*os.File, error) {
 	case !fi.Mode().IsRegular():
 		err = fmt.Errorf("%w: %s is not a regular file", provider.ErrInvalid, p)
 	default:
-		err = aliasOf(fi, e.protectedFiles(), p)
+		g := j.sourceGuard()
+		if name, ok := g.onlyName(f, fi); ok {
+			err = protectedAt(name, g.protected, false)
+		} else {
+			err = aliasOf(fi, j.e.protectedFiles(), p)
+		}
 	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
+}
+
+// sourceGuard is what an upload run's openSource needs once per run: the
+// protected paths resolved (a path that appears later, such as a
+// database's WAL, resolves to the same place, its folder having been
+// resolved already) and the file systems mounted once.
+type sourceGuard struct {
+	protected []string
+	// mountedOnce holds the devices that appear in exactly one mount
+	// (Linux, /proc/self/mountinfo); nil elsewhere. A device mounted
+	// twice (a bind mount) gives a file one name per mount.
+	mountedOnce map[uint64]bool
+}
+
+// sourceGuard returns the run's sourceGuard, made on first use.
+func (j *job) sourceGuard() *sourceGuard {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.guard == nil {
+		j.guard = &sourceGuard{protected: j.e.resolvedProtected(), mountedOnce: mountedOnce()}
+	}
+	return j.guard
 }
 
 // downloadBase is the folder a download job writes in: its local path, or

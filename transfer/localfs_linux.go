@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,4 +148,59 @@ func sharedSyncWorks() bool {
 // nothing, the fsync still decides.
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
+
+// onlyName is the one name of the open file f (fi its Stat), when it has
+// exactly one: one link, on a file system mounted once, named by the
+// kernel (/proc/self/fd, one readlink). ok is false when the file may have
+// more names, or its name cannot be read: then the caller checks the
+// file's identity instead.
+func (g *sourceGuard) onlyName(f *os.File, fi os.FileInfo) (name string, ok bool) {
+	st, isStat := fi.Sys().(*syscall.Stat_t)
+	if !isStat || st.Nlink != 1 || !g.mountedOnce[uint64(st.Dev)] {
+		return "", false
+	}
+	name, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil || !filepath.IsAbs(name) {
+		return "", false
+	}
+	return name, true
+}
+
+// maxMountinfo caps the read of /proc/self/mountinfo; past it (a machine
+// of many thousands of mounts) every file gets the identity check.
+const maxMountinfo = 4 << 20
+
+// mountedOnce returns the devices that appear in exactly one line of
+// /proc/self/mountinfo (its third field, major:minor), or nil when it
+// cannot be read.
+func mountedOnce() map[uint64]bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMountinfo+1))
+	if err != nil || len(b) > maxMountinfo {
+		return nil
+	}
+	count := map[uint64]int{}
+	for line := range bytes.Lines(b) {
+		fields := bytes.Fields(line)
+		if len(fields) < 3 {
+			return nil
+		}
+		var major, minor uint32
+		if _, err := fmt.Sscanf(string(fields[2]), "%d:%d", &major, &minor); err != nil {
+			return nil
+		}
+		count[unix.Mkdev(major, minor)]++
+	}
+	once := make(map[uint64]bool, len(count))
+	for dev, n := range count {
+		if n == 1 {
+			once[dev] = true
+		}
+	}
+	return once
 }

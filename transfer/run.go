@@ -48,6 +48,7 @@ type job struct {
 	folders    map[string]*folder
 	sharedSync bool
 	pending    *pendingCommits // small downloads committing outside their slot (durable.go)
+	guard      *sourceGuard    // an upload run's checks of its files (localfs.go); under mu
 
 	ready chan struct{} // P2P: closed when the push is under way (p2p.go); under mu
 }
@@ -169,6 +170,9 @@ func (j *job) run(ctx context.Context) {
 	defer func() {
 		closeOpened()
 		j.closeLocalDir()
+		j.mu.Lock()
+		j.guard = nil // the next run sees the mounts and paths of its time
+		j.mu.Unlock()
 		j.src, j.dst = nil, nil
 	}()
 	var err error
