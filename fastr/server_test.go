@@ -65,6 +65,28 @@ func newFixture(t *testing.T, mod ...func(*Options)) *fixture {
 	return &fixture{t: t, dir: dir, root: root, s: s, srv: srv, c: c}
 }
 
+// restart stops the fixture's server and starts a new one on the same
+// root, as a restarted process would, and points the fixture at it.
+func (f *fixture) restart() {
+	f.t.Helper()
+	f.srv.Close()
+	f.s.Close()
+	s, err := NewServer(Options{Root: f.root, Credentials: StaticCredentials(map[string]string{ak: secret})})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	f.t.Cleanup(func() {
+		srv.Close()
+		s.Close()
+	})
+	c, err := NewClient(srv.URL, ak, secret, srv.Client())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.s, f.srv, f.c = s, srv, c
+}
+
 // signed builds a request for rawURL (sent as written, escapes included),
 // signed over its decoded path like a real client.
 func (f *fixture) signed(method, rawURL string, body []byte) *http.Request {

@@ -11,7 +11,6 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -258,27 +257,14 @@ func TestOffsetResumeAfterRestart(t *testing.T) {
 		t.Fatalf("torn chunk: %d, want a failed request", resp.StatusCode)
 	}
 	// Restart on the same root (Close waits for the torn request).
-	f.srv.Close()
-	f.s.Close()
-	s2, err := NewServer(Options{Root: f.root, Credentials: StaticCredentials(map[string]string{ak: secret})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	srv2 := httptest.NewServer(s2)
-	defer srv2.Close()
-	c2, err := NewClient(srv2.URL, ak, secret, srv2.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.s, f.srv, f.c = s2, srv2, c2
-	if _, err := c2.Stat(ctx, "bkt", "resume.bin"); !isStatus(err, 404) {
+	f.restart()
+	if _, err := f.c.Stat(ctx, "bkt", "resume.bin"); !isStatus(err, 404) {
 		t.Fatalf("object visible before complete: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(f.root, "bkt", "resume.bin")); !os.IsNotExist(err) {
 		t.Fatalf("a file under the final name before complete: %v", err)
 	}
-	info, err := c2.GetUpload(ctx, up.ID)
+	info, err := f.c.GetUpload(ctx, up.ID)
 	if err != nil || info.Offset != MinPartSize || len(info.Parts) != 1 {
 		t.Fatalf("GetUpload after restart = %+v, %v", info, err)
 	}
@@ -287,11 +273,11 @@ func TestOffsetResumeAfterRestart(t *testing.T) {
 	}
 	for off := info.Offset; off < int64(len(data)); {
 		end := min(off+MinPartSize, int64(len(data)))
-		if off, err = c2.AppendChunk(ctx, up.ID, off, data[off:end]); err != nil {
+		if off, err = f.c.AppendChunk(ctx, up.ID, off, data[off:end]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c2.CompleteUpload(ctx, up.ID, CompleteRequest{SHA256: hexSHA(data)}); err != nil {
+	if _, err := f.c.CompleteUpload(ctx, up.ID, CompleteRequest{SHA256: hexSHA(data)}); err != nil {
 		t.Fatal(err)
 	}
 	checkObject(t, f, "resume.bin", data)
@@ -484,31 +470,18 @@ func TestOffsetLostRecord(t *testing.T) {
 			}
 		}
 	}
-	f.srv.Close()
-	f.s.Close()
-	s2, err := NewServer(Options{Root: f.root, Credentials: StaticCredentials(map[string]string{ak: secret})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	srv2 := httptest.NewServer(s2)
-	defer srv2.Close()
-	c2, err := NewClient(srv2.URL, ak, secret, srv2.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.s, f.srv, f.c = s2, srv2, c2
-	_, err = c2.AppendChunk(ctx, up.ID, 3*MinPartSize, data[3*MinPartSize:])
+	f.restart()
+	_, err = f.c.AppendChunk(ctx, up.ID, 3*MinPartSize, data[3*MinPartSize:])
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeOffsetMismatch || *e.ExpectedOffset != MinPartSize {
 		t.Fatalf("chunk after the lost record: %v, want OffsetMismatch at %d", err, MinPartSize)
 	}
 	for off := *e.ExpectedOffset; off < int64(len(data)); {
-		if off, err = c2.AppendChunk(ctx, up.ID, off, data[off:off+MinPartSize]); err != nil {
+		if off, err = f.c.AppendChunk(ctx, up.ID, off, data[off:off+MinPartSize]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c2.CompleteUpload(ctx, up.ID, CompleteRequest{SHA256: hexSHA(data)}); err != nil {
+	if _, err := f.c.CompleteUpload(ctx, up.ID, CompleteRequest{SHA256: hexSHA(data)}); err != nil {
 		t.Fatal(err)
 	}
 	checkObject(t, f, "lost.bin", data)
