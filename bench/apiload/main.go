@@ -49,6 +49,7 @@ import (
 	s3sdk "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/amove/amove-go"
+	"github.com/amove/amove-go/bench/internal/apiresult"
 	"github.com/amove/amove-go/httpapi"
 	"github.com/amove/amove-go/provider"
 	"github.com/amove/amove-go/provider/memory"
@@ -76,24 +77,9 @@ type config struct {
 	cpuProfile string
 }
 
-// result is one mode's figures, printed as a table row or as JSON.
-type result struct {
-	Mode       string  `json:"mode"`
-	Backend    string  `json:"backend"`
-	Ops        string  `json:"ops"`
-	Clients    int     `json:"clients"`
-	Seconds    float64 `json:"seconds"`
-	Requests   int     `json:"requests"`
-	Errors     int     `json:"errors"`
-	RPS        float64 `json:"rps"`
-	P50ms      float64 `json:"p50_ms"`
-	P99ms      float64 `json:"p99_ms"`
-	MaxMs      float64 `json:"max_ms"`
-	AgentCPUs  float64 `json:"agent_cpu_s"`  // the agent child; -1 in direct mode
-	MinIOCPUs  float64 `json:"minio_cpu_s"`  // -1 when no -minio-pid
-	ClientCPUs float64 `json:"client_cpu_s"` // this process: the load generator
-	FirstError string  `json:"first_error,omitempty"`
-}
+// result is one mode's figures, printed as a table row or as JSON (the
+// line bench/report reads).
+type result = apiresult.Result
 
 func main() {
 	var c config

@@ -24,6 +24,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/amove/amove-go/bench/internal/apiresult"
 )
 
 func main() {
@@ -147,22 +149,7 @@ func readRuns(r io.Reader) ([]Run, error) {
 }
 
 // APIResult is one line of `apiload -json`.
-type APIResult struct {
-	Mode       string  `json:"mode"`
-	Backend    string  `json:"backend"`
-	Ops        string  `json:"ops"`
-	Clients    int     `json:"clients"`
-	Seconds    float64 `json:"seconds"`
-	Requests   int     `json:"requests"`
-	Errors     int     `json:"errors"`
-	RPS        float64 `json:"rps"`
-	P50ms      float64 `json:"p50_ms"`
-	P99ms      float64 `json:"p99_ms"`
-	MaxMs      float64 `json:"max_ms"`
-	AgentCPUs  float64 `json:"agent_cpu_s"`
-	MinIOCPUs  float64 `json:"minio_cpu_s"`
-	ClientCPUs float64 `json:"client_cpu_s"`
-}
+type APIResult = apiresult.Result
 
 func readAPI(path string) ([]APIResult, error) {
 	b, err := os.ReadFile(path)
