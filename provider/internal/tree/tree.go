@@ -333,6 +333,12 @@ func (fs *FS) Delete(ctx context.Context, bucket, key string) error {
 	if err != nil {
 		return withKey(err, bucket, key)
 	}
+	return fs.remove(ctx, bucket, key, e)
+}
+
+// remove removes e, the entry of key: a folder only when it is empty. An
+// entry already gone when it is removed counts as removed.
+func (fs *FS) remove(ctx context.Context, bucket, key string, e Entry) error {
 	if e.IsFolder {
 		children, _, err := fs.b.List(ctx, e.ID, "", 1)
 		if err != nil {
@@ -355,24 +361,11 @@ func (fs *FS) DeleteID(ctx context.Context, bucket, key, id string) error {
 	if _, err := fs.Root(ctx, bucket); err != nil {
 		return err
 	}
-	e := Entry{ID: id, IsFolder: strings.HasSuffix(key, "/")}
-	if e.IsFolder {
-		children, _, err := fs.b.List(ctx, id, "", 1)
-		if errors.Is(err, provider.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return withKey(err, bucket, key)
-		}
-		if len(children) > 0 {
-			return fmt.Errorf("%w: folder %q is not empty", provider.ErrInvalid, key)
-		}
-		fs.forget(bucket, key)
+	err := fs.remove(ctx, bucket, key, Entry{ID: id, IsFolder: strings.HasSuffix(key, "/")})
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil // a folder id that is gone: nothing to remove
 	}
-	if err := fs.b.Remove(ctx, e); err != nil && !errors.Is(err, provider.ErrNotFound) {
-		return withKey(err, bucket, key)
-	}
-	return nil
+	return err
 }
 
 func (fs *FS) CreateFolder(ctx context.Context, bucket, key string) error {
