@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -202,14 +203,13 @@ Settings: flags, then AMOVE_* variables, then the config file (--config).`,
 	return root
 }
 
-// pflags registers the common settings on a cobra flag set: the same
-// names as the std flag set of serve (settings.flags).
+// pflags registers the common settings on a cobra flag set: the std flag
+// set of serve (settings.flags), carried over, so both have the same names,
+// defaults and help.
 func (s *settings) pflags(fs *pflag.FlagSet) {
-	fs.StringVar(&s.DSN, "dsn", "", "store: sqlite:PATH or postgres://... (env AMOVE_DSN)")
-	fs.StringVar(&s.KeyFile, "key-file", "", "secret key file, created with mode 0600 (env AMOVE_KEY_FILE)")
-	fs.StringVar(&s.config, "config", "", "JSON config file (env AMOVE_CONFIG)")
-	fs.StringVar(&s.User, "user", "", "act as this user (default admin; env AMOVE_USER)")
-	fs.Var(&s.allowHosts, "allow-host", "only send requests to this host, *.domain, IP or CIDR (repeatable; env AMOVE_ALLOW_HOSTS, comma-separated)")
+	std := flag.NewFlagSet("", flag.ContinueOnError)
+	s.flags(std)
+	fs.AddGoFlagSet(std)
 }
 
 // legacyCmd wraps a command that parses its own flags with the std flag
