@@ -209,18 +209,7 @@ func sortedKeys(m map[string]*entry) []string {
 func (a *app) syncSide(ctx context.Context, se *session, r remote, dir string, f *filter) (map[string]*entry, error) {
 	out := map[string]*entry{}
 	if r.id == "" {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return err
-			}
-			rel, err := filepath.Rel(dir, p)
-			if err != nil {
-				return err
-			}
-			rel = filepath.ToSlash(rel)
-			if !f.match(rel) {
-				return nil
-			}
+		err := f.walk(dir, func(p, rel string, d fs.DirEntry) error {
 			info, err := d.Info()
 			if err != nil {
 				return err

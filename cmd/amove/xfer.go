@@ -51,6 +51,25 @@ func (f *filter) check() error {
 	return nil
 }
 
+// walk calls fn for each regular file under dir that f selects, with its
+// slash-separated path relative to dir.
+func (f *filter) walk(dir string, fn func(p, rel string, d fs.DirEntry) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !f.match(rel) {
+			return nil
+		}
+		return fn(p, rel, d)
+	})
+}
+
 func (f *filter) match(rel string) bool {
 	m := func(pats []string) bool {
 		for _, p := range pats {
@@ -234,18 +253,7 @@ func (a *app) listItems(ctx context.Context, se *session, srcArg string, src rem
 	}
 	var items []item
 	if !srcRemote {
-		err := filepath.WalkDir(srcArg, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return err
-			}
-			rel, err := filepath.Rel(srcArg, p)
-			if err != nil {
-				return err
-			}
-			rel = filepath.ToSlash(rel)
-			if !f.match(rel) {
-				return nil
-			}
+		err := f.walk(srcArg, func(p, rel string, _ fs.DirEntry) error {
 			items = append(items, item{src: p, dst: to(rel)})
 			return nil
 		})
